@@ -1,0 +1,111 @@
+//! The engine trait of tandem and the model it speaks.
+//!
+//! An [`Engine`] is one database software (MySQL/MariaDB, PostgreSQL). It knows how to
+//! 1. open a consistent [`Snapshot`] of a whole database and stream every table's rows out of it
+//!    in the engine's native bulk text encoding ([`RowEncoding`]), and
+//! 2. restore a [`SchemaDump`] plus those rows into a [`Target`] all-or-nothing: nothing of the
+//!    new content is visible until [`RestoreSession::commit`], and [`RestoreSession::abort`] (or a
+//!    crash of tandem at any point before commit) leaves the target as it was.
+//!
+//! Engines know nothing about repositories, systems (Hive Metastore, Airflow) or the CLI. Each
+//! engine lives in its own crate and passes the shared conformance suite in `tandem-core/tests`.
+
+mod model;
+pub mod rowcodec;
+mod url;
+
+pub use model::*;
+pub use url::DbUrl;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use tandem_error::Result;
+
+/// One database software. Implementations are stateless factories; connections live in the
+/// [`Snapshot`] and [`Target`] objects they return.
+#[async_trait]
+pub trait Engine: Send + Sync {
+    /// Stable short name recorded in manifests (`"mysql"`, `"postgres"`).
+    fn name(&self) -> &'static str;
+
+    /// URL schemes this engine accepts (`["mysql", "mariadb"]`).
+    fn schemes(&self) -> &'static [&'static str];
+
+    /// The row encoding this engine writes in [`Snapshot::copy_out`] and reads in
+    /// [`RestoreSession::copy_in`].
+    fn row_encoding(&self) -> RowEncoding;
+
+    /// Opens a consistent snapshot of the whole database named by `url`.
+    ///
+    /// Errors: [`Kind::Unreachable`](tandem_error::Kind::Unreachable) if the server cannot be
+    /// reached or refuses the credentials; [`Kind::BadInput`](tandem_error::Kind::BadInput) if
+    /// the database does not exist.
+    async fn snapshot(&self, url: &DbUrl, opts: &SnapshotOptions) -> Result<Box<dyn Snapshot>>;
+
+    /// Connects to a restore target. The database named by `url` is created if it is missing and
+    /// the user may create it.
+    async fn target(&self, url: &DbUrl) -> Result<Box<dyn Target>>;
+}
+
+/// A consistent, read-only view of one whole database at one instant ([`SnapshotInfo::position`]).
+///
+/// Several [`copy_out`](Snapshot::copy_out) calls may run at once (up to
+/// [`SnapshotOptions::parallelism`]); all of them see the same instant.
+#[async_trait]
+pub trait Snapshot: Send + Sync {
+    /// Server, database and position of this snapshot.
+    fn info(&self) -> &SnapshotInfo;
+
+    /// Everything but the rows: DDL in the engine's dialect and the list of tables to copy.
+    fn schema(&self) -> &SchemaDump;
+
+    /// Streams every row of `table` as seen by the snapshot into `sink`, in primary-key order when
+    /// the table has one. Every buffer handed to the sink holds whole rows only. Returns the
+    /// number of rows.
+    async fn copy_out(&self, table: &TableDef, sink: &mut dyn RowSink) -> Result<u64>;
+
+    /// Ends the snapshot's transactions and closes its connections.
+    async fn close(self: Box<Self>) -> Result<()>;
+}
+
+/// Receives encoded rows from [`Snapshot::copy_out`].
+#[async_trait]
+pub trait RowSink: Send {
+    /// `rows` holds one or more complete rows in the engine's [`RowEncoding`], each ending in
+    /// `\n`. An error aborts the copy and is returned by `copy_out`.
+    async fn write(&mut self, rows: Bytes) -> Result<()>;
+}
+
+/// A database that a backup can be restored into.
+#[async_trait]
+pub trait Target: Send + Sync {
+    /// What the target database holds now.
+    async fn inspect(&self) -> Result<TargetState>;
+
+    /// Starts an all-or-nothing restore of `schema`. With `replace`, the current content of the
+    /// target is replaced at commit; without it, a non-empty target is refused with
+    /// [`Kind::Conflict`](tandem_error::Kind::Conflict). Leftovers of an earlier crashed restore
+    /// are cleaned up here.
+    async fn begin(&self, schema: &SchemaDump, replace: bool) -> Result<Box<dyn RestoreSession>>;
+}
+
+/// One restore in progress. Dropping it without [`commit`](RestoreSession::commit) must not make
+/// anything visible in the target (call [`abort`](RestoreSession::abort) to clean up eagerly).
+#[async_trait]
+pub trait RestoreSession: Send + Sync {
+    /// How many [`copy_in`](RestoreSession::copy_in) calls may run at once.
+    fn parallelism(&self) -> usize;
+
+    /// Loads the rows of one table. `rows` yields buffers of whole rows in the engine's
+    /// [`RowEncoding`]; an error from the stream aborts the load and is returned. Returns the
+    /// number of rows loaded.
+    async fn copy_in(&self, table: &TableDef, rows: BoxStream<'static, Result<Bytes>>) -> Result<u64>;
+
+    /// Runs the post-data statements (constraints, indexes, sequences, views) and makes the new
+    /// content visible, replacing the old content in one step where the engine allows it.
+    async fn commit(self: Box<Self>) -> Result<()>;
+
+    /// Discards everything this session created. The target is left as it was.
+    async fn abort(self: Box<Self>) -> Result<()>;
+}

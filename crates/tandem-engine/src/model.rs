@@ -1,0 +1,135 @@
+//! The engine-neutral model: what a snapshot is, what a schema dump holds, what a target holds.
+//! These types are serialized into backup manifests, so changes must stay backward compatible
+//! (add optional fields with `#[serde(default)]`, never rename).
+
+use serde::{Deserialize, Serialize};
+
+/// How a snapshot is taken.
+#[derive(Debug, Clone)]
+pub struct SnapshotOptions {
+    /// Number of connections reading tables at once, all on the same snapshot (at least 1).
+    pub parallelism: usize,
+}
+
+impl Default for SnapshotOptions {
+    fn default() -> Self {
+        SnapshotOptions { parallelism: 2 }
+    }
+}
+
+/// Where in the source's history a snapshot sits, so a later change stream can start there.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// `"binlog"` (MySQL/MariaDB), `"lsn"` (PostgreSQL) or `"none"` when the server keeps no log.
+    pub kind: String,
+    /// `mysql-bin.000003:1234` for binlog, `0/16B3748` for an LSN.
+    pub value: String,
+    /// The GTID set / position at the snapshot, when the server has GTIDs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gtid: Option<String>,
+}
+
+/// Facts about a snapshot, recorded in the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotInfo {
+    /// [`Engine::name`](crate::Engine::name) of the engine that took it.
+    pub engine: String,
+    /// Server version string as the server reports it (`10.11.6-MariaDB`, `15.4`).
+    pub server_version: String,
+    /// Name of the database that was copied.
+    pub database: String,
+    /// Log position of the snapshot.
+    pub position: Position,
+    /// Encoding of the row data in the chunks.
+    pub row_encoding: RowEncoding,
+    /// How the snapshot was made consistent, for humans (`"consistent snapshot + FTWRL"`).
+    #[serde(default)]
+    pub consistency: String,
+}
+
+/// The text encodings rows are stored in. Both are "one row per line, fields separated by a tab,
+/// backslash escapes, `\N` for NULL", so a raw `\n` byte always ends a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RowEncoding {
+    /// `LOAD DATA ... FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n'`, with
+    /// `CHARACTER SET binary`: field bytes are the column's stored bytes, escapes `\0 \b \n \r \t
+    /// \Z \\`, NULL as `\N`.
+    MysqlTsv,
+    /// PostgreSQL `COPY ... TO STDOUT` text format in the server's encoding.
+    PgCopyText,
+}
+
+impl RowEncoding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowEncoding::MysqlTsv => "mysql-tsv",
+            RowEncoding::PgCopyText => "pg-copy-text",
+        }
+    }
+}
+
+/// Everything about a database except its rows, in the engine's SQL dialect.
+///
+/// Restore runs `pre_data` in order, loads every table of `tables`, then runs `post_data` in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaDump {
+    /// Statements that create schemas, types, sequences and tables (without secondary indexes or
+    /// foreign keys where the engine allows deferring them).
+    pub pre_data: Vec<String>,
+    /// Statements run after the load: constraints, indexes, foreign keys, sequence values,
+    /// views, triggers.
+    pub post_data: Vec<String>,
+    /// Tables whose rows are copied, in a valid load order.
+    pub tables: Vec<TableDef>,
+    /// Database default character set / encoding (`latin1`, `UTF8`), when the engine has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charset: Option<String>,
+    /// Database default collation, when the engine has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collation: Option<String>,
+}
+
+/// One table whose rows are copied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableDef {
+    /// Schema (PostgreSQL namespace); `None` on engines where a database has no schemas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    pub name: String,
+    /// The copied columns, in the order their fields appear in each row. Generated columns are
+    /// not copied and not listed.
+    pub columns: Vec<ColumnDef>,
+    /// Primary key columns, in key order (empty if the table has none).
+    #[serde(default)]
+    pub primary_key: Vec<String>,
+}
+
+impl TableDef {
+    /// `schema.name` or `name`, for messages (not quoted).
+    pub fn display_name(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("{s}.{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// One copied column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnDef {
+    pub name: String,
+    /// The column type as the engine spells it (`varchar(767)`, `timestamp with time zone`).
+    pub sql_type: String,
+    pub nullable: bool,
+}
+
+/// What a restore target holds before a restore.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetState {
+    /// Server version string.
+    pub server_version: String,
+    /// Tables, views and other user relations currently in the target database
+    /// (`schema.name` or `name`). Empty means the target is empty.
+    pub relations: Vec<String>,
+}

@@ -1,0 +1,33 @@
+//! Throwaway database servers for tests and the demo.
+//!
+//! [`Server::start`] initializes a fresh MariaDB or PostgreSQL data directory in a temp dir, starts
+//! the server on a free port bound to 127.0.0.1 only (MariaDB with a ROW binlog, PostgreSQL with
+//! `wal_level=logical`) and waits until it answers. The server is stopped by pid when the
+//! [`Server`] is dropped, and a watchdog process also stops it (and removes its directory) when the
+//! process that started it dies, even by a panic in a static or a `kill -9`.
+//!
+//! Each test should take its own database with [`Server::create_database`]; servers are
+//! expensive (2–5 s to start) and may be shared through [`Server::shared`].
+//!
+//! Every helper panics with the server's own error text on failure: this crate is for tests.
+
+mod server;
+
+pub use server::{Flavor, Server};
+
+/// Path of the `tandem` binary built by cargo for integration tests of the CLI crate, or found
+/// through `TANDEM_BIN`.
+pub fn tandem_bin() -> std::path::PathBuf {
+    if let Ok(p) = std::env::var("TANDEM_BIN") {
+        return p.into();
+    }
+    // target/<profile>/deps/<test-binary> → target/<profile>/tandem
+    let exe = std::env::current_exe().expect("current exe");
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let bin = dir.join("tandem");
+    assert!(bin.exists(), "tandem binary not found at {} (build it first or set TANDEM_BIN)", bin.display());
+    bin
+}
