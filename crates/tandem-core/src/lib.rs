@@ -1,0 +1,21 @@
+//! tandem's flows: backup, restore, check and prune.
+//!
+//! Core is engine- and system-agnostic: it takes typed values (an [`Engine`](tandem_engine::Engine),
+//! a [`DbUrl`](tandem_engine::DbUrl), a [`Repository`](tandem_repo::Repository), systems) and
+//! reports through [`Events`]. It never parses configuration and never prints.
+
+mod backup;
+mod check;
+mod chunker;
+mod events;
+mod plan;
+mod prune;
+mod restore;
+
+pub use backup::{backup, BackupReport, BackupRequest, SystemChoice};
+pub use check::{check, CheckReport};
+pub use chunker::ChunkWriter;
+pub use events::{Events, NoEvents, Unit};
+pub use plan::Plan;
+pub use prune::{prune, select_kept, PruneReport, RetentionPolicy};
+pub use restore::{restore, RestoreReport, RestoreRequest};

@@ -1,0 +1,121 @@
+//! Command-line syntax (clap). Every read command takes `--json`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// tandem: disaster recovery for the metadata databases of a data platform (Hive Metastore,
+/// Airflow, or any MySQL/MariaDB or PostgreSQL database): consistent backups into an
+/// object-store repository, all-or-nothing restores into another region.
+#[derive(Debug, Parser)]
+#[command(name = "tandem", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Configuration file naming sites and the repository (see README); also TANDEM_CONFIG.
+    #[arg(long, global = true, env = "TANDEM_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Repository: a local path, file://, s3://bucket/prefix, gs://bucket/prefix or
+    /// az://container/prefix (credentials from the usual environment variables). Overrides the
+    /// config's `repo`; also TANDEM_REPO.
+    #[arg(long, global = true, env = "TANDEM_REPO", value_name = "REPO")]
+    pub repo: Option<String>,
+
+    /// Print results as JSON on stdout (no progress bars).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Take one consistent snapshot of a database into the repository; prints the backup id last.
+    Backup(BackupArgs),
+    /// Restore a backup (the newest by default) into a database, all-or-nothing.
+    Restore(RestoreArgs),
+    /// List, show and prune backups.
+    #[command(subcommand)]
+    Backups(BackupsCommand),
+    /// Inspect the repository itself.
+    #[command(subcommand)]
+    Repo(RepoCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Site from the config file whose database to back up.
+    pub site: Option<String>,
+    /// Database URL: mysql://, mariadb://, postgres:// or postgresql://
+    /// user:password@host:port/database. Overrides the site's `db`.
+    #[arg(long, value_name = "DB_URL")]
+    pub source: Option<String>,
+    /// What the database is: auto (recognise it), generic (any schema, copied as it is),
+    /// hive-metastore or airflow (refused if the database is not one).
+    #[arg(long, value_name = "SYSTEM")]
+    pub system: Option<String>,
+    /// Tables copied at once (all on one snapshot).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Site from the config file to restore into.
+    pub site: Option<String>,
+    /// Database URL to restore into (created if missing). Overrides the site's `db`.
+    #[arg(long, value_name = "DB_URL")]
+    pub target: Option<String>,
+    /// Backup id to restore (default: the newest).
+    #[arg(long, value_name = "ID")]
+    pub backup: Option<String>,
+    /// Replace the content of a non-empty target (only once the new content is complete).
+    #[arg(long)]
+    pub force: bool,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupsCommand {
+    /// List backups, oldest first.
+    List,
+    /// Show one backup: tables, rows, bytes, snapshot position, duration, system.
+    Show {
+        /// Backup id, or `latest`.
+        id: String,
+    },
+    /// Delete backups a retention policy does not keep, then chunks nothing references.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Keep the newest N backups.
+    #[arg(long, value_name = "N")]
+    pub keep_last: usize,
+    /// Also keep the newest backup of each of the newest N days (UTC).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_daily: usize,
+    /// Only delete unreferenced chunks older than this (protects backups running elsewhere).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub grace: std::time::Duration,
+    /// Print what would be deleted and delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepoCommand {
+    /// Check that every manifest parses and every chunk it references exists.
+    Check {
+        /// Also read every chunk and verify its hash.
+        #[arg(long)]
+        read_data: bool,
+    },
+}

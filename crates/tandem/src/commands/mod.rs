@@ -1,0 +1,67 @@
+//! One module per command; [`run`] dispatches.
+
+mod backup;
+mod backups;
+mod repo;
+mod restore;
+
+use std::sync::Arc;
+
+use tandem_error::{Error, Result};
+use tandem_repo::Repository;
+
+use crate::cli::{BackupsCommand, Cli, Command, RepoCommand};
+use crate::config::Config;
+use crate::progress::Progress;
+
+/// What every command gets: the config, the resolved flags and the progress display.
+pub struct Ctx {
+    pub config: Config,
+    pub repo: Option<String>,
+    pub json: bool,
+    pub progress: Arc<Progress>,
+}
+
+impl Ctx {
+    /// The repository URL from `--repo`, TANDEM_REPO or the config.
+    pub fn repo_url(&self) -> Result<&str> {
+        self.repo
+            .as_deref()
+            .or(self.config.repo.as_deref())
+            .ok_or_else(|| Error::bad_input("no repository given: use --repo REPO, TANDEM_REPO or `repo = ...` in the config"))
+    }
+
+    /// Opens the existing repository.
+    pub async fn open_repo(&self) -> Result<Repository> {
+        Repository::open(self.repo_url()?).await
+    }
+
+    /// The database URL for a command: `flag` wins over the site's `db`.
+    pub fn db_url(&self, site: Option<&str>, flag: Option<&str>, flag_name: &str) -> Result<String> {
+        if let Some(url) = flag {
+            return Ok(url.to_string());
+        }
+        match site {
+            Some(name) => Ok(self.config.site(name)?.db.clone()),
+            None => Err(Error::bad_input(format!("give a site name from the config or {flag_name} DB_URL"))),
+        }
+    }
+}
+
+/// Runs the command; returns the exit code for results that are not errors (e.g. a check that
+/// found problems).
+pub async fn run(cli: Cli) -> Result<i32> {
+    let config = match &cli.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let ctx = Ctx { config, repo: cli.repo.clone(), json: cli.json, progress: Arc::new(Progress::new(cli.json)) };
+    match cli.command {
+        Command::Backup(args) => backup::run(&ctx, args).await,
+        Command::Restore(args) => restore::run(&ctx, args).await,
+        Command::Backups(BackupsCommand::List) => backups::list(&ctx).await,
+        Command::Backups(BackupsCommand::Show { id }) => backups::show(&ctx, &id).await,
+        Command::Backups(BackupsCommand::Prune(args)) => backups::prune(&ctx, args).await,
+        Command::Repo(RepoCommand::Check { read_data }) => repo::check(&ctx, read_data).await,
+    }
+}

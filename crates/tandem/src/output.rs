@@ -1,0 +1,13 @@
+//! Small helpers for human output.
+
+/// `1.2 GiB`-style sizes.
+pub fn bytes(n: u64) -> String {
+    indicatif::HumanBytes(n).to_string()
+}
+
+/// Prints a value as pretty JSON on stdout.
+pub fn json<T: serde::Serialize>(value: &T) -> tandem_error::Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| tandem_error::Error::internal(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
