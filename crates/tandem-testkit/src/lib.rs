@@ -13,10 +13,10 @@
 
 mod server;
 
-pub use server::{Flavor, Server};
+pub use server::{Flavor, Server, PASSWORD, USER};
 
-/// Path of the `tandem` binary built by cargo for integration tests of the CLI crate, or found
-/// through `TANDEM_BIN`.
+/// Path of the `tandem` binary built by cargo next to the running test or example binary, or
+/// `TANDEM_BIN` when set.
 pub fn tandem_bin() -> std::path::PathBuf {
     if let Ok(p) = std::env::var("TANDEM_BIN") {
         return p.into();
@@ -24,7 +24,7 @@ pub fn tandem_bin() -> std::path::PathBuf {
     // target/<profile>/deps/<test-binary> → target/<profile>/tandem
     let exe = std::env::current_exe().expect("current exe");
     let mut dir = exe.parent().expect("exe dir").to_path_buf();
-    if dir.ends_with("deps") {
+    if dir.ends_with("deps") || dir.ends_with("examples") {
         dir.pop();
     }
     let bin = dir.join("tandem");
