@@ -1,0 +1,186 @@
+//! The PostgreSQL engine of tandem ([`Postgres`]).
+//!
+//! - **Snapshot**: one connection opens a `REPEATABLE READ READ ONLY` transaction, exports its
+//!   snapshot (`pg_export_snapshot()`), takes `ACCESS SHARE` locks on every copied table (as
+//!   pg_dump does) and reads the schema from the catalogs inside that snapshot; the other
+//!   connections import the snapshot, so every `copy_out` sees the same instant. Rows leave as
+//!   `COPY ... TO STDOUT` text ([`RowEncoding::PgCopyText`], client encoding UTF-8), in primary-key
+//!   order when the table has one, batched into ~64 KiB buffers of whole rows.
+//! - **Schema**: DDL is generated from the catalogs with `search_path = ''`, so every name in it is
+//!   schema-qualified ([`catalog`]).
+//! - **Restore**: everything happens in ONE transaction on one connection: optional replacement of
+//!   the old content, `pre_data`, `COPY ... FROM STDIN FREEZE` per table, `post_data`, `COMMIT`.
+//!   A crash before `COMMIT` makes the server roll back: no leftovers by construction.
+//!
+//! TLS is not supported: `sslmode` may be absent, `disable`, `allow` or `prefer` (all mean no TLS).
+
+mod catalog;
+mod restore;
+mod snapshot;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tandem_engine::{DbUrl, Engine, RowEncoding, Snapshot, SnapshotOptions, Target};
+use tandem_error::{Error, Result};
+use tokio_postgres::config::SslMode;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, NoTls};
+
+/// The PostgreSQL engine (`postgres://` and `postgresql://` URLs). Stateless.
+pub struct Postgres;
+
+#[async_trait]
+impl Engine for Postgres {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn schemes(&self) -> &'static [&'static str] {
+        &["postgres", "postgresql"]
+    }
+
+    fn row_encoding(&self) -> RowEncoding {
+        RowEncoding::PgCopyText
+    }
+
+    async fn snapshot(&self, url: &DbUrl, opts: &SnapshotOptions) -> Result<Box<dyn Snapshot>> {
+        Ok(Box::new(snapshot::PgSnapshot::open(url, opts.parallelism.max(1)).await?))
+    }
+
+    async fn target(&self, url: &DbUrl) -> Result<Box<dyn Target>> {
+        Ok(Box::new(restore::PgTarget::connect(url).await?))
+    }
+}
+
+/// `host:port` of a URL, for messages.
+pub(crate) fn addr(url: &DbUrl) -> String {
+    let port = url.port.unwrap_or(5432);
+    if url.host.contains(':') {
+        format!("[{}]:{port}", url.host)
+    } else {
+        format!("{}:{port}", url.host)
+    }
+}
+
+/// Connects to database `database` of the server of `url` (10 s connect timeout, no TLS) and
+/// spawns the connection task on the current tokio runtime.
+///
+/// Errors: `BadInput` if the database does not exist or `sslmode` asks for TLS; `Unreachable`
+/// if the server cannot be reached or refuses the credentials.
+pub(crate) async fn connect(url: &DbUrl, database: &str) -> Result<Client> {
+    try_connect(url, database)
+        .await?
+        .ok_or_else(|| Error::bad_input(format!("database {database} does not exist on {}", addr(url))))
+}
+
+/// Like [`connect`], but `Ok(None)` when the database does not exist.
+pub(crate) async fn try_connect(url: &DbUrl, database: &str) -> Result<Option<Client>> {
+    match url.param("sslmode") {
+        None | Some("disable") | Some("allow") | Some("prefer") => {}
+        Some(other) => {
+            return Err(Error::bad_input(format!(
+                "sslmode={other} needs TLS, which tandem's PostgreSQL engine does not support yet; use sslmode=disable"
+            )))
+        }
+    }
+    let user = url
+        .user
+        .clone()
+        .or_else(|| std::env::var("PGUSER").ok())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "postgres".to_string());
+    let mut cfg = tokio_postgres::Config::new();
+    cfg.host(&url.host)
+        .port(url.port.unwrap_or(5432))
+        .user(&user)
+        .dbname(database)
+        .application_name("tandem")
+        .connect_timeout(Duration::from_secs(10))
+        .keepalives(true)
+        .ssl_mode(SslMode::Disable);
+    if let Some(p) = &url.password {
+        cfg.password(p);
+    }
+    let (client, connection) = match cfg.connect(NoTls).await {
+        Ok(c) => c,
+        Err(e) => {
+            let addr = addr(url);
+            return match e.as_db_error() {
+                Some(db) if db.code() == &SqlState::INVALID_CATALOG_NAME => Ok(None),
+                Some(db) => Err(Error::unreachable(format!("cannot connect to PostgreSQL at {addr} as {user}: {}", db.message()))),
+                None => Err(Error::unreachable(format!("cannot connect to PostgreSQL at {addr}: {}", pg_text(&e)))),
+            };
+        }
+    };
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!("PostgreSQL connection ended: {}", pg_text(&e));
+        }
+    });
+    Ok(Some(client))
+}
+
+/// One-line text of a driver error: the server's message (with detail) or the cause chain.
+pub(crate) fn pg_text(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut s = db.message().to_string();
+        if let Some(d) = db.detail() {
+            s.push_str(" (");
+            s.push_str(d);
+            s.push(')');
+        }
+        return s;
+    }
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}
+
+/// Converts a driver error met while doing `what` into a tandem error: `Unreachable` when the
+/// connection broke, `Internal` for anything the server refused.
+pub(crate) fn pg_err(what: impl std::fmt::Display, e: tokio_postgres::Error) -> Error {
+    let msg = format!("{what}: {}", pg_text(&e));
+    if e.as_db_error().is_none() && (e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>())) {
+        Error::unreachable(msg)
+    } else {
+        Error::internal(msg)
+    }
+}
+
+/// `"name"` with embedded quotes doubled: always-quoted SQL identifier.
+pub(crate) fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `"schema"."name"`.
+pub(crate) fn qname(schema: &str, name: &str) -> String {
+    format!("{}.{}", ident(schema), ident(name))
+}
+
+/// A SQL string literal that reads the same whatever `standard_conforming_strings` says.
+pub(crate) fn literal(s: &str) -> String {
+    if s.contains('\\') {
+        format!("E'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
+    } else {
+        format!("'{}'", s.replace('\'', "''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(qname("public", "T"), "\"public\".\"T\"");
+        assert_eq!(literal("it's"), "'it''s'");
+        assert_eq!(literal("a\\b'"), "E'a\\\\b'''");
+    }
+}

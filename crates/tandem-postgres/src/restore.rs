@@ -1,0 +1,271 @@
+//! Restoring into a PostgreSQL database in ONE transaction on one connection.
+//!
+//! `begin` checks the target, opens the transaction, drops the old content (with `replace`) and
+//! runs `pre_data`; `copy_in` streams rows with `COPY ... FROM STDIN (FREEZE)` (the tables were
+//! created in the same transaction); `commit` runs `post_data` and commits. Nothing is visible to
+//! others before `COMMIT`, and a crash of tandem makes the server roll everything back.
+//!
+//! Replacing drops every non-`public` user schema with `DROP SCHEMA ... CASCADE`, and in `public`
+//! every relation, routine and type that does not belong to an extension. The `public` schema
+//! itself (its owner and grants) and installed extensions are kept.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{SinkExt, StreamExt};
+use tandem_engine::{DbUrl, RestoreSession, SchemaDump, TableDef, Target, TargetState};
+use tandem_error::{Error, Result};
+use tokio::sync::Mutex;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::Client;
+
+use crate::catalog::{not_ext, USER_NS};
+use crate::{addr, connect, ident, pg_err, pg_text, qname, try_connect};
+
+/// A restore target: one database, created on connect if it is missing.
+pub(crate) struct PgTarget {
+    url: DbUrl,
+    client: Client,
+}
+
+impl PgTarget {
+    /// Connects to the database of `url`, creating it (from the `postgres` maintenance database)
+    /// when it does not exist. Errors: `Unreachable` (server, credentials), `BadInput` (the
+    /// database is missing and may not be created).
+    pub(crate) async fn connect(url: &DbUrl) -> Result<PgTarget> {
+        let db = &url.database;
+        if let Some(client) = try_connect(url, db).await? {
+            return Ok(PgTarget { url: url.clone(), client });
+        }
+        let admin = match try_connect(url, "postgres").await? {
+            Some(c) => c,
+            None => connect(url, "template1").await?,
+        };
+        let missing = |why: String| Error::bad_input(format!("database {db} does not exist on {} and cannot be created: {why}", addr(url)));
+        if let Err(e) = admin.batch_execute(&format!("CREATE DATABASE {}", ident(db))).await {
+            match e.code() {
+                Some(c) if c == &SqlState::DUPLICATE_DATABASE => {}
+                Some(_) => return Err(missing(pg_text(&e))),
+                None => return Err(pg_err(format!("creating database {db} on {}", addr(url)), e)),
+            }
+        }
+        tracing::info!("created database {db} on {}", addr(url));
+        let client = connect(url, db).await?;
+        Ok(PgTarget { url: url.clone(), client })
+    }
+}
+
+async fn inspect_on(client: &Client) -> Result<TargetState> {
+    let version = client.query_one("SHOW server_version", &[]).await.map_err(|e| pg_err("reading the server version", e))?;
+    let server_version: String = version.try_get(0).map_err(|e| pg_err("reading the server version", e))?;
+    let rows = client
+        .query(
+            &format!(
+                "SELECT n.nspname::text || '.' || c.relname::text FROM pg_catalog.pg_class c \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {USER_NS} AND {} ORDER BY 1",
+                not_ext("pg_class", "c.oid")
+            ),
+            &[],
+        )
+        .await
+        .map_err(|e| pg_err("listing the relations of the target", e))?;
+    let relations = rows.iter().map(|r| r.try_get(0)).collect::<std::result::Result<Vec<String>, _>>().map_err(|e| pg_err("listing the relations of the target", e))?;
+    Ok(TargetState { server_version, relations })
+}
+
+#[async_trait]
+impl Target for PgTarget {
+    async fn inspect(&self) -> Result<TargetState> {
+        inspect_on(&self.client).await.map_err(|e| e.context(format!("target database {}", self.url.database)))
+    }
+
+    async fn begin(&self, schema: &SchemaDump, replace: bool) -> Result<Box<dyn RestoreSession>> {
+        let db = &self.url.database;
+        let state = self.inspect().await?;
+        if !replace {
+            if let Some(first) = state.relations.first() {
+                return Err(Error::conflict(format!(
+                    "target database {db} is not empty ({} relations, e.g. {first}); use --force to replace it",
+                    state.relations.len()
+                )));
+            }
+        }
+        let client = connect(&self.url, db).await?;
+        let ctx = format!("restore into database {db} on {}", addr(&self.url));
+        client
+            .batch_execute(
+                "SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0; \
+                 BEGIN; SET LOCAL check_function_bodies = off; SET LOCAL synchronous_commit = off; \
+                 SET LOCAL client_min_messages = warning; \
+                 SELECT pg_catalog.set_config('search_path', '', true)",
+            )
+            .await
+            .map_err(|e| pg_err(format!("{ctx}: starting the transaction"), e))?;
+        if replace {
+            drop_content(&client).await.map_err(|e| e.context(format!("{ctx}: dropping the old content")))?;
+        }
+        for (i, stmt) in schema.pre_data.iter().enumerate() {
+            if let Err(e) = client.batch_execute(stmt).await {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(pg_err(format!("{ctx}: pre-data statement {} ({})", i + 1, head(stmt)), e));
+            }
+        }
+        Ok(Box::new(PgSession { client: Mutex::new(client), post_data: schema.post_data.clone(), ctx, failed: AtomicBool::new(false) }))
+    }
+}
+
+/// The first line of a statement, shortened, for messages.
+fn head(stmt: &str) -> String {
+    let line = stmt.trim().lines().next().unwrap_or("");
+    let mut s: String = line.chars().take(100).collect();
+    if s.len() < line.len() {
+        s.push('…');
+    }
+    s
+}
+
+/// Drops all user content inside the open transaction (see the module doc).
+async fn drop_content(client: &Client) -> Result<()> {
+    let list = |sql: String| async move {
+        let rows = client.query(&sql, &[]).await.map_err(|e| pg_err("listing the old content", e))?;
+        rows.iter().map(|r| r.try_get::<_, String>(0)).collect::<std::result::Result<Vec<_>, _>>().map_err(|e| pg_err("listing the old content", e))
+    };
+    let mut stmts = Vec::new();
+    for s in list(format!(
+        "SELECT n.nspname::text FROM pg_catalog.pg_namespace n WHERE {USER_NS} AND n.nspname <> 'public' AND {} ORDER BY 1",
+        not_ext("pg_namespace", "n.oid")
+    ))
+    .await?
+    {
+        stmts.push(format!("DROP SCHEMA IF EXISTS {} CASCADE", ident(&s)));
+    }
+    let public = "n.nspname = 'public'";
+    for r in list(format!(
+        "SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END \
+                || ' IF EXISTS ' || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) \
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {public} AND {} ORDER BY c.oid",
+        not_ext("pg_class", "c.oid")
+    ))
+    .await?
+    {
+        stmts.push(format!("DROP {r} CASCADE"));
+    }
+    run_all(client, &mut stmts).await?;
+    // Sequences that survived their tables (identity sequences went with them).
+    for r in list(format!(
+        "SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) \
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind = 'S' AND {public} AND {} ORDER BY c.oid",
+        not_ext("pg_class", "c.oid")
+    ))
+    .await?
+    {
+        stmts.push(format!("DROP SEQUENCE IF EXISTS {r} CASCADE"));
+    }
+    for r in list(format!(
+        "SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END \
+                || ' IF EXISTS ' || p.oid::pg_catalog.regprocedure::text \
+         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+         WHERE {public} AND {} ORDER BY p.oid",
+        not_ext("pg_proc", "p.oid")
+    ))
+    .await?
+    {
+        stmts.push(format!("DROP {r} CASCADE"));
+    }
+    run_all(client, &mut stmts).await?;
+    for r in list(format!(
+        "SELECT t.oid::pg_catalog.regtype::text FROM pg_catalog.pg_type t \
+         JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace \
+         WHERE {public} AND {} AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND \
+               (SELECT r.relkind FROM pg_catalog.pg_class r WHERE r.oid = t.typrelid) = 'c')) ORDER BY t.oid",
+        not_ext("pg_type", "t.oid")
+    ))
+    .await?
+    {
+        stmts.push(format!("DROP TYPE IF EXISTS {r} CASCADE"));
+    }
+    run_all(client, &mut stmts).await
+}
+
+async fn run_all(client: &Client, stmts: &mut Vec<String>) -> Result<()> {
+    for s in stmts.drain(..) {
+        client.batch_execute(&s).await.map_err(|e| pg_err(&s, e))?;
+    }
+    Ok(())
+}
+
+/// The open restore transaction.
+struct PgSession {
+    client: Mutex<Client>,
+    post_data: Vec<String>,
+    ctx: String,
+    /// Set once a statement or a COPY failed: the transaction can only be rolled back.
+    failed: AtomicBool,
+}
+
+impl PgSession {
+    async fn rollback(client: &Client) -> Result<()> {
+        client.batch_execute("ROLLBACK").await.map_err(|e| pg_err("rolling back the restore", e))
+    }
+}
+
+/// The `COPY ... FROM STDIN` statement for `table`.
+pub(crate) fn copy_in_sql(table: &TableDef) -> String {
+    let name = qname(table.schema.as_deref().unwrap_or("public"), &table.name);
+    let cols: Vec<String> = table.columns.iter().map(|c| ident(&c.name)).collect();
+    format!("COPY {name} ({}) FROM STDIN WITH (FREEZE)", cols.join(", "))
+}
+
+#[async_trait]
+impl RestoreSession for PgSession {
+    fn parallelism(&self) -> usize {
+        1
+    }
+
+    async fn copy_in(&self, table: &TableDef, mut rows: BoxStream<'static, Result<Bytes>>) -> Result<u64> {
+        let what = format!("{}: loading table {}", self.ctx, table.display_name());
+        if self.failed.load(Ordering::SeqCst) {
+            return Err(Error::internal(format!("{what}: the restore transaction already failed")));
+        }
+        let client = self.client.lock().await;
+        self.failed.store(true, Ordering::SeqCst);
+        let sink = client.copy_in::<_, Bytes>(copy_in_sql(table).as_str()).await.map_err(|e| pg_err(&what, e))?;
+        futures::pin_mut!(sink);
+        while let Some(item) = rows.next().await {
+            // On a stream error the sink is dropped unfinished: the driver sends CopyFail and the
+            // server aborts the transaction.
+            let buf = item.map_err(|e| e.context(&what))?;
+            sink.send(buf).await.map_err(|e| pg_err(&what, e))?;
+        }
+        let n = sink.as_mut().finish().await.map_err(|e| pg_err(&what, e))?;
+        self.failed.store(false, Ordering::SeqCst);
+        Ok(n)
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        let client = self.client.into_inner();
+        if self.failed.load(Ordering::SeqCst) {
+            let _ = Self::rollback(&client).await;
+            return Err(Error::internal(format!("{}: cannot commit, an earlier step failed; rolled back", self.ctx)));
+        }
+        let mut stmts = vec!["SET LOCAL maintenance_work_mem = '256MB'".to_string()];
+        stmts.extend(self.post_data);
+        for (i, stmt) in stmts.iter().enumerate() {
+            if let Err(e) = client.batch_execute(stmt).await {
+                let _ = Self::rollback(&client).await;
+                return Err(pg_err(format!("{}: post-data statement {} ({})", self.ctx, i, head(stmt)), e));
+            }
+        }
+        client.batch_execute("COMMIT").await.map_err(|e| pg_err(format!("{}: COMMIT", self.ctx), e))
+    }
+
+    async fn abort(self: Box<Self>) -> Result<()> {
+        let client = self.client.into_inner();
+        Self::rollback(&client).await.map_err(|e| e.context(&self.ctx))
+    }
+}
