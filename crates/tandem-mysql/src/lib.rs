@@ -1,0 +1,171 @@
+//! The MySQL/MariaDB engine of tandem.
+//!
+//! * [`Engine::snapshot`] opens one consistent view of a whole database on several connections
+//!   (`FLUSH TABLES WITH READ LOCK` held only while every worker starts its
+//!   `START TRANSACTION WITH CONSISTENT SNAPSHOT`, the binlog position read under the lock), or on
+//!   one connection when the user lacks the RELOAD privilege. Rows are read with the text protocol
+//!   and `character_set_results = NULL`, so every field is the column's stored bytes, and written
+//!   as [`RowEncoding::MysqlTsv`].
+//! * [`Engine::target`] / [`Target::begin`] restore all-or-nothing through a staging database on
+//!   the same server (`<target>__tandem_stage_<id>`): tables are created and loaded there with
+//!   `LOAD DATA LOCAL INFILE ... CHARACTER SET binary`, and [`RestoreSession::commit`] swaps every
+//!   table in with one atomic `RENAME TABLE`. A crash before that statement leaves the target as
+//!   it was; the staging database is dropped by the next `begin`.
+//!
+//! Stored routines and events are not copied (a warning is logged when the source has any).
+
+mod pool;
+mod restore;
+mod schema;
+mod snapshot;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, OptsBuilder};
+use tandem_engine::{DbUrl, Engine, RowEncoding, Snapshot, SnapshotOptions, Target};
+use tandem_error::{Error, Kind, Result};
+
+/// How long a connection attempt may take before the server counts as unreachable.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// sql_mode of every tandem session: no strict mode (zero dates load as they were stored), an
+/// explicit 0 in an AUTO_INCREMENT column stays 0, no silent engine substitution, and no
+/// ANSI_QUOTES so `SHOW CREATE` output uses backticks.
+pub(crate) const SQL_MODE: &str = "NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION";
+
+/// The MySQL/MariaDB engine (`mysql://` and `mariadb://` URLs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MySql;
+
+#[async_trait]
+impl Engine for MySql {
+    fn name(&self) -> &'static str {
+        "mysql"
+    }
+
+    fn schemes(&self) -> &'static [&'static str] {
+        &["mysql", "mariadb"]
+    }
+
+    fn row_encoding(&self) -> RowEncoding {
+        RowEncoding::MysqlTsv
+    }
+
+    async fn snapshot(&self, url: &DbUrl, opts: &SnapshotOptions) -> Result<Box<dyn Snapshot>> {
+        Ok(Box::new(snapshot::MySnapshot::open(url, opts).await?))
+    }
+
+    async fn target(&self, url: &DbUrl) -> Result<Box<dyn Target>> {
+        Ok(Box::new(restore::MyTarget::open(url).await?))
+    }
+}
+
+/// `host:port` of a URL, for messages.
+pub(crate) fn addr(url: &DbUrl) -> String {
+    let port = url.port.unwrap_or(3306);
+    if url.host.contains(':') {
+        format!("[{}]:{port}", url.host)
+    } else {
+        format!("{}:{port}", url.host)
+    }
+}
+
+/// Opens a connection to the server of `url` (no default database) and applies the common
+/// session settings plus `extra` statements.
+///
+/// Errors: [`Kind::Unreachable`] naming `host:port` and the server's reason when the server
+/// cannot be reached in [`CONNECT_TIMEOUT`] or refuses the credentials.
+pub(crate) async fn connect(url: &DbUrl, extra: &[&str]) -> Result<Conn> {
+    let opts = OptsBuilder::default()
+        .ip_or_hostname(url.host.clone())
+        .tcp_port(url.port.unwrap_or(3306))
+        .user(url.user.clone())
+        .pass(url.password.clone())
+        .prefer_socket(false);
+    let unreachable = |why: String| Error::unreachable(format!("cannot connect to MySQL server {}: {why}", addr(url)));
+    let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(opts)).await {
+        Err(_) => return Err(unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()))),
+        Ok(Err(e)) => return Err(unreachable(one_line(&e))),
+        Ok(Ok(c)) => c,
+    };
+    let mut setup = vec![
+        "SET NAMES utf8mb4".to_string(),
+        "SET SESSION time_zone = '+00:00'".to_string(),
+        format!("SET SESSION sql_mode = '{SQL_MODE}'"),
+    ];
+    setup.extend(extra.iter().map(|s| s.to_string()));
+    for stmt in &setup {
+        conn.query_drop(stmt.as_str()).await.map_err(|e| db_err(e).context(format!("session setup on {}", addr(url))))?;
+    }
+    Ok(conn)
+}
+
+/// Converts a driver error: lost connections become [`Kind::Unreachable`], everything else
+/// [`Kind::Internal`]. The message is the server's (one line).
+pub(crate) fn db_err(e: mysql_async::Error) -> Error {
+    let kind = match &e {
+        mysql_async::Error::Io(_) => Kind::Unreachable,
+        _ => Kind::Internal,
+    };
+    Error::new(kind, one_line(&e))
+}
+
+/// The server error code of `e`, if it is a server error.
+pub(crate) fn server_code(e: &mysql_async::Error) -> Option<u16> {
+    match e {
+        mysql_async::Error::Server(s) => Some(s.code),
+        _ => None,
+    }
+}
+
+fn one_line(e: &dyn std::fmt::Display) -> String {
+    e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Quotes an identifier with backticks.
+pub(crate) fn q(ident: &str) -> String {
+    format!("`{}`", ident.replace('`', "``"))
+}
+
+/// Quotes a string literal (for use with `NO_BACKSLASH_ESCAPES` off).
+pub(crate) fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern.
+pub(crate) fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Server version string and whether the server is MariaDB.
+pub(crate) async fn server_version(conn: &mut Conn) -> Result<(String, bool)> {
+    let v: Option<Vec<u8>> = conn.query_first("SELECT VERSION()").await.map_err(db_err)?;
+    let v = String::from_utf8_lossy(&v.unwrap_or_default()).into_owned();
+    let maria = v.to_ascii_lowercase().contains("mariadb");
+    Ok((v, maria))
+}
+
+/// Runs a query whose result columns are all read as (lossy) UTF-8 strings; NULL becomes `None`.
+pub(crate) async fn query_strings(conn: &mut Conn, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+    let rows: Vec<mysql_async::Row> = conn.query(sql).await.map_err(db_err)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            row.unwrap_raw()
+                .into_iter()
+                .map(|v| match v {
+                    None | Some(mysql_async::Value::NULL) => None,
+                    Some(mysql_async::Value::Bytes(b)) => Some(String::from_utf8_lossy(&b).into_owned()),
+                    Some(other) => Some(other.as_sql(true).trim_matches('\'').to_string()),
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// Field `i` of a row from [`query_strings`], empty when NULL or missing.
+pub(crate) fn field(row: &[Option<String>], i: usize) -> String {
+    row.get(i).cloned().flatten().unwrap_or_default()
+}

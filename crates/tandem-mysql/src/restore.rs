@@ -1,0 +1,409 @@
+//! All-or-nothing restores through a staging database on the target server.
+//!
+//! `begin` creates `<target>__tandem_stage_<id>` and the tables in it; `copy_in` loads rows with
+//! `LOAD DATA LOCAL INFILE` fed from the stream; `commit` checks the post-data statements in the
+//! staging database, then moves every current table of the target into `<target>__tandem_old_<id>`
+//! and every staged table into the target with ONE `RENAME TABLE` statement (atomic), runs the
+//! post-data statements (views, triggers) in the target and drops the two helper databases.
+//! A crash before the rename leaves the target untouched; the helper databases are leftovers that
+//! the next `begin` on the same target drops. A named lock (`GET_LOCK`) keeps two restores into
+//! the same target apart.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::{BoxStream, StreamExt};
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use tandem_engine::{DbUrl, RestoreSession, SchemaDump, TableDef, Target, TargetState};
+use tandem_error::{Error, Kind, Result, ResultExt};
+
+use crate::pool::ConnPool;
+use crate::schema::load_sql;
+use crate::{addr, connect, db_err, field, like_escape, lit, q, query_strings, server_code, server_version};
+
+/// Number of load connections of a restore session.
+const LOADERS: usize = 2;
+
+/// Session settings of load connections.
+const LOAD_SESSION: &[&str] = &["SET SESSION foreign_key_checks = 0", "SET SESSION unique_checks = 0"];
+
+/// A restore target: one database on a MySQL/MariaDB server (created if missing).
+pub(crate) struct MyTarget {
+    url: DbUrl,
+    version: String,
+}
+
+impl MyTarget {
+    /// Connects and creates the database if it is missing.
+    pub async fn open(url: &DbUrl) -> Result<MyTarget> {
+        let mut conn = connect(url, &[]).await?;
+        let (version, _) = server_version(&mut conn).await?;
+        let db = &url.database;
+        if !db_exists(&mut conn, db).await? {
+            conn.query_drop(format!("CREATE DATABASE {}", q(db)))
+                .await
+                .map_err(db_err)
+                .with_context(|| format!("creating database {db} on {}", addr(url)))?;
+        }
+        let _ = conn.disconnect().await;
+        Ok(MyTarget { url: url.clone(), version })
+    }
+}
+
+async fn db_exists(conn: &mut Conn, db: &str) -> Result<bool> {
+    let rows = query_strings(conn, &format!("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = {}", lit(db))).await?;
+    Ok(!rows.is_empty())
+}
+
+/// Relations of `db` as `(name, TABLE_TYPE)`, by name.
+async fn relations(conn: &mut Conn, db: &str) -> Result<Vec<(String, String)>> {
+    let rows = query_strings(
+        conn,
+        &format!("SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} ORDER BY TABLE_NAME", lit(db)),
+    )
+    .await?;
+    Ok(rows.iter().map(|r| (field(r, 0), field(r, 1))).collect())
+}
+
+/// Triggers of `db`.
+async fn triggers(conn: &mut Conn, db: &str) -> Result<Vec<String>> {
+    let rows = query_strings(conn, &format!("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = {}", lit(db))).await?;
+    Ok(rows.iter().map(|r| field(r, 0)).collect())
+}
+
+/// The part of the target's name used in helper database and lock names (at most 40 bytes, so
+/// `<prefix>__tandem_stage_<8 hex>` fits MySQL's 64-character limit).
+fn name_prefix(db: &str) -> String {
+    if db.len() <= 40 {
+        return db.to_string();
+    }
+    let mut end = 31;
+    while !db.is_char_boundary(end) {
+        end -= 1;
+    }
+    // FNV-1a: stable across runs and builds.
+    let hash = db.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    format!("{}_{:08x}", &db[..end], hash as u32)
+}
+
+fn conflict_not_empty(db: &str, rel: &[(String, String)]) -> Error {
+    Error::conflict(format!(
+        "target database {db} is not empty ({} relations, e.g. {}); use --force to replace it",
+        rel.len(),
+        rel.first().map(|r| r.0.as_str()).unwrap_or("?")
+    ))
+}
+
+#[async_trait]
+impl Target for MyTarget {
+    async fn inspect(&self) -> Result<TargetState> {
+        let mut conn = connect(&self.url, &[]).await?;
+        let rel = relations(&mut conn, &self.url.database).await?;
+        let _ = conn.disconnect().await;
+        Ok(TargetState { server_version: self.version.clone(), relations: rel.into_iter().map(|r| r.0).collect() })
+    }
+
+    async fn begin(&self, schema: &SchemaDump, replace: bool) -> Result<Box<dyn RestoreSession>> {
+        let db = self.url.database.clone();
+        let prefix = name_prefix(&db);
+        let mut ctl = connect(&self.url, LOAD_SESSION).await?;
+        let got: Option<Option<i64>> =
+            ctl.query_first(format!("SELECT GET_LOCK({}, 0)", lit(&format!("tandem-restore:{prefix}")))).await.map_err(db_err)?;
+        if got.flatten() != Some(1) {
+            return Err(Error::conflict(format!("another restore into database {db} on {} is in progress", addr(&self.url))));
+        }
+        if !db_exists(&mut ctl, &db).await? {
+            ctl.query_drop(format!("CREATE DATABASE {}", q(&db))).await.map_err(db_err).with_context(|| format!("creating database {db}"))?;
+        }
+        let rel = relations(&mut ctl, &db).await?;
+        if !rel.is_empty() && !replace {
+            return Err(conflict_not_empty(&db, &rel));
+        }
+        // Leftovers of earlier restores that died before finishing.
+        let pattern = like_escape(&prefix);
+        let leftovers = query_strings(
+            &mut ctl,
+            &format!(
+                "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE {} OR SCHEMA_NAME LIKE {}",
+                lit(&format!("{pattern}\\_\\_tandem\\_stage\\_%")),
+                lit(&format!("{pattern}\\_\\_tandem\\_old\\_%"))
+            ),
+        )
+        .await?;
+        for r in &leftovers {
+            let name = field(r, 0);
+            tracing::info!(database = %name, "dropping the leftover of an earlier restore");
+            ctl.query_drop(format!("DROP DATABASE IF EXISTS {}", q(&name))).await.map_err(db_err).with_context(|| format!("dropping leftover database {name}"))?;
+        }
+
+        let nonce = {
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+            ((t as u64) ^ ((std::process::id() as u64) << 32)) as u32 ^ (t >> 32) as u32
+        };
+        let staging = format!("{prefix}__tandem_stage_{nonce:08x}");
+        let old = format!("{prefix}__tandem_old_{nonce:08x}");
+        let mut create = format!("CREATE DATABASE {}", q(&staging));
+        if let Some(cs) = &schema.charset {
+            create.push_str(&format!(" CHARACTER SET {cs}"));
+        }
+        if let Some(co) = &schema.collation {
+            create.push_str(&format!(" COLLATE {co}"));
+        }
+        ctl.query_drop(create).await.map_err(db_err).with_context(|| format!("creating staging database {staging}"))?;
+        let mut session = MySession {
+            url: self.url.clone(),
+            target: db.clone(),
+            staging: staging.clone(),
+            old,
+            replace,
+            schema: schema.clone(),
+            ctl: Mutex::new(None),
+            loaders: ConnPool::new(Vec::new()),
+            finished: false,
+        };
+        // From here on, dropping `session` cleans the staging database up.
+        let setup = async {
+            ctl.query_drop(format!("USE {}", q(&staging))).await.map_err(db_err)?;
+            for (i, stmt) in schema.pre_data.iter().enumerate() {
+                ctl.query_drop(stmt.as_str()).await.map_err(db_err).with_context(|| format!("pre-data statement {} ({})", i + 1, head(stmt)))?;
+            }
+            let use_staging = format!("USE {}", q(&staging));
+            let mut loaders = Vec::with_capacity(LOADERS);
+            for _ in 0..LOADERS {
+                let mut c = connect(&self.url, LOAD_SESSION).await?;
+                c.query_drop(use_staging.as_str()).await.map_err(db_err)?;
+                loaders.push(c);
+            }
+            Ok::<_, Error>(loaders)
+        };
+        let loaders = setup.await;
+        session.ctl = Mutex::new(Some(ctl));
+        session.loaders = ConnPool::new(loaders.with_context(|| format!("restore into {db}: staging database {staging}"))?);
+        Ok(Box::new(session))
+    }
+}
+
+/// The first line of a statement, shortened, for messages.
+fn head(stmt: &str) -> String {
+    let line = stmt.lines().next().unwrap_or("");
+    let mut end = line.len().min(80);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    line[..end].to_string()
+}
+
+/// One restore in progress (see the module docs).
+struct MySession {
+    url: DbUrl,
+    target: String,
+    staging: String,
+    old: String,
+    replace: bool,
+    schema: SchemaDump,
+    /// Control connection: holds the restore lock, runs DDL.
+    ctl: Mutex<Option<Conn>>,
+    loaders: ConnPool,
+    finished: bool,
+}
+
+impl MySession {
+    fn take_ctl(&self) -> Result<Conn> {
+        self.ctl.lock().ok().and_then(|mut c| c.take()).ok_or_else(|| Error::internal("restore session has no control connection"))
+    }
+
+    async fn run(conn: &mut Conn, sql: String) -> Result<()> {
+        conn.query_drop(sql.as_str()).await.map_err(db_err).with_context(|| head(&sql))
+    }
+
+    /// Everything of commit up to and including the atomic rename.
+    async fn swap(&self, ctl: &mut Conn) -> Result<()> {
+        let (t, s, o) = (&self.target, &self.staging, &self.old);
+        // Check the post-data statements where a failure is still invisible, then remove what
+        // they created (triggers would block moving tables to another database).
+        Self::run(ctl, format!("USE {}", q(s))).await?;
+        for (i, stmt) in self.schema.post_data.iter().enumerate() {
+            ctl.query_drop(stmt.as_str()).await.map_err(db_err).with_context(|| format!("post-data statement {} ({})", i + 1, head(stmt)))?;
+        }
+        for trg in triggers(ctl, s).await? {
+            Self::run(ctl, format!("DROP TRIGGER {}.{}", q(s), q(&trg))).await?;
+        }
+        let staged = relations(ctl, s).await?;
+        for (name, kind) in &staged {
+            if kind == "VIEW" {
+                Self::run(ctl, format!("DROP VIEW {}.{}", q(s), q(name))).await?;
+            }
+        }
+        let current = relations(ctl, t).await?;
+        if !current.is_empty() && !self.replace {
+            return Err(conflict_not_empty(t, &current));
+        }
+        let mut renames = Vec::new();
+        if !current.is_empty() {
+            Self::run(ctl, format!("CREATE DATABASE {}", q(o))).await?;
+            for trg in triggers(ctl, t).await? {
+                Self::run(ctl, format!("DROP TRIGGER {}.{}", q(t), q(&trg))).await?;
+            }
+            for (name, kind) in &current {
+                if kind == "VIEW" {
+                    Self::run(ctl, format!("DROP VIEW {}.{}", q(t), q(name))).await?;
+                } else {
+                    renames.push(format!("{}.{} TO {}.{}", q(t), q(name), q(o), q(name)));
+                }
+            }
+        }
+        for (name, kind) in &staged {
+            if kind != "VIEW" {
+                renames.push(format!("{}.{} TO {}.{}", q(s), q(name), q(t), q(name)));
+            }
+        }
+        if !renames.is_empty() {
+            ctl.query_drop(format!("RENAME TABLE {}", renames.join(", "))).await.map_err(db_err).context("moving the restored tables in")?;
+        }
+        Ok(())
+    }
+
+    /// After the swap: database defaults, views and triggers, cleanup.
+    async fn finish(&self, ctl: &mut Conn) -> Result<()> {
+        let t = &self.target;
+        let mut alter = String::new();
+        if let Some(cs) = &self.schema.charset {
+            alter.push_str(&format!(" CHARACTER SET {cs}"));
+        }
+        if let Some(co) = &self.schema.collation {
+            alter.push_str(&format!(" COLLATE {co}"));
+        }
+        if !alter.is_empty() {
+            Self::run(ctl, format!("ALTER DATABASE {}{alter}", q(t))).await?;
+        }
+        Self::run(ctl, format!("USE {}", q(t))).await?;
+        for (i, stmt) in self.schema.post_data.iter().enumerate() {
+            ctl.query_drop(stmt.as_str())
+                .await
+                .map_err(db_err)
+                .with_context(|| format!("the restored tables are in place, but post-data statement {} ({}) failed", i + 1, head(stmt)))?;
+        }
+        Self::run(ctl, format!("DROP DATABASE IF EXISTS {}", q(&self.old))).await?;
+        Self::run(ctl, format!("DROP DATABASE IF EXISTS {}", q(&self.staging))).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RestoreSession for MySession {
+    fn parallelism(&self) -> usize {
+        LOADERS
+    }
+
+    async fn copy_in(&self, table: &TableDef, rows: BoxStream<'static, Result<Bytes>>) -> Result<u64> {
+        let name = table.display_name();
+        let mut lease = self.loaders.get().await.with_context(|| format!("table {name}"))?;
+        let failed: Arc<Mutex<Option<Error>>> = Arc::new(Mutex::new(None));
+        let slot = failed.clone();
+        let data = rows
+            .map(move |r| {
+                r.map_err(|e| {
+                    let msg = e.to_string();
+                    if let Ok(mut s) = slot.lock() {
+                        s.get_or_insert(e);
+                    }
+                    std::io::Error::other(msg)
+                })
+            })
+            .boxed();
+        // The handler future must be Sync; the stream is only Send, so it travels in a Mutex.
+        let cell = Mutex::new(Some(data));
+        lease.conn.set_infile_handler(async move {
+            let data = cell.lock().ok().and_then(|mut c| c.take());
+            data.ok_or_else(|| mysql_async::Error::Other("LOCAL INFILE data requested twice".into()))
+        });
+        let sql = load_sql(table);
+        let outcome = lease.conn.query_drop(sql.as_str()).await;
+        let stream_error = failed.lock().ok().and_then(|mut s| s.take());
+        if let Some(e) = stream_error {
+            self.loaders.lost(lease);
+            return Err(e.context(format!("table {name}")));
+        }
+        if let Err(e) = outcome {
+            let code = server_code(&e);
+            self.loaders.lost(lease);
+            let err = match code {
+                Some(1148 | 3948 | 4166) => Error::unsupported(format!(
+                    "LOAD DATA LOCAL INFILE is disabled on {} ({}); enable local_infile on the server",
+                    addr(&self.url),
+                    db_err(e)
+                )),
+                _ => db_err(e),
+            };
+            return Err(err.context(format!("table {name}")));
+        }
+        let loaded = lease.conn.affected_rows();
+        if lease.conn.get_warnings() > 0 {
+            let warnings = query_strings(&mut lease.conn, "SHOW WARNINGS").await;
+            self.loaders.put(lease);
+            let warnings = warnings.with_context(|| format!("table {name}"))?;
+            let all = warnings.len();
+            if let Some(w) = warnings.iter().find(|w| field(w, 0) != "Note") {
+                return Err(Error::new(
+                    Kind::Internal,
+                    format!("table {name}: the server changed loaded values ({all} warnings, first: {} {}: {})", field(w, 0), field(w, 1), field(w, 2)),
+                ));
+            }
+        } else {
+            self.loaders.put(lease);
+        }
+        Ok(loaded)
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<()> {
+        let mut ctl = self.take_ctl()?;
+        for c in self.loaders.drain() {
+            let _ = c.disconnect().await;
+        }
+        let ctx = format!("restore into {} on {}", self.target, addr(&self.url));
+        if let Err(e) = self.swap(&mut ctl).await {
+            // Nothing is visible yet: drop what this session made.
+            let _ = ctl.query_drop(format!("DROP DATABASE IF EXISTS {}", q(&self.staging))).await;
+            let _ = ctl.query_drop(format!("DROP DATABASE IF EXISTS {}", q(&self.old))).await;
+            self.finished = true;
+            return Err(e.context(ctx));
+        }
+        self.finished = true;
+        let result = self.finish(&mut ctl).await;
+        let _ = ctl.disconnect().await;
+        result.context(ctx)
+    }
+
+    async fn abort(mut self: Box<Self>) -> Result<()> {
+        for c in self.loaders.drain() {
+            let _ = c.disconnect().await;
+        }
+        let mut ctl = match self.take_ctl() {
+            Ok(c) => c,
+            Err(_) => connect(&self.url, &[]).await?,
+        };
+        self.finished = true;
+        let r = ctl.query_drop(format!("DROP DATABASE IF EXISTS {}", q(&self.staging))).await.map_err(db_err);
+        let _ = ctl.disconnect().await;
+        r.with_context(|| format!("dropping staging database {}", self.staging))
+    }
+}
+
+impl Drop for MySession {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        // Best effort: the next `begin` drops the staging database anyway.
+        let ctl = self.ctl.get_mut().ok().and_then(|c| c.take());
+        let staging = self.staging.clone();
+        if let (Some(mut ctl), Ok(rt)) = (ctl, tokio::runtime::Handle::try_current()) {
+            rt.spawn(async move {
+                let _ = ctl.query_drop(format!("DROP DATABASE IF EXISTS {}", q(&staging))).await;
+                let _ = ctl.disconnect().await;
+            });
+        }
+    }
+}

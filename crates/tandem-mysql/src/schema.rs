@@ -1,0 +1,370 @@
+//! Reading a database's schema into a [`SchemaDump`], and the per-column expressions used to read
+//! and load values faithfully.
+//!
+//! `pre_data` holds `SHOW CREATE TABLE` output verbatim (AUTO_INCREMENT, charsets, indexes and
+//! foreign keys included: loads run with `foreign_key_checks = 0`). `post_data` holds the views
+//! (dependencies first) and then the triggers, without `DEFINER` clauses and without
+//! qualification by the source database name, so they can be created in a database of another
+//! name by another user.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use mysql_async::Conn;
+use tandem_engine::{ColumnDef, SchemaDump, TableDef};
+use tandem_error::{Error, Result, ResultExt};
+
+use crate::{field, lit, q, query_strings};
+
+/// Reads the schema of database `db` on `conn` (which should be inside the snapshot's
+/// transaction). Errors with [`Kind::Unsupported`](tandem_error::Kind::Unsupported) on table
+/// kinds whose content cannot be copied faithfully (sequences, system-versioned tables).
+pub(crate) async fn read_schema(conn: &mut Conn, db: &str) -> Result<SchemaDump> {
+    let mut dump = SchemaDump::default();
+    let rows = query_strings(
+        conn,
+        &format!(
+            "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = {}",
+            lit(db)
+        ),
+    )
+    .await?;
+    if let Some(r) = rows.first() {
+        dump.charset = r.first().cloned().flatten();
+        dump.collation = r.get(1).cloned().flatten();
+    }
+
+    let rel = query_strings(
+        conn,
+        &format!("SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} ORDER BY TABLE_NAME", lit(db)),
+    )
+    .await?;
+    let mut tables = Vec::new();
+    let mut views = Vec::new();
+    for r in &rel {
+        let (name, kind) = (field(r, 0), field(r, 1));
+        match kind.as_str() {
+            "BASE TABLE" => tables.push(name),
+            "VIEW" => views.push(name),
+            other => {
+                return Err(Error::unsupported(format!(
+                    "table {name}: relations of type {other} cannot be copied faithfully by tandem"
+                )))
+            }
+        }
+    }
+
+    let mut columns: HashMap<String, Vec<ColumnDef>> = HashMap::new();
+    for r in query_strings(
+        conn,
+        &format!(
+            "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, EXTRA FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = {} ORDER BY TABLE_NAME, ORDINAL_POSITION",
+            lit(db)
+        ),
+    )
+    .await?
+    {
+        let extra = field(&r, 4).to_ascii_uppercase();
+        if extra.contains("VIRTUAL GENERATED") || extra.contains("STORED GENERATED") || extra.contains("PERSISTENT GENERATED") {
+            continue;
+        }
+        columns.entry(field(&r, 0)).or_default().push(ColumnDef {
+            name: field(&r, 1),
+            sql_type: field(&r, 2),
+            nullable: field(&r, 3) == "YES",
+        });
+    }
+    let mut pks: HashMap<String, Vec<String>> = HashMap::new();
+    for r in query_strings(
+        conn,
+        &format!(
+            "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE \
+             WHERE TABLE_SCHEMA = {} AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY TABLE_NAME, ORDINAL_POSITION",
+            lit(db)
+        ),
+    )
+    .await?
+    {
+        pks.entry(field(&r, 0)).or_default().push(field(&r, 1));
+    }
+
+    for t in &tables {
+        let rows = query_strings(conn, &format!("SHOW CREATE TABLE {}", q(t))).await.with_context(|| format!("table {t}"))?;
+        let ddl = rows.first().map(|r| field(r, 1)).filter(|s| !s.is_empty());
+        let ddl = ddl.ok_or_else(|| Error::internal(format!("table {t}: SHOW CREATE TABLE returned nothing")))?;
+        dump.pre_data.push(ddl);
+        dump.tables.push(TableDef {
+            schema: None,
+            name: t.clone(),
+            columns: columns.remove(t).unwrap_or_default(),
+            primary_key: pks.remove(t).unwrap_or_default(),
+        });
+    }
+
+    let mut view_ddl = BTreeMap::new();
+    for v in &views {
+        let rows = query_strings(conn, &format!("SHOW CREATE VIEW {}", q(v))).await.with_context(|| format!("view {v}"))?;
+        let ddl = rows.first().map(|r| field(r, 1)).filter(|s| !s.is_empty());
+        let ddl = ddl.ok_or_else(|| Error::internal(format!("view {v}: SHOW CREATE VIEW returned nothing")))?;
+        view_ddl.insert(v.clone(), unqualify(&strip_definer(&ddl), db));
+    }
+    dump.post_data.extend(order_views(&view_ddl));
+
+    let trig = query_strings(
+        conn,
+        &format!(
+            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = {} \
+             ORDER BY EVENT_OBJECT_TABLE, EVENT_MANIPULATION, ACTION_TIMING, ACTION_ORDER",
+            lit(db)
+        ),
+    )
+    .await?;
+    for r in &trig {
+        let name = field(r, 0);
+        let rows = query_strings(conn, &format!("SHOW CREATE TRIGGER {}", q(&name))).await.with_context(|| format!("trigger {name}"))?;
+        let ddl = rows.first().map(|r| field(r, 2)).filter(|s| !s.is_empty());
+        let ddl = ddl.ok_or_else(|| Error::internal(format!("trigger {name}: SHOW CREATE TRIGGER returned nothing")))?;
+        dump.post_data.push(unqualify(&strip_definer(&ddl), db));
+    }
+
+    let routines = query_strings(conn, &format!("SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {}", lit(db))).await?;
+    let events = query_strings(conn, &format!("SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {}", lit(db))).await?;
+    let count = |rows: &[Vec<Option<String>>]| rows.first().map(|r| field(r, 0)).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+    let (nr, ne) = (count(&routines), count(&events));
+    if nr + ne > 0 {
+        tracing::warn!(database = db, routines = nr, events = ne, "stored routines and events are not copied by tandem");
+    }
+    Ok(dump)
+}
+
+/// Removes the `DEFINER=user@host` clause from the header of a `CREATE VIEW/TRIGGER` statement,
+/// so the object is owned by whoever restores it.
+pub(crate) fn strip_definer(sql: &str) -> String {
+    let Some(start) = sql.find("DEFINER=") else { return sql.to_string() };
+    // Only in the header, before the body.
+    let header_end = ["VIEW", "TRIGGER", "PROCEDURE", "FUNCTION", "EVENT"].iter().filter_map(|k| sql.find(k)).min();
+    if header_end.is_some_and(|e| e < start) {
+        return sql.to_string();
+    }
+    let bytes = sql.as_bytes();
+    let mut i = start + "DEFINER=".len();
+    i = skip_name(bytes, i);
+    if bytes.get(i) == Some(&b'@') {
+        i = skip_name(bytes, i + 1);
+    }
+    while bytes.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    let mut out = String::with_capacity(sql.len());
+    out.push_str(sql[..start].trim_end());
+    out.push(' ');
+    out.push_str(&sql[i..]);
+    out
+}
+
+/// Skips one user or host name (backtick- or quote-delimited, or bare) starting at `i`.
+fn skip_name(b: &[u8], mut i: usize) -> usize {
+    match b.get(i) {
+        Some(&d @ (b'`' | b'\'' | b'"')) => {
+            i += 1;
+            while i < b.len() {
+                if b[i] == d {
+                    if b.get(i + 1) == Some(&d) {
+                        i += 2;
+                        continue;
+                    }
+                    return i + 1;
+                }
+                i += 1;
+            }
+            i
+        }
+        _ => {
+            while i < b.len() && !matches!(b[i], b'@' | b' ' | b'\n' | b'\t') {
+                i += 1;
+            }
+            i
+        }
+    }
+}
+
+/// Removes qualification by the source database name (`` `db`. ``) so the statement refers to
+/// objects of whatever database it runs in.
+pub(crate) fn unqualify(sql: &str, db: &str) -> String {
+    sql.replace(&format!("{}.", q(db)), "")
+}
+
+/// Orders view definitions so a view comes after every view it mentions.
+fn order_views(views: &BTreeMap<String, String>) -> Vec<String> {
+    fn visit<'a>(
+        name: &'a str,
+        views: &'a BTreeMap<String, String>,
+        done: &mut HashSet<&'a str>,
+        active: &mut HashSet<&'a str>,
+        out: &mut Vec<String>,
+    ) {
+        if done.contains(name) || !active.insert(name) {
+            return;
+        }
+        let ddl = &views[name];
+        // The body starts after ` AS `; the view's own name appears in the header.
+        let body = ddl.find(" AS ").map(|i| &ddl[i..]).unwrap_or(ddl);
+        for other in views.keys() {
+            if other != name && body.contains(&q(other)) {
+                visit(other, views, done, active, out);
+            }
+        }
+        active.remove(name);
+        done.insert(name);
+        out.push(ddl.clone());
+    }
+    let mut out = Vec::new();
+    let (mut done, mut active) = (HashSet::new(), HashSet::new());
+    for name in views.keys() {
+        visit(name, views, &mut done, &mut active, &mut out);
+    }
+    out
+}
+
+/// How one column's value is read by `copy_out` and loaded back by `copy_in`, so that the text
+/// form round-trips exactly.
+pub(crate) enum ColumnCodec {
+    /// The server's text form is the stored value (BIT comes as its raw bytes, which LOAD DATA
+    /// stores back as they are).
+    Plain,
+    /// FLOAT: MariaDB prints only 6 significant digits; read as a double (`c + 0e0`), which is
+    /// exact and converts back to the same float.
+    Float,
+    /// MySQL's native JSON: loaded with `CONVERT(@v USING utf8mb4)` (binary strings are refused).
+    Json,
+}
+
+impl ColumnCodec {
+    pub fn of(col: &ColumnDef) -> ColumnCodec {
+        let t = col.sql_type.trim().to_ascii_lowercase();
+        if t.starts_with("float") {
+            ColumnCodec::Float
+        } else if t == "json" {
+            ColumnCodec::Json
+        } else {
+            ColumnCodec::Plain
+        }
+    }
+
+    /// The expression in the `SELECT` list of `copy_out`.
+    pub fn select_expr(&self, col: &str) -> String {
+        match self {
+            ColumnCodec::Float => format!("({} + 0e0)", q(col)),
+            ColumnCodec::Plain | ColumnCodec::Json => q(col),
+        }
+    }
+
+    /// The expression assigned to the column from the user variable `var` holding its field.
+    pub fn load_expr(&self, var: &str) -> String {
+        match self {
+            ColumnCodec::Plain | ColumnCodec::Float => var.to_string(),
+            ColumnCodec::Json => format!("CONVERT({var} USING utf8mb4)"),
+        }
+    }
+
+    /// Whether the field cannot be loaded into the column directly.
+    pub fn needs_set(&self) -> bool {
+        matches!(self, ColumnCodec::Json)
+    }
+}
+
+/// The `SELECT` statement `copy_out` runs for `table` (primary-key order when it has one).
+pub(crate) fn select_sql(table: &TableDef) -> String {
+    let cols: Vec<String> = table.columns.iter().map(|c| ColumnCodec::of(c).select_expr(&c.name)).collect();
+    let mut sql = format!("SELECT {} FROM {}", cols.join(", "), q(&table.name));
+    if !table.primary_key.is_empty() {
+        let pk: Vec<String> = table.primary_key.iter().map(|c| q(c)).collect();
+        sql.push_str(" ORDER BY ");
+        sql.push_str(&pk.join(", "));
+    }
+    sql
+}
+
+/// The `LOAD DATA LOCAL INFILE` statement `copy_in` runs for `table`.
+///
+/// When any column needs a `SET` expression, every column goes through a user variable: MariaDB
+/// ignores `NO_AUTO_VALUE_ON_ZERO` for columns loaded directly by a `LOAD DATA` that has a `SET`
+/// clause (an AUTO_INCREMENT 0 would be renumbered).
+pub(crate) fn load_sql(table: &TableDef) -> String {
+    let codecs: Vec<ColumnCodec> = table.columns.iter().map(ColumnCodec::of).collect();
+    let via_vars = codecs.iter().any(ColumnCodec::needs_set);
+    let mut targets = Vec::with_capacity(table.columns.len());
+    let mut sets = Vec::new();
+    for (i, (c, codec)) in table.columns.iter().zip(&codecs).enumerate() {
+        if via_vars {
+            let var = format!("@tandem_v{i}");
+            sets.push(format!("{} = {}", q(&c.name), codec.load_expr(&var)));
+            targets.push(var);
+        } else {
+            targets.push(q(&c.name));
+        }
+    }
+    let mut sql = format!(
+        "LOAD DATA LOCAL INFILE 'tandem-stream' INTO TABLE {} CHARACTER SET binary \
+         FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({})",
+        q(&table.name),
+        targets.join(", ")
+    );
+    if !sets.is_empty() {
+        sql.push_str(" SET ");
+        sql.push_str(&sets.join(", "));
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_definer_and_qualification() {
+        let v = "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW `v` AS select `src`.`t`.`a` AS `a` from `src`.`t`";
+        assert_eq!(
+            unqualify(&strip_definer(v), "src"),
+            "CREATE ALGORITHM=UNDEFINED SQL SECURITY DEFINER VIEW `v` AS select `t`.`a` AS `a` from `t`"
+        );
+        let t = "CREATE DEFINER=`a``b`@`%` TRIGGER trg BEFORE INSERT ON t FOR EACH ROW SET NEW.x = 1";
+        assert_eq!(strip_definer(t), "CREATE TRIGGER trg BEFORE INSERT ON t FOR EACH ROW SET NEW.x = 1");
+        let body = "CREATE TRIGGER trg BEFORE INSERT ON t FOR EACH ROW SET @s = 'DEFINER=x'";
+        assert_eq!(strip_definer(body), body);
+    }
+
+    #[test]
+    fn views_come_after_their_dependencies() {
+        let mut m = BTreeMap::new();
+        m.insert("a".to_string(), "CREATE VIEW `a` AS select * from `b`".to_string());
+        m.insert("b".to_string(), "CREATE VIEW `b` AS select * from `c`".to_string());
+        m.insert("c".to_string(), "CREATE VIEW `c` AS select 1".to_string());
+        let order = order_views(&m);
+        assert_eq!(order, vec![m["c"].clone(), m["b"].clone(), m["a"].clone()]);
+    }
+
+    #[test]
+    fn load_statement_uses_variables_when_a_column_needs_them() {
+        let mut t = TableDef {
+            schema: None,
+            name: "t".into(),
+            columns: vec![
+                ColumnDef { name: "a".into(), sql_type: "int(11)".into(), nullable: false },
+                ColumnDef { name: "b".into(), sql_type: "bit(1)".into(), nullable: true },
+                ColumnDef { name: "j".into(), sql_type: "json".into(), nullable: true },
+            ],
+            primary_key: vec!["a".into()],
+        };
+        let sql = load_sql(&t);
+        assert!(
+            sql.ends_with("(@tandem_v0, @tandem_v1, @tandem_v2) SET `a` = @tandem_v0, `b` = @tandem_v1, `j` = CONVERT(@tandem_v2 USING utf8mb4)"),
+            "{sql}"
+        );
+        assert_eq!(select_sql(&t), "SELECT `a`, `b`, `j` FROM `t` ORDER BY `a`");
+        t.columns.pop();
+        t.columns[1].sql_type = "float".into();
+        assert!(load_sql(&t).ends_with("LINES TERMINATED BY '\\n' (`a`, `b`)"), "{}", load_sql(&t));
+        assert_eq!(select_sql(&t), "SELECT `a`, (`b` + 0e0) FROM `t` ORDER BY `a`");
+    }
+}
