@@ -98,6 +98,7 @@ impl Target for PgTarget {
         client
             .batch_execute(
                 "SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0; \
+                 SET DateStyle = ISO; SET IntervalStyle = postgres; SET row_security = off; \
                  BEGIN; SET LOCAL check_function_bodies = off; SET LOCAL synchronous_commit = off; \
                  SET LOCAL client_min_messages = warning; \
                  SELECT pg_catalog.set_config('search_path', '', true)",

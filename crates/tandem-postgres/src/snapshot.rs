@@ -16,10 +16,13 @@ use crate::{catalog, connect, ident, pg_err, qname};
 const BATCH: usize = 64 * 1024;
 
 /// Session settings of every snapshot connection: qualified names in generated DDL, no server-side
-/// timeouts cutting a long backup short, room for `ORDER BY` sorts.
-const SESSION_SETUP: &str = "SELECT pg_catalog.set_config('search_path', '', false); \
+/// timeouts cutting a long backup short, room for `ORDER BY` sorts, and (as pg_dump) a row
+/// format that does not depend on the server's configuration; `row_security = off` makes a table
+/// hidden by a policy an error instead of a silent partial copy.
+pub(crate) const SESSION_SETUP: &str = "SELECT pg_catalog.set_config('search_path', '', false); \
      SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0; \
-     SET work_mem = '64MB'; SET extra_float_digits = 3";
+     SET work_mem = '64MB'; SET extra_float_digits = 3; SET DateStyle = ISO; SET IntervalStyle = postgres; \
+     SET TimeZone = 'UTC'; SET bytea_output = hex; SET row_security = off";
 
 /// A PostgreSQL snapshot: `parallelism` connections, each in a `REPEATABLE READ READ ONLY`
 /// transaction on the snapshot exported by the first one, which also holds the table locks.

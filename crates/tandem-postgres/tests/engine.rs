@@ -12,6 +12,10 @@ const SCHEMA: &str = r#"
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE DOMAIN posint AS integer CHECK (VALUE > 0);
 CREATE SCHEMA app;
+CREATE EXTENSION citext WITH SCHEMA app;
+CREATE TABLE app.booking (id int PRIMARY KEY, who app.citext UNIQUE, during tsrange, EXCLUDE USING gist (during WITH &&));
+CREATE MATERIALIZED VIEW app.busy AS SELECT who, lower(during) AS since FROM app.booking;
+CREATE INDEX busy_who ON app.busy (who);
 CREATE SEQUENCE app.ticket_seq AS bigint INCREMENT BY 5 START WITH 100 CACHE 1;
 CREATE FUNCTION app.touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.updated := now(); RETURN NEW; END$$;
 CREATE TABLE "DBS" ("DB_ID" bigint PRIMARY KEY, "NAME" varchar(128) UNIQUE, "DB_LOCATION_URI" varchar(4000) NOT NULL);
@@ -59,6 +63,8 @@ UPDATE app.kinds SET status = 'done' WHERE id = 2;
 INSERT INTO app.child (kind_id, note) SELECT 1 + g % 5, 'note ' || g FROM generate_series(1, 3000) g;
 INSERT INTO nopk SELECT g, md5(g::text) FROM generate_series(1, 20000) g;
 INSERT INTO nopk VALUES (NULL, NULL), (NULL, '');
+INSERT INTO app.booking VALUES (1, 'Alice', '[2024-01-01, 2024-01-02)'), (2, 'BOB', '[2024-01-02, 2024-01-03)');
+REFRESH MATERIALIZED VIEW app.busy;
 SELECT nextval('app.ticket_seq');
 "#;
 
@@ -84,8 +90,8 @@ async fn round_trip_is_faithful() {
     assert!(b.info.position.value.contains('/'), "{:?}", b.info.position);
     assert_eq!(b.schema.charset.as_deref(), Some("UTF8"));
     let names: Vec<String> = b.schema.tables.iter().map(|t| t.display_name()).collect();
-    assert_eq!(names, ["app.child", "app.kinds", "public.DBS", "public.nopk"]);
-    let kinds = &b.schema.tables[1];
+    assert_eq!(names, ["app.booking", "app.child", "app.kinds", "public.DBS", "public.nopk"]);
+    let kinds = &b.schema.tables[2];
     assert!(!kinds.columns.iter().any(|c| c.name == "doubled"), "generated columns are not copied");
     assert_eq!(kinds.primary_key, ["id"]);
     assert_eq!(b.data["public.nopk"].1, 20002);
@@ -93,10 +99,12 @@ async fn round_trip_is_faithful() {
 
     restore(&dst, &b, false).await.expect("restore");
 
-    for t in ["app.kinds", "app.child", "\"DBS\"", "nopk", "app.v2"] {
+    for t in ["app.kinds", "app.child", "\"DBS\"", "nopk", "app.v2", "app.booking", "app.busy"] {
         assert_eq!(table_md5(&src, t), table_md5(&dst, t), "content of {t}");
     }
-    assert_eq!(schema_text(&src), schema_text(&dst), "DDL differs");
+    let ddl = schema_text(&src);
+    assert!(ddl.contains("CREATE TABLE app.kinds") && ddl.contains("CREATE VIEW app.v2"), "{ddl}");
+    assert_eq!(ddl, schema_text(&dst), "DDL differs");
 
     // Sequences land past their columns, and the free-standing one where the source is.
     for (seq, col) in [("app.kinds_id_seq", "SELECT max(id) FROM app.kinds"), ("app.kinds_big_seq", "SELECT max(big) FROM app.kinds"),
@@ -252,6 +260,28 @@ async fn snapshot_is_consistent_under_writes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_and_children_are_restored_as_plain_tables() {
+    let s = server();
+    let src = s.create_database("pg_part_src");
+    let dst = s.create_database("pg_part_dst");
+    s.sql(
+        &src,
+        "CREATE TABLE ev (id int, at date) PARTITION BY RANGE (at);
+         CREATE TABLE ev_2024 PARTITION OF ev FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+         CREATE TABLE base (id int PRIMARY KEY); CREATE TABLE sub (extra text) INHERITS (base);
+         INSERT INTO ev VALUES (1, '2024-05-05'); INSERT INTO base VALUES (1); INSERT INTO sub VALUES (2, 'x');",
+    );
+    let b = backup(&src, 2, 0).await;
+    let names: Vec<String> = b.schema.tables.iter().map(|t| t.display_name()).collect();
+    assert_eq!(names, ["public.base", "public.ev_2024", "public.sub"]);
+    assert_eq!(b.data["public.base"].1, 1, "only the parent's own rows");
+    restore(&dst, &b, false).await.expect("restore");
+    assert_eq!(s.sql(&dst, "SELECT * FROM ev_2024"), "1\t2024-05-05");
+    assert_eq!(s.sql(&dst, "SELECT * FROM sub"), "2\tx");
+    assert_eq!(s.sql(&dst, "SELECT count(*) FROM base"), "1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_reported_clearly() {
     let s = server();
     let db = s.create_database("pg_bad");
@@ -260,6 +290,7 @@ async fn bad_input_is_reported_clearly() {
     let mut u = url(&db);
     u.password = Some("wrong".into());
     let e = Postgres.snapshot(&u, &opts).await.err().expect("wrong password");
+    eprintln!("wrong password: {e}");
     assert_eq!(e.kind(), Kind::Unreachable, "{e}");
     assert!(e.to_string().contains("password authentication failed"), "{e}");
     assert!(e.to_string().contains(&format!("127.0.0.1:{}", s.port())), "{e}");
@@ -269,6 +300,7 @@ async fn bad_input_is_reported_clearly() {
     let mut u = url(&db);
     u.port = Some(port);
     let e = Postgres.snapshot(&u, &opts).await.err().expect("closed port");
+    eprintln!("closed port: {e}");
     assert_eq!(e.kind(), Kind::Unreachable, "{e}");
     assert!(e.to_string().contains(&format!("127.0.0.1:{port}")), "{e}");
 
