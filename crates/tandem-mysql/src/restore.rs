@@ -26,6 +26,10 @@ use crate::{addr, connect, db_err, field, like_escape, lit, q, query_strings, se
 /// Number of load connections of a restore session.
 const LOADERS: usize = 2;
 
+/// How long `begin` waits for another restore into the same target to finish (a dropped session
+/// releases its lock once its cleanup has run).
+const LOCK_WAIT_SECS: u32 = 5;
+
 /// Session settings of load connections.
 const LOAD_SESSION: &[&str] = &["SET SESSION foreign_key_checks = 0", "SET SESSION unique_checks = 0"];
 
@@ -110,7 +114,7 @@ impl Target for MyTarget {
         let prefix = name_prefix(&db);
         let mut ctl = connect(&self.url, LOAD_SESSION).await?;
         let got: Option<Option<i64>> =
-            ctl.query_first(format!("SELECT GET_LOCK({}, 0)", lit(&format!("tandem-restore:{prefix}")))).await.map_err(db_err)?;
+            ctl.query_first(format!("SELECT GET_LOCK({}, {LOCK_WAIT_SECS})", lit(&format!("tandem-restore:{prefix}")))).await.map_err(db_err)?;
         if got.flatten() != Some(1) {
             return Err(Error::conflict(format!("another restore into database {db} on {} is in progress", addr(&self.url))));
         }
