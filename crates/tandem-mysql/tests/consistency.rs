@@ -87,3 +87,30 @@ async fn parallel_snapshot_sees_whole_transactions() {
     let now: u64 = s.sql(&src, "SELECT COUNT(*) FROM orders").parse().expect("count");
     assert!(copied >= 50 && copied < now, "copied {copied} of {now} orders");
 }
+
+#[tokio::test]
+async fn without_reload_privilege_one_connection_is_used() {
+    let s = server();
+    let src = s.create_database("nr_src");
+    let user = format!("noreload{}", std::process::id());
+    s.sql(
+        &src,
+        &format!(
+            "CREATE TABLE a (id INT PRIMARY KEY) ENGINE=InnoDB; CREATE TABLE b (id INT PRIMARY KEY) ENGINE=InnoDB;
+             INSERT INTO a VALUES (1), (2); INSERT INTO b VALUES (3);
+             CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'; GRANT SELECT, SHOW VIEW, TRIGGER ON `{src}`.* TO '{user}'@'%';"
+        ),
+    );
+    let u = tandem_engine::DbUrl::parse(&format!("mysql://{user}:pw@127.0.0.1:{}/{src}", s.port())).expect("url");
+    let snap = MySql.snapshot(&u, &SnapshotOptions { parallelism: 2 }).await.expect("snapshot");
+    assert!(snap.info().consistency.contains("single"), "{}", snap.info().consistency);
+    assert_eq!(snap.info().position.kind, "binlog", "{:?}", snap.info().position);
+    let tables = snap.schema().tables.clone();
+    let counts = futures::future::join_all(tables.iter().map(|t| {
+        let snap = &snap;
+        async move { snap.copy_out(t, &mut MemSink::default()).await.expect("copy_out") }
+    }))
+    .await;
+    assert_eq!(counts, vec![2, 1]);
+    snap.close().await.expect("close");
+}

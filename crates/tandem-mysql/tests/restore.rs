@@ -120,7 +120,7 @@ async fn stream_error_fails_the_load_and_changes_nothing() {
     let (t, chunks, _) = &b.data[0];
     let first = chunks[0].clone();
     let rows: Vec<tandem_error::Result<Bytes>> = vec![Ok(first), Err(Error::corrupt("chunk 3fa2 is corrupt"))];
-    let err = session.copy_in(t, stream::iter(rows).boxed()).await.err().expect("load fails");
+    let err = session.copy_in(t, stream::iter(rows).boxed()).await.expect_err("load fails");
     assert_eq!(err.kind(), Kind::Corrupt, "{err}");
     assert!(err.to_string().contains("table items") && err.to_string().contains("chunk 3fa2 is corrupt"), "{err}");
     session.abort().await.expect("abort");
@@ -137,7 +137,7 @@ async fn lossy_load_is_an_error() {
     b.data[0].1 = vec![Bytes::from_static(b"1\tthis value is far too long for a varchar of fifty characters, really\n")];
     let target = MySql.target(&url(&dst)).await.expect("target");
     let session = target.begin(&b.schema, false).await.expect("begin");
-    let err = session.copy_in(&b.data[0].0, stream::iter(b.data[0].1.clone().into_iter().map(Ok)).boxed()).await.err().expect("warning");
+    let err = session.copy_in(&b.data[0].0, stream::iter(b.data[0].1.clone().into_iter().map(Ok)).boxed()).await.expect_err("warning");
     assert!(err.to_string().contains("table items") && err.to_string().contains("1265"), "{err}");
     session.abort().await.expect("abort");
     assert_eq!(server().sql(&dst, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"), "0");
