@@ -127,7 +127,7 @@ impl Server {
         match self.flavor {
             Flavor::MariaDb => {
                 let mut c = Command::new("mariadb");
-                c.args(["--no-defaults", "-h127.0.0.1", "--protocol=tcp", "-N", "-B", "--raw"])
+                c.args(["--no-defaults", "-h127.0.0.1", "--protocol=tcp", "-N", "-B", "--raw", "--default-character-set=utf8mb4"])
                     .arg(format!("-P{}", self.port))
                     .arg(format!("-u{USER}"))
                     .arg(format!("-p{PASSWORD}"))

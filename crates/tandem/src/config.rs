@@ -49,7 +49,7 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config> {
         let mut config: Config = toml::from_str(text).map_err(|e| {
             let msg = e.message().to_string();
-            match e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1)) {
+            match e.span().map(|s| 1 + text.as_bytes()[..s.start.min(text.len())].iter().filter(|&&b| b == b'\n').count()) {
                 Some(line) => Error::bad_input(format!("line {line}: {msg}")),
                 None => Error::bad_input(msg),
             }

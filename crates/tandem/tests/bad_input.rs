@@ -82,7 +82,7 @@ fn repo_path_that_is_a_file_or_not_a_repository_or_newer() {
     let other = dir.path().join("other");
     std::fs::create_dir(&other).unwrap();
     std::fs::write(other.join("notes.txt"), "mine").unwrap();
-    tandem(&["backup", "--source", &server.url(&db), "--repo", p(&other)]).fails_with(2, "no tandem repository");
+    tandem(&["backup", "--source", &server.url(&db), "--repo", p(&other)]).fails_with(2, "is not a tandem repository");
     assert_eq!(std::fs::read_dir(&other).unwrap().count(), 1, "nothing written into a foreign directory");
 
     tandem(&["backups", "list", "--repo", p(&dir.path().join("missing"))]).fails_with(2, "no tandem repository");

@@ -144,7 +144,7 @@ INSERT INTO types (parent_id, i, ui, bi, ubi, si, ti, dec1, f, d, vc, txt, lt, v
  (2, 2147483647, 0, 9223372036854775807, 0, 32767, 127, 99999999999999.999999, 3.4e38, 1.7976931348623157e308,
   '', '', '', '', '', '9999-12-31', '0000-00-00 00:00:00', '1970-01-01 00:00:01', '838:59:59', FALSE, b'0', b'0', '[]', 'SUCCESS', '', ''),
  (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
- (1, 0, 1, 0, 1, 0, 0, 0.000001, 0, -0.0, 'x', REPEAT('0123456789abcdef', 1048576), 'big above', NULL, NULL, '2026-01-01', '2026-01-01 00:00:00', NULL, '00:00:00', NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+ (1, 0, 1, 0, 1, 0, 0, 0.000001, 0, -0.0, 'x', 'big one below', REPEAT('0123456789abcdef', 1048576), NULL, NULL, '2026-01-01', '2026-01-01 00:00:00', NULL, '00:00:00', NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 INSERT INTO latin1_table VALUES ('avro.schema.url', CONVERT('hdfs://nn/schemas/é.avsc' USING latin1)), ('k\tey', 'v\nal');
 INSERT INTO no_pk VALUES (1, 'a'), (1, 'a'), (NULL, NULL);
 CREATE VIEW v_types AS SELECT id, vc FROM types WHERE id < 3;
