@@ -258,7 +258,7 @@ impl Repository {
         Ok(self.list_backups().await?.pop())
     }
 
-    /// Reads and parses a manifest. Errors: BadInput "no backup <id>" if missing; Corrupt naming
+    /// Reads and parses a manifest. Errors: BadInput `no backup <id>` if missing; Corrupt naming
     /// the manifest (`manifest backups/<id>.json is corrupt: …`) if it does not parse or holds
     /// another id; Unsupported if its format version is newer than [`FORMAT_VERSION`].
     pub async fn read_manifest(&self, id: &BackupId) -> Result<Manifest> {
