@@ -23,8 +23,10 @@ fn big_db(server: &Server) -> String {
     db
 }
 
-fn spawn(args: &[&str]) -> Child {
-    Command::new(tandem_bin()).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn tandem")
+/// Starts tandem with its stderr in `log` (shown if it ends too early).
+fn spawn(args: &[&str], log: &std::path::Path) -> Child {
+    let err = std::fs::File::create(log).expect("log file");
+    Command::new(tandem_bin()).args(args).stdout(Stdio::null()).stderr(err).spawn().expect("spawn tandem")
 }
 
 fn kill9(child: &mut Child) {
@@ -34,11 +36,11 @@ fn kill9(child: &mut Child) {
 }
 
 /// Polls `cond` every 10 ms for up to 60 s; panics if the child exits first.
-fn wait_for(child: &mut Child, what: &str, mut cond: impl FnMut() -> bool) {
+fn wait_for(child: &mut Child, log: &std::path::Path, what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !cond() {
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("tandem exited ({status}) before {what}");
+            panic!("tandem exited ({status}) before {what}: {}", std::fs::read_to_string(log).unwrap_or_default());
         }
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(10));
@@ -63,8 +65,9 @@ fn restore_killed_halfway(flavor: Flavor) {
     let target = server.create_database("crash_target");
     server.sql(&target, "CREATE TABLE big (id INT PRIMARY KEY, old TEXT); INSERT INTO big VALUES (1, 'old content');");
     let before = fingerprint(server, &target);
-    let mut child = spawn(&["restore", "--repo", p(&repo), "--target", &server.url(&target), "--force"]);
-    wait_for(&mut child, "the load to start", || loading(server));
+    let log = dir.path().join("restore.log");
+    let mut child = spawn(&["restore", "--repo", p(&repo), "--target", &server.url(&target), "--force"], &log);
+    wait_for(&mut child, &log, "the load to start", || loading(server));
     kill9(&mut child);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(fingerprint(server, &target), before, "{flavor:?}: target changed by a killed restore");
@@ -93,14 +96,15 @@ fn backup_killed_halfway() {
         let repo = dir.path().join("repo");
         let first = backup(&server.url(&db), &repo);
         server.sql(&db, "UPDATE big SET b = b + 1");
-        let mut child = spawn(&["backup", "--source", &server.url(&db), "--repo", p(&repo)]);
+        let log = dir.path().join("backup.log");
+        let mut child = spawn(&["backup", "--source", &server.url(&db), "--repo", p(&repo)], &log);
         let count_chunk_files = || -> usize {
             std::fs::read_dir(repo.join("chunks"))
                 .map(|d| d.filter_map(|e| e.ok()).map(|e| std::fs::read_dir(e.path()).map(|f| f.count()).unwrap_or(0)).sum())
                 .unwrap_or(0)
         };
         let before = count_chunk_files();
-        wait_for(&mut child, "a new chunk", || count_chunk_files() > before);
+        wait_for(&mut child, &log, "a new chunk", || count_chunk_files() > before);
         kill9(&mut child);
 
         let list = tandem(&["backups", "list", "--repo", p(&repo), "--json"]).ok().json();
