@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::s3server::{server, BUCKET};
+use common::s3server::{server, Raw, BUCKET};
 use common::Target;
 use tandem_error::Kind;
 use tandem_repo::Repository;

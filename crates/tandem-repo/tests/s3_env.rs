@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::s3server::{server, ACCESS_KEY, BUCKET, SECRET_KEY};
+use common::s3server::{server, Raw, ACCESS_KEY, BUCKET, SECRET_KEY};
 use common::Target;
 
 #[tokio::test]

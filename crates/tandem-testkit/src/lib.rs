@@ -9,8 +9,11 @@
 //! Each test should take its own database with [`Server::create_database`]; servers are
 //! expensive (2–5 s to start) and may be shared through [`Server::shared`].
 //!
+//! [`s3::server`] is an in-process S3-compatible server for repository tests.
+//!
 //! Every helper panics with the server's own error text on failure: this crate is for tests.
 
+pub mod s3;
 mod server;
 
 pub use server::{Flavor, Server, PASSWORD, USER};

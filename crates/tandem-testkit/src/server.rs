@@ -256,11 +256,16 @@ fn kill_and_wait(pid: i32) {
     }
 }
 
-/// A shell loop that kills `pid` and removes `dir` once the current process is gone.
+/// Removes `dir` once the current process is gone.
+pub(crate) fn remove_when_gone(dir: &Path) {
+    spawn_watchdog(0, dir);
+}
+
+/// A shell loop that kills `pid` (unless 0) and removes `dir` once the current process is gone.
 fn spawn_watchdog(pid: i32, dir: &Path) {
     let me = std::process::id();
     let script = format!(
-        "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill -9 {pid} 2>/dev/null; sleep 0.5; rm -rf '{}'",
+        "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; [ {pid} -gt 0 ] && kill -9 {pid} 2>/dev/null; sleep 0.5; rm -rf '{}'",
         dir.display()
     );
     let _ = Command::new("sh")

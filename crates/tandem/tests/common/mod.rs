@@ -34,7 +34,18 @@ impl Run {
 
 /// Runs `tandem` with `args`.
 pub fn tandem(args: &[&str]) -> Run {
-    let out: Output = Command::new(tandem_bin()).args(args).env_remove("TANDEM_REPO").env_remove("TANDEM_CONFIG").output().expect("run tandem");
+    tandem_env(args, &[])
+}
+
+/// Runs `tandem` with `args` and extra environment variables.
+pub fn tandem_env(args: &[&str], env: &[(String, String)]) -> Run {
+    let out: Output = Command::new(tandem_bin())
+        .args(args)
+        .env_remove("TANDEM_REPO")
+        .env_remove("TANDEM_CONFIG")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("run tandem");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
