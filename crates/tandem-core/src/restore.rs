@@ -151,9 +151,9 @@ fn check_compatible(manifest: &Manifest, engine: &dyn Engine) -> Result<()> {
 fn make_plan(m: &Manifest, target: &DbUrl, existing: usize) -> Plan {
     let mut plan = Plan::default();
     plan.step(format!("verify that all {} chunks of backup {} ({} {}) are present", m.tables.iter().map(|t| t.chunks.len()).sum::<usize>(), m.id, m.system.name, m.source));
-    plan.step(format!("create {} schema objects in a staging area of {target}", m.schema.pre_data.len()));
+    plan.step(format!("create {} schema object(s) in a staging area of {target}", m.schema.pre_data.len()));
     plan.step(format!("load {} tables ({} rows, {} bytes), verifying every chunk hash", m.tables.len(), m.rows(), m.bytes()));
-    plan.step(format!("run {} post-load statements (constraints, indexes, sequences, views)", m.schema.post_data.len()));
+    plan.step(format!("run {} post-load statement(s): constraints, indexes, sequences, views", m.schema.post_data.len()));
     if existing > 0 {
         plan.step(format!("replace the {existing} current relations of {target} with the restored ones in one step"));
     } else {

@@ -8,15 +8,15 @@ use clap::{Args, Parser, Subcommand};
 /// Airflow, or any MySQL/MariaDB or PostgreSQL database): consistent backups into an
 /// object-store repository, all-or-nothing restores into another region.
 #[derive(Debug, Parser)]
-#[command(name = "tandem", version, propagate_version = true, max_term_width = 100)]
+#[command(name = "tandem", version, propagate_version = true, max_term_width = 100, after_help = EXAMPLES)]
 pub struct Cli {
-    /// Configuration file naming sites and the repository (see README); also TANDEM_CONFIG.
+    /// Configuration file naming sites and the repository (see README).
     #[arg(long, global = true, env = "TANDEM_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
     /// Repository: a local path, file://, s3://bucket/prefix, gs://bucket/prefix or
     /// az://container/prefix (credentials from the usual environment variables). Overrides the
-    /// config's `repo`; also TANDEM_REPO.
+    /// config's `repo`.
     #[arg(long, global = true, env = "TANDEM_REPO", value_name = "REPO")]
     pub repo: Option<String>,
 
@@ -31,6 +31,16 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+const EXAMPLES: &str = "\
+Examples:
+  tandem backup --source mysql://hive:pw@db-us:3306/metastore --repo s3://dr-bucket/tandem
+  tandem backups list --repo s3://dr-bucket/tandem
+  tandem restore --target mysql://hive:pw@db-eu/metastore --repo s3://dr-bucket/tandem --dry-run
+  tandem --config tandem.toml backup primary
+
+Exit codes: 0 ok, 2 bad input, 3 unreachable, 4 corrupt data, 5 conflict, 6 unsupported,
+10 internal error.";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
