@@ -11,3 +11,19 @@ pub fn json<T: serde::Serialize>(value: &T) -> tandem_error::Result<()> {
     println!("{text}");
     Ok(())
 }
+
+/// The JSON fields every listing of a backup has (`backups list`, `backups show`, `backup`).
+pub fn backup_summary(m: &tandem_repo::Manifest) -> serde_json::Value {
+    serde_json::json!({
+        "id": m.id,
+        "created": m.started,
+        "site": m.site,
+        "system": m.system.name,
+        "schema_version": m.system.version,
+        "engine": m.snapshot.engine,
+        "database": m.snapshot.database,
+        "tables": m.tables.len(),
+        "rows": m.rows(),
+        "bytes": m.bytes(),
+    })
+}

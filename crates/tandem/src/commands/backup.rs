@@ -31,21 +31,12 @@ pub async fn run(ctx: &Ctx, args: BackupArgs) -> Result<i32> {
     let m = &report.manifest;
     let duration = (m.finished - m.started).num_milliseconds() as f64 / 1000.0;
     if ctx.json {
-        output::json(&json!({
-            "id": m.id,
-            "created": m.started,
-            "site": m.site,
-            "system": m.system.name,
-            "schema_version": m.system.version,
-            "engine": m.snapshot.engine,
-            "position": m.snapshot.position,
-            "tables": m.tables.len(),
-            "rows": m.rows(),
-            "bytes": m.bytes(),
-            "new_chunks": report.new_chunks,
-            "new_bytes": report.new_bytes,
-            "duration_s": duration,
-        }))?;
+        let mut v = output::backup_summary(m);
+        v["position"] = json!(m.snapshot.position);
+        v["new_chunks"] = json!(report.new_chunks);
+        v["new_bytes"] = json!(report.new_bytes);
+        v["duration_s"] = json!(duration);
+        output::json(&v)?;
     } else {
         let version = m.system.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
         println!(

@@ -1,28 +1,14 @@
 //! `tandem backups list|show|prune`.
 
-use serde_json::{json, Value};
+use serde_json::json;
 use tandem_core::RetentionPolicy;
 use tandem_error::Result;
-use tandem_repo::{BackupId, Manifest};
+use tandem_repo::BackupId;
 
 use super::Ctx;
 use crate::cli::PruneArgs;
 use crate::output;
 
-fn summary(m: &Manifest) -> Value {
-    json!({
-        "id": m.id,
-        "created": m.started,
-        "site": m.site,
-        "system": m.system.name,
-        "schema_version": m.system.version,
-        "engine": m.snapshot.engine,
-        "database": m.snapshot.database,
-        "tables": m.tables.len(),
-        "rows": m.rows(),
-        "bytes": m.bytes(),
-    })
-}
 
 pub async fn list(ctx: &Ctx) -> Result<i32> {
     let repo = ctx.open_repo().await?;
@@ -31,7 +17,7 @@ pub async fn list(ctx: &Ctx) -> Result<i32> {
         manifests.push(repo.read_manifest(&id).await?);
     }
     if ctx.json {
-        output::json(&manifests.iter().map(summary).collect::<Vec<_>>())?;
+        output::json(&manifests.iter().map(output::backup_summary).collect::<Vec<_>>())?;
         return Ok(0);
     }
     if manifests.is_empty() {
@@ -65,7 +51,7 @@ pub async fn show(ctx: &Ctx, id: &str) -> Result<i32> {
     let m = repo.read_manifest(&id).await?;
     let duration = (m.finished - m.started).num_milliseconds() as f64 / 1000.0;
     if ctx.json {
-        let mut v = summary(&m);
+        let mut v = output::backup_summary(&m);
         v["finished"] = json!(m.finished);
         v["duration_s"] = json!(duration);
         v["source"] = json!(m.source);
