@@ -5,6 +5,7 @@ use std::sync::Arc;
 use object_store::aws::AmazonS3Builder;
 use object_store::prefix::PrefixStore;
 use object_store::ObjectStore;
+#[allow(unused_imports)] // local.rs shares this module but uses no server
 pub use tandem_testkit::s3::{server, ACCESS_KEY, BUCKET, SECRET_KEY};
 
 /// A raw store on the test bucket of `s`, under `prefix` (bypassing tandem-repo).
