@@ -43,8 +43,9 @@ pub trait Engine: Send + Sync {
     /// the database does not exist.
     async fn snapshot(&self, url: &DbUrl, opts: &SnapshotOptions) -> Result<Box<dyn Snapshot>>;
 
-    /// Connects to a restore target. The database named by `url` is created if it is missing and
-    /// the user may create it.
+    /// Connects to a restore target. Changes nothing: a missing database is reported as empty by
+    /// [`Target::inspect`] and created by [`Target::begin`] (when the user may create it), so a
+    /// dry run leaves the server as it was.
     async fn target(&self, url: &DbUrl) -> Result<Box<dyn Target>>;
 }
 

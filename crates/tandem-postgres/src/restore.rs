@@ -24,36 +24,42 @@ use tokio_postgres::Client;
 use crate::catalog::{not_ext, USER_NS};
 use crate::{addr, connect, ident, pg_err, pg_text, qname, try_connect};
 
-/// A restore target: one database, created on connect if it is missing.
+/// A restore target: one database. A missing database is created by `begin`, not before, so
+/// a dry run changes nothing.
 pub(crate) struct PgTarget {
     url: DbUrl,
+    /// Connected to the target database, or to the maintenance database while it is missing.
     client: Client,
+    exists: bool,
 }
 
 impl PgTarget {
-    /// Connects to the database of `url`, creating it (from the `postgres` maintenance database)
-    /// when it does not exist. Errors: `Unreachable` (server, credentials), `BadInput` (the
-    /// database is missing and may not be created).
+    /// Connects to the database of `url`, or to the `postgres` maintenance database when it does
+    /// not exist yet. Errors: `Unreachable` (server, credentials).
     pub(crate) async fn connect(url: &DbUrl) -> Result<PgTarget> {
-        let db = &url.database;
-        if let Some(client) = try_connect(url, db).await? {
-            return Ok(PgTarget { url: url.clone(), client });
+        if let Some(client) = try_connect(url, &url.database).await? {
+            return Ok(PgTarget { url: url.clone(), client, exists: true });
         }
         let admin = match try_connect(url, "postgres").await? {
             Some(c) => c,
             None => connect(url, "template1").await?,
         };
-        let missing = |why: String| Error::bad_input(format!("database {db} does not exist on {} and cannot be created: {why}", addr(url)));
-        if let Err(e) = admin.batch_execute(&format!("CREATE DATABASE {}", ident(db))).await {
+        Ok(PgTarget { url: url.clone(), client: admin, exists: false })
+    }
+
+    /// Creates the missing target database. Errors: `BadInput` if it may not be created.
+    async fn create_database(&self) -> Result<()> {
+        let db = &self.url.database;
+        let missing = |why: String| Error::bad_input(format!("database {db} does not exist on {} and cannot be created: {why}", addr(&self.url)));
+        if let Err(e) = self.client.batch_execute(&format!("CREATE DATABASE {}", ident(db))).await {
             match e.code() {
                 Some(c) if c == &SqlState::DUPLICATE_DATABASE => {}
                 Some(_) => return Err(missing(pg_text(&e))),
-                None => return Err(pg_err(format!("creating database {db} on {}", addr(url)), e)),
+                None => return Err(pg_err(format!("creating database {db} on {}", addr(&self.url)), e)),
             }
         }
-        tracing::info!("created database {db} on {}", addr(url));
-        let client = connect(url, db).await?;
-        Ok(PgTarget { url: url.clone(), client })
+        tracing::info!("created database {db} on {}", addr(&self.url));
+        Ok(())
     }
 }
 
@@ -79,6 +85,11 @@ async fn inspect_on(client: &Client) -> Result<TargetState> {
 #[async_trait]
 impl Target for PgTarget {
     async fn inspect(&self) -> Result<TargetState> {
+        if !self.exists {
+            let version = self.client.query_one("SHOW server_version", &[]).await.map_err(|e| pg_err("reading the server version", e))?;
+            let server_version = version.try_get(0).map_err(|e| pg_err("reading the server version", e))?;
+            return Ok(TargetState { server_version, relations: Vec::new() });
+        }
         inspect_on(&self.client).await.map_err(|e| e.context(format!("target database {}", self.url.database)))
     }
 
@@ -92,6 +103,9 @@ impl Target for PgTarget {
                     state.relations.len()
                 )));
             }
+        }
+        if !self.exists {
+            self.create_database().await?;
         }
         let client = connect(&self.url, db).await?;
         let ctx = format!("restore into database {db} on {}", addr(&self.url));

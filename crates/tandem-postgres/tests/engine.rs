@@ -177,10 +177,15 @@ async fn abort_and_drop_leave_the_target_unchanged() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(s.sql(&dst, "SELECT v FROM keep"), "old content");
     assert_eq!(schema_text(&dst), before);
-    // Missing databases are created.
+    // A missing database is created by begin, not by target/inspect (so a dry run changes nothing).
     let fresh = format!("{dst}_new");
-    let target = Postgres.target(&url(&fresh)).await.expect("target creates the database");
+    let exists = format!("SELECT count(*) FROM pg_database WHERE datname = '{fresh}'");
+    let target = Postgres.target(&url(&fresh)).await.expect("target of a missing database");
     assert!(target.inspect().await.expect("inspect").relations.is_empty());
+    assert_eq!(s.sql("postgres", &exists), "0");
+    let session = target.begin(&b.schema, false).await.expect("begin creates the database");
+    session.abort().await.expect("abort");
+    assert_eq!(s.sql("postgres", &exists), "1");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
