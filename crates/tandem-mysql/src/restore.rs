@@ -9,7 +9,8 @@
 //! the next `begin` on the same target drops. A named lock (`GET_LOCK`) keeps two restores into
 //! the same target apart.
 
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -20,7 +21,7 @@ use tandem_engine::{DbUrl, RestoreSession, SchemaDump, TableDef, Target, TargetS
 use tandem_error::{Error, Kind, Result, ResultExt};
 
 use crate::pool::ConnPool;
-use crate::schema::load_sql;
+use crate::schema::{defer_indexes, load_sql, DeferredDdl};
 use crate::{addr, connect, db_err, field, like_escape, lit, q, query_strings, server_code, server_version};
 
 /// Number of load connections of a restore session.
@@ -165,13 +166,21 @@ impl Target for MyTarget {
             schema: schema.clone(),
             ctl: Mutex::new(None),
             loaders: ConnPool::new(Vec::new()),
+            deferred: BTreeMap::new(),
+            indexed: Mutex::new(HashSet::new()),
             finished: false,
         };
         // From here on, dropping `session` cleans the staging database up.
         let setup = async {
             ctl.query_drop(format!("USE {}", q(&staging))).await.map_err(db_err)?;
+            let mut deferred = BTreeMap::new();
             for (i, stmt) in schema.pre_data.iter().enumerate() {
-                ctl.query_drop(stmt.as_str()).await.map_err(db_err).with_context(|| format!("pre-data statement {} ({})", i + 1, head(stmt)))?;
+                let split = defer_indexes(stmt);
+                let sql = split.as_ref().map(|d| d.create.as_str()).unwrap_or(stmt);
+                ctl.query_drop(sql).await.map_err(db_err).with_context(|| format!("pre-data statement {} ({})", i + 1, head(stmt)))?;
+                if let Some(d) = split {
+                    deferred.insert(d.table.clone(), d);
+                }
             }
             let use_staging = format!("USE {}", q(&staging));
             let mut loaders = Vec::with_capacity(LOADERS);
@@ -180,9 +189,12 @@ impl Target for MyTarget {
                 c.query_drop(use_staging.as_str()).await.map_err(db_err)?;
                 loaders.push(c);
             }
-            Ok::<_, Error>(loaders)
+            Ok::<_, Error>((loaders, deferred))
         };
-        let loaders = setup.await;
+        let loaders = setup.await.map(|(loaders, deferred)| {
+            session.deferred = deferred;
+            loaders
+        });
         session.ctl = Mutex::new(Some(ctl));
         session.loaders = ConnPool::new(loaders.with_context(|| format!("restore into {db}: staging database {staging}"))?);
         Ok(Box::new(session))
@@ -210,6 +222,11 @@ struct MySession {
     /// Control connection: holds the restore lock, runs DDL.
     ctl: Mutex<Option<Conn>>,
     loaders: ConnPool,
+    /// Tables created without their secondary indexes and foreign keys (added back before the
+    /// swap), by name.
+    deferred: BTreeMap<String, DeferredDdl>,
+    /// Tables whose deferred indexes `copy_in` has added back already.
+    indexed: Mutex<HashSet<String>>,
     finished: bool,
 }
 
@@ -228,6 +245,18 @@ impl MySession {
         // Check the post-data statements where a failure is still invisible, then remove what
         // they created (triggers would block moving tables to another database).
         Self::run(ctl, format!("USE {}", q(s))).await?;
+        // Indexes first (a foreign key needs the referenced table's index), then foreign keys.
+        let indexed = self.indexed.lock().map(|d| d.clone()).unwrap_or_default();
+        for d in self.deferred.values().filter(|d| !indexed.contains(&d.table)) {
+            if let Some(sql) = d.index_sql() {
+                Self::run(ctl, sql).await.with_context(|| format!("table {}: adding its indexes", d.table))?;
+            }
+        }
+        for d in self.deferred.values() {
+            if let Some(sql) = d.foreign_key_sql() {
+                Self::run(ctl, sql).await.with_context(|| format!("table {}: adding its foreign keys", d.table))?;
+            }
+        }
         for (i, stmt) in self.schema.post_data.iter().enumerate() {
             ctl.query_drop(stmt.as_str()).await.map_err(db_err).with_context(|| format!("post-data statement {} ({})", i + 1, head(stmt)))?;
         }
@@ -304,60 +333,81 @@ impl RestoreSession for MySession {
     async fn copy_in(&self, table: &TableDef, rows: BoxStream<'static, Result<Bytes>>) -> Result<u64> {
         let name = table.display_name();
         let mut lease = self.loaders.get().await.with_context(|| format!("table {name}"))?;
-        let failed: Arc<Mutex<Option<Error>>> = Arc::new(Mutex::new(None));
-        let slot = failed.clone();
-        let data = rows
-            .map(move |r| {
-                r.map_err(|e| {
-                    let msg = e.to_string();
-                    if let Ok(mut s) = slot.lock() {
-                        s.get_or_insert(e);
-                    }
-                    std::io::Error::other(msg)
-                })
-            })
-            .boxed();
-        // The handler future must be Sync; the stream is only Send, so it travels in a Mutex.
-        let cell = Mutex::new(Some(data));
-        lease.conn.set_infile_handler(async move {
-            let data = cell.lock().ok().and_then(|mut c| c.take());
-            data.ok_or_else(|| mysql_async::Error::Other("LOCAL INFILE data requested twice".into()))
-        });
-        let sql = load_sql(table);
-        let outcome = lease.conn.query_drop(sql.as_str()).await;
-        let stream_error = failed.lock().ok().and_then(|mut s| s.take());
-        if let Some(e) = stream_error {
-            self.loaders.lost(lease);
-            return Err(e.context(format!("table {name}")));
-        }
-        if let Err(e) = outcome {
-            let code = server_code(&e);
-            self.loaders.lost(lease);
-            let err = match code {
-                Some(1148 | 3948 | 4166) => Error::unsupported(format!(
-                    "LOAD DATA LOCAL INFILE is disabled on {} ({}); enable local_infile on the server",
-                    addr(&self.url),
-                    db_err(e)
-                )),
-                _ => db_err(e),
-            };
-            return Err(err.context(format!("table {name}")));
-        }
-        let loaded = lease.conn.affected_rows();
-        if lease.conn.get_warnings() > 0 {
-            let warnings = query_strings(&mut lease.conn, "SHOW WARNINGS").await;
-            self.loaders.put(lease);
-            let warnings = warnings.with_context(|| format!("table {name}"))?;
-            let all = warnings.len();
-            if let Some(w) = warnings.iter().find(|w| field(w, 0) != "Note") {
-                return Err(Error::new(
-                    Kind::Internal,
-                    format!("table {name}: the server changed loaded values ({all} warnings, first: {} {}: {})", field(w, 0), field(w, 1), field(w, 2)),
-                ));
+        // One LOAD DATA per buffer of the stream (small transactions: the binlog cache and undo
+        // log stay small); a task fetches the next buffers meanwhile.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes>>(2);
+        let feeder = tokio::spawn(async move {
+            let mut rows = rows;
+            while let Some(item) = rows.next().await {
+                let stop = item.is_err();
+                if tx.send(item).await.is_err() || stop {
+                    break;
+                }
             }
-        } else {
-            self.loaders.put(lease);
+        });
+        let _abort_feeder = AbortOnDrop(feeder);
+        let sql = load_sql(table);
+        let mut loaded = 0u64;
+        while let Some(item) = rx.recv().await {
+            let data = match item {
+                Ok(d) => d,
+                Err(e) => {
+                    self.loaders.put(lease);
+                    return Err(e.context(format!("table {name}")));
+                }
+            };
+            if data.is_empty() {
+                continue;
+            }
+            let cell = Mutex::new(Some(data));
+            lease.conn.set_infile_handler(async move {
+                let data = cell.lock().ok().and_then(|mut c| c.take());
+                let data = data.ok_or_else(|| mysql_async::Error::Other("LOCAL INFILE data requested twice".into()))?;
+                Ok(futures::stream::once(async move { Ok::<Bytes, std::io::Error>(data) }).boxed())
+            });
+            if let Err(e) = lease.conn.query_drop(sql.as_str()).await {
+                let code = server_code(&e);
+                self.loaders.lost(lease);
+                let err = match code {
+                    Some(1148 | 3948 | 4166) => Error::unsupported(format!(
+                        "LOAD DATA LOCAL INFILE is disabled on {} ({}); enable local_infile on the server",
+                        addr(&self.url),
+                        db_err(e)
+                    )),
+                    _ => db_err(e),
+                };
+                return Err(err.context(format!("table {name}")));
+            }
+            loaded += lease.conn.affected_rows();
+            if lease.conn.get_warnings() > 0 {
+                let warnings = match query_strings(&mut lease.conn, "SHOW WARNINGS").await {
+                    Ok(w) => w,
+                    Err(e) => {
+                        self.loaders.put(lease);
+                        return Err(e.context(format!("table {name}")));
+                    }
+                };
+                let all = warnings.len();
+                if let Some(w) = warnings.iter().find(|w| field(w, 0) != "Note") {
+                    self.loaders.put(lease);
+                    return Err(Error::new(
+                        Kind::Internal,
+                        format!("table {name}: the server changed loaded values ({all} warnings, first: {} {}: {})", field(w, 0), field(w, 1), field(w, 2)),
+                    ));
+                }
+            }
         }
+        // Deferred secondary indexes: one sorted build now, while other tables still load.
+        if let Some(sql) = self.deferred.get(&table.name).and_then(DeferredDdl::index_sql) {
+            if let Err(e) = lease.conn.query_drop(sql.as_str()).await {
+                self.loaders.lost(lease);
+                return Err(db_err(e).context(format!("table {name}: adding its indexes")));
+            }
+            if let Ok(mut done) = self.indexed.lock() {
+                done.insert(table.name.clone());
+            }
+        }
+        self.loaders.put(lease);
         Ok(loaded)
     }
 
@@ -392,6 +442,15 @@ impl RestoreSession for MySession {
         let r = ctl.query_drop(format!("DROP DATABASE IF EXISTS {}", q(&self.staging))).await.map_err(db_err);
         let _ = ctl.disconnect().await;
         r.with_context(|| format!("dropping staging database {}", self.staging))
+    }
+}
+
+/// Aborts a task when dropped (a `copy_in` that ends early stops fetching its rows).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

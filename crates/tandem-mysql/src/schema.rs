@@ -317,6 +317,84 @@ pub(crate) fn load_sql(table: &TableDef) -> String {
     sql
 }
 
+/// A `CREATE TABLE` statement split for a faster load (what myloader does): the table with its
+/// PRIMARY KEY only, loaded, then the secondary indexes and foreign keys added back by one
+/// `ALTER TABLE` each (InnoDB builds an added index by sorting, far cheaper than maintaining it
+/// row by row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DeferredDdl {
+    /// The table's name (unquoted).
+    pub table: String,
+    /// `CREATE TABLE` without the deferred lines.
+    pub create: String,
+    /// `ADD KEY ...`, `ADD UNIQUE KEY ...`, `ADD SPATIAL KEY ...` in their original order.
+    pub indexes: Vec<String>,
+    /// `ADD CONSTRAINT ... FOREIGN KEY ...` in their original order.
+    pub foreign_keys: Vec<String>,
+}
+
+impl DeferredDdl {
+    /// The statement adding the deferred indexes back, if any.
+    pub fn index_sql(&self) -> Option<String> {
+        (!self.indexes.is_empty()).then(|| format!("ALTER TABLE {} {}", q(&self.table), self.indexes.join(", ")))
+    }
+
+    /// The statement adding the deferred foreign keys back (run with `foreign_key_checks = 0`,
+    /// after every table's indexes are in place), if any.
+    pub fn foreign_key_sql(&self) -> Option<String> {
+        (!self.foreign_keys.is_empty()).then(|| format!("ALTER TABLE {} {}", q(&self.table), self.foreign_keys.join(", ")))
+    }
+}
+
+/// Splits `SHOW CREATE TABLE` output (one column, index or constraint a line) into a
+/// [`DeferredDdl`]. `None` leaves the statement as it is: not a plain InnoDB table with a PRIMARY
+/// KEY (without one, InnoDB clusters on the first NOT NULL UNIQUE key, which must exist from the
+/// start), partitioned, a line of unexpected form, or nothing to defer. FULLTEXT indexes and CHECK
+/// constraints stay in the `CREATE TABLE` (the server lists FULLTEXT indexes last anyway).
+pub(crate) fn defer_indexes(ddl: &str) -> Option<DeferredDdl> {
+    let mut lines = ddl.split('\n');
+    let first = lines.next()?;
+    let name = first.strip_prefix("CREATE TABLE `")?.strip_suffix("` (")?;
+    if name.contains('`') && !name.contains("``") {
+        return None;
+    }
+    let table = name.replace("``", "`");
+    let mut kept = Vec::new();
+    let (mut indexes, mut foreign_keys) = (Vec::new(), Vec::new());
+    let mut has_pk = false;
+    let mut tail = Vec::new();
+    for line in lines.by_ref() {
+        if line.starts_with(')') {
+            tail.push(line);
+            break;
+        }
+        let item = line.strip_suffix(',').unwrap_or(line);
+        if item.starts_with("  `") || item.starts_with("  FULLTEXT KEY ") {
+            kept.push(item);
+        } else if item.starts_with("  PRIMARY KEY ") {
+            has_pk = true;
+            kept.push(item);
+        } else if item.starts_with("  KEY ") || item.starts_with("  UNIQUE KEY ") || item.starts_with("  SPATIAL KEY ") {
+            indexes.push(format!("ADD {}", &item[2..]));
+        } else if item.starts_with("  CONSTRAINT ") {
+            if item.contains(" FOREIGN KEY (") {
+                foreign_keys.push(format!("ADD {}", &item[2..]));
+            } else {
+                kept.push(item);
+            }
+        } else {
+            return None;
+        }
+    }
+    tail.extend(lines);
+    let options = tail.join("\n");
+    if !has_pk || (indexes.is_empty() && foreign_keys.is_empty()) || !options.contains("ENGINE=InnoDB") || options.contains("PARTITION") {
+        return None;
+    }
+    let create = format!("{first}\n{}\n{options}", kept.join(",\n"));
+    Some(DeferredDdl { table, create, indexes, foreign_keys })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,5 +444,33 @@ mod tests {
         t.columns[1].sql_type = "float".into();
         assert!(load_sql(&t).ends_with("LINES TERMINATED BY '\\n' (`a`, `b`)"), "{}", load_sql(&t));
         assert_eq!(select_sql(&t), "SELECT `a`, (`b` + 0e0) FROM `t` ORDER BY `a`");
+    }
+    #[test]
+    fn splits_secondary_indexes_and_foreign_keys_off() {
+        let ddl = "CREATE TABLE `PARTITIONS` (\n  `PART_ID` bigint(20) NOT NULL,\n  `PART_NAME` varchar(767) DEFAULT NULL,\n  `TBL_ID` bigint(20) DEFAULT NULL,\n  `X` int(11) DEFAULT NULL,\n  PRIMARY KEY (`PART_ID`),\n  UNIQUE KEY `UNIQUEPARTITION` (`PART_NAME`,`TBL_ID`),\n  KEY `PARTITIONS_N49` (`TBL_ID`),\n  FULLTEXT KEY `ft` (`PART_NAME`),\n  CONSTRAINT `PARTITIONS_FK1` FOREIGN KEY (`TBL_ID`) REFERENCES `TBLS` (`TBL_ID`),\n  CONSTRAINT `chk` CHECK (`X` > 0)\n) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_bin";
+        let d = defer_indexes(ddl).unwrap();
+        assert_eq!(d.table, "PARTITIONS");
+        assert_eq!(
+            d.create,
+            "CREATE TABLE `PARTITIONS` (\n  `PART_ID` bigint(20) NOT NULL,\n  `PART_NAME` varchar(767) DEFAULT NULL,\n  `TBL_ID` bigint(20) DEFAULT NULL,\n  `X` int(11) DEFAULT NULL,\n  PRIMARY KEY (`PART_ID`),\n  FULLTEXT KEY `ft` (`PART_NAME`),\n  CONSTRAINT `chk` CHECK (`X` > 0)\n) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_bin"
+        );
+        assert_eq!(
+            d.index_sql().unwrap(),
+            "ALTER TABLE `PARTITIONS` ADD UNIQUE KEY `UNIQUEPARTITION` (`PART_NAME`,`TBL_ID`), ADD KEY `PARTITIONS_N49` (`TBL_ID`)"
+        );
+        assert_eq!(
+            d.foreign_key_sql().unwrap(),
+            "ALTER TABLE `PARTITIONS` ADD CONSTRAINT `PARTITIONS_FK1` FOREIGN KEY (`TBL_ID`) REFERENCES `TBLS` (`TBL_ID`)"
+        );
+        // Last line deferred: the kept lines lose their trailing comma.
+        let d = defer_indexes("CREATE TABLE `t` (\n  `a` int(11) NOT NULL,\n  PRIMARY KEY (`a`),\n  KEY `k` (`a`)\n) ENGINE=InnoDB").unwrap();
+        assert_eq!(d.create, "CREATE TABLE `t` (\n  `a` int(11) NOT NULL,\n  PRIMARY KEY (`a`)\n) ENGINE=InnoDB");
+        assert!(d.foreign_key_sql().is_none());
+        // Left alone: no primary key, nothing to defer, other engines, partitioned, odd lines.
+        assert!(defer_indexes("CREATE TABLE `t` (\n  `a` int(11) NOT NULL,\n  UNIQUE KEY `u` (`a`)\n) ENGINE=InnoDB").is_none());
+        assert!(defer_indexes("CREATE TABLE `t` (\n  `a` int(11) NOT NULL,\n  PRIMARY KEY (`a`)\n) ENGINE=InnoDB").is_none());
+        assert!(defer_indexes("CREATE TABLE `t` (\n  `a` int(11) NOT NULL,\n  PRIMARY KEY (`a`),\n  KEY `k` (`a`)\n) ENGINE=MyISAM").is_none());
+        assert!(defer_indexes("CREATE TABLE `t` (\n  `a` int(11) NOT NULL,\n  PRIMARY KEY (`a`),\n  KEY `k` (`a`)\n) ENGINE=InnoDB\n PARTITION BY HASH (`a`)\nPARTITIONS 2").is_none());
+        assert!(defer_indexes("CREATE TABLE `t` (\n  `a` int(11) NOT NULL,\n  PRIMARY KEY (`a`),\n  KEY `k` (`a`),\n  PERIOD FOR p (`a`, `a`)\n) ENGINE=InnoDB").is_none());
     }
 }
