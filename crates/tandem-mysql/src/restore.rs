@@ -1,8 +1,13 @@
 //! All-or-nothing restores through a staging database on the target server.
 //!
-//! `begin` creates `<target>__tandem_stage_<id>` and the tables in it; `copy_in` loads rows with
-//! `LOAD DATA LOCAL INFILE` fed from the stream; `commit` checks the post-data statements in the
-//! staging database, then moves every current table of the target into `<target>__tandem_old_<id>`
+//! `begin` creates `<target>__tandem_stage_<id>` and the tables in it (an InnoDB table with a
+//! PRIMARY KEY without its secondary indexes and foreign keys, see
+//! [`DeferredDdl`](crate::schema::DeferredDdl)); `copy_in` loads rows with one
+//! `LOAD DATA LOCAL INFILE` per buffer of the stream (small transactions) and then adds the
+//! table's secondary indexes back with one `ALTER TABLE` (a sorted index build); `commit` adds the
+//! indexes of tables `copy_in` never saw and every deferred foreign key (with
+//! `foreign_key_checks = 0`; `SHOW CREATE TABLE` ends up as the source's), checks the post-data
+//! statements in the staging database, then moves every current table of the target into `<target>__tandem_old_<id>`
 //! and every staged table into the target with ONE `RENAME TABLE` statement (atomic), runs the
 //! post-data statements (views, triggers) in the target and drops the two helper databases.
 //! A crash before the rename leaves the target untouched; the helper databases are leftovers that
