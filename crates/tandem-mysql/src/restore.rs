@@ -39,24 +39,18 @@ const LOCK_WAIT_SECS: u32 = 5;
 /// Session settings of load connections.
 const LOAD_SESSION: &[&str] = &["SET SESSION foreign_key_checks = 0", "SET SESSION unique_checks = 0"];
 
-/// A restore target: one database on a MySQL/MariaDB server (created if missing).
+/// A restore target: one database on a MySQL/MariaDB server. A missing database is created by
+/// `begin`, not before, so a dry run changes nothing.
 pub(crate) struct MyTarget {
     url: DbUrl,
     version: String,
 }
 
 impl MyTarget {
-    /// Connects and creates the database if it is missing.
+    /// Connects to the server (the database may not exist yet).
     pub async fn open(url: &DbUrl) -> Result<MyTarget> {
         let mut conn = connect(url, &[]).await?;
         let (version, _) = server_version(&mut conn).await?;
-        let db = &url.database;
-        if !db_exists(&mut conn, db).await? {
-            conn.query_drop(format!("CREATE DATABASE {}", q(db)))
-                .await
-                .map_err(db_err)
-                .with_context(|| format!("creating database {db} on {}", addr(url)))?;
-        }
         let _ = conn.disconnect().await;
         Ok(MyTarget { url: url.clone(), version })
     }

@@ -164,8 +164,13 @@ async fn bad_input_and_unreachable_servers() {
     assert_eq!(e.kind(), Kind::BadInput, "{e}");
     assert_eq!(e.to_string(), format!("database no_such_db does not exist on 127.0.0.1:{port}"));
 
-    // A missing target database is created.
+    // A missing target database is created by begin, not by target/inspect.
     let fresh = format!("fresh_{}", std::process::id());
     let t = MySql.target(&url(&fresh)).await.expect("target");
     assert!(t.inspect().await.expect("inspect").relations.is_empty());
+    let exists = format!("SELECT count(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{fresh}'");
+    assert_eq!(server().sql("mysql", &exists), "0");
+    let session = t.begin(&tandem_engine::SchemaDump::default(), false).await.expect("begin");
+    session.abort().await.expect("abort");
+    assert_eq!(server().sql("mysql", &exists), "1");
 }

@@ -43,6 +43,11 @@ fn roundtrip(flavor: Flavor) {
     let target_db = "restored";
     let plan = tandem(&["restore", "--repo", p(&repo_path), "--target", &dr.url(target_db), "--dry-run"]).ok().stdout;
     assert!(plan.contains("dry run") && plan.contains("load"), "{plan}");
+    let exists = match flavor {
+        Flavor::MariaDb => ("mysql", format!("SELECT count(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{target_db}'")),
+        Flavor::Postgres => ("postgres", format!("SELECT count(*) FROM pg_database WHERE datname = '{target_db}'")),
+    };
+    assert_eq!(dr.sql(exists.0, &exists.1), "0", "a dry run does not create the target database");
 
     // Restore into another server; the copy is identical.
     tandem(&["restore", "--repo", p(&repo_path), "--target", &dr.url(target_db)]).ok();
