@@ -16,7 +16,7 @@
 pub mod s3;
 mod server;
 
-pub use server::{Flavor, Server, PASSWORD, USER};
+pub use server::{pg_bin, Flavor, Server, PASSWORD, USER};
 
 /// Path of the `tandem` binary built by cargo next to the running test or example binary, or
 /// `TANDEM_BIN` when set.

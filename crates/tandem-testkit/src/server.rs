@@ -277,7 +277,7 @@ fn spawn_watchdog(pid: i32, dir: &Path) {
 }
 
 /// Finds a PostgreSQL server binary: PATH first, then the newest /usr/lib/postgresql/*/bin.
-pub(crate) fn pg_bin(name: &str) -> PathBuf {
+pub fn pg_bin(name: &str) -> PathBuf {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect())
         .unwrap_or_default();

@@ -595,17 +595,6 @@ fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
 }
 
-/// PATH first, then the newest /usr/lib/postgresql/*/bin.
-fn pg_tool(name: &str) -> PathBuf {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect())
-        .unwrap_or_default();
-    dirs.sort();
-    if let Some(d) = dirs.iter().rev().find(|d| d.join(name).exists()) {
-        return d.join(name);
-    }
-    which(name).unwrap_or_else(|| panic!("{name} not found"))
-}
 
 fn tool_version(bin: &Path) -> String {
     Command::new(bin)
@@ -806,7 +795,7 @@ fn bench_engine(flavor: Flavor, opts: &Opts, runner: &mut Runner, shape: &Shape)
             r.a_size = dir_size(&dump);
         }
         Flavor::Postgres => {
-            let bin = pg_tool("pg_dump");
+            let bin = tandem_testkit::pg_bin("pg_dump");
             r.alt_backup_tool = "pg_dump -Fd -j2".into();
             let dump = work.join("pgdump");
             let mut c = Command::new(&bin);
@@ -844,7 +833,7 @@ fn bench_engine(flavor: Flavor, opts: &Opts, runner: &mut Runner, shape: &Shape)
                 server.sql("postgres", &format!("CREATE DATABASE \"{target}\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"));
                 r.alt_restore_tool = "pg_restore -j2".into();
                 let (args, env) = server.tool_args(target);
-                let mut c = Command::new(pg_tool("pg_restore"));
+                let mut c = Command::new(tandem_testkit::pg_bin("pg_restore"));
                 c.args(["-j2", "--exit-on-error"]).args(&args).arg(work.join("pgdump")).envs(env);
                 r.a_restore = runner.run(&format!("{name}: {}", r.alt_restore_tool), c, None, None, &server);
             }
@@ -933,7 +922,7 @@ fn markdown(results: &[EngineResult], opts: &Opts, shape: &Shape) -> String {
             r.name, r.version, r.rows, r.db_size_mb, r.alt_backup_tool, r.alt_restore_tool
         );
     }
-    s += &format!("- tools: {}; {}\n", tool_version(&which("mariadb-dump").or_else(|| which("mysqldump")).unwrap_or_default()), tool_version(&pg_tool("pg_dump")));
+    s += &format!("- tools: {}; {}\n", tool_version(&which("mariadb-dump").or_else(|| which("mysqldump")).unwrap_or_default()), tool_version(&tandem_testkit::pg_bin("pg_dump")));
     s += "\n| engine | step | tandem s | alternative | alt s | tandem/alt (≤ 0.5) | tandem peak RSS MB (≤ 200) | alt peak RSS MB | CPU s tandem client/server | CPU s alt client/server | output size tandem / alt | restored copy matches (tandem / alt) |\n";
     s += "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|---|\n";
     for r in results {

@@ -88,7 +88,7 @@ pub fn fingerprint(server: &Server, db: &str) -> String {
         }
         Flavor::Postgres => {
             let (args, env) = server.tool_args(db);
-            let dump = Command::new(pg_tool("pg_dump")).args(["--schema-only", "--no-owner", "--no-privileges"]).args(&args).envs(env).output().expect("pg_dump");
+            let dump = Command::new(tandem_testkit::pg_bin("pg_dump")).args(["--schema-only", "--no-owner", "--no-privileges"]).args(&args).envs(env).output().expect("pg_dump");
             assert!(dump.status.success(), "pg_dump: {}", String::from_utf8_lossy(&dump.stderr));
             let schema: String = String::from_utf8_lossy(&dump.stdout)
                 .lines()
@@ -111,11 +111,6 @@ pub fn fingerprint(server: &Server, db: &str) -> String {
     }
 }
 
-pub fn pg_tool(name: &str) -> std::path::PathBuf {
-    let mut dirs: Vec<_> = std::fs::read_dir("/usr/lib/postgresql").map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect()).unwrap_or_default();
-    dirs.sort();
-    dirs.iter().rev().map(|d| d.join(name)).find(|p| p.exists()).unwrap_or_else(|| name.into())
-}
 
 /// 256 bytes 0x00..0xff as hex.
 pub fn all_bytes_hex() -> String {
