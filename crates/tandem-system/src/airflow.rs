@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use tandem_engine::Snapshot;
 use tandem_error::Result;
 
-use crate::read::{find_table, first_value};
+use crate::read::detect_by_tables;
 use crate::{Detected, System};
 
 /// The Airflow metadata database.
@@ -17,13 +17,7 @@ impl System for Airflow {
     }
 
     async fn detect(&self, snapshot: &dyn Snapshot) -> Result<Option<Detected>> {
-        let (Some(alembic), Some(_), Some(_)) =
-            (find_table(snapshot, "alembic_version"), find_table(snapshot, "dag"), find_table(snapshot, "dag_run"))
-        else {
-            return Ok(None);
-        };
-        let version = first_value(snapshot, alembic, "version_num").await?;
-        Ok(Some(Detected { name: self.name().into(), version, ..Default::default() }))
+        detect_by_tables(snapshot, self.name(), ("alembic_version", "version_num"), &["dag", "dag_run"]).await
     }
 
     fn summary_tables(&self) -> &'static [(&'static str, &'static str)] {

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use tandem_engine::Snapshot;
 use tandem_error::Result;
 
-use crate::read::{find_table, first_value};
+use crate::read::detect_by_tables;
 use crate::{Detected, System};
 
 /// The Hive Metastore (Hive, Spark, Trino, Dataproc Metastore).
@@ -17,13 +17,7 @@ impl System for HiveMetastore {
     }
 
     async fn detect(&self, snapshot: &dyn Snapshot) -> Result<Option<Detected>> {
-        let (Some(version), Some(_), Some(_)) =
-            (find_table(snapshot, "VERSION"), find_table(snapshot, "DBS"), find_table(snapshot, "TBLS"))
-        else {
-            return Ok(None);
-        };
-        let version = first_value(snapshot, version, "SCHEMA_VERSION").await?;
-        Ok(Some(Detected { name: self.name().into(), version, ..Default::default() }))
+        detect_by_tables(snapshot, self.name(), ("VERSION", "SCHEMA_VERSION"), &["DBS", "TBLS"]).await
     }
 
     fn summary_tables(&self) -> &'static [(&'static str, &'static str)] {

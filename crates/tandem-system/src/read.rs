@@ -39,3 +39,20 @@ pub async fn first_value(snapshot: &dyn Snapshot, table: &TableDef, column: &str
         .find_map(|r| r.into_iter().nth(idx).flatten())
         .map(|v| String::from_utf8_lossy(&v).into_owned()))
 }
+
+/// Recognition by marker tables: `Some` (named `system`, with the first value of
+/// `version_table.version_column` as version) iff the snapshot has `version_table` and every table
+/// of `also`.
+pub async fn detect_by_tables(
+    snapshot: &dyn Snapshot,
+    system: &str,
+    (version_table, version_column): (&str, &str),
+    also: &[&str],
+) -> Result<Option<crate::Detected>> {
+    let Some(table) = find_table(snapshot, version_table) else { return Ok(None) };
+    if also.iter().any(|t| find_table(snapshot, t).is_none()) {
+        return Ok(None);
+    }
+    let version = first_value(snapshot, table, version_column).await?;
+    Ok(Some(crate::Detected { name: system.into(), version, ..Default::default() }))
+}

@@ -131,3 +131,28 @@ fn config_sites_and_repo() {
     assert_eq!(server.sql(&format!("{db}_dr"), "SELECT v FROM t ORDER BY id"), "one\ntwo");
     tandem(&["--config", cfg, "backup", "nowhere"]).fails_with(2, "unknown site \"nowhere\" (configured: dr, primary)");
 }
+
+#[test]
+fn system_detection() {
+    let server = Server::shared(Flavor::Postgres);
+    let repo = tempfile::tempdir().unwrap();
+    let hms = server.create_database("hms");
+    server.sql(
+        &hms,
+        r#"CREATE TABLE "VERSION" ("VER_ID" bigint PRIMARY KEY, "SCHEMA_VERSION" varchar(127) NOT NULL);
+           CREATE TABLE "DBS" ("DB_ID" bigint PRIMARY KEY); CREATE TABLE "TBLS" ("TBL_ID" bigint PRIMARY KEY);
+           INSERT INTO "VERSION" VALUES (1, '2.3.0'); INSERT INTO "DBS" VALUES (1), (2);"#,
+    );
+    let out = tandem(&["backup", "--source", &server.url(&hms), "--repo", p(repo.path()), "--json"]).ok().json();
+    assert_eq!(out["system"], "hive-metastore");
+    assert_eq!(out["schema_version"], "2.3.0");
+    let show = tandem(&["backups", "show", "latest", "--repo", p(repo.path()), "--json"]).ok().json();
+    assert_eq!(show["system_summary"]["databases"], 2);
+
+    let plain = server.create_database("plain");
+    server.sql(&plain, "CREATE TABLE t (id int PRIMARY KEY);");
+    tandem(&["backup", "--source", &server.url(&plain), "--repo", p(repo.path()), "--system", "hive-metastore"])
+        .fails_with(2, "is not a hive-metastore database");
+    tandem(&["backup", "--source", &server.url(&plain), "--repo", p(repo.path()), "--system", "oracle-forms"])
+        .fails_with(2, "unknown system \"oracle-forms\"");
+}
