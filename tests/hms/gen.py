@@ -1343,3 +1343,1286 @@ class Schema:
             ix += len([u for u in t.uniques if engine in u[2]])
             ix += len([x for x in t.indexes if engine in x[2]])
         return {"tables": len(self.tables), "foreign_keys": fk, "secondary_indexes": ix}
+
+
+# ---------------------------------------------------------------------------------------------
+# TSV writer (the text format both LOAD DATA and COPY read: tab-separated, \N = NULL,
+# backslash escapes for \\ \t \n \r). MariaDB files are Latin-1 (the metastore is latin1),
+# PostgreSQL files UTF-8.
+# ---------------------------------------------------------------------------------------------
+
+ESC = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+MISSING = object()
+
+
+def enc(v):
+    if v is None:
+        return "\\N"
+    if v is True:
+        return "1"
+    if v is False:
+        return "0"
+    if isinstance(v, (int, float)):
+        return repr(v) if isinstance(v, float) else str(v)
+    return v.translate(ESC)
+
+
+def _pydefault(d):
+    if d is None:
+        return MISSING
+    d = d.split("|")[0]
+    if d.startswith("'"):
+        return d.strip("'")
+    if d == "CURRENT_TIMESTAMP":
+        return "2026-01-01 00:00:00"
+    return int(d)
+
+
+class Writer:
+    def __init__(self, schema, all_columns, tmpdir, encoding):
+        self.schema = schema
+        self.dir = tmpdir
+        self.encoding = encoding
+        self.fh = {}
+        self.n = {t.name: 0 for t in schema.tables}
+        self.all_columns = all_columns  # table -> set of column names in any layout
+        self.spec = {}
+        for t in schema.tables:
+            self.spec[t.name] = [(c.name, _pydefault(c.default), c.notnull_m or c.notnull_p)
+                                 for c in t.columns]
+
+    def has(self, table):
+        return table in self.schema.by_name
+
+    def path(self, table):
+        return os.path.join(self.dir, table + ".tsv")
+
+    def file(self, table):
+        f = self.fh.get(table)
+        if f is None:
+            f = open(self.path(table), "w", encoding=self.encoding, newline="\n", buffering=1 << 20)
+            self.fh[table] = f
+        return f
+
+    def add(self, table, row):
+        """Write one row given as a dict; columns this layout lacks are ignored."""
+        if table not in self.spec:
+            return False
+        spec = self.spec[table]
+        for k in row:
+            if k not in self.all_columns[table]:
+                raise KeyError(f"{table} has no column {k}")
+        vals = []
+        for name, default, notnull in spec:
+            v = row.get(name, MISSING)
+            if v is MISSING:
+                v = None if default is MISSING else default
+                if v is None and notnull:
+                    raise KeyError(f"{table}.{name} is NOT NULL and has no value")
+            vals.append(enc(v))
+        try:
+            self.file(table).write("\t".join(vals) + "\n")
+        except UnicodeEncodeError as e:
+            raise GenError(f"{table}: value not representable in {self.encoding}: {row!r} ({e})")
+        self.n[table] += 1
+        return True
+
+    def raw(self, table, text, nrows):
+        """Append pre-encoded rows (the hot path for partitions)."""
+        try:
+            self.file(table).write(text)
+        except UnicodeEncodeError as e:
+            raise GenError(f"{table}: value not representable in {self.encoding} ({e})")
+        self.n[table] += nrows
+
+    def close(self):
+        for f in self.fh.values():
+            f.close()
+
+
+class GenError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Content
+# ---------------------------------------------------------------------------------------------
+
+BASE_TIME = 1767225600  # 2026-01-01T00:00:00Z
+FORMATS = {
+    "orc": ("org.apache.hadoop.hive.ql.io.orc.OrcSerde",
+            "org.apache.hadoop.hive.ql.io.orc.OrcInputFormat",
+            "org.apache.hadoop.hive.ql.io.orc.OrcOutputFormat"),
+    "parquet": ("org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+                "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+                "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"),
+    "text": ("org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+             "org.apache.hadoop.mapred.TextInputFormat",
+             "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"),
+    "avro": ("org.apache.hadoop.hive.serde2.avro.AvroSerDe",
+             "org.apache.hadoop.hive.ql.io.avro.AvroContainerInputFormat",
+             "org.apache.hadoop.hive.ql.io.avro.AvroContainerOutputFormat"),
+    "view": (None, "org.apache.hadoop.mapred.SequenceFileInputFormat",
+             "org.apache.hadoop.hive.ql.io.HiveSequenceFileOutputFormat"),
+}
+
+# Hive's FileUtils.escapePathName: these characters become %XX in partition names and paths
+# (spaces and non-ASCII letters stay as they are).
+_PATH_ESC = {c: "%%%02X" % c for c in list(range(1, 32)) + [ord(x) for x in "\"#%'*/:=?\\{[]^"] + [0x7F]}
+
+
+def esc_path(s):
+    return s.translate(_PATH_ESC)
+
+
+def part_name(keys, vals):
+    return "/".join(f"{esc_path(k)}={esc_path(v)}" for k, v in zip(keys, vals))
+
+
+SPARK_TYPES = {"bigint": "long", "int": "integer", "smallint": "short", "tinyint": "byte",
+               "string": "string", "double": "double", "float": "float", "boolean": "boolean",
+               "date": "date", "timestamp": "timestamp", "binary": "binary"}
+
+
+def spark_type(t):
+    if t in SPARK_TYPES:
+        return SPARK_TYPES[t]
+    if t.startswith("decimal") or t.startswith("varchar") or t.startswith("char"):
+        return "string" if not t.startswith("decimal") else t
+    if t.startswith("array<"):
+        return {"type": "array", "elementType": spark_type(t[6:-1]), "containsNull": True}
+    if t.startswith("map<"):
+        k, v = t[4:-1].split(",", 1)
+        return {"type": "map", "keyType": spark_type(k), "valueType": spark_type(v),
+                "valueContainsNull": True}
+    if t.startswith("struct<"):
+        fields = []
+        for f in t[7:-1].split(","):
+            n, ft = f.split(":", 1)
+            fields.append({"name": n, "type": spark_type(ft), "nullable": True, "metadata": {}})
+        return {"type": "struct", "fields": fields}
+    return "string"
+
+
+def spark_schema(cols):
+    fields = []
+    for n, t, c in cols:
+        fields.append({"name": n, "type": spark_type(t), "nullable": True,
+                       "metadata": {"comment": c} if c else {}})
+    return json.dumps({"type": "struct", "fields": fields}, separators=(",", ":"), ensure_ascii=False)
+
+
+def col_stats(rng, typ, nrows):
+    """Column statistics values as Hive stores them for a column of Hive type typ."""
+    s = {"NUM_NULLS": rng.randrange(0, max(1, nrows // 50) + 1)}
+    if typ in ("bigint", "int", "smallint", "tinyint"):
+        lo = rng.randrange(0, 1000)
+        s.update(LONG_LOW_VALUE=lo, LONG_HIGH_VALUE=lo + rng.randrange(1, 10 ** 6),
+                 NUM_DISTINCTS=max(1, nrows - rng.randrange(0, max(1, nrows // 3) + 1)))
+    elif typ in ("double", "float"):
+        lo = round(rng.uniform(0, 100), 2)
+        s.update(DOUBLE_LOW_VALUE=lo, DOUBLE_HIGH_VALUE=round(lo + rng.uniform(1, 5000), 2),
+                 NUM_DISTINCTS=max(1, nrows // 2))
+    elif typ.startswith("decimal"):
+        lo = rng.randrange(0, 10000)
+        s.update(BIG_DECIMAL_LOW_VALUE=f"{lo / 100:.2f}",
+                 BIG_DECIMAL_HIGH_VALUE=f"{(lo + rng.randrange(100, 10 ** 6)) / 100:.2f}",
+                 NUM_DISTINCTS=max(1, nrows // 3))
+    elif typ == "boolean":
+        t = rng.randrange(0, nrows + 1)
+        s.update(NUM_TRUES=t, NUM_FALSES=nrows - t)
+    elif typ in ("date", "timestamp"):
+        lo = 19000 + rng.randrange(0, 1500)
+        if typ == "timestamp":
+            lo *= 86400
+        s.update(LONG_LOW_VALUE=lo, LONG_HIGH_VALUE=lo + rng.randrange(1, 400 * 86400),
+                 NUM_DISTINCTS=max(1, nrows // 4))
+    else:  # string-like
+        s.update(AVG_COL_LEN=round(rng.uniform(3, 40), 4), MAX_COL_LEN=rng.randrange(40, 300),
+                 NUM_DISTINCTS=max(1, nrows // 5))
+    return s
+
+
+REGIONS = ["Zürich", "São Paulo", "Köln", "Genève", "Montréal", "Malmö", "Århus", "New York",
+           "Bogotá", "Zürich/Nord"]
+
+COLUMN_POOL = [
+    ("id", "bigint", "identifiant unique"), ("customer_id", "bigint", None),
+    ("order_id", "bigint", "numéro de commande"), ("amount", "decimal(12,2)", "montant en CHF"),
+    ("price", "double", None), ("quantity", "int", None), ("name", "string", None),
+    ("city", "string", "ville (Zürich, Genève, ...)"), ("country", "string", "code ISO 3166"),
+    ("email", "string", None), ("created_at", "timestamp", None), ("updated_at", "timestamp", None),
+    ("birth_date", "date", None), ("is_active", "boolean", None), ("score", "double", None),
+    ("tags", "array<string>", "étiquettes"), ("attributes", "map<string,string>", None),
+    ("address", "struct<street:string,zip:string,city:string>", "adresse postale"),
+    ("status", "varchar(32)", None), ("channel", "string", None), ("sku", "string", None),
+    ("revenue", "decimal(18,4)", None), ("user_agent", "string", None), ("latency_ms", "bigint", None),
+    ("category", "string", "catégorie"), ("discount", "decimal(5,2)", None), ("notes", "string", None),
+]
+
+DB_WORDS = ["sales", "finance", "marketing", "logistics", "hr", "web", "iot", "crm", "ml", "ops",
+            "risk", "supply", "support", "geo", "ads"]
+TABLE_WORDS = ["orders", "events", "clicks", "sessions", "invoices", "payments", "shipments",
+               "customers", "products", "metrics", "logs", "inventory", "leads", "tickets", "prices",
+               "visits", "accounts", "campaigns", "devices", "readings"]
+
+SEQ_MODELS = [
+    # (DataNucleus model, counter, min layout)
+    ("MDatabase", "db", 23), ("MTable", "tbl", 23), ("MStorageDescriptor", "sd", 23),
+    ("MSerDeInfo", "serde", 23), ("MColumnDescriptor", "cd", 23), ("MPartition", "part", 23),
+    ("MTableColumnStatistics", "tcs", 23), ("MPartitionColumnStatistics", "pcs", 23),
+    ("MFunction", "func", 23), ("MNotificationLog", "nl", 23), ("MRole", "role", 23),
+    ("MRoleMap", "rolemap", 23), ("MGlobalPrivilege", "gp", 23), ("MDBPrivilege", "dbp", 23),
+    ("MTablePrivilege", "tp", 23), ("MTableColumnPrivilege", "tcp", 23),
+    ("MPartitionPrivilege", "pp", 23), ("MPartitionColumnPrivilege", "pcp", 23),
+    ("MStringList", "sl", 23), ("MVersionTable", "ver", 23), ("MCatalog", "ctlg", 31),
+    ("MCreationMetadata", "mv", 31), ("MWMResourcePlan", "rp", 31), ("MWMPool", "pool", 31),
+    ("MScheduledQuery", "sq", 40),
+]
+
+
+def next_val(maxid):
+    """DataNucleus allocates ids in blocks: NEXT_VAL ahead of the largest id in use."""
+    return -(-(maxid + 1) // 10) * 10 + 1
+
+
+class Gen:
+    def __init__(self, v, w, args, rng):
+        self.v = v
+        self.w = w
+        self.rng = rng
+        self.wh = args.warehouse.rstrip("/")
+        self.ext = args.external.rstrip("/")
+        self.ids = {}
+        self.dbs = []  # dicts: id, name, location
+        self.tables = []  # dicts: id, db, name, kind, cols, pkeys, location, cd, ...
+        self.nviews = 0
+        self.nparts = 0
+        self.nfuncs = 0
+        self.events = []
+        self.dates = []
+
+    def nid(self, kind):
+        n = self.ids.get(kind, 0) + 1
+        self.ids[kind] = n
+        return n
+
+    def take(self, kind, count):
+        """Reserve count consecutive ids; returns the first."""
+        first = self.ids.get(kind, 0) + 1
+        self.ids[kind] = first + count - 1
+        return first
+
+    def ctlg(self):
+        return {"CAT_NAME": "hive"} if self.v >= 31 else {}
+
+    # -- fixed rows every layout has (what Hive's schema script inserts) --
+    def seed(self, schema_only):
+        w = self.w
+        w.add("VERSION", {"VER_ID": self.nid("ver"), "SCHEMA_VERSION": SCHEMA_VERSION[self.v],
+                          "VERSION_COMMENT": f"Hive release version {SCHEMA_VERSION[self.v]}"})
+        if self.v >= 31:
+            w.add("CTLGS", {"CTLG_ID": self.nid("ctlg"), "NAME": "hive", "DESC": "Default catalog for Hive",
+                            "LOCATION_URI": self.wh, "CREATE_TIME": None if schema_only else BASE_TIME - 400 * 86400})
+        if self.v >= 40:
+            w.add("TXN_LOCK_TBL", {"TXN_LOCK": 1})
+            w.add("TXNS", {"TXN_ID": 0, "TXN_STATE": "c", "TXN_STARTED": 0, "TXN_LAST_HEARTBEAT": 0,
+                           "TXN_USER": "", "TXN_HOST": ""})
+        if schema_only:
+            if self.v <= 31:
+                w.add("NEXT_TXN_ID", {"NTXN_NEXT": 1})
+            w.add("NEXT_LOCK_ID", {"NL_NEXT": 1})
+            w.add("NEXT_COMPACTION_QUEUE_ID", {"NCQ_NEXT": 1})
+            if self.v >= 31:
+                w.add("NOTIFICATION_SEQUENCE", {"NNI_ID": 1, "NEXT_EVENT_ID": 1})
+                w.add("SEQUENCE_TABLE", {"SEQUENCE_NAME": "org.apache.hadoop.hive.metastore.model.MNotificationLog",
+                                         "NEXT_VAL": 1})
+            if self.v >= 40:
+                w.add("SEQUENCE_TABLE", {"SEQUENCE_NAME":
+                                         "org.apache.hadoop.hive.metastore.model.MTxnWriteNotificationLog",
+                                         "NEXT_VAL": 1})
+
+    # -- databases --
+    def database(self, name, desc, location, owner="hive", owner_type="USER", params=None,
+                 managed=None, ctime=None, dbtype="NATIVE", connector=None, remote=None):
+        dbid = self.nid("db")
+        ctime = ctime if ctime is not None else BASE_TIME - self.rng.randrange(200, 700) * 86400
+        row = {"DB_ID": dbid, "DESC": desc, "DB_LOCATION_URI": location, "NAME": name,
+               "OWNER_NAME": owner, "OWNER_TYPE": owner_type}
+        if self.v >= 31:
+            row["CTLG_NAME"] = "hive"
+        if self.v >= 40:
+            row.update(CREATE_TIME=ctime, DB_MANAGED_LOCATION_URI=managed, TYPE=dbtype,
+                       DATACONNECTOR_NAME=connector, REMOTE_DBNAME=remote)
+        self.w.add("DBS", row)
+        for k in sorted(params or {}):
+            self.w.add("DATABASE_PARAMS", {"DB_ID": dbid, "PARAM_KEY": k, "PARAM_VALUE": params[k]})
+        if name != "default":
+            self.w.add("DB_PRIVS", {"DB_GRANT_ID": self.nid("dbp"), "CREATE_TIME": ctime, "DB_ID": dbid,
+                                    "GRANT_OPTION": 1, "GRANTOR": owner, "GRANTOR_TYPE": owner_type,
+                                    "PRINCIPAL_NAME": owner, "PRINCIPAL_TYPE": owner_type, "DB_PRIV": "ALL",
+                                    "AUTHORIZER": None})
+        db = {"id": dbid, "name": name, "location": location, "managed": managed, "owner": owner,
+              "ctime": ctime}
+        self.dbs.append(db)
+        self.event("CREATE_DATABASE", name, None, ctime, {"db": name, "location": location})
+        return db
+
+    def event(self, etype, db, tbl, t, body):
+        self.events.append((etype, db, tbl, t, body))
+
+    # -- tables --
+    def table(self, db, name, cols, kind="managed", fmt="orc", pkeys=(), owner=None, comment=None,
+              location=None, params=None, serde_params=None, buckets=None, sort=None, skew=None,
+              transactional=False, stats=False, view=None, parts=None, part_stats=False, ctime=None):
+        """Writes one table (TBLS, SDS, SERDES, CDS, COLUMNS_V2, TABLE_PARAMS, PARTITION_KEYS, grants,
+        stats) and its partitions. parts: None, a list of value lists, or (count, scheme)."""
+        w, rng, v = self.w, self.rng, self.v
+        tid = self.nid("tbl")
+        owner = owner or db["owner"]
+        ctime = ctime if ctime is not None else db["ctime"] + rng.randrange(1, 150) * 86400
+        is_view = kind in ("view", "mview")
+        if location is None and kind != "view":
+            if kind == "external" or (kind == "datasource_ext"):
+                location = f"{self.ext}/{db['name']}/{name}"
+            elif db["name"] == "default":
+                location = f"{self.wh}/{name}"
+            elif transactional and db.get("managed"):
+                location = f"{db['managed']}/{name}"
+            else:
+                location = f"{db['location']}/{name}"
+        if kind == "view":
+            location = None
+        datasource = kind in ("datasource", "datasource_ext")
+        slib, inf, outf = FORMATS["view" if kind == "view" else fmt]
+        cd = self.nid("cd")
+        w.add("CDS", {"CD_ID": cd})
+        for i, (cn, ct, cc) in enumerate(cols):
+            w.add("COLUMNS_V2", {"CD_ID": cd, "COMMENT": cc, "COLUMN_NAME": cn, "TYPE_NAME": ct,
+                                 "INTEGER_IDX": i})
+        sd, serde = self.nid("sd"), self.nid("serde")
+        w.add("SERDES", {"SERDE_ID": serde, "NAME": None, "SLIB": slib, "SERDE_TYPE": 0})
+        sp = {} if kind == "view" else {"serialization.format": "1"}
+        if datasource:
+            sp["path"] = location
+        sp.update(serde_params or {})
+        for k in sorted(sp):
+            w.add("SERDE_PARAMS", {"SERDE_ID": serde, "PARAM_KEY": k, "PARAM_VALUE": sp[k]})
+        nb = buckets[0] if buckets else -1
+        w.add("SDS", {"SD_ID": sd, "CD_ID": cd, "INPUT_FORMAT": inf, "IS_COMPRESSED": False,
+                      "IS_STOREDASSUBDIRECTORIES": bool(skew), "LOCATION": location, "NUM_BUCKETS": nb,
+                      "OUTPUT_FORMAT": outf, "SERDE_ID": serde})
+        if buckets:
+            for i, c in enumerate(buckets[1]):
+                w.add("BUCKETING_COLS", {"SD_ID": sd, "BUCKET_COL_NAME": c, "INTEGER_IDX": i})
+        for i, (c, order) in enumerate(sort or []):
+            w.add("SORT_COLS", {"SD_ID": sd, "COLUMN_NAME": c, "ORDER": order, "INTEGER_IDX": i})
+        if skew:
+            skew_cols, skew_vals = skew
+            for i, c in enumerate(skew_cols):
+                w.add("SKEWED_COL_NAMES", {"SD_ID": sd, "SKEWED_COL_NAME": c, "INTEGER_IDX": i})
+            for i, vals in enumerate(skew_vals):
+                sl = self.nid("sl")
+                w.add("SKEWED_STRING_LIST", {"STRING_LIST_ID": sl})
+                for j, x in enumerate(vals):
+                    w.add("SKEWED_STRING_LIST_VALUES", {"STRING_LIST_ID": sl, "STRING_LIST_VALUE": x,
+                                                        "INTEGER_IDX": j})
+                w.add("SKEWED_VALUES", {"SD_ID_OID": sd, "STRING_LIST_ID_EID": sl, "INTEGER_IDX": i})
+                w.add("SKEWED_COL_VALUE_LOC_MAP", {"SD_ID": sd, "STRING_LIST_ID_KID": sl,
+                                                   "LOCATION": f"{location}/{part_name(skew_cols, vals)}"})
+        if kind == "view":
+            ttype = "VIRTUAL_VIEW"
+        elif kind == "mview":
+            ttype = "MATERIALIZED_VIEW"
+        elif kind in ("external", "datasource_ext"):
+            ttype = "EXTERNAL_TABLE"
+        else:
+            ttype = "MANAGED_TABLE"
+        row = {"TBL_ID": tid, "CREATE_TIME": ctime, "DB_ID": db["id"], "LAST_ACCESS_TIME": 0,
+               "OWNER": owner, "OWNER_TYPE": "USER", "RETENTION": 0, "SD_ID": sd, "TBL_NAME": name,
+               "TBL_TYPE": ttype, "VIEW_EXPANDED_TEXT": view[1] if view else None,
+               "VIEW_ORIGINAL_TEXT": view[0] if view else None, "IS_REWRITE_ENABLED": kind == "mview"}
+        if v >= 40:
+            row["WRITE_ID"] = 0
+        w.add("TBLS", row)
+        for i, (kn, kt, kc) in enumerate(pkeys):
+            w.add("PARTITION_KEYS", {"TBL_ID": tid, "PKEY_COMMENT": kc, "PKEY_NAME": kn, "PKEY_TYPE": kt,
+                                     "INTEGER_IDX": i})
+        # table parameters
+        nrows = rng.randrange(10, 10 ** 7)
+        size = nrows * rng.randrange(20, 200)
+        p = {"transient_lastDdlTime": str(ctime)}
+        if not is_view and not pkeys:
+            p.update(numFiles=str(rng.randrange(1, 200)), numRows=str(nrows), rawDataSize=str(size * 3),
+                     totalSize=str(size))
+            acc = {"BASIC_STATS": "true"}
+            if stats:
+                acc["COLUMN_STATS"] = {c[0]: "true" for c in cols}
+            p["COLUMN_STATS_ACCURATE"] = json.dumps(acc, separators=(",", ":"))
+        if v >= 31 and not is_view:
+            p["bucketing_version"] = "2"
+        if kind in ("external", "datasource_ext"):
+            p["EXTERNAL"] = "TRUE"
+        if comment:
+            p["comment"] = comment
+        if transactional:
+            p["transactional"] = "true"
+            if v >= 31:
+                p["transactional_properties"] = "insert_only" if kind == "mview" else "default"
+        if datasource:
+            p["spark.sql.sources.provider"] = "parquet"
+            p["spark.sql.sources.schema"] = spark_schema(list(cols) + list(pkeys))
+            p["spark.sql.create.version"] = "3.5.1"
+            if pkeys:
+                p["spark.sql.partitionProvider"] = "catalog"
+                p["spark.sql.sources.schema.numPartCols"] = str(len(pkeys))
+                for i, (kn, _, _) in enumerate(pkeys):
+                    p[f"spark.sql.sources.schema.partCol.{i}"] = kn
+            else:
+                p["spark.sql.statistics.numRows"] = str(nrows)
+                p["spark.sql.statistics.totalSize"] = str(size)
+        p.update(params or {})
+        for k in sorted(p):
+            w.add("TABLE_PARAMS", {"TBL_ID": tid, "PARAM_KEY": k, "PARAM_VALUE": p[k]})
+        if not is_view:
+            for priv in ("DELETE", "INSERT", "SELECT", "UPDATE"):
+                w.add("TBL_PRIVS", {"TBL_GRANT_ID": self.nid("tp"), "CREATE_TIME": ctime, "GRANT_OPTION": 1,
+                                    "GRANTOR": owner, "GRANTOR_TYPE": "USER", "PRINCIPAL_NAME": owner,
+                                    "PRINCIPAL_TYPE": "USER", "TBL_PRIV": priv, "TBL_ID": tid,
+                                    "AUTHORIZER": None})
+        if stats and not pkeys and not is_view:
+            for cn, ct, _ in cols:
+                r = {"CS_ID": self.nid("tcs"), "DB_NAME": db["name"], "TABLE_NAME": name, "COLUMN_NAME": cn,
+                     "COLUMN_TYPE": ct, "TBL_ID": tid, "LAST_ANALYZED": ctime + 3600, "ENGINE": "hive"}
+                r.update(self.ctlg())
+                r.update(col_stats(rng, ct, nrows))
+                w.add("TAB_COL_STATS", r)
+        if is_view:
+            self.nviews += 1
+        tb = {"id": tid, "db": db, "name": name, "kind": kind, "cols": cols, "pkeys": pkeys, "cd": cd,
+              "location": location, "fmt": fmt, "ctime": ctime, "owner": owner, "datasource": datasource,
+              "nb": nb,
+              "parts": [], "nparts": 0}
+        self.tables.append(tb)
+        self.event("CREATE_TABLE", db["name"], name, ctime, {"table": name, "tableType": ttype,
+                                                             "location": location})
+        if parts:
+            self.partitions(tb, parts, part_stats)
+        return tb
+
+    def _dates(self, n):
+        if len(self.dates) < n:
+            start = date(2020, 1, 1).toordinal() + len(self.dates)
+            self.dates.extend(date.fromordinal(start + i).isoformat() for i in range(n - len(self.dates)))
+        return self.dates
+
+    def scheme_iter(self, scheme, count):
+        """(values, escaped part name) for count partitions of a scale-mode scheme."""
+        if scheme == "dt":
+            d = self._dates(count)
+            for i in range(count):
+                yield [d[i]], f"dt={d[i]}"
+        elif scheme == "dt_hour":
+            d = self._dates(count // 24 + 1)
+            for i in range(count):
+                day, h = divmod(i, 24)
+                yield [d[day], "%02d" % h], f"dt={d[day]}/hour={h:02d}"
+        elif scheme == "region_dt":
+            d = self._dates(count // len(REGIONS) + 1)
+            esc = [esc_path(r) for r in REGIONS]
+            for i in range(count):
+                day, r = divmod(i, len(REGIONS))
+                yield [REGIONS[r], d[day]], f"region={esc[r]}/dt={d[day]}"
+        elif scheme == "ts":
+            d = self._dates(count // 24 + 1)
+            for i in range(count):
+                day, h = divmod(i, 24)
+                yield [f"{d[day]} {h:02d}:00:00"], f"ingest_ts={d[day]} {h:02d}%3A00%3A00"
+        else:  # batch
+            for i in range(count):
+                yield [str(100000 + i)], f"batch_id={100000 + i}"
+
+    def partitions(self, tb, parts, with_stats):
+        """The hot path: PARTITIONS, SDS, SERDES, SERDE_PARAMS, PARTITION_KEY_VALS, PARTITION_PARAMS
+        (+ PART_COL_STATS for every 10th partition when with_stats) for one table."""
+        w, rng, v = self.w, self.rng, self.v
+        keys = [k[0] for k in tb["pkeys"]]
+        if isinstance(parts, tuple):
+            count, scheme = parts
+            it = self.scheme_iter(scheme, count)
+        else:
+            count = len(parts)
+            it = (([x.translate(ESC) for x in vals], part_name(keys, vals).translate(ESC)) for vals in parts)
+        if count == 0:
+            return
+        slib, inf, outf = FORMATS[tb["fmt"]]
+        ds = tb["datasource"]
+        loc0 = tb["location"]
+        cd = tb["cd"]
+        tid = tb["id"]
+        ctime0 = tb["ctime"] + 86400
+        part0 = self.take("part", count)
+        sd0 = self.take("sd", count)
+        serde0 = self.take("serde", count)
+        serdes_tail = f"\t\\N\t{slib}\t\\N\t\\N\t\\N\t0\n" if v >= 31 else f"\t\\N\t{slib}\n"
+        parts_tail = "\t0\n" if v >= 40 else "\n"
+        sds_mid = f"\t{cd}\t{inf}\t0\t0\t"
+        sds_tail = f"\t{tb['nb']}\t{outf}\t"
+        stat_cols = tb["cols"][:3]
+        P, S, SE, SP, KV, PP = [], [], [], [], [], []
+        nkv = nsp = npp = 0
+        acc_plain = '{"BASIC_STATS":"true"}'
+        acc_cols = json.dumps({"BASIC_STATS": "true", "COLUMN_STATS": {c[0]: "true" for c in stat_cols}},
+                              separators=(",", ":"))
+        rr = rng.random
+        for i, (vals, name) in enumerate(it):
+            pid, sd, serde = part0 + i, sd0 + i, serde0 + i
+            ct = ctime0 + i * 37
+            loc = f"{loc0}/{name}"
+            P.append(f"{pid}\t{ct}\t0\t{name}\t{sd}\t{tid}{parts_tail}")
+            S.append(f"{sd}{sds_mid}{loc}{sds_tail}{serde}\n")
+            SE.append(f"{serde}{serdes_tail}")
+            if ds:
+                SP.append(f"{serde}\tpath\t{loc}\n{serde}\tserialization.format\t1\n")
+                nsp += 2
+            else:
+                SP.append(f"{serde}\tserialization.format\t1\n")
+                nsp += 1
+            for j, x in enumerate(vals):
+                KV.append(f"{pid}\t{x}\t{j}\n")
+            nkv += len(vals)
+            nrows = int(rr() * 500000) + 1
+            size = nrows * 61
+            stats_here = with_stats and i % 10 == 0
+            if rr() < 0.8 or stats_here:
+                PP.append(f"{pid}\tCOLUMN_STATS_ACCURATE\t{acc_cols if stats_here else acc_plain}\n")
+                npp += 1
+            PP.append(f"{pid}\tnumFiles\t{1 + (nrows & 7)}\n{pid}\tnumRows\t{nrows}\n"
+                      f"{pid}\trawDataSize\t{size * 3}\n{pid}\ttotalSize\t{size}\n"
+                      f"{pid}\ttransient_lastDdlTime\t{ct}\n")
+            npp += 5
+            if stats_here:
+                for cn, ctyp, _ in stat_cols:
+                    r = {"CS_ID": self.nid("pcs"), "DB_NAME": tb["db"]["name"], "TABLE_NAME": tb["name"],
+                         "PARTITION_NAME": name, "COLUMN_NAME": cn, "COLUMN_TYPE": ctyp, "PART_ID": pid,
+                         "LAST_ANALYZED": ct + 600, "ENGINE": "hive"}
+                    r.update(self.ctlg())
+                    r.update(col_stats(rng, ctyp, nrows))
+                    w.add("PART_COL_STATS", r)
+            if len(P) >= 20000:
+                self._flush(P, S, SE, SP, KV, PP, nsp, nkv, npp)
+                P, S, SE, SP, KV, PP = [], [], [], [], [], []
+                nkv = nsp = npp = 0
+            if i < 3:
+                tb["parts"].append((pid, name, vals))
+        self._flush(P, S, SE, SP, KV, PP, nsp, nkv, npp)
+        tb["nparts"] = count
+        self.nparts += count
+        self.event("ADD_PARTITION", tb["db"]["name"], tb["name"], ctime0,
+                   {"table": tb["name"], "partitions": [p[1] for p in tb["parts"]]})
+
+    def _flush(self, P, S, SE, SP, KV, PP, nsp, nkv, npp):
+        w = self.w
+        w.raw("PARTITIONS", "".join(P), len(P))
+        w.raw("SDS", "".join(S), len(S))
+        w.raw("SERDES", "".join(SE), len(SE))
+        w.raw("SERDE_PARAMS", "".join(SP), nsp)
+        w.raw("PARTITION_KEY_VALS", "".join(KV), nkv)
+        w.raw("PARTITION_PARAMS", "".join(PP), npp)
+
+    def function(self, db, name, cls, ctime=None):
+        fid = self.nid("func")
+        ctime = ctime or db["ctime"] + 86400
+        self.w.add("FUNCS", {"FUNC_ID": fid, "CLASS_NAME": cls, "CREATE_TIME": ctime, "DB_ID": db["id"],
+                             "FUNC_NAME": name, "FUNC_TYPE": 1, "OWNER_NAME": db["owner"], "OWNER_TYPE": "USER"})
+        self.w.add("FUNC_RU", {"FUNC_ID": fid, "RESOURCE_TYPE": 1, "RESOURCE_URI": f"{self.wh}/udf/udfs.jar",
+                               "INTEGER_IDX": 0})
+        self.nfuncs += 1
+        self.event("CREATE_FUNCTION", db["name"], None, ctime, {"function": name, "className": cls})
+
+    def roles(self):
+        w = self.w
+        t = BASE_TIME - 500 * 86400
+        ids = {}
+        for name, owner in (("admin", "admin"), ("public", "public"), ("analysts", "hive")):
+            ids[name] = self.nid("role")
+            w.add("ROLES", {"ROLE_ID": ids[name], "CREATE_TIME": t, "OWNER_NAME": owner, "ROLE_NAME": name})
+        for user, role in (("hive", "admin"), ("alice", "analysts")):
+            w.add("ROLE_MAP", {"ROLE_GRANT_ID": self.nid("rolemap"), "ADD_TIME": t + 86400, "GRANT_OPTION": 0,
+                               "GRANTOR": "admin", "GRANTOR_TYPE": "ROLE", "PRINCIPAL_NAME": user,
+                               "PRINCIPAL_TYPE": "USER", "ROLE_ID": ids[role]})
+        w.add("GLOBAL_PRIVS", {"USER_GRANT_ID": self.nid("gp"), "CREATE_TIME": t, "GRANT_OPTION": 1,
+                               "GRANTOR": "admin", "GRANTOR_TYPE": "ROLE", "PRINCIPAL_NAME": "admin",
+                               "PRINCIPAL_TYPE": "ROLE", "USER_PRIV": "All", "AUTHORIZER": None})
+
+    def column_grants(self, tb):
+        """A column grant, a partition grant and a partition column grant for role analysts."""
+        w = self.w
+        t = tb["ctime"] + 7200
+        w.add("TBL_COL_PRIVS", {"TBL_COLUMN_GRANT_ID": self.nid("tcp"), "COLUMN_NAME": tb["cols"][0][0],
+                                "CREATE_TIME": t, "GRANT_OPTION": 0, "GRANTOR": tb["owner"],
+                                "GRANTOR_TYPE": "USER", "PRINCIPAL_NAME": "analysts", "PRINCIPAL_TYPE": "ROLE",
+                                "TBL_COL_PRIV": "SELECT", "TBL_ID": tb["id"],
+                                "AUTHORIZER": "org.apache.hadoop.hive.ql.security.authorization.plugin.sqlstd.SQLStdHiveAuthorizerFactory"})
+        if tb["parts"]:
+            pid = tb["parts"][0][0]
+            w.add("PART_PRIVS", {"PART_GRANT_ID": self.nid("pp"), "CREATE_TIME": t, "GRANT_OPTION": 0,
+                                 "GRANTOR": tb["owner"], "GRANTOR_TYPE": "USER", "PART_ID": pid,
+                                 "PRINCIPAL_NAME": "analysts", "PRINCIPAL_TYPE": "ROLE", "PART_PRIV": "SELECT"})
+            w.add("PART_COL_PRIVS", {"PART_COLUMN_GRANT_ID": self.nid("pcp"), "COLUMN_NAME": tb["cols"][0][0],
+                                     "CREATE_TIME": t, "GRANT_OPTION": 0, "GRANTOR": tb["owner"],
+                                     "GRANTOR_TYPE": "USER", "PART_ID": pid, "PRINCIPAL_NAME": "alice",
+                                     "PRINCIPAL_TYPE": "USER", "PART_COL_PRIV": "SELECT"})
+
+    def acid(self, tb):
+        """ACID state around one transactional table: committed, aborted and open transactions, locks
+        (one acquired by an open txn, one waiting behind it), write ids, compactions."""
+        w, v = self.w, self.v
+        db, tbl = tb["db"]["name"], tb["name"]
+        part = tb["parts"][0][1] if tb["parts"] else None
+        ms = (BASE_TIME - 3600) * 1000
+        committed, aborted, open1, open2 = 9, 11, 12, 13
+        writeids = {9: 1, 10: 2, 11: 3, 12: 4}
+        txns = [(t, "c") for t in (9, 10)] if v >= 40 else []
+        txns += [(aborted, "a"), (open1, "o"), (open2, "o")]
+        for t, st in txns:
+            w.add("TXNS", {"TXN_ID": t, "TXN_STATE": st, "TXN_STARTED": ms + t * 1000,
+                           "TXN_LAST_HEARTBEAT": ms + t * 1000 + 30000, "TXN_USER": "etl",
+                           "TXN_HOST": "worker-3.lake.internal", "TXN_AGENT_INFO": f"hive_20260101_{t:04d}",
+                           "TXN_META_INFO": None, "TXN_HEARTBEAT_COUNT": None, "TXN_TYPE": 0})
+        for t in (aborted, open1):
+            w.add("TXN_COMPONENTS", {"TC_TXNID": t, "TC_DATABASE": db, "TC_TABLE": tbl, "TC_PARTITION": part,
+                                     "TC_OPERATION_TYPE": "i", "TC_WRITEID": writeids[t]})
+        for t in (committed, 10):
+            w.add("COMPLETED_TXN_COMPONENTS", {"CTC_TXNID": t, "CTC_DATABASE": db, "CTC_TABLE": tbl,
+                                               "CTC_PARTITION": part, "CTC_TIMESTAMP": "2025-12-31 22:00:00",
+                                               "CTC_WRITEID": writeids[t], "CTC_UPDATE_DELETE": "N"})
+        w.add("WRITE_SET", {"WS_DATABASE": db, "WS_TABLE": tbl, "WS_PARTITION": part, "WS_TXNID": 10,
+                            "WS_COMMIT_ID": 11, "WS_OPERATION_TYPE": "u"})
+        locks = [(21, open1, "a", "w", None), (22, open2, "w", "e", 21)]
+        for ext, t, st, typ, blocked in locks:
+            w.add("HIVE_LOCKS", {"HL_LOCK_EXT_ID": ext, "HL_LOCK_INT_ID": 1, "HL_TXNID": t, "HL_DB": db,
+                                 "HL_TABLE": tbl, "HL_PARTITION": part, "HL_LOCK_STATE": st, "HL_LOCK_TYPE": typ,
+                                 "HL_LAST_HEARTBEAT": 0,
+                                 "HL_ACQUIRED_AT": ms + 2000 if st == "a" else None, "HL_USER": "etl",
+                                 "HL_HOST": "worker-3.lake.internal", "HL_HEARTBEAT_COUNT": None,
+                                 "HL_AGENT_INFO": f"hive_20260101_{t:04d}", "HL_BLOCKEDBY_EXT_ID": blocked,
+                                 "HL_BLOCKEDBY_INT_ID": 1 if blocked else None})
+        w.add("NEXT_LOCK_ID", {"NL_NEXT": 23})
+        if v <= 31:
+            w.add("NEXT_TXN_ID", {"NTXN_NEXT": 14})
+        if v >= 31:
+            for t, wid in writeids.items():
+                w.add("TXN_TO_WRITE_ID", {"T2W_TXNID": t, "T2W_DATABASE": db, "T2W_TABLE": tbl, "T2W_WRITEID": wid})
+            w.add("NEXT_WRITE_ID", {"NWI_DATABASE": db, "NWI_TABLE": tbl, "NWI_NEXT": 5})
+        if v == 31:
+            for t in (open1, open2):
+                w.add("MIN_HISTORY_LEVEL", {"MHL_TXNID": t, "MHL_MIN_OPEN_TXNID": open1})
+        if v >= 40:
+            w.add("MIN_HISTORY_WRITE_ID", {"MH_TXNID": open1, "MH_DATABASE": db, "MH_TABLE": tbl, "MH_WRITEID": 4})
+        hw = {"CQ_HIGHEST_TXN_ID": 10} if v < 31 else {"CQ_HIGHEST_WRITE_ID": 2}
+        w.add("COMPACTION_QUEUE", dict(CQ_ID=3, CQ_DATABASE=db, CQ_TABLE=tbl, CQ_PARTITION=part, CQ_STATE="i",
+                                       CQ_TYPE="a", CQ_RUN_AS="etl", CQ_ENQUEUE_TIME=ms, CQ_RETRY_RETENTION=0, **hw))
+        for cc, st in ((1, "s"), (2, "f")):
+            chw = {"CC_HIGHEST_TXN_ID": 8} if v < 31 else {"CC_HIGHEST_WRITE_ID": 1}
+            w.add("COMPLETED_COMPACTIONS", dict(CC_ID=cc, CC_DATABASE=db, CC_TABLE=tbl, CC_PARTITION=part,
+                                                CC_STATE=st, CC_TYPE="i", CC_WORKER_ID=f"worker-3-{cc}",
+                                                CC_START=ms - 7200000, CC_END=ms - 7000000, CC_RUN_AS="etl",
+                                                CC_ENQUEUE_TIME=ms - 7300000, **chw))
+        w.add("NEXT_COMPACTION_QUEUE_ID", {"NCQ_NEXT": 4})
+
+    def finish(self, with_default_acid=True):
+        """NOTIFICATION_LOG, NOTIFICATION_SEQUENCE, SEQUENCE_TABLE and, when no ACID table was made,
+        the NEXT_* counters."""
+        w = self.w
+        evs = self.events[:8] + [e for e in self.events[8:] if e[0] != "CREATE_TABLE"][:12] + \
+            [e for e in self.events[8:] if e[0] == "CREATE_TABLE"][:10]
+        evs.sort(key=lambda e: e[3])
+        eid = 0
+        for etype, db, tbl, t, body in evs:
+            eid += 1
+            msg = {"server": "thrift://metastore.lake.internal:9083", "servicePrincipal": "", "db": db,
+                   "timestamp": t}
+            msg.update(body)
+            row = {"NL_ID": self.nid("nl"), "EVENT_ID": eid, "EVENT_TIME": t, "EVENT_TYPE": etype,
+                   "DB_NAME": db, "TBL_NAME": tbl, "MESSAGE_FORMAT": "json-0.2",
+                   "MESSAGE": json.dumps(msg, separators=(",", ":"), ensure_ascii=False)}
+            row.update(self.ctlg())
+            w.add("NOTIFICATION_LOG", row)
+        w.add("NOTIFICATION_SEQUENCE", {"NNI_ID": 1, "NEXT_EVENT_ID": eid + 1})
+        if w.n.get("NEXT_LOCK_ID", 0) == 0:
+            w.add("NEXT_LOCK_ID", {"NL_NEXT": 1})
+            w.add("NEXT_COMPACTION_QUEUE_ID", {"NCQ_NEXT": 1})
+            if self.v <= 31:
+                w.add("NEXT_TXN_ID", {"NTXN_NEXT": 1})
+        rows = []
+        for model, counter, since in SEQ_MODELS:
+            if self.v < since:
+                continue
+            mx = self.ids.get(counter, 0)
+            if mx == 0 and model not in ("MNotificationLog", "MDatabase", "MTable"):
+                continue
+            rows.append((f"org.apache.hadoop.hive.metastore.model.{model}", next_val(mx)))
+        if self.v >= 40:
+            rows.append(("org.apache.hadoop.hive.metastore.model.MTxnWriteNotificationLog", 1))
+        for name, nv in sorted(rows):
+            w.add("SEQUENCE_TABLE", {"SEQUENCE_NAME": name, "NEXT_VAL": nv})
+
+
+def allocate(total, weights):
+    """Split total into integer parts proportional to weights (largest remainder)."""
+    s = sum(weights)
+    if s <= 0 or total <= 0:
+        return [0] * len(weights)
+    raw = [total * x / s for x in weights]
+    out = [int(r) for r in raw]
+    rest = total - sum(out)
+    for i in sorted(range(len(raw)), key=lambda i: raw[i] - out[i], reverse=True)[:rest]:
+        out[i] += 1
+    return out
+
+
+def build_sample(g):
+    """--sample retail: a small hand-made metastore, the same for every run and engine."""
+    v, wh, ext = g.v, g.wh, g.ext
+    g.roles()
+    g.database("default", "Default Hive database", wh, owner="public", owner_type="ROLE",
+               ctime=BASE_TIME - 600 * 86400)
+    retail = g.database("retail", "Boutique de démonstration: commandes, clients, magasins",
+                        f"{wh}/retail.db", owner="etl",
+                        params={"owner.team": "ventes", "site": "Zürich", "created.by": "gen.py"},
+                        managed=f"{wh}/managed/retail.db" if v >= 40 else None,
+                        ctime=BASE_TIME - 420 * 86400)
+    staging = g.database("staging", "Rohdaten aus Köln und São Paulo", f"{wh}/staging.db", owner="etl",
+                         ctime=BASE_TIME - 410 * 86400)
+    t0 = BASE_TIME - 400 * 86400
+    dep = g.table(retail, "departments", [("department_id", "int", "identifiant"),
+                                          ("department_name", "string", "libellé")],
+                  fmt="orc", stats=True, ctime=t0)
+    cat = g.table(retail, "categories", [("category_id", "int", None), ("category_department_id", "int", None),
+                                         ("category_name", "string", "catégorie")],
+                  fmt="text", serde_params={"field.delim": "|"}, stats=True, ctime=t0 + 60)
+    prod = g.table(retail, "products", [("product_id", "int", None), ("product_category_id", "int", None),
+                                        ("product_name", "string", None),
+                                        ("product_description", "string", "description (français/deutsch)"),
+                                        ("product_price", "decimal(10,2)", "prix unitaire"),
+                                        ("product_image", "string", None)],
+                   fmt="orc", buckets=(4, ["product_id"]), sort=[("product_id", 1)], stats=True, ctime=t0 + 120)
+    g.table(retail, "customers", [("customer_id", "int", None), ("customer_fname", "string", "prénom"),
+                                  ("customer_lname", "string", None), ("customer_email", "string", None),
+                                  ("customer_street", "string", None), ("customer_city", "string", "ville"),
+                                  ("customer_state", "string", None), ("customer_zipcode", "string", None),
+                                  ("country", "string", None)],
+            fmt="parquet", comment="Clients (Zürich, São Paulo, Köln)", skew=(["country"], [["CH"], ["BR"]]),
+            stats=True, ctime=t0 + 180)
+    orders = g.table(retail, "orders", [("order_id", "int", "numéro de commande"), ("order_date", "timestamp", None),
+                                        ("order_customer_id", "int", None),
+                                        ("order_amount", "decimal(12,2)", "montant")],
+                     pkeys=[("order_status", "string", "état")], fmt="orc", transactional=True,
+                     buckets=(4, ["order_id"]) if v < 31 else None,
+                     parts=[["COMPLETE"], ["CLOSED"], ["PENDING"], ["ON HOLD"]], part_stats=True, ctime=t0 + 240)
+    g.table(retail, "order_items", [("order_item_id", "bigint", None), ("order_item_order_id", "int", None),
+                                    ("order_item_product_id", "int", None), ("order_item_quantity", "int", None),
+                                    ("order_item_subtotal", "decimal(12,2)", None),
+                                    ("order_item_product_price", "decimal(10,2)", None)],
+            pkeys=[("order_month", "string", None)], fmt="parquet",
+            parts=[["2025-10"], ["2025-11"], ["2025-12"], ["2026-01"]], part_stats=True, ctime=t0 + 300)
+    ocols = orders["cols"] + orders["pkeys"]
+    g.table(retail, "completed_orders", ocols, kind="view",
+            view=("SELECT * FROM retail.orders WHERE order_status='COMPLETE'",
+                  "SELECT `orders`.`order_id`, `orders`.`order_date`, `orders`.`order_customer_id`, "
+                  "`orders`.`order_amount`, `orders`.`order_status` FROM `retail`.`orders` "
+                  "WHERE `orders`.`order_status`='COMPLETE'"), ctime=t0 + 360)
+    g.table(retail, "stores", [("store_id", "int", None), ("store_name", "string", None), ("city", "string", None),
+                               ("country", "string", None), ("opened", "date", "date d'ouverture")],
+            kind="external", fmt="text", location=f"{ext}/retail/stores", serde_params={"field.delim": ","},
+            comment="Magasins à Zürich, São Paulo et Köln", ctime=t0 + 420)
+    g.table(retail, "daily_revenue", [("day", "date", None), ("revenue", "decimal(18,2)", None),
+                                      ("orders", "bigint", None)], kind="datasource", fmt="parquet",
+            ctime=t0 + 480)
+    if v >= 31:
+        mv = g.table(retail, "mv_order_totals", [("order_status", "string", None), ("total", "decimal(22,2)", None)],
+                     kind="mview", fmt="orc", transactional=True,
+                     view=("SELECT order_status, sum(order_amount) AS total FROM retail.orders GROUP BY order_status",
+                           "SELECT `orders`.`order_status`, sum(`orders`.`order_amount`) AS `total` FROM "
+                           "`retail`.`orders` GROUP BY `orders`.`order_status`"), ctime=t0 + 540)
+        mvid = g.nid("mv")
+        g.w.add("MV_CREATION_METADATA", {"MV_CREATION_METADATA_ID": mvid, "CAT_NAME": "hive", "DB_NAME": "retail",
+                                         "TBL_NAME": "mv_order_totals",
+                                         "TXN_LIST": "retail.orders:8:9223372036854775807::",
+                                         "MATERIALIZATION_TIME": (t0 + 540) * 1000})
+        g.w.add("MV_TABLES_USED", {"MV_CREATION_METADATA_ID": mvid, "TBL_ID": orders["id"], "INSERTED_COUNT": 0,
+                                   "UPDATED_COUNT": 0, "DELETED_COUNT": 0})
+    g.function(retail, "normalize_city", "com.example.hive.udf.NormalizeCity")
+    g.table(staging, "raw_orders", [("payload", "string", "JSON brut"), ("received_at", "timestamp", None),
+                                    ("source_file", "string", None)],
+            pkeys=[("source", "string", "Quelle"), ("ingest_ts", "string", None)], kind="external", fmt="avro",
+            location=f"{ext}/staging/raw_orders",
+            params={"avro.schema.url": f"{ext}/schemas/raw_orders.avsc"},
+            parts=[["Zürich/Nord", "2026-01-05 03:00:00"], ["São Paulo", "2026-01-05 04:00:00"],
+                   ["Köln", "2026-01-05 05:00:00"]], ctime=t0 + 600)
+    # key constraints: primary keys of departments and categories, products -> categories, NOT NULL
+    w = g.w
+    kc = [(None, None, None, dep["cd"], 0, dep["id"], 1, "pk_departments", 0, None, None, 1),
+          (None, None, None, cat["cd"], 0, cat["id"], 1, "pk_categories", 0, None, None, 1),
+          (prod["cd"], 1, prod["id"], cat["cd"], 0, cat["id"], 1, "fk_products_category", 1, 0, 0, 1)]
+    if v >= 31:
+        kc.append((None, None, None, orders["cd"], 0, orders["id"], 1, "nn_orders_order_id", 3, None, None, 5))
+    for r in kc:
+        w.add("KEY_CONSTRAINTS", dict(zip(("CHILD_CD_ID", "CHILD_INTEGER_IDX", "CHILD_TBL_ID", "PARENT_CD_ID",
+                                           "PARENT_INTEGER_IDX", "PARENT_TBL_ID", "POSITION", "CONSTRAINT_NAME",
+                                           "CONSTRAINT_TYPE", "UPDATE_RULE", "DELETE_RULE",
+                                           "ENABLE_VALIDATE_RELY"), r)))
+    g.column_grants(orders)
+    g.acid(orders)
+    if v >= 31:
+        rp, pool = g.nid("rp"), g.nid("pool")
+        w.add("WM_RESOURCEPLAN", {"RP_ID": rp, "NAME": "daytime", "QUERY_PARALLELISM": 4, "STATUS": "DISABLED",
+                                  "DEFAULT_POOL_ID": pool, "NS": "default"})
+        w.add("WM_POOL", {"POOL_ID": pool, "RP_ID": rp, "PATH": "etl", "ALLOC_FRACTION": 0.5,
+                          "QUERY_PARALLELISM": 2, "SCHEDULING_POLICY": "fair"})
+        w.add("WM_TRIGGER", {"TRIGGER_ID": 1, "RP_ID": rp, "NAME": "slow_query",
+                             "TRIGGER_EXPRESSION": "EXECUTION_TIME > 60000", "ACTION_EXPRESSION": "KILL",
+                             "IS_IN_UNMANAGED": 0})
+        w.add("WM_POOL_TO_TRIGGER", {"POOL_ID": pool, "TRIGGER_ID": 1})
+        w.add("WM_MAPPING", {"MAPPING_ID": 1, "RP_ID": rp, "ENTITY_TYPE": "USER", "ENTITY_NAME": "alice",
+                             "POOL_ID": pool, "ORDERING": 0})
+    if v >= 40:
+        w.add("DATACONNECTORS", {"NAME": "mysql_crm", "TYPE": "mysql", "URL": "jdbc:mysql://crm.lake.internal:3306",
+                                 "COMMENT": "CRM (Genève)", "OWNER_NAME": "etl", "OWNER_TYPE": "USER",
+                                 "CREATE_TIME": t0})
+        w.add("DATACONNECTOR_PARAMS", {"NAME": "mysql_crm", "PARAM_KEY": "hive.sql.dbcp.username",
+                                       "PARAM_VALUE": "crm_reader"})
+        g.database("crm_remote", "Remote CRM database", f"{wh}/crm_remote.db", owner="etl", dbtype="REMOTE",
+                   connector="mysql_crm", remote="crm", ctime=t0 + 700)
+        w.add("SCHEDULED_QUERIES", {"SCHEDULED_QUERY_ID": g.nid("sq"), "CLUSTER_NAMESPACE": "hive",
+                                    "ENABLED": True, "NEXT_EXECUTION": BASE_TIME + 3600,
+                                    "QUERY": "ALTER MATERIALIZED VIEW retail.mv_order_totals REBUILD",
+                                    "SCHEDULE": "0 0 * * * ? *", "SCHEDULE_NAME": "rebuild_mv_order_totals",
+                                    "USER": "etl", "ACTIVE_EXECUTION_ID": None})
+    g.finish()
+
+
+def build_scale(g, ndb, ntables, nparts):
+    """--databases N --tables T --partitions P: generated databases and tables of many shapes."""
+    rng, v, wh = g.rng, g.v, g.wh
+    g.roles()
+    g.database("default", "Default Hive database", wh, owner="public", owner_type="ROLE",
+               ctime=BASE_TIME - 900 * 86400)
+    dbs = []
+    for i in range(ndb):
+        name = DB_WORDS[i % len(DB_WORDS)] + (f"_{i // len(DB_WORDS) + 1}" if i >= len(DB_WORDS) else "")
+        managed = f"{wh}/managed/{name}.db" if (v >= 40 and i % 2 == 0) else None
+        dbs.append(g.database(name, f"Données {name} (générées)", f"{wh}/{name}.db",
+                              owner=rng.choice(["etl", "alice", "bob"]),
+                              params={"owner.team": name, "retention.days": str(rng.choice([30, 90, 365]))},
+                              managed=managed))
+    # tables per database, uneven
+    per_db = allocate(ntables, [rng.uniform(0.3, 3.0) for _ in dbs]) if dbs else []
+    if ntables >= len(dbs):
+        for i in range(len(per_db)):  # every database gets a table
+            if per_db[i] == 0:
+                j = max(range(len(per_db)), key=lambda k: per_db[k])
+                per_db[j] -= 1
+                per_db[i] += 1
+    nviews = max(1, round(ntables * 0.015)) if ntables >= 10 else 0
+    # kinds of the tables (views are made last in their database, over a table of it)
+    plan = []
+    for di, n in enumerate(per_db):
+        for k in range(n):
+            plan.append([di, "managed"])
+    idx = list(range(len(plan)))
+    rng.shuffle(idx)
+    views = set()
+    for i in idx:
+        if len(views) >= nviews:
+            break
+        di = plan[i][0]
+        if per_db[di] >= 2 and not any(plan[j][0] == di and j in views for j in views):
+            views.add(i)
+    rest = [i for i in idx if i not in views]
+    n_ext, n_ds = round(ntables * 0.10), round(ntables * 0.20)
+    for i in views:
+        plan[i][1] = "view"
+    for i in rest[:n_ext]:
+        plan[i][1] = "external"
+    for i in rest[n_ext:n_ext + n_ds]:
+        plan[i][1] = "datasource"
+    nonview = [i for i in range(len(plan)) if plan[i][1] != "view"]
+    partitioned = set(i for i in nonview if rng.random() < 0.7)
+    if nparts and not partitioned and nonview:
+        partitioned.add(nonview[0])
+    # special tables among managed, unpartitioned ones: transactional, skewed, bucketed, avro
+    special = [i for i in nonview if plan[i][1] == "managed"]
+    acid_i = special[0] if special else None
+    if acid_i is not None:
+        partitioned.add(acid_i)
+    others = [i for i in special if i not in partitioned]
+    skew_i, bucket_i, avro_i = (others + [None] * 3)[:3]
+    # partitions per table: uneven (Zipf-like over a shuffled order)
+    plist = sorted(partitioned)
+    order = plist[:]
+    rng.shuffle(order)
+    weights = {t: 1.0 / (rank + 1) ** 0.9 for rank, t in enumerate(order)}
+    counts = dict(zip(plist, allocate(nparts, [weights[t] for t in plist])))
+    schemes = ["dt", "dt_hour", "region_dt", "ts", "batch"]
+    used = {}
+    made = {}
+    acid_tb = None
+    for i, (di, kind) in enumerate(plan):
+        db = dbs[di]
+        if kind == "view":
+            continue
+        base = TABLE_WORDS[rng.randrange(len(TABLE_WORDS))]
+        key = (di, base)
+        used[key] = used.get(key, 0) + 1
+        name = f"{base}_{used[key]:04d}"
+        ncols = rng.randrange(3, 13)
+        cols = rng.sample(COLUMN_POOL, ncols)
+        if kind == "datasource":
+            fmt = "parquet"
+        elif i == avro_i:
+            fmt = "avro"
+        else:
+            fmt = rng.choice(["orc", "orc", "parquet", "text"])
+        if i == acid_i:
+            fmt = "orc"
+        pkeys, parts = (), None
+        if i in partitioned:
+            scheme = rng.choice(schemes) if i != acid_i else "dt"
+            pkeys = {"dt": [("dt", "string", "jour")], "dt_hour": [("dt", "string", None), ("hour", "string", None)],
+                     "region_dt": [("region", "string", "région"), ("dt", "string", None)],
+                     "ts": [("ingest_ts", "string", None)], "batch": [("batch_id", "int", None)]}[scheme]
+            parts = (counts.get(i, 0), scheme)
+        kw = {}
+        if i == skew_i:
+            kw["skew"] = ([cols[0][0]], [["Zürich"], ["São Paulo"]])
+        if i == bucket_i:
+            kw["buckets"] = (8, [cols[0][0]])
+            kw["sort"] = [(cols[0][0], 1)]
+        if i == avro_i:
+            kw["params"] = {"avro.schema.url": f"{g.ext}/schemas/{db['name']}_{name}.avsc"}
+        if i == acid_i and v < 31:
+            kw["buckets"] = (4, [cols[0][0]])
+        if fmt == "text":
+            kw["serde_params"] = {"field.delim": "\t" if rng.random() < 0.5 else "|"}
+        tkind = {"datasource": "datasource", "external": "external"}.get(kind, "managed")
+        if kind == "datasource" and rng.random() < 0.3:
+            tkind = "datasource_ext"
+        tb = g.table(db, name, cols, kind=tkind, fmt=fmt, pkeys=pkeys, parts=parts,
+                     transactional=(i == acid_i), stats=(not pkeys and rng.random() < 0.33),
+                     part_stats=(rng.random() < 0.5), comment=rng.choice([None, None, "table générée",
+                                                                          "Tabelle für Köln"]), **kw)
+        made.setdefault(di, []).append(tb)
+        if i == acid_i:
+            acid_tb = tb
+    for i in sorted(views):
+        di = plan[i][0]
+        db = dbs[di]
+        base = made[di][0]
+        vcols = (list(base["cols"]) + list(base["pkeys"]))[:6]
+        clist = ", ".join(c[0] for c in vcols)
+        elist = ", ".join(f"`{base['name']}`.`{c[0]}`" for c in vcols)
+        g.table(db, f"v_{base['name']}", vcols, kind="view",
+                view=(f"SELECT {clist} FROM {db['name']}.{base['name']}",
+                      f"SELECT {elist} FROM `{db['name']}`.`{base['name']}`"))
+    for db in dbs:
+        g.function(db, "mask_email", "com.example.hive.udf.MaskEmail")
+    if acid_tb:
+        g.column_grants(acid_tb)
+        g.acid(acid_tb)
+    g.finish()
+
+
+# ---------------------------------------------------------------------------------------------
+# Database clients (the command-line clients only)
+# ---------------------------------------------------------------------------------------------
+
+def parse_url(url):
+    u = urllib.parse.urlsplit(url)
+    scheme = u.scheme.lower()
+    if scheme in ("mysql", "mariadb"):
+        engine, port = "m", 3306
+    elif scheme in ("postgres", "postgresql"):
+        engine, port = "p", 5432
+    else:
+        raise GenError(f"bad --url {url!r}: scheme must be mysql://, mariadb://, postgres:// or postgresql://")
+    db = urllib.parse.unquote(u.path.lstrip("/"))
+    if not db or "/" in db:
+        raise GenError(f"bad --url {url!r}: no database name (…/DB)")
+    try:
+        port = u.port or port
+    except ValueError:
+        raise GenError(f"bad --url {url!r}: bad port")
+    return {"engine": engine, "host": u.hostname or "127.0.0.1", "port": port,
+            "user": urllib.parse.unquote(u.username or ("root" if engine == "m" else "postgres")),
+            "password": urllib.parse.unquote(u.password or ""), "database": db}
+
+
+class Client:
+    def __init__(self, conn, tmpdir):
+        self.c = conn
+        self.tmp = tmpdir
+        self.d = None
+
+    def fail(self, what, proc):
+        err = (proc.stderr or "").strip().splitlines()
+        raise GenError(f"{what}: " + (" | ".join(err[-5:]) if err else f"client exit status {proc.returncode}"))
+
+
+class MariaDB(Client):
+    name = "mariadb"
+
+    def __init__(self, conn, tmpdir):
+        super().__init__(conn, tmpdir)
+        self.bin = shutil.which("mariadb") or shutil.which("mysql")
+        if not self.bin:
+            raise GenError("neither `mariadb` nor `mysql` client found on PATH")
+        self.cnf = os.path.join(tmpdir, "client.cnf")
+        with open(os.open(self.cnf, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(f"[client]\nuser={conn['user']}\npassword={conn['password']}\nhost={conn['host']}\n"
+                    f"port={conn['port']}\nprotocol=TCP\n")
+
+    def run(self, sql, what):
+        p = subprocess.run([self.bin, f"--defaults-extra-file={self.cnf}", "--local-infile=1", "--batch",
+                            "--skip-column-names", "--default-character-set=utf8mb4", "--connect-timeout=10",
+                            self.c["database"]], input=sql, capture_output=True, text=True, encoding="utf-8")
+        if p.returncode != 0:
+            self.fail(what, p)
+        return p.stdout
+
+    def probe(self):
+        out = self.run("SELECT VERSION(), (SELECT COUNT(*) FROM information_schema.tables "
+                       "WHERE table_schema = DATABASE());", "cannot connect")
+        ver, n = out.strip().split("\t")
+        self.flavor = "mariadb" if "mariadb" in ver.lower() else "mysql"
+        return ver, int(n)
+
+    def prelude(self):
+        return ("SET SESSION foreign_key_checks = 0;\nSET SESSION unique_checks = 0;\n"
+                "SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO');\n")
+
+    def create_sql(self, schema, d):
+        db = q_m(self.c["database"])
+        return (f"ALTER DATABASE {db} CHARACTER SET latin1 COLLATE latin1_bin;\n" + self.prelude() +
+                "\n".join(d.create_table(t) for t in schema.tables) + "\n")
+
+    def load_sql(self, schema, d, w):
+        out = [self.prelude()]
+        for t in schema.tables:
+            if not w.n[t.name]:
+                continue
+            cols, sets = [], []
+            for c in t.columns:
+                if c.is_bit():
+                    cols.append(f"@b_{c.name}")
+                    sets.append(f"{q_m(c.name)} = CAST(@b_{c.name} AS UNSIGNED)")
+                else:
+                    cols.append(q_m(c.name))
+            path = w.path(t.name).replace("\\", "\\\\").replace("'", "\\'")
+            s = (f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE {d.qt(t)} CHARACTER SET latin1 "
+                 f"FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({', '.join(cols)})")
+            if sets:
+                s += " SET " + ", ".join(sets)
+            out.append(s + ";\nSHOW WARNINGS;")
+        return "\n".join(out) + "\n"
+
+    def constraints_sql(self, schema, d):
+        stmts, fks = [], []
+        for t in schema.tables:
+            a, b = d.post_load(t)
+            stmts += a
+            fks += b
+        return self.prelude() + "\n".join(stmts + fks) + "\nSET SESSION foreign_key_checks = 1;\n"
+
+    def count_sql(self, schema, d):
+        return " UNION ALL ".join(f"SELECT '{t.name}', COUNT(*) FROM {d.qt(t)}" for t in schema.tables) + ";"
+
+
+class Postgres(Client):
+    name = "postgres"
+    flavor = "postgres"
+
+    def __init__(self, conn, tmpdir):
+        super().__init__(conn, tmpdir)
+        self.bin = shutil.which("psql")
+        if not self.bin:
+            raise GenError("`psql` client not found on PATH")
+
+    def run(self, sql, what):
+        script = os.path.join(self.tmp, "script.sql")
+        with open(script, "w", encoding="utf-8") as f:
+            f.write(sql)
+        env = dict(os.environ, PGPASSWORD=self.c["password"], PGCLIENTENCODING="UTF8", PGCONNECT_TIMEOUT="10")
+        p = subprocess.run([self.bin, "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1",
+                            "-h", self.c["host"], "-p", str(self.c["port"]), "-U", self.c["user"],
+                            "-d", self.c["database"], "-f", script],
+                           capture_output=True, text=True, encoding="utf-8", env=env)
+        if p.returncode != 0:
+            self.fail(what, p)
+        return p.stdout
+
+    def probe(self):
+        out = self.run("SELECT version(), (SELECT count(*) FROM pg_class c JOIN pg_namespace n "
+                       "ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
+                       "AND c.relkind IN ('r','p','v','m','S','f'));", "cannot connect")
+        ver, n = out.strip().split("\t")
+        return ver, int(n)
+
+    def create_sql(self, schema, d):
+        return "\n".join(d.create_table(t) for t in schema.tables) + "\n"
+
+    def load_sql(self, schema, d, w):
+        out = ["SET synchronous_commit = off;"]
+        for t in schema.tables:
+            if not w.n[t.name]:
+                continue
+            cols = ", ".join(d.qc(t, c) for c in t.colnames())
+            path = w.path(t.name).replace("'", "''")
+            out.append(f"\\copy {d.qt(t)} ({cols}) FROM '{path}'")
+        # serial columns continue after the loaded ids
+        for t in schema.tables:
+            for c in t.columns:
+                if c.ai and w.n[t.name]:
+                    out.append(f"SELECT setval(pg_get_serial_sequence('{d.qt(t)}', '{d.cname(t, c.name)}'), "
+                               f"(SELECT GREATEST(MAX({d.qc(t, c.name)}), 1) FROM {d.qt(t)}));")
+        return "\n".join(out) + "\n"
+
+    def constraints_sql(self, schema, d):
+        stmts, fks = [], []
+        for t in schema.tables:
+            a, b = d.post_load(t)
+            stmts += a
+            fks += b
+        return "SET maintenance_work_mem = '512MB';\n" + "\n".join(stmts + fks) + "\nANALYZE;\n"
+
+    def count_sql(self, schema, d):
+        return " UNION ALL ".join(f"SELECT '{t.name}', COUNT(*) FROM {d.qt(t)}" for t in schema.tables) + ";"
+
+
+# ---------------------------------------------------------------------------------------------
+# main
+# ---------------------------------------------------------------------------------------------
+
+def main(argv):
+    ap = argparse.ArgumentParser(prog="gen.py", description="Synthetic Hive Metastore generator (tests/hms/README.md)")
+    ap.add_argument("--url", required=True, help="mysql://U:P@HOST:PORT/DB (mariadb://) or postgres://U:P@HOST:PORT/DB")
+    ap.add_argument("--layout", required=True, choices=sorted(LAYOUTS), help="Hive schema layout")
+    ap.add_argument("--schema-only", action="store_true", help="only the empty schema and the rows Hive's script inserts")
+    ap.add_argument("--sample", choices=["retail"], help="small hand-made demo content")
+    ap.add_argument("--databases", type=int, help="scale mode: N databases (plus `default`)")
+    ap.add_argument("--tables", type=int, help="scale mode: T tables in all (views included)")
+    ap.add_argument("--partitions", type=int, help="scale mode: P partitions in all")
+    ap.add_argument("--warehouse", default="gs://lake-us/warehouse")
+    ap.add_argument("--external", default="gs://lake-us/external")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--keep-tsv", metavar="DIR", help="write the TSV files to DIR and keep them")
+    ap.add_argument("--verbose", action="store_true", help="phases and timings on stderr")
+    args = ap.parse_args(argv)
+    scale = [args.databases, args.tables, args.partitions]
+    modes = int(args.schema_only) + int(args.sample is not None) + int(any(x is not None for x in scale))
+    if modes != 1:
+        ap.error("give exactly one of --schema-only, --sample retail, --databases/--tables/--partitions")
+    if any(x is not None for x in scale):
+        if any(x is None or x < 0 for x in scale):
+            ap.error("scale mode needs --databases N --tables T --partitions P (all >= 0)")
+        if args.databases == 0 and args.tables:
+            ap.error("--tables needs --databases >= 1")
+        if args.partitions and not args.tables:
+            ap.error("--partitions needs --tables >= 1")
+    try:
+        return run(args)
+    except GenError as e:
+        print(f"gen.py: error: {e}", file=sys.stderr)
+        return 1
+
+
+def run(args):
+    t_start = time.time()
+    conn = parse_url(args.url)
+    v = LAYOUTS[args.layout]
+    log = (lambda *a: print("gen.py:", *a, file=sys.stderr)) if args.verbose else (lambda *a: None)
+    tmp = tempfile.mkdtemp(prefix="tandem-hms-gen.")
+    try:
+        cli = (MariaDB if conn["engine"] == "m" else Postgres)(conn, tmp)
+        ver, ntab = cli.probe()
+        log("server:", ver.splitlines()[0])
+        if ntab:
+            raise GenError(f"database {conn['database']!r} is not empty ({ntab} tables/views/sequences); "
+                           "gen.py only fills an empty database")
+        schema = Schema(v)
+        d = schema.dialect(conn["engine"])
+        all_cols = {}
+        for vv in LAYOUTS.values():
+            for t in parse_schema(vv):
+                all_cols.setdefault(t.name, set()).update(t.colnames())
+        _check_hot_tables(schema)
+        t0 = time.time()
+        cli.run(cli.create_sql(schema, d), "creating the schema failed")
+        t_schema = time.time() - t0
+        log(f"schema: {len(schema.tables)} tables in {t_schema:.1f}s")
+        t0 = time.time()
+        tsvdir = args.keep_tsv or os.path.join(tmp, "tsv")
+        os.makedirs(tsvdir, exist_ok=True)
+        w = Writer(schema, all_cols, os.path.abspath(tsvdir), "latin-1" if conn["engine"] == "m" else "utf-8")
+        g = Gen(v, w, args, random.Random(args.seed))
+        g.seed(args.schema_only)
+        if args.sample:
+            build_sample(g)
+        elif not args.schema_only:
+            build_scale(g, args.databases, args.tables, args.partitions)
+        w.close()
+        t_gen = time.time() - t0
+        log(f"generate: {sum(w.n.values())} rows in {t_gen:.1f}s")
+        t0 = time.time()
+        out = cli.run(cli.load_sql(schema, d, w), "bulk load failed")
+        if conn["engine"] == "m" and out.strip():
+            raise GenError("LOAD DATA reported warnings: " + " | ".join(out.strip().splitlines()[:5]))
+        t_load = time.time() - t0
+        log(f"load: {t_load:.1f}s")
+        t0 = time.time()
+        cli.run(cli.constraints_sql(schema, d), "creating indexes/keys failed")
+        t_cons = time.time() - t0
+        log(f"constraints: {t_cons:.1f}s")
+        counts = {}
+        for line in cli.run(cli.count_sql(schema, d), "counting rows failed").strip().splitlines():
+            name, n = line.split("\t")
+            counts[name] = int(n)
+        bad = [f"{t}: wrote {w.n[t]}, found {counts.get(t)}" for t in w.n if counts.get(t) != w.n[t]]
+        if bad:
+            raise GenError("row counts differ after the load: " + "; ".join(bad[:5]))
+        res = {
+            "layout": args.layout, "engine": cli.flavor, "database": conn["database"],
+            "rows": {t.name: counts[t.name] for t in schema.tables},
+            "databases": counts.get("DBS", 0), "tables": counts.get("TBLS", 0),
+            "partitions": counts.get("PARTITIONS", 0), "views": g.nviews, "functions": counts.get("FUNCS", 0),
+            "schema": schema.counts(conn["engine"]),
+            "seconds": {"schema": round(t_schema, 2), "generate": round(t_gen, 2), "load": round(t_load, 2),
+                        "constraints": round(t_cons, 2), "total": round(time.time() - t_start, 2)},
+        }
+        print(json.dumps(res, ensure_ascii=False))
+        return 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _check_hot_tables(schema):
+    """The partition hot path writes these tables' columns in this order."""
+    v = schema.v
+    want = {
+        "PARTITIONS": ["PART_ID", "CREATE_TIME", "LAST_ACCESS_TIME", "PART_NAME", "SD_ID", "TBL_ID"]
+        + (["WRITE_ID"] if v >= 40 else []),
+        "SDS": ["SD_ID", "CD_ID", "INPUT_FORMAT", "IS_COMPRESSED", "IS_STOREDASSUBDIRECTORIES", "LOCATION",
+                "NUM_BUCKETS", "OUTPUT_FORMAT", "SERDE_ID"],
+        "SERDES": ["SERDE_ID", "NAME", "SLIB"] + (["DESCRIPTION", "SERIALIZER_CLASS", "DESERIALIZER_CLASS",
+                                                   "SERDE_TYPE"] if v >= 31 else []),
+        "SERDE_PARAMS": ["SERDE_ID", "PARAM_KEY", "PARAM_VALUE"],
+        "PARTITION_KEY_VALS": ["PART_ID", "PART_KEY_VAL", "INTEGER_IDX"],
+        "PARTITION_PARAMS": ["PART_ID", "PARAM_KEY", "PARAM_VALUE"],
+    }
+    for t, cols in want.items():
+        assert schema.by_name[t].colnames() == cols, (t, schema.by_name[t].colnames())
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
