@@ -26,6 +26,7 @@ import datetime
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -155,18 +156,34 @@ def airflow_bin():
 
 
 def run_cli(argv, check=True, timeout=600):
-    """Runs the real `airflow` CLI with this environment; returns (rc, stdout, stderr, seconds)."""
+    """Runs the real `airflow` CLI with this environment; returns (rc, stdout, stderr, seconds).
+    The child is stopped with us (SIGTERM/SIGINT to af.py, or a timeout)."""
     t0 = time.time()
     cmd = [airflow_bin()] + list(argv)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                         env=os.environ.copy())
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                           env=os.environ.copy())
+        out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        stop_child(p)
         raise Fail(f"`airflow {' '.join(argv)}` timed out after {timeout} s")
+    except BaseException:
+        stop_child(p)
+        raise
     secs = round(time.time() - t0, 2)
     if check and p.returncode != 0:
-        raise Fail(f"`airflow {' '.join(argv)}` failed (rc={p.returncode}):\n{tail(p.stderr)}\n{tail(p.stdout, 10)}".rstrip())
-    return p.returncode, p.stdout, p.stderr, secs
+        raise Fail(f"`airflow {' '.join(argv)}` failed (rc={p.returncode}):\n{tail(err)}\n{tail(out, 10)}".rstrip())
+    return p.returncode, out, err, secs
+
+
+def stop_child(p):
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def tail(text, n=25):
@@ -388,7 +405,7 @@ def dag_test(dag_id, expect_state, use_cli):
     from sqlalchemy import select
 
     if use_cli:
-        rc, out, err, _ = run_cli(["dags", "test", dag_id, T0.date().isoformat()], check=False)
+        rc, out, err, _ = run_cli(["dags", "test", dag_id, T0.isoformat()], check=False)
         if rc != 0 and not (expect_state == "failed" and "DagRun failed" in err):
             raise Fail(f"`airflow dags test {dag_id}` failed (rc={rc}):\n{tail(err)}")
         with create_session() as session:
@@ -514,32 +531,45 @@ def read_state():
         fernet = get_fernet()
 
         out["variables"], out["variables_meta"] = {}, {}
-        for v in session.scalars(select(Variable).order_by(Variable.key)):
-            value = v._val
-            if v.is_encrypted and v._val is not None:
+        var_ok = True
+        for key, val, desc, enc in q("SELECT key, val, description, is_encrypted FROM variable ORDER BY key"):
+            if enc and val is not None:
                 try:
-                    value = fernet.decrypt(v._val.encode()).decode()
+                    val = fernet.decrypt(val.encode()).decode()
                 except InvalidToken:
-                    errors.append(f"variable {v.key}: cannot decrypt val")
-                    value = None
-                else:
-                    if v.val != value:  # Airflow's own accessor must agree
-                        errors.append(f"variable {v.key}: Variable.val gives {v.val!r}")
-            out["variables"][v.key] = value
-            out["variables_meta"][v.key] = {"description": v.description, "is_encrypted": v.is_encrypted}
+                    # Airflow's Variable.val logs an error and returns None here (no exception)
+                    errors.append(f"variable {key}: cannot decrypt val")
+                    val, var_ok = None, False
+            out["variables"][key] = val
+            out["variables_meta"][key] = {"description": desc, "is_encrypted": enc}
+        if var_ok:
+            for v in session.scalars(select(Variable)):
+                if v.val != out["variables"][v.key]:
+                    errors.append(f"variable {v.key}: Variable.val gives {v.val!r}")
 
+        # Raw rows + Airflow's own Fernet (get_fernet: honours comma-separated key lists): loading a
+        # Connection through the ORM with a wrong key raises InvalidToken in its on-load hook already,
+        # so the models are used only to cross-check once everything decrypted.
         out["connections"] = {}
-        for c in session.scalars(select(Connection).order_by(Connection.conn_id)):
-            item = {"conn_type": c.conn_type, "host": c.host, "login": c.login, "port": c.port, "schema": c.schema,
-                    "description": c.description, "is_encrypted": c.is_encrypted,
-                    "is_extra_encrypted": c.is_extra_encrypted}
-            for field in ("password", "extra"):
-                try:
-                    item[field] = getattr(c, field)  # Connection.password / .extra decrypt with the key
-                except InvalidToken:
-                    errors.append(f"connection {c.conn_id}: cannot decrypt {field}")
-                    item[field] = None
-            out["connections"][c.conn_id] = item
+        conn_ok = True
+        for r in q("SELECT conn_id, conn_type, host, login, port, schema, description, is_encrypted, "
+                   "is_extra_encrypted, password, extra FROM connection ORDER BY conn_id"):
+            item = {"conn_type": r[1], "host": r[2], "login": r[3], "port": r[4], "schema": r[5], "description": r[6],
+                    "is_encrypted": r[7], "is_extra_encrypted": r[8], "password": r[9], "extra": r[10]}
+            for field, flag in (("password", r[7]), ("extra", r[8])):
+                if flag and item[field] is not None:
+                    try:
+                        item[field] = fernet.decrypt(item[field].encode()).decode()
+                    except InvalidToken:
+                        errors.append(f"connection {r[0]}: cannot decrypt {field}")
+                        item[field] = None
+                        conn_ok = False
+            out["connections"][r[0]] = item
+        if conn_ok:
+            for c in session.scalars(select(Connection)):
+                for field in ("password", "extra"):
+                    if getattr(c, field) != out["connections"][c.conn_id][field]:
+                        errors.append(f"connection {c.conn_id}: Connection.{field} disagrees with the decrypted column")
 
         out["pools"] = {r[0]: r[1] for r in q("SELECT pool, slots FROM slot_pool ORDER BY 1")}
 
@@ -560,7 +590,7 @@ def read_state():
         out["triggers"] = []
         for t in session.scalars(select(Trigger).order_by(Trigger.id)):
             try:
-                kwargs = t.kwargs  # Trigger.kwargs decrypts encrypted_kwargs
+                kwargs = t.kwargs  # Trigger.kwargs decrypts the kwargs column
             except InvalidToken:
                 errors.append(f"trigger {t.id} ({t.classpath}): cannot decrypt kwargs")
                 kwargs = None
@@ -569,13 +599,14 @@ def read_state():
 
         # Airflow 3.x: connection tests queued for workers hold Fernet-encrypted password/extra too.
         if "connection_test_request" in tables:
-            from airflow.models.connection_test import ConnectionTestRequest
-            for ct in session.scalars(select(ConnectionTestRequest)):
-                for field in ("password", "extra"):
-                    try:
-                        getattr(ct, field)
-                    except InvalidToken:
-                        errors.append(f"connection_test_request {ct.id}: cannot decrypt {field}")
+            for r in q("SELECT id, connection_id, is_encrypted, is_extra_encrypted, password, extra "
+                       "FROM connection_test_request ORDER BY id"):
+                for field, flag, raw in (("password", r[2], r[4]), ("extra", r[3], r[5])):
+                    if flag and raw is not None:
+                        try:
+                            fernet.decrypt(raw.encode())
+                        except InvalidToken:
+                            errors.append(f"connection_test_request {r[0]} ({r[1]}): cannot decrypt {field}")
         # dag_bundle.signed_url_template is signed (itsdangerous) with the Fernet key.
         from airflow.models.dagbundle import DagBundleModel
         for b in session.scalars(select(DagBundleModel)):
@@ -846,11 +877,17 @@ def parser():
     return p
 
 
+def on_sigterm(signum, frame):
+    raise KeyboardInterrupt()
+
+
 def main():
     global CMD
     args = parser().parse_args()
     CMD = args.cmd
     protect_stdout()
+    # SIGTERM like Ctrl-C: unwinds, so a running airflow CLI child is stopped too (run_cli)
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         setup_env(args)
         handler = {
