@@ -342,6 +342,9 @@ def cmd_populate(args):
     #    running run with a deferred task and its trigger
     t = time.time()
     interrupted_runs(job_ids)
+    # The primary's scheduler and triggerer were alive up to the end of populate (the "snapshot").
+    with create_session() as session:
+        session.execute(text("UPDATE job SET latest_heartbeat = now() WHERE state = 'running'"))
     secs["interrupted_runs"] = round(time.time() - t, 2)
 
     t = time.time()
