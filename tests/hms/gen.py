@@ -2234,12 +2234,14 @@ def build_scale(g, ndb, ntables, nparts):
     idx = list(range(len(plan)))
     rng.shuffle(idx)
     views = set()
-    for i in idx:
+    vcount = [0] * len(dbs)
+    for i in idx:  # at most a third of a database's tables are views (each over another table)
         if len(views) >= nviews:
             break
         di = plan[i][0]
-        if per_db[di] >= 2 and not any(plan[j][0] == di and j in views for j in views):
+        if vcount[di] < per_db[di] // 3 or (vcount[di] == 0 and per_db[di] >= 2):
             views.add(i)
+            vcount[di] += 1
     rest = [i for i in idx if i not in views]
     n_ext, n_ds = round(ntables * 0.10), round(ntables * 0.20)
     for i in views:
@@ -2316,10 +2318,12 @@ def build_scale(g, ndb, ntables, nparts):
         made.setdefault(di, []).append(tb)
         if i == acid_i:
             acid_tb = tb
+    vseen = [0] * len(dbs)
     for i in sorted(views):
         di = plan[i][0]
         db = dbs[di]
-        base = made[di][0]
+        base = made[di][vseen[di] % len(made[di])]
+        vseen[di] += 1
         vcols = (list(base["cols"]) + list(base["pkeys"]))[:6]
         clist = ", ".join(c[0] for c in vcols)
         elist = ", ".join(f"`{base['name']}`.`{c[0]}`" for c in vcols)
