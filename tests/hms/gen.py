@@ -2369,9 +2369,31 @@ class Client:
         self.tmp = tmpdir
         self.d = None
 
-    def fail(self, what, proc):
-        err = (proc.stderr or "").strip().splitlines()
-        raise GenError(f"{what}: " + (" | ".join(err[-5:]) if err else f"client exit status {proc.returncode}"))
+    def run_many(self, sqls, what):
+        """Runs each script in its own client session, all at once; returns their outputs."""
+        procs = []
+        for sql in sqls:
+            self.n = getattr(self, "n", 0) + 1
+            base = os.path.join(self.tmp, f"s{self.n}")
+            with open(base + ".sql", "w", encoding="utf-8") as f:
+                f.write(sql)
+            fo, fe = open(base + ".out", "w"), open(base + ".err", "w")
+            procs.append((self.spawn(base + ".sql", fo, fe), base, fo, fe))
+        outs, errs = [], []
+        for p, base, fo, fe in procs:
+            rc = p.wait()
+            fo.close()
+            fe.close()
+            outs.append(open(base + ".out", encoding="utf-8").read())
+            if rc != 0:
+                err = open(base + ".err", encoding="utf-8", errors="replace").read().strip().splitlines()
+                errs.append(" | ".join(err[-5:]) if err else f"client exit status {rc}")
+        if errs:
+            raise GenError(f"{what}: " + " || ".join(errs))
+        return outs
+
+    def run(self, sql, what):
+        return self.run_many([sql], what)[0]
 
 
 class MariaDB(Client):
@@ -2387,13 +2409,10 @@ class MariaDB(Client):
             f.write(f"[client]\nuser={conn['user']}\npassword={conn['password']}\nhost={conn['host']}\n"
                     f"port={conn['port']}\nprotocol=TCP\n")
 
-    def run(self, sql, what):
-        p = subprocess.run([self.bin, f"--defaults-extra-file={self.cnf}", "--local-infile=1", "--batch",
-                            "--skip-column-names", "--default-character-set=utf8mb4", "--connect-timeout=10",
-                            self.c["database"]], input=sql, capture_output=True, text=True, encoding="utf-8")
-        if p.returncode != 0:
-            self.fail(what, p)
-        return p.stdout
+    def spawn(self, script, fo, fe):
+        return subprocess.Popen([self.bin, f"--defaults-extra-file={self.cnf}", "--local-infile=1", "--batch",
+                                 "--skip-column-names", "--default-character-set=utf8mb4", "--connect-timeout=10",
+                                 self.c["database"]], stdin=open(script, "rb"), stdout=fo, stderr=fe)
 
     def probe(self):
         out = self.run("SELECT VERSION(), (SELECT COUNT(*) FROM information_schema.tables "
@@ -2411,9 +2430,9 @@ class MariaDB(Client):
         return (f"ALTER DATABASE {db} CHARACTER SET latin1 COLLATE latin1_bin;\n" + self.prelude() +
                 "\n".join(d.create_table(t) for t in schema.tables) + "\n")
 
-    def load_sql(self, schema, d, w):
+    def load_sql(self, schema, d, w, tables):
         out = [self.prelude()]
-        for t in schema.tables:
+        for t in tables:
             if not w.n[t.name]:
                 continue
             cols, sets = [], []
@@ -2431,13 +2450,11 @@ class MariaDB(Client):
             out.append(s + ";\nSHOW WARNINGS;")
         return "\n".join(out) + "\n"
 
-    def constraints_sql(self, schema, d):
-        stmts, fks = [], []
-        for t in schema.tables:
-            a, b = d.post_load(t)
-            stmts += a
-            fks += b
-        return self.prelude() + "\n".join(stmts + fks) + "\nSET SESSION foreign_key_checks = 1;\n"
+    def index_sql(self, d, tables):
+        return self.prelude() + "\n".join(s for t in tables for s in d.post_load(t)[0]) + "\n"
+
+    def fk_sql(self, schema, d):
+        return self.prelude() + "\n".join(s for t in schema.tables for s in d.post_load(t)[1]) + "\n"
 
     def count_sql(self, schema, d):
         return " UNION ALL ".join(f"SELECT '{t.name}', COUNT(*) FROM {d.qt(t)}" for t in schema.tables) + ";"
@@ -2453,18 +2470,12 @@ class Postgres(Client):
         if not self.bin:
             raise GenError("`psql` client not found on PATH")
 
-    def run(self, sql, what):
-        script = os.path.join(self.tmp, "script.sql")
-        with open(script, "w", encoding="utf-8") as f:
-            f.write(sql)
+    def spawn(self, script, fo, fe):
         env = dict(os.environ, PGPASSWORD=self.c["password"], PGCLIENTENCODING="UTF8", PGCONNECT_TIMEOUT="10")
-        p = subprocess.run([self.bin, "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1",
-                            "-h", self.c["host"], "-p", str(self.c["port"]), "-U", self.c["user"],
-                            "-d", self.c["database"], "-f", script],
-                           capture_output=True, text=True, encoding="utf-8", env=env)
-        if p.returncode != 0:
-            self.fail(what, p)
-        return p.stdout
+        return subprocess.Popen([self.bin, "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1",
+                                 "-h", self.c["host"], "-p", str(self.c["port"]), "-U", self.c["user"],
+                                 "-d", self.c["database"], "-f", script],
+                                stdin=subprocess.DEVNULL, stdout=fo, stderr=fe, env=env)
 
     def probe(self):
         out = self.run("SELECT version(), (SELECT count(*) FROM pg_class c JOIN pg_namespace n "
@@ -2476,29 +2487,28 @@ class Postgres(Client):
     def create_sql(self, schema, d):
         return "\n".join(d.create_table(t) for t in schema.tables) + "\n"
 
-    def load_sql(self, schema, d, w):
+    def load_sql(self, schema, d, w, tables):
         out = ["SET synchronous_commit = off;"]
-        for t in schema.tables:
+        for t in tables:
             if not w.n[t.name]:
                 continue
             cols = ", ".join(d.qc(t, c) for c in t.colnames())
             path = w.path(t.name).replace("'", "''")
             out.append(f"\\copy {d.qt(t)} ({cols}) FROM '{path}'")
         # serial columns continue after the loaded ids
-        for t in schema.tables:
+        for t in tables:
             for c in t.columns:
                 if c.ai and w.n[t.name]:
                     out.append(f"SELECT setval(pg_get_serial_sequence('{d.qt(t)}', '{d.cname(t, c.name)}'), "
                                f"(SELECT GREATEST(MAX({d.qc(t, c.name)}), 1) FROM {d.qt(t)}));")
         return "\n".join(out) + "\n"
 
-    def constraints_sql(self, schema, d):
-        stmts, fks = [], []
-        for t in schema.tables:
-            a, b = d.post_load(t)
-            stmts += a
-            fks += b
-        return "SET maintenance_work_mem = '512MB';\n" + "\n".join(stmts + fks) + "\nANALYZE;\n"
+    def index_sql(self, d, tables):
+        return ("SET maintenance_work_mem = '256MB';\n" +
+                "\n".join(s for t in tables for s in d.post_load(t)[0]) + "\n")
+
+    def fk_sql(self, schema, d):
+        return "\n".join(s for t in schema.tables for s in d.post_load(t)[1]) + "\nANALYZE;\n"
 
     def count_sql(self, schema, d):
         return " UNION ALL ".join(f"SELECT '{t.name}', COUNT(*) FROM {d.qt(t)}" for t in schema.tables) + ";"
@@ -2578,14 +2588,24 @@ def run(args):
         w.close()
         t_gen = time.time() - t0
         log(f"generate: {sum(w.n.values())} rows in {t_gen:.1f}s")
+        # two client sessions at once (2 cores), tables split evenly by rows
+        groups = [[], []]
+        size = [0, 0]
+        for t in sorted(schema.tables, key=lambda t: -w.n[t.name]):
+            k = 0 if size[0] <= size[1] else 1
+            groups[k].append(t)
+            size[k] += w.n[t.name] + 1
         t0 = time.time()
-        out = cli.run(cli.load_sql(schema, d, w), "bulk load failed")
-        if conn["engine"] == "m" and out.strip():
-            raise GenError("LOAD DATA reported warnings: " + " | ".join(out.strip().splitlines()[:5]))
+        outs = cli.run_many([cli.load_sql(schema, d, w, g) for g in groups], "bulk load failed")
+        out = "".join(outs).strip()
+        if conn["engine"] == "m" and out:
+            raise GenError("LOAD DATA reported warnings: " + " | ".join(out.splitlines()[:5]))
         t_load = time.time() - t0
         log(f"load: {t_load:.1f}s")
         t0 = time.time()
-        cli.run(cli.constraints_sql(schema, d), "creating indexes/keys failed")
+        cli.run_many([cli.index_sql(d, g) for g in groups], "creating indexes/keys failed")
+        log(f"indexes: {time.time() - t0:.1f}s")
+        cli.run(cli.fk_sql(schema, d), "creating foreign keys failed")
         t_cons = time.time() - t0
         log(f"constraints: {t_cons:.1f}s")
         counts = {}
