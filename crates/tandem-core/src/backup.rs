@@ -100,6 +100,7 @@ type Copied = (SystemInfo, Vec<TableEntry>, tandem_engine::SchemaDump, tandem_en
 
 async fn copy_all(req: &BackupRequest<'_>, snapshot: &dyn Snapshot, events: Arc<dyn Events>) -> Result<Copied> {
     let (system, detected) = detect(&req.system, snapshot, &req.source).await?;
+    system.check_version(detected.version.as_deref()).with_context(|| format!("backup of {}", req.source))?;
     let known = Arc::new(req.repo.chunk_ids().await?);
     let tables = &snapshot.schema().tables;
     events.phase(&format!("copying {} tables", tables.len()), Some(tables.len() as u64), Unit::Items);
@@ -140,15 +141,14 @@ async fn detect(choice: &SystemChoice, snapshot: &dyn Snapshot, source: &DbUrl) 
             Err(Error::internal("no system recognised the database (generic should always match)"))
         }
         SystemChoice::Named(name) => {
-            let system = tandem_system::by_name(name).ok_or_else(|| {
-                let names: Vec<_> = tandem_system::all().iter().map(|s| s.name()).collect();
-                Error::bad_input(format!("unknown system {name:?} (expected auto, {})", names.join(", ")))
-            })?;
+            let system = tandem_system::named(name)?;
             match system.detect(snapshot).await? {
                 Some(d) => Ok((system, d)),
                 None => Err(Error::bad_input(format!(
-                    "database {} is not a {name} database (use --system generic to copy it as it is)",
-                    source
+                    "database {} is not {} (it lacks one of the tables {}); use --system generic to copy it as it is",
+                    source,
+                    system.describe(),
+                    system.marker_tables().join(", ")
                 ))),
             }
         }

@@ -1,4 +1,4 @@
-//! tandem's flows: backup, restore, check and prune.
+//! tandem's flows: backup, restore (with location maps and system fix-ups), check and prune.
 //!
 //! Core is engine- and system-agnostic: it takes typed values (an [`Engine`](tandem_engine::Engine),
 //! a [`DbUrl`](tandem_engine::DbUrl), a [`Repository`](tandem_repo::Repository), systems) and
@@ -11,6 +11,7 @@ mod events;
 mod plan;
 mod prune;
 mod restore;
+mod transform;
 
 pub use backup::{backup, BackupReport, BackupRequest, SystemChoice};
 pub use check::{check, CheckReport};
@@ -18,4 +19,5 @@ pub use chunker::ChunkWriter;
 pub use events::{Events, NoEvents, Unit};
 pub use plan::Plan;
 pub use prune::{prune, select_kept, PruneReport, RetentionPolicy};
-pub use restore::{restore, RestoreReport, RestoreRequest};
+pub use restore::{restore, FixupReport, RestoreReport, RestoreRequest};
+pub use transform::{ColumnReport, LocationReport, RuleReport};

@@ -12,6 +12,7 @@
 
 mod model;
 pub mod rowcodec;
+pub mod text;
 mod url;
 
 pub use model::*;
@@ -66,8 +67,43 @@ pub trait Snapshot: Send + Sync {
     /// number of rows.
     async fn copy_out(&self, table: &TableDef, sink: &mut dyn RowSink) -> Result<u64>;
 
+    /// Streams the rows of a read-only `SELECT` (in [`dialect`](Snapshot::dialect)) run inside
+    /// the snapshot into `sink`, in the engine's [`RowEncoding`] with every text value in UTF-8.
+    /// Returns the number of rows. Used by systems to read joined, ordered views of their tables.
+    async fn query(&self, sql: &str, sink: &mut dyn RowSink) -> Result<u64>;
+
+    /// How this engine spells SQL.
+    fn dialect(&self) -> &'static dyn Dialect;
+
     /// Ends the snapshot's transactions and closes its connections.
     async fn close(self: Box<Self>) -> Result<()>;
+}
+
+/// The SQL spelling of an engine, for the few statements systems write themselves (post-restore
+/// fix-ups, verify queries). Statements built with it must be plain SQL that both engines run.
+pub trait Dialect: Send + Sync {
+    /// A quoted identifier (`` `DBS` `` / `"DBS"`).
+    fn ident(&self, name: &str) -> String;
+
+    /// The quoted, schema-qualified name of `table`.
+    fn table(&self, table: &TableDef) -> String {
+        match &table.schema {
+            Some(s) => format!("{}.{}", self.ident(s), self.ident(&table.name)),
+            None => self.ident(&table.name),
+        }
+    }
+
+    /// A string literal.
+    fn literal(&self, s: &str) -> String;
+
+    /// An expression over the text expression `expr` whose `ORDER BY` order is the order of the
+    /// UTF-8 bytes of the text (Unicode code point order), whatever the column's collation.
+    fn text_order(&self, expr: &str) -> String;
+
+    /// An aggregate over `exprs` (any types): the rows' tuples separated by `,`, the elements of
+    /// a tuple by `:`, each element as lower- or upper-case hex of the UTF-8 bytes of its text
+    /// form, or `-` for NULL; NULL or empty when there are no rows. Order is unspecified.
+    fn agg_tuples(&self, exprs: &[String]) -> String;
 }
 
 /// Receives encoded rows from [`Snapshot::copy_out`].
@@ -102,6 +138,13 @@ pub trait RestoreSession: Send + Sync {
     /// [`RowEncoding`]; an error from the stream aborts the load and is returned. Returns the
     /// number of rows loaded.
     async fn copy_in(&self, table: &TableDef, rows: BoxStream<'static, Result<Bytes>>) -> Result<u64>;
+
+    /// How this engine spells SQL (for [`execute`](RestoreSession::execute)).
+    fn dialect(&self) -> &'static dyn Dialect;
+
+    /// Runs one statement on the restored, not yet visible content (after the loads; names
+    /// qualified with [`Dialect::table`]). Returns the number of rows it changed.
+    async fn execute(&self, sql: &str) -> Result<u64>;
 
     /// Runs the post-data statements (constraints, indexes, sequences, views) and makes the new
     /// content visible, replacing the old content in one step where the engine allows it.

@@ -88,10 +88,14 @@ pub struct SchemaDump {
     /// Database default collation, when the engine has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collation: Option<String>,
+    /// Objects a restore into another engine cannot recreate (`view v`, `trigger t`), for
+    /// humans. A cross-engine restore refuses a schema that has any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub untranslatable: Vec<String>,
 }
 
 /// One table whose rows are copied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableDef {
     /// Schema (PostgreSQL namespace); `None` on engines where a database has no schemas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -103,6 +107,12 @@ pub struct TableDef {
     /// Primary key columns, in key order (empty if the table has none).
     #[serde(default)]
     pub primary_key: Vec<String>,
+    /// Secondary indexes on plain columns (not the primary key), for cross-engine restores.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<IndexDef>,
+    /// Foreign keys, for cross-engine restores.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign_keys: Vec<ForeignKeyDef>,
 }
 
 impl TableDef {
@@ -113,15 +123,59 @@ impl TableDef {
             None => self.name.clone(),
         }
     }
+
+    /// The column called `name` (exact, else case-insensitive) and its position.
+    pub fn column(&self, name: &str) -> Option<(usize, &ColumnDef)> {
+        let exact = self.columns.iter().position(|c| c.name == name);
+        let i = exact.or_else(|| self.columns.iter().position(|c| c.name.eq_ignore_ascii_case(name)))?;
+        Some((i, &self.columns[i]))
+    }
 }
 
 /// One copied column.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ColumnDef {
     pub name: String,
     /// The column type as the engine spells it (`varchar(767)`, `timestamp with time zone`).
     pub sql_type: String,
     pub nullable: bool,
+    /// Character set of a text column when it is not the database's (MySQL: `latin1`,
+    /// `utf8mb4`, `binary`; PostgreSQL text is always read and written as UTF-8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charset: Option<String>,
+    /// Default value as the engine's catalog spells it (`'N'`, `0`, `b'0'`, `now()`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    /// Values come from an engine generator (AUTO_INCREMENT, identity, serial).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_increment: bool,
+}
+
+/// A secondary index on plain columns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexDef {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub unique: bool,
+}
+
+/// A foreign key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignKeyDef {
+    pub name: String,
+    pub columns: Vec<String>,
+    /// The referenced table (same schema).
+    pub ref_table: String,
+    pub ref_columns: Vec<String>,
+    /// `CASCADE`, `SET NULL`, `RESTRICT`, `NO ACTION`, `SET DEFAULT`.
+    #[serde(default = "no_action")]
+    pub on_delete: String,
+    #[serde(default = "no_action")]
+    pub on_update: String,
+}
+
+fn no_action() -> String {
+    "NO ACTION".into()
 }
 
 /// What a restore target holds before a restore.

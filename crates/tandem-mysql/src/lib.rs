@@ -14,6 +14,7 @@
 //!
 //! Stored routines and events are not copied (a warning is logged when the source has any).
 
+mod keys;
 mod pool;
 mod restore;
 mod schema;
@@ -59,6 +60,25 @@ impl Engine for MySql {
 
     async fn target(&self, url: &DbUrl) -> Result<Box<dyn Target>> {
         Ok(Box::new(restore::MyTarget::open(url).await?))
+    }
+}
+
+/// MySQL/MariaDB spelling of SQL (backticks, backslash-escaped literals).
+pub(crate) struct MyDialect;
+
+impl tandem_engine::Dialect for MyDialect {
+    fn ident(&self, name: &str) -> String {
+        q(name)
+    }
+    fn literal(&self, s: &str) -> String {
+        lit(s)
+    }
+    fn text_order(&self, expr: &str) -> String {
+        format!("CAST(CONVERT({expr} USING utf8mb4) AS BINARY)")
+    }
+    fn agg_tuples(&self, exprs: &[String]) -> String {
+        let parts: Vec<String> = exprs.iter().map(|e| format!("COALESCE(HEX(CONVERT({e} USING utf8mb4)), '-')")).collect();
+        format!("GROUP_CONCAT(CONCAT({}) SEPARATOR ',')", parts.join(", ':', "))
     }
 }
 

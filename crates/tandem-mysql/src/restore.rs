@@ -410,6 +410,20 @@ impl RestoreSession for MySession {
         Ok(loaded)
     }
 
+    fn dialect(&self) -> &'static dyn tandem_engine::Dialect {
+        &crate::MyDialect
+    }
+
+    async fn execute(&self, sql: &str) -> Result<u64> {
+        let mut ctl = self.take_ctl()?;
+        let result = ctl.query_drop(sql).await.map_err(db_err).with_context(|| head(sql));
+        let rows = ctl.affected_rows();
+        if let Ok(mut slot) = self.ctl.lock() {
+            *slot = Some(ctl);
+        }
+        result.map(|()| rows)
+    }
+
     async fn commit(mut self: Box<Self>) -> Result<()> {
         let mut ctl = self.take_ctl()?;
         for c in self.loaders.drain() {

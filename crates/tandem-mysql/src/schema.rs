@@ -57,8 +57,8 @@ pub(crate) async fn read_schema(conn: &mut Conn, db: &str) -> Result<SchemaDump>
     for r in query_strings(
         conn,
         &format!(
-            "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, EXTRA FROM information_schema.COLUMNS \
-             WHERE TABLE_SCHEMA = {} ORDER BY TABLE_NAME, ORDINAL_POSITION",
+            "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, EXTRA, CHARACTER_SET_NAME, COLUMN_DEFAULT \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {} ORDER BY TABLE_NAME, ORDINAL_POSITION",
             lit(db)
         ),
     )
@@ -72,6 +72,9 @@ pub(crate) async fn read_schema(conn: &mut Conn, db: &str) -> Result<SchemaDump>
             name: field(&r, 1),
             sql_type: field(&r, 2),
             nullable: field(&r, 3) == "YES",
+            charset: r.get(5).cloned().flatten(),
+            default: r.get(6).cloned().flatten(),
+            auto_increment: extra.contains("AUTO_INCREMENT"),
         });
     }
     let mut pks: HashMap<String, Vec<String>> = HashMap::new();
@@ -98,6 +101,7 @@ pub(crate) async fn read_schema(conn: &mut Conn, db: &str) -> Result<SchemaDump>
             name: t.clone(),
             columns: columns.remove(t).unwrap_or_default(),
             primary_key: pks.remove(t).unwrap_or_default(),
+            ..Default::default()
         });
     }
 
@@ -109,6 +113,7 @@ pub(crate) async fn read_schema(conn: &mut Conn, db: &str) -> Result<SchemaDump>
         view_ddl.insert(v.clone(), unqualify(&strip_definer(&ddl), db));
     }
     dump.post_data.extend(order_views(&view_ddl));
+    dump.untranslatable.extend(views.iter().map(|v| format!("view {v}")));
 
     let trig = query_strings(
         conn,
@@ -125,7 +130,10 @@ pub(crate) async fn read_schema(conn: &mut Conn, db: &str) -> Result<SchemaDump>
         let ddl = rows.first().map(|r| field(r, 2)).filter(|s| !s.is_empty());
         let ddl = ddl.ok_or_else(|| Error::internal(format!("trigger {name}: SHOW CREATE TRIGGER returned nothing")))?;
         dump.post_data.push(unqualify(&strip_definer(&ddl), db));
+        dump.untranslatable.push(format!("trigger {name}"));
     }
+
+    crate::keys::read_keys(conn, db, &mut dump.tables).await?;
 
     let routines = query_strings(conn, &format!("SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {}", lit(db))).await?;
     let events = query_strings(conn, &format!("SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {}", lit(db))).await?;
@@ -428,11 +436,12 @@ mod tests {
             schema: None,
             name: "t".into(),
             columns: vec![
-                ColumnDef { name: "a".into(), sql_type: "int(11)".into(), nullable: false },
-                ColumnDef { name: "b".into(), sql_type: "bit(1)".into(), nullable: true },
-                ColumnDef { name: "j".into(), sql_type: "json".into(), nullable: true },
+                ColumnDef { name: "a".into(), sql_type: "int(11)".into(), nullable: false, ..Default::default() },
+                ColumnDef { name: "b".into(), sql_type: "bit(1)".into(), nullable: true, ..Default::default() },
+                ColumnDef { name: "j".into(), sql_type: "json".into(), nullable: true, ..Default::default() },
             ],
             primary_key: vec!["a".into()],
+            ..Default::default()
         };
         let sql = load_sql(&t);
         assert!(

@@ -183,6 +183,31 @@ impl Snapshot for MySnapshot {
         }
     }
 
+    async fn query(&self, sql: &str, sink: &mut dyn RowSink) -> Result<u64> {
+        let mut lease = self.workers.get().await?;
+        let result = async {
+            lease.conn.query_drop("SET SESSION character_set_results = utf8mb4").await.map_err(db_err)?;
+            let n = stream_rows(&mut lease.conn, sql, sink).await?;
+            lease.conn.query_drop("SET SESSION character_set_results = NULL").await.map_err(db_err)?;
+            Ok::<_, Error>(n)
+        }
+        .await;
+        match result {
+            Ok(n) => {
+                self.workers.put(lease);
+                Ok(n)
+            }
+            Err(e) => {
+                self.workers.lost(lease);
+                Err(e)
+            }
+        }
+    }
+
+    fn dialect(&self) -> &'static dyn tandem_engine::Dialect {
+        &crate::MyDialect
+    }
+
     async fn close(self: Box<Self>) -> Result<()> {
         for mut conn in self.workers.drain() {
             let _ = conn.query_drop("COMMIT").await;

@@ -90,6 +90,7 @@ impl Seq {
 pub(crate) async fn read_schema(client: &Client, version: i32) -> Result<SchemaDump> {
     let mut pre = Vec::new();
     let mut post = Vec::new();
+    let mut untranslatable = Vec::new();
 
     // Database defaults.
     let db = query(client, "the database", "SELECT pg_catalog.pg_encoding_to_char(encoding)::text, datcollate::text \
@@ -197,7 +198,12 @@ pub(crate) async fn read_schema(client: &Client, version: i32) -> Result<SchemaD
             Some((d, t, c)) if d == "i" => {
                 identity_seq.insert((*t, c.clone()), i);
             }
-            _ => pre.push(format!("CREATE SEQUENCE {} AS {} {}", qname(&s.schema, &s.name), s.ty, s.options())),
+            _ => {
+                if s.owner.is_none() {
+                    untranslatable.push(format!("sequence {}.{}", s.schema, s.name));
+                }
+                pre.push(format!("CREATE SEQUENCE {} AS {} {}", qname(&s.schema, &s.name), s.ty, s.options()))
+            }
         }
     }
 
@@ -218,6 +224,7 @@ pub(crate) async fn read_schema(client: &Client, version: i32) -> Result<SchemaD
             tracing::warn!("function {schema}.{name} (kind {kind}: aggregate or window function) is skipped");
             continue;
         };
+        untranslatable.push(format!("function {schema}.{name}"));
         if get::<bool>(r, 4)? {
             late_functions.push(def);
         } else {
@@ -374,6 +381,7 @@ pub(crate) async fn read_schema(client: &Client, version: i32) -> Result<SchemaD
     }
 
     let views = views(client, &mut post, &mut view_indexes).await?;
+    untranslatable.extend(views.values().map(|(kind, name)| format!("{} {name}", kind.to_lowercase())));
 
     // Triggers on the tables and views restored.
     let parent = if version >= 130000 { "AND t.tgparentid = 0" } else { "" };
@@ -385,6 +393,7 @@ pub(crate) async fn read_schema(client: &Client, version: i32) -> Result<SchemaD
     };
     for r in &rows {
         let Some(rel) = rel_name(get(r, 0)?) else { continue };
+        untranslatable.push(format!("trigger {} on {rel}", get::<String>(r, 3)?));
         post.push(get(r, 1)?);
         let enabled: String = get(r, 2)?;
         if enabled == "D" {
@@ -416,7 +425,7 @@ pub(crate) async fn read_schema(client: &Client, version: i32) -> Result<SchemaD
         }
     }
 
-    let tables = tables
+    let mut tables: Vec<TableDef> = tables
         .into_iter()
         .map(|t| TableDef {
             schema: Some(t.schema),
@@ -425,12 +434,21 @@ pub(crate) async fn read_schema(client: &Client, version: i32) -> Result<SchemaD
                 .columns
                 .into_iter()
                 .filter(|c| c.generated.is_empty())
-                .map(|c| ColumnDef { name: c.name, sql_type: c.ty, nullable: !c.notnull })
+                .map(|c| ColumnDef {
+                    name: c.name,
+                    sql_type: c.ty,
+                    nullable: !c.notnull,
+                    auto_increment: !c.identity.is_empty() || c.default.as_deref().is_some_and(|d| d.starts_with("nextval(")),
+                    default: c.default,
+                    charset: None,
+                })
                 .collect(),
             primary_key: t.pk,
+            ..Default::default()
         })
         .collect();
-    Ok(SchemaDump { pre_data: pre, post_data: post, tables, charset, collation })
+    crate::keys::read_keys(client, &mut tables).await?;
+    Ok(SchemaDump { pre_data: pre, post_data: post, tables, charset, collation, untranslatable })
 }
 
 /// Enum, domain and composite types (in that order); range types are skipped with a warning.

@@ -15,6 +15,7 @@
 //! TLS is not supported: `sslmode` may be absent, `disable`, `allow` or `prefer` (all mean no TLS).
 
 mod catalog;
+mod keys;
 mod restore;
 mod snapshot;
 
@@ -50,6 +51,26 @@ impl Engine for Postgres {
 
     async fn target(&self, url: &DbUrl) -> Result<Box<dyn Target>> {
         Ok(Box::new(restore::PgTarget::connect(url).await?))
+    }
+}
+
+/// PostgreSQL spelling of SQL (double-quoted identifiers).
+pub(crate) struct PgDialect;
+
+impl tandem_engine::Dialect for PgDialect {
+    fn ident(&self, name: &str) -> String {
+        ident(name)
+    }
+    fn literal(&self, s: &str) -> String {
+        literal(s)
+    }
+    fn text_order(&self, expr: &str) -> String {
+        format!("({expr}) COLLATE \"C\"")
+    }
+    fn agg_tuples(&self, exprs: &[String]) -> String {
+        let parts: Vec<String> =
+            exprs.iter().map(|e| format!("COALESCE(pg_catalog.encode(pg_catalog.convert_to(({e})::text, 'UTF8'), 'hex'), '-')")).collect();
+        format!("pg_catalog.string_agg({}, ',')", parts.join(" || ':' || "))
     }
 }
 

@@ -112,7 +112,7 @@ impl Target for PgTarget {
         client
             .batch_execute(
                 "SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0; \
-                 SET DateStyle = ISO; SET IntervalStyle = postgres; SET row_security = off; \
+                 SET DateStyle = ISO; SET IntervalStyle = postgres; SET row_security = off; SET TimeZone = 'UTC'; \
                  BEGIN; SET LOCAL check_function_bodies = off; SET LOCAL synchronous_commit = off; \
                  SET LOCAL client_min_messages = warning; \
                  SELECT pg_catalog.set_config('search_path', '', true)",
@@ -260,6 +260,21 @@ impl RestoreSession for PgSession {
         let n = sink.as_mut().finish().await.map_err(|e| pg_err(&what, e))?;
         self.failed.store(false, Ordering::SeqCst);
         Ok(n)
+    }
+
+    fn dialect(&self) -> &'static dyn tandem_engine::Dialect {
+        &crate::PgDialect
+    }
+
+    async fn execute(&self, sql: &str) -> Result<u64> {
+        let client = self.client.lock().await;
+        match client.execute(sql, &[]).await {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                self.failed.store(true, Ordering::SeqCst);
+                Err(pg_err(format!("{}: {}", self.ctx, head(sql)), e))
+            }
+        }
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {

@@ -160,7 +160,19 @@ impl Snapshot for PgSnapshot {
         // connection whose COPY was cut short stays usable (the driver drains the rest).
         let lease = Lease { snapshot: self, client: Some(client) };
         let client = lease.client.as_ref().ok_or_else(|| Error::internal(format!("{what}: lost connection")))?;
-        copy_out_on(client, table, sink).await.map_err(|e| e.context(&what))
+        copy_out_on(client, &copy_out_sql(table), sink).await.map_err(|e| e.context(&what))
+    }
+
+    async fn query(&self, sql: &str, sink: &mut dyn RowSink) -> Result<u64> {
+        let _permit = self.permits.acquire().await.map_err(|_| Error::internal("query: snapshot is closed"))?;
+        let client = self.take().ok_or_else(|| Error::internal("query: no idle snapshot connection"))?;
+        let lease = Lease { snapshot: self, client: Some(client) };
+        let client = lease.client.as_ref().ok_or_else(|| Error::internal("query: lost connection"))?;
+        copy_out_on(client, &format!("COPY ({sql}) TO STDOUT"), sink).await
+    }
+
+    fn dialect(&self) -> &'static dyn tandem_engine::Dialect {
+        &crate::PgDialect
     }
 
     async fn close(self: Box<Self>) -> Result<()> {
@@ -178,8 +190,9 @@ impl Snapshot for PgSnapshot {
     }
 }
 
-async fn copy_out_on(client: &Client, table: &TableDef, sink: &mut dyn RowSink) -> Result<u64> {
-    let stream = client.copy_out(copy_out_sql(table).as_str()).await.map_err(|e| pg_err("COPY TO", e))?;
+/// Runs one `COPY ... TO STDOUT` and hands its rows to `sink` in buffers of whole rows.
+async fn copy_out_on(client: &Client, copy: &str, sink: &mut dyn RowSink) -> Result<u64> {
+    let stream = client.copy_out(copy).await.map_err(|e| pg_err("COPY TO", e))?;
     futures::pin_mut!(stream);
     let mut buf = BytesMut::with_capacity(BATCH + BATCH / 4);
     let mut rows: u64 = 0;

@@ -1,23 +1,25 @@
 //! `airflow`: recognised by `alembic_version` next to `dag` and `dag_run`.
 
-use async_trait::async_trait;
-use tandem_engine::Snapshot;
-use tandem_error::Result;
-
-use crate::read::detect_by_tables;
-use crate::{Detected, System};
+use crate::System;
 
 /// The Airflow metadata database.
 pub struct Airflow;
 
-#[async_trait]
 impl System for Airflow {
     fn name(&self) -> &'static str {
         "airflow"
     }
 
-    async fn detect(&self, snapshot: &dyn Snapshot) -> Result<Option<Detected>> {
-        detect_by_tables(snapshot, self.name(), ("alembic_version", "version_num"), &["dag", "dag_run"]).await
+    fn describe(&self) -> &'static str {
+        "an Airflow metadata database"
+    }
+
+    fn marker_tables(&self) -> &'static [&'static str] {
+        &["alembic_version", "dag", "dag_run"]
+    }
+
+    fn version_column(&self) -> Option<&'static str> {
+        Some("version_num")
     }
 
     fn summary_tables(&self) -> &'static [(&'static str, &'static str)] {

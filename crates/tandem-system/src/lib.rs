@@ -1,26 +1,29 @@
 //! The system trait of tandem: what a database belongs to.
 //!
-//! A [`System`] recognises its database from a [`Snapshot`] (tables and a version table) and
-//! names the schema version. Later it also owns location columns, post-restore fix-ups,
-//! standby/promote/fence and semantic verify; the `generic` system has none of these and copies
+//! A [`System`] recognises its database by marker tables and names the schema version; it knows
+//! which columns hold storage locations (rewritten by a [`LocationMap`] on restore), which
+//! statements make restored content usable (id generators, stale locks: [`Fixup`]), and (later)
+//! standby/promote/fence and semantic verify. The `generic` system has none of these and copies
 //! any schema faithfully.
 //!
-//! Systems never depend on a particular engine: they see tables through the engine trait and
-//! decode small tables with [`tandem_engine::rowcodec`].
+//! Systems never depend on a particular engine: they see tables through the engine trait, decode
+//! small tables with [`tandem_engine::rowcodec`] and write SQL through [`tandem_engine::Dialect`].
 
 mod airflow;
 mod generic;
 mod hive;
+pub mod location;
 mod read;
 
 pub use airflow::Airflow;
 pub use generic::Generic;
 pub use hive::HiveMetastore;
+pub use location::{LocationMap, LocationRule};
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use tandem_engine::Snapshot;
+use tandem_engine::{Dialect, Snapshot, TableDef};
 use tandem_error::Result;
 
 /// What a system found in a database.
@@ -34,19 +37,87 @@ pub struct Detected {
     pub summary: BTreeMap<String, u64>,
 }
 
+/// A column holding storage locations, which a [`LocationMap`] rewrites on restore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocationColumn {
+    pub table: &'static str,
+    pub column: &'static str,
+    /// For key/value tables: only rows whose column `.0` holds one of the keys `.1`.
+    pub only_keys: Option<(&'static str, &'static [&'static str])>,
+}
+
+/// One statement that makes restored content usable, run on the restored content before it
+/// becomes visible (see [`System::post_restore`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fixup {
+    /// What it does, for the restore report (`advance SEQUENCE_TABLE past TBLS.TBL_ID`).
+    pub what: String,
+    pub sql: String,
+}
+
 /// One kind of system.
 #[async_trait]
 pub trait System: Send + Sync {
     /// Stable name used on the command line and in manifests (`hive-metastore`).
     fn name(&self) -> &'static str;
 
+    /// What a database of this system is called in messages (`a Hive Metastore`).
+    fn describe(&self) -> &'static str;
+
+    /// Tables that all exist in a database of this system (case-insensitive; any schema). The
+    /// first one holds the schema version in [`version_column`](System::version_column).
+    /// Empty: every database is of this system.
+    fn marker_tables(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Column of the first marker table that holds the schema version.
+    fn version_column(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Recognises the database in `snapshot`: `Ok(None)` if it is not of this system.
     /// Errors only when the database looks like this system but cannot be read.
-    async fn detect(&self, snapshot: &dyn Snapshot) -> Result<Option<Detected>>;
+    async fn detect(&self, snapshot: &dyn Snapshot) -> Result<Option<Detected>> {
+        read::detect_by_markers(snapshot, self).await
+    }
+
+    /// Whether a database holding `relations` (as a restore target lists them: `name` or
+    /// `schema.name`) is of this system.
+    fn recognizes(&self, relations: &[String]) -> bool {
+        let markers = self.marker_tables();
+        !markers.is_empty()
+            && markers.iter().all(|m| relations.iter().any(|r| r.rsplit('.').next().is_some_and(|n| n.eq_ignore_ascii_case(m))))
+    }
+
+    /// Refuses (BadInput, naming it) a schema version that tandem does not support for this
+    /// system.
+    fn check_version(&self, _version: Option<&str>) -> Result<()> {
+        Ok(())
+    }
 
     /// Tables whose row counts make the human summary, as `(label, table name)`.
     fn summary_tables(&self) -> &'static [(&'static str, &'static str)] {
         &[]
+    }
+
+    /// Columns that hold storage locations.
+    fn location_columns(&self) -> &'static [LocationColumn] {
+        &[]
+    }
+
+    /// Statements that make the restored `tables` usable at once: id generators advanced past
+    /// the restored ids, state of the dead source (locks, open transactions) cleared. Each must
+    /// be idempotent and plain SQL that both engines run, spelled with `dialect`.
+    fn post_restore(&self, _tables: &[TableDef], _dialect: &dyn Dialect) -> Vec<Fixup> {
+        Vec::new()
+    }
+
+    /// The character set this system's text uses where an engine lets a schema choose one
+    /// (`latin1` for the Hive Metastore on MySQL, as Hive's own scripts create it); `None`: the
+    /// engine's Unicode default. Used when a restore creates the schema in another engine.
+    fn text_charset(&self) -> Option<&'static str> {
+        None
     }
 }
 
@@ -58,4 +129,12 @@ pub fn all() -> Vec<Box<dyn System>> {
 /// The system called `name`, if there is one.
 pub fn by_name(name: &str) -> Option<Box<dyn System>> {
     all().into_iter().find(|s| s.name() == name)
+}
+
+/// The system called `name`; BadInput listing the known ones otherwise.
+pub fn named(name: &str) -> Result<Box<dyn System>> {
+    by_name(name).ok_or_else(|| {
+        let names: Vec<_> = all().iter().map(|s| s.name()).collect();
+        tandem_error::Error::bad_input(format!("unknown system {name:?} (expected auto, {})", names.join(", ")))
+    })
 }

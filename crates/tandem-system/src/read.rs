@@ -5,7 +5,10 @@ use bytes::Bytes;
 use tandem_engine::{rowcodec, RowSink, Snapshot, TableDef};
 use tandem_error::Result;
 
-struct Collect(Vec<u8>);
+use crate::{Detected, System};
+
+/// A sink that keeps everything.
+pub(crate) struct Collect(pub Vec<u8>);
 
 #[async_trait]
 impl RowSink for Collect {
@@ -15,9 +18,8 @@ impl RowSink for Collect {
     }
 }
 
-/// The table called `name` (case-insensitive, in any schema), if the snapshot has one.
-pub fn find_table<'a>(snapshot: &'a dyn Snapshot, name: &str) -> Option<&'a TableDef> {
-    let tables = &snapshot.schema().tables;
+/// The table called `name` (exact, else case-insensitive, in any schema), if there is one.
+pub fn find_table<'a>(tables: &'a [TableDef], name: &str) -> Option<&'a TableDef> {
     tables.iter().find(|t| t.name == name).or_else(|| tables.iter().find(|t| t.name.eq_ignore_ascii_case(name)))
 }
 
@@ -30,7 +32,7 @@ pub async fn read_rows(snapshot: &dyn Snapshot, table: &TableDef) -> Result<Vec<
 
 /// The first non-NULL value of column `column` (case-insensitive) of `table`, as text.
 pub async fn first_value(snapshot: &dyn Snapshot, table: &TableDef, column: &str) -> Result<Option<String>> {
-    let Some(idx) = table.columns.iter().position(|c| c.name.eq_ignore_ascii_case(column)) else {
+    let Some((idx, _)) = table.column(column) else {
         return Ok(None);
     };
     let rows = read_rows(snapshot, table).await?;
@@ -40,19 +42,17 @@ pub async fn first_value(snapshot: &dyn Snapshot, table: &TableDef, column: &str
         .map(|v| String::from_utf8_lossy(&v).into_owned()))
 }
 
-/// Recognition by marker tables: `Some` (named `system`, with the first value of
-/// `version_table.version_column` as version) iff the snapshot has `version_table` and every table
-/// of `also`.
-pub async fn detect_by_tables(
-    snapshot: &dyn Snapshot,
-    system: &str,
-    (version_table, version_column): (&str, &str),
-    also: &[&str],
-) -> Result<Option<crate::Detected>> {
-    let Some(table) = find_table(snapshot, version_table) else { return Ok(None) };
-    if also.iter().any(|t| find_table(snapshot, t).is_none()) {
+/// Recognition by [`System::marker_tables`]: `Some` iff the snapshot has every marker table, with
+/// the first value of [`System::version_column`] of the first marker as version.
+pub async fn detect_by_markers(snapshot: &dyn Snapshot, system: &(impl System + ?Sized)) -> Result<Option<Detected>> {
+    let tables = &snapshot.schema().tables;
+    let markers = system.marker_tables();
+    if markers.iter().any(|t| find_table(tables, t).is_none()) {
         return Ok(None);
     }
-    let version = first_value(snapshot, table, version_column).await?;
-    Ok(Some(crate::Detected { name: system.into(), version, ..Default::default() }))
+    let version = match (markers.first().and_then(|t| find_table(tables, t)), system.version_column()) {
+        (Some(table), Some(column)) => first_value(snapshot, table, column).await?,
+        _ => None,
+    };
+    Ok(Some(Detected { name: system.name().into(), version, ..Default::default() }))
 }

@@ -37,6 +37,8 @@ Examples:
   tandem backup --source mysql://hive:pw@db-us:3306/metastore --repo s3://dr-bucket/tandem
   tandem backups list --repo s3://dr-bucket/tandem
   tandem restore --target mysql://hive:pw@db-eu/metastore --repo s3://dr-bucket/tandem --dry-run
+  tandem restore --target postgres://hive:pw@db-eu/metastore --repo s3://dr-bucket/tandem \\
+      --map-location gs://lake-us/=gs://lake-eu/ --require-mapped
   tandem --config tandem.toml backup primary
 
 Exit codes: 0 ok, 2 bad input, 3 unreachable, 4 corrupt data, 5 conflict, 6 unsupported,
@@ -89,6 +91,16 @@ pub struct RestoreArgs {
     /// Print the plan and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Rewrite storage locations that start with FROM to start with TO (Hive Metastore backups:
+    /// database, table and partition locations, Spark `path` properties, function jars, Avro
+    /// schema URLs). Prefixes match at path boundaries; the longest FROM wins. Repeatable; adds
+    /// to the site's `map-location` list.
+    #[arg(long = "map-location", value_name = "FROM=TO")]
+    pub map_location: Vec<String>,
+    /// Fail (changing nothing) if any location still points at the bucket of a FROM after the
+    /// map.
+    #[arg(long)]
+    pub require_mapped: bool,
 }
 
 #[derive(Debug, Subcommand)]

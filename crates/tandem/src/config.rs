@@ -9,6 +9,7 @@
 //!
 //! [sites.dr]
 //! db = "postgres://hive:${HMS_DR_PASSWORD}@metastore-eu:5432/metastore"
+//! map-location = ["gs://lake-us/=gs://lake-eu/"]
 //! ```
 //!
 //! `${NAME}` in a string is replaced by the environment variable NAME (an error if unset).
@@ -36,6 +37,9 @@ pub struct Site {
     pub db: String,
     /// System of the site's database (`auto` when absent).
     pub system: Option<String>,
+    /// `FROM=TO` storage location rewrites applied when restoring into this site.
+    #[serde(default, rename = "map-location")]
+    pub map_location: Vec<String>,
 }
 
 impl Config {
@@ -59,6 +63,7 @@ impl Config {
         }
         for (name, site) in config.sites.iter_mut() {
             site.db = expand_env(&site.db).map_err(|e| e.context(format!("sites.{name}.db")))?;
+            tandem_system::LocationMap::parse(&site.map_location).map_err(|e| e.context(format!("sites.{name}.map-location")))?;
         }
         Ok(config)
     }
@@ -105,6 +110,16 @@ mod tests {
         assert_eq!(c.site("primary").unwrap().db, "mysql://u:s3cret@h/db");
         let e = c.site("dr").unwrap_err().to_string();
         assert!(e.contains("unknown site \"dr\"") && e.contains("primary"), "{e}");
+    }
+
+    #[test]
+    fn map_location_lists_are_checked_when_loaded() {
+        let c = Config::parse("[sites.dr]\ndb = \"mysql://h/db\"\nmap-location = [\"gs://a/=gs://b/\"]\n").unwrap();
+        assert_eq!(c.site("dr").unwrap().map_location, vec!["gs://a/=gs://b/"]);
+        let e = Config::parse("[sites.dr]\ndb = \"mysql://h/db\"\nmap-location = [\"gs://a/\"]\n").unwrap_err();
+        assert!(e.to_string().contains("sites.dr.map-location") && e.to_string().contains("no '='"), "{e}");
+        let e = Config::parse("[sites.dr]\ndb = \"mysql://h/db\"\nmap-location = \"gs://a/=gs://b/\"\n").unwrap_err();
+        assert!(e.to_string().starts_with("line 3"), "{e}");
     }
 
     #[test]

@@ -152,7 +152,7 @@ fn system_detection() {
     let plain = server.create_database("plain");
     server.sql(&plain, "CREATE TABLE t (id int PRIMARY KEY);");
     tandem(&["backup", "--source", &server.url(&plain), "--repo", p(repo.path()), "--system", "hive-metastore"])
-        .fails_with(2, "is not a hive-metastore database");
+        .fails_with(2, "is not a Hive Metastore (it lacks one of the tables VERSION, DBS, TBLS)");
     tandem(&["backup", "--source", &server.url(&plain), "--repo", p(repo.path()), "--system", "oracle-forms"])
         .fails_with(2, "unknown system \"oracle-forms\"");
 }

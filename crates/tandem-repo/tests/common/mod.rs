@@ -58,10 +58,11 @@ pub fn manifest(id: &str) -> Manifest {
         schema: Some("public".into()),
         name: "DBS".into(),
         columns: vec![
-            ColumnDef { name: "DB_ID".into(), sql_type: "bigint".into(), nullable: false },
-            ColumnDef { name: "NAME".into(), sql_type: "varchar(128)".into(), nullable: true },
+            ColumnDef { name: "DB_ID".into(), sql_type: "bigint".into(), nullable: false, ..Default::default() },
+            ColumnDef { name: "NAME".into(), sql_type: "varchar(128)".into(), nullable: true, ..Default::default() },
         ],
         primary_key: vec!["DB_ID".into()],
+        ..Default::default()
     };
     Manifest {
         version: FORMAT_VERSION,

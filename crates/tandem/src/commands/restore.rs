@@ -1,8 +1,9 @@
 //! `tandem restore`.
 
-use tandem_core::RestoreRequest;
+use tandem_core::{RestoreReport, RestoreRequest};
 use tandem_error::Result;
 use tandem_repo::BackupId;
+use tandem_system::LocationMap;
 
 use super::Ctx;
 use crate::cli::RestoreArgs;
@@ -11,13 +12,23 @@ use crate::registry;
 
 pub async fn run(ctx: &Ctx, args: RestoreArgs) -> Result<i32> {
     let url = ctx.db_url(args.site.as_deref(), args.target.as_deref(), "--target")?;
+    let locations = ctx.location_map(args.site.as_deref(), &args.map_location)?;
     let (engine, target) = registry::engine_for(&url)?;
     let backup = match args.backup.as_deref() {
         None | Some("latest") => None,
         Some(id) => Some(id.parse::<BackupId>()?),
     };
     let repo = ctx.open_repo().await?;
-    let req = RestoreRequest { engine: engine.as_ref(), target, repo, backup, force: args.force, dry_run: args.dry_run };
+    let req = RestoreRequest {
+        engine: engine.as_ref(),
+        target,
+        repo,
+        backup,
+        force: args.force,
+        dry_run: args.dry_run,
+        locations,
+        require_mapped: args.require_mapped,
+    };
     let report = tandem_core::restore(req, ctx.progress.clone()).await?;
     if ctx.json {
         output::json(&report)?;
@@ -25,15 +36,60 @@ pub async fn run(ctx: &Ctx, args: RestoreArgs) -> Result<i32> {
         println!("plan for restoring backup {} into {} (dry run, nothing changed):", report.backup, report.target);
         print!("{}", report.plan);
     } else {
-        println!(
-            "restored backup {} into {}: {} tables, {} rows, {} in {:.1}s",
-            report.backup,
-            report.target,
-            report.tables,
-            report.rows,
-            output::bytes(report.bytes),
-            report.duration.as_secs_f64()
-        );
+        print_report(&report);
     }
     Ok(0)
+}
+
+fn print_report(r: &RestoreReport) {
+    let version = r.system_version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
+    println!(
+        "restored backup {} ({}{version}) into {}: {} tables, {} rows, {} in {:.1}s",
+        r.backup,
+        r.system,
+        r.target,
+        r.tables,
+        r.rows,
+        output::bytes(r.bytes),
+        r.duration.as_secs_f64()
+    );
+    if let Some(loc) = &r.locations {
+        println!("locations rewritten:");
+        for (column, c) in &loc.columns {
+            println!("  {column:<58} {:>9} of {:>9}", c.rewritten, c.values);
+        }
+        for rule in &loc.rules {
+            println!("  rule {} -> {}: {} values", rule.from, rule.to, rule.rewritten);
+        }
+        if loc.unmapped_total > 0 {
+            println!("{} location(s) still point at a mapped-from bucket:", loc.unmapped_total);
+            for u in &loc.unmapped {
+                println!("  {u}");
+            }
+            if loc.unmapped_total > loc.unmapped.len() as u64 {
+                println!("  … and {} more", loc.unmapped_total - loc.unmapped.len() as u64);
+            }
+        }
+    }
+    if !r.fixups.is_empty() {
+        println!("fix-ups:");
+        for f in &r.fixups {
+            println!("  {:<70} {:>6} rows", f.what, f.rows);
+        }
+    }
+    for w in &r.warnings {
+        println!("warning: {w}");
+    }
+}
+
+impl Ctx {
+    /// The site's `map-location` list followed by the `--map-location` flags.
+    pub fn location_map(&self, site: Option<&str>, flags: &[String]) -> Result<LocationMap> {
+        let mut specs = match site {
+            Some(name) if self.config.sites.contains_key(name) => self.config.site(name)?.map_location.clone(),
+            _ => Vec::new(),
+        };
+        specs.extend(flags.iter().cloned());
+        LocationMap::parse(&specs)
+    }
 }

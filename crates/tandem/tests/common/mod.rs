@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+pub mod spark;
+
 pub use tandem_testkit::{tandem_bin, Flavor, Server};
 
 pub const FLAVORS: [Flavor; 2] = [Flavor::MariaDb, Flavor::Postgres];
