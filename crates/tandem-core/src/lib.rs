@@ -1,4 +1,5 @@
-//! tandem's flows: backup, restore (with location maps and system fix-ups), check and prune.
+//! tandem's flows: backup, restore (with location maps and system fix-ups), verify, check and
+//! prune.
 //!
 //! Core is engine- and system-agnostic: it takes typed values (an [`Engine`](tandem_engine::Engine),
 //! a [`DbUrl`](tandem_engine::DbUrl), a [`Repository`](tandem_repo::Repository), systems) and
@@ -12,6 +13,7 @@ mod plan;
 mod prune;
 mod restore;
 mod transform;
+mod verify;
 
 pub use backup::{backup, BackupReport, BackupRequest, SystemChoice};
 pub use check::{check, CheckReport};
@@ -21,3 +23,4 @@ pub use plan::Plan;
 pub use prune::{prune, select_kept, PruneReport, RetentionPolicy};
 pub use restore::{restore, FixupReport, RestoreReport, RestoreRequest};
 pub use transform::{ColumnReport, LocationReport, RuleReport};
+pub use verify::{verify, Difference, KindReport, VerifyReport, VerifyRequest, VerifySource};

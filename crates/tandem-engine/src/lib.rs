@@ -48,6 +48,9 @@ pub trait Engine: Send + Sync {
     /// [`Target::inspect`] and created by [`Target::begin`] (when the user may create it), so a
     /// dry run leaves the server as it was.
     async fn target(&self, url: &DbUrl) -> Result<Box<dyn Target>>;
+
+    /// Drops the database of `url` if it exists (scratch databases of `tandem verify`).
+    async fn drop_database(&self, url: &DbUrl) -> Result<()>;
 }
 
 /// A consistent, read-only view of one whole database at one instant ([`SnapshotInfo::position`]).

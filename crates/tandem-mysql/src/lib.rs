@@ -61,6 +61,13 @@ impl Engine for MySql {
     async fn target(&self, url: &DbUrl) -> Result<Box<dyn Target>> {
         Ok(Box::new(restore::MyTarget::open(url).await?))
     }
+
+    async fn drop_database(&self, url: &DbUrl) -> Result<()> {
+        let mut conn = connect(url, &[]).await?;
+        let r = conn.query_drop(format!("DROP DATABASE IF EXISTS {}", q(&url.database))).await.map_err(db_err);
+        let _ = conn.disconnect().await;
+        r
+    }
 }
 
 /// MySQL/MariaDB spelling of SQL (backticks, backslash-escaped literals).

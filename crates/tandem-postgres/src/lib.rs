@@ -52,6 +52,17 @@ impl Engine for Postgres {
     async fn target(&self, url: &DbUrl) -> Result<Box<dyn Target>> {
         Ok(Box::new(restore::PgTarget::connect(url).await?))
     }
+
+    async fn drop_database(&self, url: &DbUrl) -> Result<()> {
+        let admin = match try_connect(url, "postgres").await? {
+            Some(c) => c,
+            None => connect(url, "template1").await?,
+        };
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(&url.database)))
+            .await
+            .map_err(|e| pg_err(format!("dropping database {}", url.database), e))
+    }
 }
 
 /// PostgreSQL spelling of SQL (double-quoted identifiers).

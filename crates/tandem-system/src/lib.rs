@@ -14,6 +14,7 @@ mod generic;
 mod hive;
 pub mod location;
 mod read;
+pub mod verify;
 
 pub use airflow::Airflow;
 pub use generic::Generic;
@@ -118,6 +119,12 @@ pub trait System: Send + Sync {
     /// engine's Unicode default. Used when a restore creates the schema in another engine.
     fn text_charset(&self) -> Option<&'static str> {
         None
+    }
+
+    /// The kinds of objects `tandem verify` compares, in report order; empty: verify does not
+    /// know this system.
+    fn verify_views(&self) -> &'static [verify::View] {
+        &[]
     }
 }
 

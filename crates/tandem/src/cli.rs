@@ -50,6 +50,11 @@ pub enum Command {
     Backup(BackupArgs),
     /// Restore a backup (the newest by default) into a database, all-or-nothing.
     Restore(RestoreArgs),
+    /// Compare two databases of one system object by object (a metastore's databases, tables,
+    /// partitions, functions, privileges, statistics), or a backup with a database. Exit 0 iff
+    /// equal, 1 if they differ.
+    #[command(after_help = VERIFY_EXAMPLES)]
+    Verify(VerifyArgs),
     /// List, show and prune backups.
     #[command(subcommand)]
     Backups(BackupsCommand),
@@ -101,6 +106,42 @@ pub struct RestoreArgs {
     /// map.
     #[arg(long)]
     pub require_mapped: bool,
+}
+
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  tandem verify --source mysql://hive:pw@db-us/metastore --target postgres://hive:pw@db-eu/metastore \\
+      --map-location gs://lake-us/=gs://lake-eu/
+  tandem verify --repo s3://dr-bucket/tandem --backup latest --target mysql://hive:pw@db-eu/metastore
+  tandem --config tandem.toml verify --source primary --target dr
+
+Output: per kind of object the counts GOOD, BAD, ONLY_IN_SOURCE, ONLY_IN_TARGET, then the first
+differences by name, e.g. `retail.orders partition order_status=COMPLETE: location differs: ...`.
+Exit codes: 0 equal, 1 different, 2 bad input, 3 unreachable, 6 unsupported system.";
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Database URL or site name of the source (the side the backup was taken from).
+    #[arg(long, value_name = "DB_URL|SITE", conflicts_with = "backup")]
+    pub source: Option<String>,
+    /// Compare this backup (an id, or `latest`) of the repository instead of a source database:
+    /// it is restored into a scratch database first (see --scratch) and dropped afterwards.
+    #[arg(long, value_name = "ID")]
+    pub backup: Option<String>,
+    /// Database URL or site name of the target (the restored copy).
+    #[arg(long, value_name = "DB_URL|SITE")]
+    pub target: String,
+    /// Where --backup is restored to be compared (default: database `<target>_tandem_verify` on
+    /// the target's server); replaced if it exists, dropped at the end.
+    #[arg(long, value_name = "DB_URL", requires = "backup")]
+    pub scratch: Option<String>,
+    /// Map the source's storage locations as the restore did (FROM=TO, repeatable; adds to the
+    /// target site's `map-location` list).
+    #[arg(long = "map-location", value_name = "FROM=TO")]
+    pub map_location: Vec<String>,
+    /// How many differences to list by name (all are counted).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub max_differences: usize,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,7 @@
 //! (the same tables and columns; upper-case names, quoted on PostgreSQL).
 
 mod fixups;
+mod verify;
 
 use tandem_engine::{Dialect, TableDef};
 use tandem_error::{Error, Result};
@@ -87,6 +88,10 @@ impl System for HiveMetastore {
 
     fn text_charset(&self) -> Option<&'static str> {
         Some("latin1")
+    }
+
+    fn verify_views(&self) -> &'static [crate::verify::View] {
+        verify::VIEWS
     }
 }
 

@@ -4,6 +4,7 @@ mod backup;
 mod backups;
 mod repo;
 mod restore;
+mod verify;
 
 use std::sync::Arc;
 
@@ -36,6 +37,15 @@ impl Ctx {
         Repository::open(self.repo_url()?).await
     }
 
+    /// A database URL, or the `db` of the site of that name (anything without `://`).
+    pub fn url_or_site(&self, value: &str) -> Result<String> {
+        if value.contains("://") {
+            Ok(value.to_string())
+        } else {
+            Ok(self.config.site(value)?.db.clone())
+        }
+    }
+
     /// The database URL for a command: `flag` wins over the site's `db`.
     pub fn db_url(&self, site: Option<&str>, flag: Option<&str>, flag_name: &str) -> Result<String> {
         if let Some(url) = flag {
@@ -59,6 +69,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Backup(args) => backup::run(&ctx, args).await,
         Command::Restore(args) => restore::run(&ctx, args).await,
+        Command::Verify(args) => verify::run(&ctx, args).await,
         Command::Backups(BackupsCommand::List) => backups::list(&ctx).await,
         Command::Backups(BackupsCommand::Show { id }) => backups::show(&ctx, &id).await,
         Command::Backups(BackupsCommand::Prune(args)) => backups::prune(&ctx, args).await,

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+pub mod hms;
 pub mod spark;
 
 pub use tandem_testkit::{tandem_bin, Flavor, Server};

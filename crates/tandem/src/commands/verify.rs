@@ -1,0 +1,84 @@
+//! `tandem verify`.
+
+use tandem_core::{VerifyReport, VerifyRequest, VerifySource};
+use tandem_engine::DbUrl;
+use tandem_error::Result;
+use tandem_repo::BackupId;
+
+use super::Ctx;
+use crate::cli::VerifyArgs;
+use crate::output;
+use crate::registry;
+
+/// Exit code when the two sides differ.
+const DIFFERENT: i32 = 1;
+
+pub async fn run(ctx: &Ctx, args: VerifyArgs) -> Result<i32> {
+    let target_site = (!args.target.contains("://")).then_some(args.target.as_str());
+    let locations = ctx.location_map(target_site, &args.map_location)?;
+    let (engine, target) = registry::engine_for(&ctx.url_or_site(&args.target)?)?;
+    let source_engine;
+    let source = match (&args.source, &args.backup) {
+        (Some(src), _) => {
+            let (e, url) = registry::engine_for(&ctx.url_or_site(src)?)?;
+            source_engine = e;
+            VerifySource::Db { engine: source_engine.as_ref(), url }
+        }
+        (None, Some(id)) => {
+            let id = match id.as_str() {
+                "latest" => None,
+                other => Some(other.parse::<BackupId>()?),
+            };
+            let scratch = match &args.scratch {
+                Some(url) => {
+                    let (e, url) = registry::engine_for(url)?;
+                    if e.name() != engine.name() {
+                        return Err(tandem_error::Error::bad_input(format!(
+                            "--scratch {url} must be on the target's engine ({})",
+                            engine.name()
+                        )));
+                    }
+                    url
+                }
+                None => scratch_next_to(&target),
+            };
+            VerifySource::Backup { repo: ctx.open_repo().await?, id, scratch }
+        }
+        (None, None) => return Err(tandem_error::Error::bad_input("give --source DB_URL (or a site), or --backup ID with --repo")),
+    };
+    let req = VerifyRequest { source, engine: engine.as_ref(), target, locations, max_differences: args.max_differences };
+    let report = tandem_core::verify(req, ctx.progress.clone()).await?;
+    if ctx.json {
+        output::json(&report)?;
+    } else {
+        print_report(&report);
+    }
+    Ok(if report.equal { 0 } else { DIFFERENT })
+}
+
+/// `<target>_tandem_verify` on the target's server.
+fn scratch_next_to(target: &DbUrl) -> DbUrl {
+    let mut url = target.clone();
+    url.database = format!("{}_tandem_verify", target.database);
+    url
+}
+
+fn print_report(r: &VerifyReport) {
+    let v = |v: &Option<String>| v.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
+    println!("verify {}: source {}{}, target {}{}", r.system, r.source, v(&r.source_version), r.target, v(&r.target_version));
+    println!("{:<20} {:>10} {:>8} {:>15} {:>15}", "KIND", "GOOD", "BAD", "ONLY_IN_SOURCE", "ONLY_IN_TARGET");
+    for k in &r.kinds {
+        println!("{:<20} {:>10} {:>8} {:>15} {:>15}", k.kind, k.good, k.bad, k.only_in_source, k.only_in_target);
+    }
+    if r.differences_total > 0 {
+        println!();
+        println!("differences (first {} of {}):", r.differences.len(), r.differences_total);
+        for d in &r.differences {
+            println!("  {}: {}", d.object, d.detail);
+        }
+    }
+    for w in &r.warnings {
+        println!("warning: {w}");
+    }
+    println!("{}", if r.equal { "RESULT: EQUAL" } else { "RESULT: DIFFERENT" });
+}
