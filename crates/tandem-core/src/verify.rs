@@ -35,7 +35,10 @@ pub enum VerifySource<'a> {
 /// Everything a verify needs.
 pub struct VerifyRequest<'a> {
     pub source: VerifySource<'a>,
+    /// The target's engine.
     pub engine: &'a dyn Engine,
+    /// Every engine tandem has (a backup of another engine is converted into the scratch).
+    pub engines: &'a [Box<dyn Engine>],
     pub target: DbUrl,
     /// Applied to the source's locations before comparing (the map of the restore).
     pub locations: LocationMap,
@@ -94,6 +97,7 @@ pub async fn verify(req: VerifyRequest<'_>, events: Arc<dyn Events>) -> Result<V
             let restored = restore(
                 RestoreRequest {
                     engine: req.engine,
+                    engines: req.engines,
                     target: scratch.clone(),
                     repo: repo.clone(),
                     backup: Some(id.clone()),

@@ -14,9 +14,11 @@ mod model;
 pub mod rowcodec;
 pub mod text;
 mod url;
+pub mod value;
 
 pub use model::*;
 pub use url::DbUrl;
+pub use value::{DefaultValue, ForeignSchema, ForeignTable, LogicalColumn, LogicalType, Value};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -51,6 +53,29 @@ pub trait Engine: Send + Sync {
 
     /// Drops the database of `url` if it exists (scratch databases of `tandem verify`).
     async fn drop_database(&self, url: &DbUrl) -> Result<()>;
+
+    // Restores into another engine: the source engine names types and decodes fields, the
+    // target engine creates its own schema and encodes the values (see [`value`]).
+
+    /// The engine-neutral type and default of a column this engine reported; `None` when no
+    /// other engine has an equivalent type (a restore into another engine is then refused,
+    /// naming the column).
+    fn logical_column(&self, column: &ColumnDef) -> Option<LogicalColumn>;
+
+    /// Decodes one field (escapes already removed) of `column` of this engine. Errors (BadInput)
+    /// on a value no other engine can hold (a zero date), naming it.
+    fn decode_value(&self, column: &ColumnDef, ty: &LogicalType, field: &[u8]) -> Result<Value>;
+
+    /// Encodes `value` for `column` of a schema this engine made with
+    /// [`translate_schema`](Engine::translate_schema) (field bytes before escaping). Errors
+    /// (BadInput) on a value the column cannot hold (text outside its charset, NaN), naming it.
+    fn encode_value(&self, column: &ColumnDef, ty: &LogicalType, value: &Value, out: &mut Vec<u8>) -> Result<()>;
+
+    /// This engine's schema for tables of another engine: `CREATE TABLE`s with native types,
+    /// keys, indexes and foreign keys, id generators set past the loaded ids, and the table
+    /// definitions (same names, columns in the same order, native types) that
+    /// [`RestoreSession::copy_in`] gets.
+    fn translate_schema(&self, schema: &ForeignSchema) -> Result<SchemaDump>;
 }
 
 /// A consistent, read-only view of one whole database at one instant ([`SnapshotInfo::position`]).

@@ -14,6 +14,7 @@
 //!
 //! Stored routines and events are not copied (a warning is logged when the source has any).
 
+mod foreign;
 mod keys;
 mod pool;
 mod restore;
@@ -25,7 +26,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder};
-use tandem_engine::{DbUrl, Engine, RowEncoding, Snapshot, SnapshotOptions, Target};
+use tandem_engine::{ColumnDef, DbUrl, Engine, ForeignSchema, LogicalColumn, LogicalType, RowEncoding, SchemaDump, Snapshot, SnapshotOptions, Target, Value};
 use tandem_error::{Error, Kind, Result};
 
 /// How long a connection attempt may take before the server counts as unreachable.
@@ -60,6 +61,22 @@ impl Engine for MySql {
 
     async fn target(&self, url: &DbUrl) -> Result<Box<dyn Target>> {
         Ok(Box::new(restore::MyTarget::open(url).await?))
+    }
+
+    fn logical_column(&self, column: &ColumnDef) -> Option<LogicalColumn> {
+        foreign::logical_column(column)
+    }
+
+    fn decode_value(&self, column: &ColumnDef, ty: &LogicalType, field: &[u8]) -> Result<Value> {
+        foreign::decode_value(column, ty, field)
+    }
+
+    fn encode_value(&self, column: &ColumnDef, ty: &LogicalType, value: &Value, out: &mut Vec<u8>) -> Result<()> {
+        foreign::encode_value(column, ty, value, out)
+    }
+
+    fn translate_schema(&self, schema: &ForeignSchema) -> Result<SchemaDump> {
+        foreign::translate_schema(schema)
     }
 
     async fn drop_database(&self, url: &DbUrl) -> Result<()> {

@@ -15,6 +15,7 @@
 //! TLS is not supported: `sslmode` may be absent, `disable`, `allow` or `prefer` (all mean no TLS).
 
 mod catalog;
+mod foreign;
 mod keys;
 mod restore;
 mod snapshot;
@@ -22,7 +23,7 @@ mod snapshot;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tandem_engine::{DbUrl, Engine, RowEncoding, Snapshot, SnapshotOptions, Target};
+use tandem_engine::{ColumnDef, DbUrl, Engine, ForeignSchema, LogicalColumn, LogicalType, RowEncoding, SchemaDump, Snapshot, SnapshotOptions, Target, Value};
 use tandem_error::{Error, Result};
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
@@ -51,6 +52,22 @@ impl Engine for Postgres {
 
     async fn target(&self, url: &DbUrl) -> Result<Box<dyn Target>> {
         Ok(Box::new(restore::PgTarget::connect(url).await?))
+    }
+
+    fn logical_column(&self, column: &ColumnDef) -> Option<LogicalColumn> {
+        foreign::logical_column(column)
+    }
+
+    fn decode_value(&self, column: &ColumnDef, ty: &LogicalType, field: &[u8]) -> Result<Value> {
+        foreign::decode_value(column, ty, field)
+    }
+
+    fn encode_value(&self, column: &ColumnDef, ty: &LogicalType, value: &Value, out: &mut Vec<u8>) -> Result<()> {
+        foreign::encode_value(column, ty, value, out)
+    }
+
+    fn translate_schema(&self, schema: &ForeignSchema) -> Result<SchemaDump> {
+        foreign::translate_schema(schema)
     }
 
     async fn drop_database(&self, url: &DbUrl) -> Result<()> {

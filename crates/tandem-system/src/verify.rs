@@ -133,7 +133,7 @@ impl Side<'_> {
         format!("{alias}.{}", self.dialect.ident(&spelled))
     }
 
-    fn from_clause(&self, joins: &[Join]) -> Option<String> {
+    fn joins_sql(&self, joins: &[Join]) -> Option<String> {
         let mut sql = String::new();
         for (i, j) in joins.iter().enumerate() {
             let t = self.table(j.table)?;
@@ -246,7 +246,7 @@ impl Plan {
                 }
             });
         }
-        Some(format!("SELECT {} FROM {} ORDER BY {}", select.join(", "), s.from_clause(from)?, order.join(", ")))
+        Some(format!("SELECT {} FROM {} ORDER BY {}", select.join(", "), s.joins_sql(from)?, order.join(", ")))
     }
 
     /// Child tables whose emptiness changes the SQL.

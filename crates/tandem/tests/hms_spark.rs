@@ -1,8 +1,9 @@
 //! Hive Metastore disaster recovery proven with a real client: Spark (PySpark 4.0, Hive 2.3
 //! metastore client) creates a metastore, tandem backs it up and restores it into another server
-//! with a location map, the data files are copied to the mapped place and the originals moved
-//! away, and Spark then reads every table with the right row counts and creates new databases,
-//! tables and partitions (which needs DataNucleus' ids past the restored ones).
+//! (same engine and the other engine) with a location map, the data files are copied to the
+//! mapped place and the originals moved away, and Spark then reads every table with the right row
+//! counts and creates new databases, tables and partitions (which needs DataNucleus' ids past the
+//! restored ones). A backup taken while Spark keeps writing restores to one consistent instant.
 
 mod common;
 
@@ -54,6 +55,11 @@ fn dr_round_trip(src_flavor: Flavor, dr_flavor: Flavor) {
     let more = dr.run("write-more", &["--tag", "dr"]);
     assert_eq!(more["tables"]["more_dr.items"], 3, "{more}");
     assert_eq!(more["partitions"]["retail.orders"], populated["partitions"]["retail.orders"].as_u64().unwrap() + 1, "{more}");
+
+    // The copy was equal to the backup before Spark wrote to it; now it is not.
+    let before = tandem(&["verify", "--source", &src_server.url(&src.db), "--target", &dr_server.url(&dr_db), "--map-location", &map]);
+    assert_eq!(before.code, 1, "{}", before.stdout);
+    assert!(before.stdout.contains("database more_dr: only in target"), "{}", before.stdout);
 }
 
 #[test]
@@ -64,4 +70,89 @@ fn mariadb_to_mariadb_with_location_map() {
 #[test]
 fn postgres_to_postgres_with_location_map() {
     dr_round_trip(Flavor::Postgres, Flavor::Postgres);
+}
+
+#[test]
+fn mariadb_to_postgres_with_location_map() {
+    dr_round_trip(Flavor::MariaDb, Flavor::Postgres);
+}
+
+#[test]
+fn postgres_to_mariadb_with_location_map() {
+    dr_round_trip(Flavor::Postgres, Flavor::MariaDb);
+}
+
+/// Spark keeps creating tables and partitions while tandem backs the metastore up; the restore
+/// holds every step that finished before the backup began, and no half step: the `writer.t_N`
+/// tables are exactly 1..k and the `writer.log` partitions exactly batch=1..m with m = k or k−1
+/// (each step commits its table, then its partition).
+#[test]
+fn backup_while_spark_writes_restores_one_instant() {
+    use std::io::BufRead;
+    let server = Server::start(Flavor::Postgres);
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    let src = Metastore::new(&server, &server.create_database("hmsw"), &work.path().join("warehouse"));
+    src.create_schema();
+    let mut writer = src.spawn("writer", &["--duration", "45", "--metadata-only"]);
+    let stdout = writer.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    // Wait for a few finished steps, then back up while the writer goes on.
+    let mut done_before = 0u64;
+    while done_before < 3 {
+        let v = rx.recv_timeout(std::time::Duration::from_secs(240)).expect("writer progress");
+        assert!(v.get("errors").is_none_or(|e| e.as_array().is_some_and(|a| a.is_empty())), "{v}");
+        if let Some(n) = v["progress"].as_u64() {
+            done_before = n;
+        }
+    }
+    while let Ok(v) = rx.try_recv() {
+        if let Some(n) = v["progress"].as_u64() {
+            done_before = n;
+        }
+    }
+    let id = backup(&server.url(&src.db), &repo);
+    let status = writer.wait().unwrap();
+    reader.join().unwrap();
+    let mut last = serde_json::Value::Null;
+    while let Ok(v) = rx.try_recv() {
+        last = v;
+    }
+    assert!(status.success(), "writer failed: {last}");
+    let total = last["iterations"].as_u64().unwrap();
+    assert!(total > done_before, "the writer must keep writing after the backup began ({total} steps, {done_before} before)");
+
+    let dr_db = format!("{}_dr", src.db);
+    tandem(&["restore", "--target", &server.url(&dr_db), "--repo", p(&repo), "--backup", &id]).ok();
+    let verify = tandem(&["verify", "--repo", p(&repo), "--backup", &id, "--target", &server.url(&dr_db)]);
+    assert_eq!(verify.code, 0, "the restore equals its backup:\n{}\n{}", verify.stdout, verify.stderr);
+    let copy = Metastore::new(&server, &dr_db, &work.path().join("warehouse")).run("read", &["--no-details"]);
+    let tables: Vec<u64> = copy["tables"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter_map(|k| k.strip_prefix("writer.t_").and_then(|n| n.parse().ok()))
+        .collect();
+    let k = tables.len() as u64;
+    let mut sorted = tables.clone();
+    sorted.sort();
+    assert_eq!(sorted, (1..=k).collect::<Vec<_>>(), "writer tables must be 1..k without gaps");
+    let specs: Vec<u64> = copy["partition_specs"]["writer.log"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s.as_str()?.strip_prefix("batch=")?.parse().ok()).collect())
+        .unwrap_or_default();
+    let m = specs.len() as u64;
+    let mut sorted = specs.clone();
+    sorted.sort();
+    assert_eq!(sorted, (1..=m).collect::<Vec<_>>(), "writer partitions must be 1..m without gaps");
+    assert!(m == k || m + 1 == k, "a step is its table then its partition: k={k} m={m}");
+    assert!(m >= done_before, "every step finished before the backup began is in it: m={m}, before={done_before}");
+    assert!(k < total, "steps after the backup began are not: k={k}, total={total}");
 }

@@ -19,8 +19,10 @@ pub async fn run(ctx: &Ctx, args: RestoreArgs) -> Result<i32> {
         Some(id) => Some(id.parse::<BackupId>()?),
     };
     let repo = ctx.open_repo().await?;
+    let engines = registry::engines();
     let req = RestoreRequest {
         engine: engine.as_ref(),
+        engines: &engines,
         target,
         repo,
         backup,
@@ -43,8 +45,9 @@ pub async fn run(ctx: &Ctx, args: RestoreArgs) -> Result<i32> {
 
 fn print_report(r: &RestoreReport) {
     let version = r.system_version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
+    let converted = if r.cross_engine { format!(", converted from {}", r.source_engine) } else { String::new() };
     println!(
-        "restored backup {} ({}{version}) into {}: {} tables, {} rows, {} in {:.1}s",
+        "restored backup {} ({}{version}{converted}) into {}: {} tables, {} rows, {} in {:.1}s",
         r.backup,
         r.system,
         r.target,

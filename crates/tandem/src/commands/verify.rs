@@ -46,7 +46,8 @@ pub async fn run(ctx: &Ctx, args: VerifyArgs) -> Result<i32> {
         }
         (None, None) => return Err(tandem_error::Error::bad_input("give --source DB_URL (or a site), or --backup ID with --repo")),
     };
-    let req = VerifyRequest { source, engine: engine.as_ref(), target, locations, max_differences: args.max_differences };
+    let engines = registry::engines();
+    let req = VerifyRequest { source, engine: engine.as_ref(), engines: &engines, target, locations, max_differences: args.max_differences };
     let report = tandem_core::verify(req, ctx.progress.clone()).await?;
     if ctx.json {
         output::json(&report)?;

@@ -1,24 +1,27 @@
-//! Restore: a backup into a target database, all-or-nothing.
+//! Restore: a backup into a target database, all-or-nothing, into the same engine (native rows
+//! straight to the bulk loader) or another one (schema translated, every value converted).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, TryStreamExt};
+mod foreign;
+mod load;
+
 use serde::Serialize;
-use tandem_engine::{DbUrl, Engine, RestoreSession};
+use tandem_engine::{DbUrl, Engine};
 use tandem_error::{Error, Result, ResultExt};
-use tandem_repo::{BackupId, LockMode, Manifest, Repository, TableEntry};
+use tandem_repo::{BackupId, LockMode, Manifest, Repository};
 use tandem_system::{LocationMap, System};
 
-use crate::transform::{LocationReport, Rewriter, TableTransform};
+use crate::transform::{LocationReport, Rewriter};
 use crate::{Events, Plan, Unit};
-
-/// Chunks fetched ahead of the one being loaded, per table.
-const PREFETCH: usize = 2;
 
 /// Everything a restore needs.
 pub struct RestoreRequest<'a> {
+    /// The target's engine.
     pub engine: &'a dyn Engine,
+    /// Every engine tandem has: the backup's own is found by name for a cross-engine restore.
+    pub engines: &'a [Box<dyn Engine>],
     pub target: DbUrl,
     pub repo: Repository,
     /// The backup to restore; the newest when `None`.
@@ -62,6 +65,9 @@ pub struct RestoreReport {
     pub fixups: Vec<FixupReport>,
     /// Things the user should read (a rule that matched nothing).
     pub warnings: Vec<String>,
+    /// Engine the backup was taken from, and whether the restore converted it to another one.
+    pub source_engine: String,
+    pub cross_engine: bool,
 }
 
 mod secs {
@@ -93,7 +99,6 @@ pub async fn restore(req: RestoreRequest<'_>, events: Arc<dyn Events>) -> Result
 
 async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Arc<dyn Events>) -> Result<RestoreReport> {
     let manifest = req.repo.read_manifest(id).await?;
-    check_compatible(&manifest, req.engine)?;
     let system = tandem_system::by_name(&manifest.system.name).ok_or_else(|| {
         Error::unsupported(format!("backup {id} is of system {:?}, which this tandem does not know; upgrade tandem", manifest.system.name))
     })?;
@@ -105,6 +110,16 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
             system.name()
         )));
     }
+    // Same engine: the backup's own DDL and rows. Another engine: a translated schema.
+    let source_engine = source_engine(&manifest, req)?;
+    let foreign = match source_engine {
+        Some(from) => Some(foreign::translate(&manifest, from, req.engine, system.as_ref())?),
+        None => None,
+    };
+    let schema = match &foreign {
+        Some((dump, _)) => dump.clone(),
+        None => manifest.full_schema(),
+    };
 
     events.phase("checking the backup's chunks", None, Unit::Items);
     let present = req.repo.chunk_ids().await?;
@@ -134,8 +149,7 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
             state.relations[0]
         )));
     }
-    let schema = manifest.full_schema();
-    let plan = make_plan(&manifest, &req.target, state.relations.len(), system.as_ref(), &req.locations);
+    let plan = make_plan(&manifest, &schema, &req.target, state.relations.len(), system.as_ref(), &req.locations, req.engine);
     let mut report = RestoreReport {
         backup: id.clone(),
         target: req.target.to_string(),
@@ -150,20 +164,32 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
         locations: None,
         fixups: Vec::new(),
         warnings: Vec::new(),
+        source_engine: manifest.snapshot.engine.clone(),
+        cross_engine: foreign.is_some(),
     };
     if req.dry_run {
         report.duration = start.elapsed();
         return Ok(report);
     }
 
-    let rewriter = (!req.locations.is_empty()).then(|| Arc::new(Rewriter::new(req.locations.clone())));
-    let job = Job { session: None, repo: &req.repo, manifest: &manifest, system: system.as_ref(), rewriter: rewriter.clone() };
+    let rewriter = (!req.locations.is_empty()).then(|| Rewriter::new(req.locations.clone()));
     events.phase("creating the schema", None, Unit::Items);
     let session = target.begin(&schema, req.force).await?;
     events.phase_done();
-    let job = Job { session: Some(session.as_ref()), ..job };
+    let load = load::Load {
+        session: session.as_ref(),
+        repo: &req.repo,
+        manifest: &manifest,
+        system: system.as_ref(),
+        rewriter: rewriter.as_ref(),
+        targets: &schema.tables,
+        foreign: match (&foreign, source_engine) {
+            (Some((_, types)), Some(from)) => Some(load::Foreign { from, to: req.engine, types }),
+            _ => None,
+        },
+    };
     let prepared = async {
-        job.load_all(events.clone()).await?;
+        load.load_all(events.clone()).await?;
         if let Some(rw) = &rewriter {
             let r = rw.report();
             if req.require_mapped && r.unmapped_total > 0 {
@@ -175,7 +201,7 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
                 )));
             }
         }
-        job.fixups(events.clone()).await
+        load.fixups(events.clone()).await
     };
     match prepared.await {
         Ok(fixups) => {
@@ -205,120 +231,38 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
     Ok(report)
 }
 
-/// The loading part of one restore.
-struct Job<'a> {
-    session: Option<&'a dyn RestoreSession>,
-    repo: &'a Repository,
-    manifest: &'a Manifest,
-    system: &'a dyn System,
-    rewriter: Option<Arc<Rewriter>>,
+/// The engine that took the backup when it is not the target's (`None`: same engine).
+fn source_engine<'a>(m: &Manifest, req: &RestoreRequest<'a>) -> Result<Option<&'a dyn Engine>> {
+    if m.snapshot.engine == req.engine.name() {
+        if m.snapshot.row_encoding != req.engine.row_encoding() {
+            return Err(Error::corrupt(format!("backup {} claims engine {} but holds {} rows", m.id, m.snapshot.engine, m.snapshot.row_encoding.as_str())));
+        }
+        return Ok(None);
+    }
+    let from = req.engines.iter().find(|e| e.name() == m.snapshot.engine).ok_or_else(|| {
+        Error::unsupported(format!("backup {} was taken by engine {:?}, which this tandem does not know; upgrade tandem", m.id, m.snapshot.engine))
+    })?;
+    Ok(Some(from.as_ref()))
 }
 
-impl Job<'_> {
-    fn session(&self) -> Result<&dyn RestoreSession> {
-        self.session.ok_or_else(|| Error::internal("restore job without a session"))
-    }
-
-    async fn load_all(&self, events: Arc<dyn Events>) -> Result<()> {
-        let m = self.manifest;
-        let session = self.session()?;
-        events.phase(&format!("loading {} tables", m.tables.len()), Some(m.bytes()), Unit::Bytes);
-        futures::stream::iter(m.tables.iter())
-            .map(|t| self.load_table(t, events.clone()))
-            .buffer_unordered(session.parallelism().max(1))
-            .try_collect::<Vec<()>>()
-            .await?;
-        events.phase_done();
-        Ok(())
-    }
-
-    async fn load_table(&self, t: &TableEntry, events: Arc<dyn Events>) -> Result<()> {
-        let name = t.table.display_name();
-        let encoding = self.manifest.snapshot.row_encoding;
-        let transform: Option<Arc<TableTransform>> = self
-            .rewriter
-            .as_ref()
-            .and_then(|rw| rw.for_table(self.system, &t.table, encoding, self.manifest.schema.charset.as_deref()))
-            .map(Arc::new);
-        let repo = self.repo.clone();
-        let progress = events.clone();
-        let chunks = futures::stream::iter(t.chunks.clone())
-            .map(move |c| {
-                let repo = repo.clone();
-                async move { repo.get_chunk(&c).await }
-            })
-            .buffered(PREFETCH)
-            .inspect_ok(move |b| progress.advance(b.len() as u64));
-        let rows = match (transform, self.rewriter.clone()) {
-            (Some(tf), Some(rw)) => chunks
-                .and_then(move |b| {
-                    let (tf, rw) = (tf.clone(), rw.clone());
-                    async move {
-                        tokio::task::spawn_blocking(move || rw.apply(&tf, &b)).await.map_err(|e| Error::internal(format!("rewriting rows: {e}")))?
-                    }
-                })
-                .boxed(),
-            _ => chunks.boxed(),
-        };
-        let loaded = self.session()?.copy_in(&t.table, rows).await.with_context(|| format!("table {name}"))?;
-        if loaded != t.rows {
-            return Err(Error::corrupt(format!("table {name}: loaded {loaded} rows but the backup holds {}", t.rows)));
-        }
-        events.info(&format!("table {name}: {loaded} rows"));
-        Ok(())
-    }
-
-    /// Runs the system's post-restore fix-ups on the loaded content.
-    async fn fixups(&self, events: Arc<dyn Events>) -> Result<Vec<FixupReport>> {
-        let session = self.session()?;
-        let tables: Vec<_> = self.manifest.tables.iter().map(|t| t.table.clone()).collect();
-        let fixups = self.system.post_restore(&tables, session.dialect());
-        if fixups.is_empty() {
-            return Ok(Vec::new());
-        }
-        events.phase(&format!("fixing up the restored {}", self.system.name()), Some(fixups.len() as u64), Unit::Items);
-        let mut out = Vec::with_capacity(fixups.len());
-        for f in fixups {
-            let rows = session.execute(&f.sql).await.with_context(|| format!("fix-up {:?}", f.what))?;
-            events.info(&format!("{}: {rows} rows", f.what));
-            out.push(FixupReport { what: f.what, rows });
-            events.advance(1);
-        }
-        events.phase_done();
-        Ok(out)
-    }
-}
-
-fn check_compatible(manifest: &Manifest, engine: &dyn Engine) -> Result<()> {
-    if manifest.snapshot.row_encoding != engine.row_encoding() {
-        return Err(Error::unsupported(format!(
-            "backup {} was taken from {} ({} rows) and cannot be restored into {} as a {} backup; \
-             cross-engine restore needs a system that converts between engines",
-            manifest.id,
-            manifest.snapshot.engine,
-            manifest.snapshot.row_encoding.as_str(),
-            engine.name(),
-            manifest.system.name
-        )));
-    }
-    Ok(())
-}
-
-fn make_plan(m: &Manifest, target: &DbUrl, existing: usize, system: &dyn System, map: &LocationMap) -> Plan {
+fn make_plan(m: &Manifest, schema: &tandem_engine::SchemaDump, target: &DbUrl, existing: usize, system: &dyn System, map: &LocationMap, engine: &dyn Engine) -> Plan {
     let mut plan = Plan::default();
     plan.step(format!("verify that all {} chunks of backup {} ({} {}) are present", m.tables.iter().map(|t| t.chunks.len()).sum::<usize>(), m.id, m.system.name, m.source));
-    plan.step(format!("create {} schema object(s) in a staging area of {target}", m.schema.pre_data.len()));
-    plan.step(format!("load {} tables ({} rows, {} bytes), verifying every chunk hash", m.tables.len(), m.rows(), m.bytes()));
+    if m.snapshot.engine != engine.name() {
+        plan.step(format!("translate the {} schema of {} tables into {} types, keys and indexes", m.snapshot.engine, m.tables.len(), engine.name()));
+    }
+    plan.step(format!("create {} schema object(s) in a staging area of {target}", schema.pre_data.len()));
+    let convert = if m.snapshot.engine != engine.name() { format!(", converting every value from {} to {}", m.snapshot.engine, engine.name()) } else { String::new() };
+    plan.step(format!("load {} tables ({} rows, {} bytes), verifying every chunk hash{convert}", m.tables.len(), m.rows(), m.bytes()));
     if !map.is_empty() {
         let rules: Vec<String> = map.rules().iter().map(|r| format!("{} -> {}", r.from, r.to)).collect();
         let columns: Vec<String> = system.location_columns().iter().map(|c| format!("{}.{}", c.table, c.column)).collect();
         plan.step(format!("rewrite storage locations ({}) in {} while loading", rules.join(", "), columns.join(", ")));
     }
-    let tables: Vec<_> = m.tables.iter().map(|t| t.table.clone()).collect();
-    for f in system.post_restore(&tables, &PlanDialect) {
+    for f in system.post_restore(&schema.tables, &PlanDialect) {
         plan.step(format!("fix up: {}", f.what));
     }
-    plan.step(format!("run {} post-load statement(s): constraints, indexes, sequences, views", m.schema.post_data.len()));
+    plan.step(format!("run {} post-load statement(s): constraints, indexes, sequences, views", schema.post_data.len()));
     if existing > 0 {
         plan.step(format!("replace the {existing} current relations of {target} with the restored ones in one step"));
     } else {
