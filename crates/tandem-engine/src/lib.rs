@@ -132,6 +132,12 @@ pub trait Dialect: Send + Sync {
     /// a tuple by `:`, each element as lower- or upper-case hex of the UTF-8 bytes of its text
     /// form, or `-` for NULL; NULL or empty when there are no rows. Order is unspecified.
     fn agg_tuples(&self, exprs: &[String]) -> String;
+
+    /// Whether per-object aggregates of child rows run faster as correlated subqueries (index
+    /// lookups) than as derived tables grouped once and joined.
+    fn correlated_aggregates(&self) -> bool {
+        false
+    }
 }
 
 /// Receives encoded rows from [`Snapshot::copy_out`].

@@ -186,7 +186,12 @@ impl Snapshot for MySnapshot {
     async fn query(&self, sql: &str, sink: &mut dyn RowSink) -> Result<u64> {
         let mut lease = self.workers.get().await?;
         let result = async {
-            lease.conn.query_drop("SET SESSION character_set_results = utf8mb4").await.map_err(db_err)?;
+            // UTF-8 results; aggregates and sort keys never cut short; room to sort in memory.
+            lease
+                .conn
+                .query_drop("SET SESSION character_set_results = utf8mb4, group_concat_max_len = 4294967295, max_sort_length = 65535, sort_buffer_size = 67108864")
+                .await
+                .map_err(db_err)?;
             let n = stream_rows(&mut lease.conn, sql, sink).await?;
             lease.conn.query_drop("SET SESSION character_set_results = NULL").await.map_err(db_err)?;
             Ok::<_, Error>(n)

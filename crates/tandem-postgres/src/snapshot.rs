@@ -168,6 +168,9 @@ impl Snapshot for PgSnapshot {
         let client = self.take().ok_or_else(|| Error::internal("query: no idle snapshot connection"))?;
         let lease = Lease { snapshot: self, client: Some(client) };
         let client = lease.client.as_ref().ok_or_else(|| Error::internal("query: lost connection"))?;
+        // One worker per query: verify runs a query on each side at once, and parallel plans
+        // repeat their aggregates in every worker.
+        client.batch_execute("SET LOCAL max_parallel_workers_per_gather = 0").await.map_err(|e| pg_err("query setup", e))?;
         copy_out_on(client, &format!("COPY ({sql}) TO STDOUT"), sink).await
     }
 

@@ -30,13 +30,24 @@ pub struct LocationRule {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LocationMap {
     rules: Vec<LocationRule>,
+    /// `scheme://authority` of every FROM (`file:` for local ones).
+    origins: BTreeSet<String>,
 }
 
 /// The comparable form of a location: `file:` URIs and bare paths become `Local(path)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Key {
-    Local(String),
-    Uri(String),
+enum Key<S = String> {
+    Local(S),
+    Uri(S),
+}
+
+impl Key<&str> {
+    fn owned(&self) -> Key {
+        match self {
+            Key::Local(s) => Key::Local(s.to_string()),
+            Key::Uri(s) => Key::Uri(s.to_string()),
+        }
+    }
 }
 
 /// How a local location was spelled, so a rewrite keeps the spelling.
@@ -57,26 +68,26 @@ fn trim_slashes(s: &str) -> &str {
 }
 
 /// Splits a location into its comparable key and, for local ones, its spelling.
-fn key_of(value: &str) -> (Key, Option<LocalForm>) {
+fn key_of(value: &str) -> (Key<&str>, Option<LocalForm>) {
     if let Some(rest) = value.strip_prefix("file:") {
         if let Some(after) = rest.strip_prefix("//") {
             // file://authority/path; an empty or localhost authority is this machine.
             let (auth, path) = after.split_at(after.find('/').unwrap_or(after.len()));
             if auth.is_empty() || auth.eq_ignore_ascii_case("localhost") {
                 let path = if path.is_empty() { "/" } else { path };
-                return (Key::Local(path.to_string()), Some(LocalForm::ThreeSlashes));
+                return (Key::Local(path), Some(LocalForm::ThreeSlashes));
             }
-            return (Key::Uri(value.to_string()), None);
+            return (Key::Uri(value), None);
         }
         if rest.starts_with('/') {
-            return (Key::Local(rest.to_string()), Some(LocalForm::OneSlash));
+            return (Key::Local(rest), Some(LocalForm::OneSlash));
         }
-        return (Key::Uri(value.to_string()), None);
+        return (Key::Uri(value), None);
     }
     if value.starts_with('/') {
-        return (Key::Local(value.to_string()), Some(LocalForm::Bare));
+        return (Key::Local(value), Some(LocalForm::Bare));
     }
-    (Key::Uri(value.to_string()), None)
+    (Key::Uri(value), None)
 }
 
 /// `prefix` matches `value` at a path boundary; returns the rest (empty or starting with `/`).
@@ -127,15 +138,15 @@ impl LocationRule {
                 )));
             }
         }
-        let (from_key, _) = key_of(trim_slashes(from));
-        let (to_key, _) = key_of(trim_slashes(to));
+        let from_key = key_of(trim_slashes(from)).0.owned();
+        let to_key = key_of(trim_slashes(to)).0.owned();
         Ok(LocationRule { from: from.to_string(), to: to.to_string(), from_key, to_key })
     }
 
     /// The rewritten value, if this rule matches `value`.
     fn apply(&self, value: &str) -> Option<String> {
         let (key, form) = key_of(value);
-        match (&self.from_key, &key) {
+        match (&self.from_key, key) {
             (Key::Local(f), Key::Local(v)) => {
                 let rest = strip_boundary(v, f)?;
                 Some(match &self.to_key {
@@ -199,7 +210,8 @@ impl LocationMap {
         }
         // Longest FROM first, so the most specific rule wins.
         rules.sort_by_key(|r| std::cmp::Reverse(r.specificity()));
-        Ok(LocationMap { rules })
+        let origins = rules.iter().map(LocationRule::origin).collect();
+        Ok(LocationMap { rules, origins })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -224,13 +236,11 @@ impl LocationMap {
     /// Whether `value`, left as it is, still points at the scheme + authority of some FROM
     /// (a bucket the user meant to move away from).
     pub fn points_at_source(&self, value: &str) -> bool {
-        let (key, _) = key_of(value);
-        let origins: BTreeSet<String> = self.rules.iter().map(LocationRule::origin).collect();
-        match key {
-            Key::Local(_) => origins.contains("file:"),
+        match key_of(value).0 {
+            Key::Local(_) => self.origins.contains("file:"),
             Key::Uri(u) => {
-                let o = origin_of(&u);
-                !o.is_empty() && origins.contains(&o)
+                let o = origin_of(u);
+                !o.is_empty() && self.origins.contains(&o)
             }
         }
     }

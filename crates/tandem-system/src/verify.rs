@@ -14,6 +14,8 @@
 //! A field exists only if both sides have its table and column (so differing schema versions
 //! compare what they share); a child table that is empty on one side is not queried there.
 
+use std::collections::BTreeMap;
+
 use tandem_engine::{Dialect, TableDef};
 
 use crate::read::find_table;
@@ -100,12 +102,26 @@ pub struct View {
     pub subkind: Option<(&'static str, &'static [(&'static str, &'static str)])>,
 }
 
+/// How many rows a child table has, which decides how its aggregates are queried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Size {
+    /// No rows: not queried at all.
+    Empty,
+    /// At most [`SMALL_TABLE`] rows: aggregated once and joined.
+    Small,
+    /// More: the engine's preferred way ([`Dialect::correlated_aggregates`]).
+    Large,
+}
+
+/// Child tables up to this many rows count as [`Size::Small`].
+pub const SMALL_TABLE: u64 = 10_000;
+
 /// The tables of one side, for rendering SQL.
 pub struct Side<'a> {
     pub tables: &'a [TableDef],
     pub dialect: &'a dyn Dialect,
-    /// Tables (by name as listed) known to have no rows.
-    pub empty: &'a [String],
+    /// Sizes of child tables by name as listed; a table not listed counts as large.
+    pub sizes: &'a BTreeMap<String, Size>,
 }
 
 impl Side<'_> {
@@ -117,8 +133,8 @@ impl Side<'_> {
         self.table(table).is_some_and(|t| t.column(column).is_some())
     }
 
-    fn is_empty(&self, table: &str) -> bool {
-        self.table(table).is_some_and(|t| self.empty.iter().any(|e| e == &t.name))
+    fn size(&self, table: &str) -> Size {
+        self.table(table).and_then(|t| self.sizes.get(&t.name)).copied().unwrap_or(Size::Large)
     }
 
     /// `alias.column`, quoted, with the column spelled as this side spells it.
@@ -217,21 +233,25 @@ impl Plan {
     }
 
     /// The `SELECT` for one side: key parts, then one column per field, ordered by the key.
+    /// Child rows are aggregated per parent in derived tables joined by key (one pass over each
+    /// child table), or by a correlated subquery per object where the engine does that better
+    /// ([`Dialect::correlated_aggregates`]).
     pub fn sql(&self, s: &Side) -> Option<String> {
         let from = self.view.from;
         let d = s.dialect;
         let mut select = Vec::new();
         let mut order = Vec::new();
+        let mut joins = s.joins_sql(from)?;
         for k in self.view.key {
             let table = from.iter().find(|j| j.alias == k.alias).map(|j| j.table).unwrap_or_default();
             let expr = if s.has(table, k.column) { s.col(from, k.alias, k.column) } else { d.literal(k.default.unwrap_or("")) };
             order.push(d.text_order(&expr));
             select.push(expr);
         }
-        for p in &self.fields {
+        for (n, p) in self.fields.iter().enumerate() {
             select.push(match p.field {
                 Field::Col { alias, column, .. } => s.col(from, alias, column),
-                Field::Agg { table, .. } if s.is_empty(table) => d.literal(""),
+                Field::Agg { table, .. } if s.size(table) == Size::Empty => d.literal(""),
                 Field::Agg { table, on, join, columns, .. } => {
                     let child = s.table(table)?;
                     let mut all = vec![Join { table, alias: "c", on: &[], left: false }];
@@ -242,11 +262,21 @@ impl Plan {
                         sub_from.push_str(&format!(" JOIN {} {} ON {}", d.table(s.table(j.table)?), j.alias, conds.join(" AND ")));
                     }
                     let exprs: Vec<String> = p.columns.iter().map(|&i| s.col(&all, columns[i].0, columns[i].1)).collect();
-                    format!("(SELECT {} FROM {sub_from} WHERE {} = {})", d.agg_tuples(&exprs), s.col(&all, "c", on.0), s.col(from, on.1, on.2))
+                    let (fk, parent) = (s.col(&all, "c", on.0), s.col(from, on.1, on.2));
+                    if d.correlated_aggregates() && s.size(table) == Size::Large {
+                        format!("(SELECT {} FROM {sub_from} WHERE {fk} = {parent})", d.agg_tuples(&exprs))
+                    } else {
+                        let alias = format!("a{n}");
+                        joins.push_str(&format!(
+                            " LEFT JOIN (SELECT {fk} AS k, {} AS v FROM {sub_from} GROUP BY {fk}) {alias} ON {alias}.k = {parent}",
+                            d.agg_tuples(&exprs)
+                        ));
+                        format!("{alias}.v")
+                    }
                 }
             });
         }
-        Some(format!("SELECT {} FROM {} ORDER BY {}", select.join(", "), s.joins_sql(from)?, order.join(", ")))
+        Some(format!("SELECT {} FROM {joins} ORDER BY {}", select.join(", "), order.join(", ")))
     }
 
     /// Child tables whose emptiness changes the SQL.
@@ -277,8 +307,17 @@ fn unhex(s: &str) -> Option<String> {
     if !s.len().is_multiple_of(2) {
         return None;
     }
-    let bytes: Option<Vec<u8>> = (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect();
-    Some(String::from_utf8_lossy(&bytes?).into_owned())
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    let mut bytes = Vec::with_capacity(s.len() / 2);
+    for pair in s.as_bytes().chunks_exact(2) {
+        bytes.push(digit(pair[0])? << 4 | digit(pair[1])?);
+    }
+    Some(String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 /// The normalised form of a value.

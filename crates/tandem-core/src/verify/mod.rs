@@ -7,22 +7,25 @@
 //! on both sides is GOOD or BAD (with the fields that differ), an object on one side only is
 //! ONLY_IN_SOURCE / ONLY_IN_TARGET. Memory holds a few buffers per side, whatever the size.
 
+mod records;
+
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::channel::mpsc;
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use serde::Serialize;
-use tandem_engine::{rowcodec, DbUrl, Engine, RowEncoding, RowSink, Snapshot, SnapshotOptions};
+use tandem_engine::{DbUrl, Engine, RowSink, Snapshot, SnapshotOptions};
 use tandem_error::{Error, Result, ResultExt};
 use tandem_repo::{BackupId, Repository};
-use tandem_system::verify::{decode_tuples, normalize, Field, Loc, Plan, Planned, Side};
+use tandem_system::verify::{Plan, Side, Size, SMALL_TABLE};
 use tandem_system::{LocationMap, System};
 
 use crate::{restore, Events, RestoreRequest, Unit};
+use records::{equal, field_differences, key_cmp, Batches, Record, Val};
 
 /// One side of a verify.
 pub enum VerifySource<'a> {
@@ -194,16 +197,15 @@ async fn run(req: &VerifyRequest<'_>, src: &dyn Snapshot, dst: &dyn Snapshot, sy
         )));
     }
     let (src_tables, dst_tables) = (&src.schema().tables, &dst.schema().tables);
-    let empty = |tables: &[tandem_engine::TableDef]| tables.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
-    // First pass without emptiness, to know which child tables matter.
-    let (all_src, all_dst) = (empty(src_tables), empty(dst_tables));
-    let probe_a = Side { tables: src_tables, dialect: src.dialect(), empty: &all_src };
-    let probe_b = Side { tables: dst_tables, dialect: dst.dialect(), empty: &all_dst };
+    // First the plans without sizes, to know which child tables matter.
+    let unknown = BTreeMap::new();
+    let probe_a = Side { tables: src_tables, dialect: src.dialect(), sizes: &unknown };
+    let probe_b = Side { tables: dst_tables, dialect: dst.dialect(), sizes: &unknown };
     let children: BTreeSet<&str> = views.iter().filter_map(|v| Plan::new(*v, &probe_a, &probe_b)).flat_map(|p| p.child_tables()).collect();
-    let src_empty = empty_tables(src, &children).await?;
-    let dst_empty = empty_tables(dst, &children).await?;
-    let a = Side { tables: src_tables, dialect: src.dialect(), empty: &src_empty };
-    let b = Side { tables: dst_tables, dialect: dst.dialect(), empty: &dst_empty };
+    let src_sizes = table_sizes(src, &children).await?;
+    let dst_sizes = table_sizes(dst, &children).await?;
+    let a = Side { tables: src_tables, dialect: src.dialect(), sizes: &src_sizes };
+    let b = Side { tables: dst_tables, dialect: dst.dialect(), sizes: &dst_sizes };
 
     let mut kinds: BTreeMap<String, KindReport> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
@@ -212,8 +214,9 @@ async fn run(req: &VerifyRequest<'_>, src: &dyn Snapshot, dst: &dyn Snapshot, sy
     for view in views {
         let Some(plan) = Plan::new(*view, &a, &b) else { continue };
         let (Some(sql_a), Some(sql_b)) = (plan.sql(&a), plan.sql(&b)) else { continue };
+        tracing::debug!(kind = view.kind, source = %sql_a, target = %sql_b, "verify queries");
         events.phase(&format!("comparing {}", view.kind), None, Unit::Items);
-        let mut merge = Merge { plan: &plan, map: &req.locations, kinds: &mut kinds, order: &mut order, diffs: &mut diffs, total: &mut total, max: req.max_differences };
+        let mut merge = Merge { plan: &plan, kinds: &mut kinds, order: &mut order, diffs: &mut diffs, total: &mut total, max: req.max_differences };
         merge.kinds_entry(view.kind);
         let (tx_a, rx_a) = mpsc::channel::<Bytes>(4);
         let (tx_b, rx_b) = mpsc::channel::<Bytes>(4);
@@ -225,12 +228,15 @@ async fn run(req: &VerifyRequest<'_>, src: &dyn Snapshot, dst: &dyn Snapshot, sy
             let mut sink = ChanSink(tx_b);
             dst.query(&sql_b, &mut sink).await.context("target")
         };
+        let map = (!req.locations.is_empty()).then(|| req.locations.clone());
         let consume = merge.run(
-            Reader::new(rx_a, src.info().row_encoding, "source"),
-            Reader::new(rx_b, dst.info().row_encoding, "target"),
+            Batches::spawn(rx_a, plan.clone(), src.info().row_encoding, "source", map),
+            Batches::spawn(rx_b, plan.clone(), dst.info().row_encoding, "target", None),
             events.as_ref(),
         );
+        let started = std::time::Instant::now();
         futures::try_join!(produce_a, produce_b, consume).with_context(|| format!("comparing {}", view.kind))?;
+        tracing::info!(kind = view.kind, seconds = started.elapsed().as_secs_f64(), "compared");
         events.phase_done();
     }
     let kinds = order.iter().filter_map(|k| kinds.remove(k)).collect();
@@ -244,26 +250,27 @@ fn req_source_label(req: &VerifyRequest<'_>) -> String {
     }
 }
 
-/// Names (as the schema lists them) of the tables in `names` that have no rows.
-async fn empty_tables(snapshot: &dyn Snapshot, names: &BTreeSet<&str>) -> Result<Vec<String>> {
-    let mut out = Vec::new();
+/// Sizes of the tables in `names` (by name as the schema lists them), counting rows only up to
+/// just past [`SMALL_TABLE`].
+async fn table_sizes(snapshot: &dyn Snapshot, names: &BTreeSet<&str>) -> Result<BTreeMap<String, Size>> {
+    let mut out = BTreeMap::new();
     for name in names {
         let Some(t) = snapshot.schema().tables.iter().find(|t| t.name.eq_ignore_ascii_case(name)) else { continue };
-        let mut sink = Collect(0);
-        snapshot.query(&format!("SELECT 1 FROM {} LIMIT 1", snapshot.dialect().table(t)), &mut sink).await?;
-        if sink.0 == 0 {
-            out.push(t.name.clone());
-        }
+        let mut sink = Collect(Vec::new());
+        let sql = format!("SELECT COUNT(*) FROM (SELECT 1 AS one FROM {} LIMIT {}) x", snapshot.dialect().table(t), SMALL_TABLE + 1);
+        snapshot.query(&sql, &mut sink).await?;
+        let n: u64 = String::from_utf8_lossy(&sink.0).trim().parse().unwrap_or(u64::MAX);
+        out.insert(t.name.clone(), if n == 0 { Size::Empty } else if n <= SMALL_TABLE { Size::Small } else { Size::Large });
     }
     Ok(out)
 }
 
-struct Collect(usize);
+struct Collect(Vec<u8>);
 
 #[async_trait]
 impl RowSink for Collect {
     async fn write(&mut self, rows: Bytes) -> Result<()> {
-        self.0 += rows.len();
+        self.0.extend_from_slice(&rows);
         Ok(())
     }
 }
@@ -277,111 +284,8 @@ impl RowSink for ChanSink {
     }
 }
 
-/// A field value after decoding and normalisation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Val {
-    One(Option<String>),
-    Many(Vec<Vec<Option<String>>>),
-}
-
-/// One object of one side.
-struct Record {
-    key: Vec<String>,
-    values: Vec<Val>,
-}
-
-/// Pulls the rows of one side's query and turns them into records.
-struct Reader {
-    rx: mpsc::Receiver<Bytes>,
-    encoding: RowEncoding,
-    rows: VecDeque<Vec<Option<Vec<u8>>>>,
-    side: &'static str,
-    last: Option<Vec<String>>,
-}
-
-impl Reader {
-    fn new(rx: mpsc::Receiver<Bytes>, encoding: RowEncoding, side: &'static str) -> Reader {
-        Reader { rx, encoding, rows: VecDeque::new(), side, last: None }
-    }
-
-    async fn next(&mut self, plan: &Plan) -> Result<Option<Record>> {
-        while self.rows.is_empty() {
-            match self.rx.next().await {
-                Some(buf) => self.rows.extend(rowcodec::decode_rows(self.encoding, &buf)?),
-                None => return Ok(None),
-            }
-        }
-        let Some(row) = self.rows.pop_front() else { return Ok(None) };
-        let text = |f: Option<Vec<u8>>| f.map(|b| String::from_utf8_lossy(&b).into_owned());
-        let nkey = plan.view.key.len();
-        if row.len() != nkey + plan.fields.len() {
-            return Err(Error::internal(format!("{} query returned {} columns, expected {}", self.side, row.len(), nkey + plan.fields.len())));
-        }
-        let mut it = row.into_iter();
-        let key: Vec<String> = it.by_ref().take(nkey).map(|f| text(f).unwrap_or_default()).collect();
-        if let Some(last) = &self.last {
-            if key_cmp(last, &key) == Ordering::Greater {
-                return Err(Error::internal(format!(
-                    "the {} does not list {} in key order ({:?} after {:?}); cannot compare",
-                    self.side, plan.view.kind, key, last
-                )));
-            }
-        }
-        self.last = Some(key.clone());
-        let mut values = Vec::with_capacity(plan.fields.len());
-        for (p, f) in plan.fields.iter().zip(it) {
-            values.push(match p.field {
-                Field::Col { norm, .. } => Val::One(normalize(norm, text(f))),
-                Field::Agg { name, .. } => {
-                    let s = text(f).unwrap_or_default();
-                    let mut tuples = decode_tuples(&s).ok_or_else(|| Error::internal(format!("{}: cannot decode {name} of {key:?}", self.side)))?;
-                    for t in tuples.iter_mut() {
-                        for (i, e) in t.iter_mut().enumerate() {
-                            *e = normalize(p.norm(i), e.take());
-                        }
-                    }
-                    tuples.sort();
-                    Val::Many(tuples)
-                }
-            });
-        }
-        Ok(Some(Record { key, values }))
-    }
-}
-
-fn key_cmp(a: &[String], b: &[String]) -> Ordering {
-    a.iter().map(|s| s.as_bytes()).cmp(b.iter().map(|s| s.as_bytes()))
-}
-
-/// Maps the storage locations of a source record.
-fn map_locations(plan: &Plan, map: &LocationMap, r: &mut Record) {
-    if map.is_empty() {
-        return;
-    }
-    for (p, v) in plan.fields.iter().zip(r.values.iter_mut()) {
-        match (p.field, v) {
-            (Field::Col { loc: true, .. }, Val::One(Some(s))) => *s = map.map(s),
-            (Field::Agg { loc, .. }, Val::Many(tuples)) if loc != Loc::No => {
-                for t in tuples.iter_mut() {
-                    let at = match loc {
-                        Loc::At(i) => Some(i),
-                        Loc::Keyed { key, value, keys } => t.get(key).cloned().flatten().filter(|k| keys.contains(&k.as_str())).map(|_| value),
-                        Loc::No => None,
-                    };
-                    if let Some(Some(s)) = at.and_then(|i| t.get_mut(i)) {
-                        *s = map.map(s);
-                    }
-                }
-                tuples.sort();
-            }
-            _ => {}
-        }
-    }
-}
-
 struct Merge<'a> {
     plan: &'a Plan,
-    map: &'a LocationMap,
     kinds: &'a mut BTreeMap<String, KindReport>,
     order: &'a mut Vec<String>,
     diffs: &'a mut Vec<Difference>,
@@ -419,18 +323,9 @@ impl Merge<'_> {
         }
     }
 
-    /// The next source record, its locations mapped.
-    async fn next_source(&self, a: &mut Reader) -> Result<Option<Record>> {
-        let mut r = a.next(self.plan).await?;
-        if let Some(r) = r.as_mut() {
-            map_locations(self.plan, self.map, r);
-        }
-        Ok(r)
-    }
-
-    async fn run(mut self, mut a: Reader, mut b: Reader, events: &dyn Events) -> Result<()> {
-        let mut ra = self.next_source(&mut a).await?;
-        let mut rb = b.next(self.plan).await?;
+    async fn run(mut self, mut a: Batches, mut b: Batches, events: &dyn Events) -> Result<()> {
+        let mut ra = a.next().await?;
+        let mut rb = b.next().await?;
         let mut n = 0u64;
         loop {
             let ord = match (&ra, &rb) {
@@ -445,30 +340,29 @@ impl Merge<'_> {
                     let kind = self.kind_of(&r);
                     self.kinds_entry(kind).only_in_source += 1;
                     self.note(kind, &r, "only in source".into());
-                    ra = self.next_source(&mut a).await?;
+                    ra = a.next().await?;
                 }
                 Ordering::Greater => {
                     let r = rb.take().ok_or_else(|| Error::internal("merge"))?;
                     let kind = self.kind_of(&r);
                     self.kinds_entry(kind).only_in_target += 1;
                     self.note(kind, &r, "only in target".into());
-                    rb = b.next(self.plan).await?;
+                    rb = b.next().await?;
                 }
                 Ordering::Equal => {
                     let (x, y) = (ra.take(), rb.take());
                     let (Some(x), Some(y)) = (x, y) else { return Err(Error::internal("merge")) };
                     let kind = self.kind_of(&x);
-                    let details = field_differences(&self.plan.fields, &x, &y);
-                    if details.is_empty() {
+                    if equal(&self.plan.fields, &x, &y) {
                         self.kinds_entry(kind).good += 1;
                     } else {
                         self.kinds_entry(kind).bad += 1;
-                        for d in details {
+                        for d in field_differences(&self.plan.fields, &x, &y) {
                             self.note(kind, &x, d);
                         }
                     }
-                    ra = self.next_source(&mut a).await?;
-                    rb = b.next(self.plan).await?;
+                    ra = a.next().await?;
+                    rb = b.next().await?;
                 }
             }
             n += 1;
@@ -481,68 +375,3 @@ impl Merge<'_> {
     }
 }
 
-/// Shortens a value for a message.
-fn show(v: &Option<String>) -> String {
-    match v {
-        None => "NULL".into(),
-        Some(s) if s.chars().count() > 160 => format!("{:?}…", s.chars().take(160).collect::<String>()),
-        Some(s) => format!("{s:?}"),
-    }
-}
-
-fn show_tuple(t: &[Option<String>]) -> String {
-    format!("({})", t.iter().map(show).collect::<Vec<_>>().join(", "))
-}
-
-/// What differs between two records of the same key, one line per field.
-fn field_differences(fields: &[Planned], x: &Record, y: &Record) -> Vec<String> {
-    let mut out = Vec::new();
-    for ((p, a), b) in fields.iter().zip(&x.values).zip(&y.values) {
-        if a == b {
-            continue;
-        }
-        let name = p.field.name();
-        match (a, b) {
-            (Val::One(a), Val::One(b)) => out.push(format!("{name} differs: source {} vs target {}", show(a), show(b))),
-            (Val::Many(a), Val::Many(b)) => {
-                let pairs = matches!(p.field, Field::Agg { pairs: true, .. });
-                if pairs {
-                    let ma: BTreeMap<_, _> = a.iter().map(|t| (t.first().cloned().flatten(), t.get(1).cloned().flatten())).collect();
-                    let mb: BTreeMap<_, _> = b.iter().map(|t| (t.first().cloned().flatten(), t.get(1).cloned().flatten())).collect();
-                    for (k, va) in &ma {
-                        let key = k.as_deref().unwrap_or("NULL");
-                        match mb.get(k) {
-                            None => out.push(format!("{name} {key} only in source ({})", show(va))),
-                            Some(vb) if vb != va => out.push(format!("{name} {key} differs: source {} vs target {}", show(va), show(vb))),
-                            _ => {}
-                        }
-                    }
-                    for (k, vb) in &mb {
-                        if !ma.contains_key(k) {
-                            out.push(format!("{name} {} only in target ({})", k.as_deref().unwrap_or("NULL"), show(vb)));
-                        }
-                    }
-                } else {
-                    let only_a: Vec<_> = a.iter().filter(|t| !b.contains(t)).collect();
-                    let only_b: Vec<_> = b.iter().filter(|t| !a.contains(t)).collect();
-                    let mut d = format!("{name} differ:");
-                    if let Some(t) = only_a.first() {
-                        d.push_str(&format!(" source has {}", show_tuple(t)));
-                        if only_a.len() > 1 {
-                            d.push_str(&format!(" and {} more", only_a.len() - 1));
-                        }
-                    }
-                    if let Some(t) = only_b.first() {
-                        d.push_str(&format!("{} target has {}", if only_a.is_empty() { "" } else { ";" }, show_tuple(t)));
-                        if only_b.len() > 1 {
-                            d.push_str(&format!(" and {} more", only_b.len() - 1));
-                        }
-                    }
-                    out.push(d);
-                }
-            }
-            _ => out.push(format!("{name} differs")),
-        }
-    }
-    out
-}
