@@ -10,7 +10,8 @@
 #   ${HMS_PYSPARK_VERSION:-4.0.5} (Spark 4.0.x ships the Hive 2.3.10 metastore client jars);
 #   pip runs only when the wanted version is not already installed.
 #
-# Needs: java on PATH (17+), python3 (3.9+), root or sudo-less apt for the drivers.
+# Needs: python3 (3.9+); installs Java (default-jre-headless), python3-venv and the JDBC drivers
+# from Debian when missing (root or sudo-less apt).
 
 _hms_env_main() {
     set -euo pipefail
@@ -19,10 +20,10 @@ _hms_env_main() {
     local venv="$cache/venv-spark"
     local py_base="${HMS_PYTHON:-python3}"
 
-    command -v java >/dev/null 2>&1 || { echo "hms-env: java not found on PATH (need Java 17+)" >&2; return 1; }
-
-    # --- JDBC drivers from Debian -------------------------------------------------------------
+    # --- Java (Spark), the venv module, JDBC drivers: from Debian when missing ------------------
     local pkgs=() p
+    command -v java >/dev/null 2>&1 || pkgs+=(default-jre-headless)
+    "$py_base" -c 'import venv, ensurepip' >/dev/null 2>&1 || pkgs+=(python3-venv)
     for p in libmariadb-java libpostgresql-jdbc-java; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || pkgs+=("$p")
     done
@@ -35,6 +36,7 @@ _hms_env_main() {
             DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${pkgs[@]}" >&2
         fi
     fi
+    command -v java >/dev/null 2>&1 || { echo "hms-env: java not found on PATH (need Java 17+)" >&2; return 1; }
     local mariadb_jar postgres_jar
     mariadb_jar="$(ls /usr/share/java/mariadb-java-client.jar 2>/dev/null || ls /usr/share/java/mariadb-java-client*.jar | head -1)"
     postgres_jar="$(ls /usr/share/java/postgresql.jar 2>/dev/null || ls /usr/share/java/postgresql*.jar | head -1)"

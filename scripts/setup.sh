@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what tandem's demo, tests and benchmarks need on Debian, skipping what is present:
 # MariaDB and PostgreSQL server + client binaries (the test kit starts its own throwaway servers
-# from them), a C toolchain for -sys crates, and checks for a Rust toolchain.
+# from them), a C toolchain for -sys crates, python3 (tests/hms/gen.py builds sample metastores),
+# and checks for a Rust toolchain.
 set -euo pipefail
 
 need=()
@@ -11,6 +12,7 @@ command -v mariadb-dump >/dev/null 2>&1 || command -v mysqldump >/dev/null 2>&1 
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 

@@ -57,9 +57,10 @@ fn print_report(r: &RestoreReport) {
         r.duration.as_secs_f64()
     );
     if let Some(loc) = &r.locations {
-        println!("locations rewritten:");
-        for (column, c) in &loc.columns {
-            println!("  {column:<58} {:>9} of {:>9}", c.rewritten, c.values);
+        println!("locations rewritten (of the values each column holds):");
+        let width = loc.columns.keys().map(|c| c.chars().count()).max().unwrap_or(0);
+        for (column, c) in loc.columns.iter().filter(|(_, c)| c.values > 0) {
+            println!("  {column:<width$}  {:>9} of {:>9}", c.rewritten, c.values);
         }
         for rule in &loc.rules {
             println!("  rule {} -> {}: {} values", rule.from, rule.to, rule.rewritten);
@@ -75,9 +76,10 @@ fn print_report(r: &RestoreReport) {
         }
     }
     if !r.fixups.is_empty() {
-        println!("fix-ups:");
-        for f in &r.fixups {
-            println!("  {:<70} {:>6} rows", f.what, f.rows);
+        let (done, idle): (Vec<_>, Vec<_>) = r.fixups.iter().partition(|f| f.rows > 0);
+        println!("fix-ups: {} changed rows, {} had nothing to do (--json lists them all)", done.len(), idle.len());
+        for f in done {
+            println!("  {}: {} rows", f.what, f.rows);
         }
     }
     for w in &r.warnings {
