@@ -2,10 +2,12 @@
 # Runs tandem's full test suite: unit tests, engine conformance against throwaway MariaDB and
 # PostgreSQL servers, repository tests against local and S3-compatible stores, end-to-end CLI
 # tests (bad input, crashes, consistency under writers), and real-client tests: Spark's Hive
-# metastore client on restored metastores (PySpark in a cached venv under .cache/).
+# metastore client on restored metastores and the Airflow 3 CLI on restored Airflow databases
+# (PySpark and Airflow in cached venvs under .cache/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 source scripts/hms-env.sh >/dev/null
+source scripts/airflow-env.sh >/dev/null
 cargo build --workspace --all-targets --quiet
 exec cargo test --workspace --no-fail-fast -- --test-threads="${TANDEM_TEST_THREADS:-4}"

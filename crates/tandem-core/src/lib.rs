@@ -1,5 +1,5 @@
-//! tandem's flows: backup, restore (with location maps and system fix-ups), verify, check and
-//! prune.
+//! tandem's flows: backup, restore (with location maps and system fix-ups), verify, check,
+//! prune, and fence / promote / health of a live site.
 //!
 //! Core is engine- and system-agnostic: it takes typed values (an [`Engine`](tandem_engine::Engine),
 //! a [`DbUrl`](tandem_engine::DbUrl), a [`Repository`](tandem_repo::Repository), systems) and
@@ -12,6 +12,7 @@ mod events;
 mod plan;
 mod prune;
 mod restore;
+mod site;
 mod transform;
 mod verify;
 
@@ -22,5 +23,6 @@ pub use events::{Events, NoEvents, Unit};
 pub use plan::Plan;
 pub use prune::{prune, select_kept, PruneReport, RetentionPolicy};
 pub use restore::{restore, FixupReport, RestoreReport, RestoreRequest};
+pub use site::{fence, health, promote, HealthReport, SiteReport};
 pub use transform::{ColumnReport, LocationReport, RuleReport};
 pub use verify::{verify, Difference, KindReport, VerifyReport, VerifyRequest, VerifySource};

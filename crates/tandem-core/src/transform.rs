@@ -2,6 +2,8 @@
 //!
 //! - storage locations rewritten through a [`LocationMap`], on the columns the system names
 //!   ([`System::location_columns`]);
+//! - secrets the system keeps encrypted with a site key, re-encrypted for the target's key
+//!   ([`System::secret_rewriter`]), before anything else sees the row;
 //! - for a restore into another engine, every field decoded by the engine that took the backup
 //!   and encoded by the target engine ([`Engine::decode_value`], [`Engine::encode_value`]),
 //!   which converts charsets and refuses, naming the row, what the target cannot hold.
@@ -18,7 +20,7 @@ use tandem_engine::rowcodec::{decode_rows, encode_row, Field};
 use tandem_engine::text::Charset;
 use tandem_engine::{Engine, LogicalType, RowEncoding, TableDef, Value};
 use tandem_error::{Error, Result};
-use tandem_system::{LocationMap, System};
+use tandem_system::{LocationMap, Rekey, RowRewriter, System};
 
 /// How many values still pointing at a FROM are listed by name.
 const UNMAPPED_SAMPLE: usize = 20;
@@ -96,6 +98,8 @@ struct Conversion<'a> {
 
 /// What happens to the rows of one table.
 pub(crate) struct TableTransform<'a> {
+    /// The system's own rewrite of raw fields (re-encrypting secrets), applied first.
+    secrets: Option<Box<dyn RowRewriter>>,
     table: String,
     source: RowEncoding,
     target: RowEncoding,
@@ -115,6 +119,8 @@ pub(crate) struct Plan<'a> {
     pub source_charset: Option<&'a str>,
     /// `(from, to)` engines of a restore into another engine.
     pub engines: Option<(&'a dyn Engine, &'a dyn Engine)>,
+    /// Keys to re-encrypt the system's secrets with.
+    pub rekey: Option<&'a Rekey>,
 }
 
 impl<'a> TableTransform<'a> {
@@ -143,11 +149,13 @@ impl<'a> TableTransform<'a> {
             }
         }
         let conversion = plan.engines.map(|(from, to)| Conversion { from, to, source, target, types });
-        if conversion.is_none() && locations.is_empty() {
+        let secrets = plan.rekey.and_then(|k| plan.system.secret_rewriter(source, k));
+        if conversion.is_none() && locations.is_empty() && secrets.is_none() {
             return None;
         }
         let key = source.primary_key.iter().filter_map(|k| source.column(k).map(|(i, c)| (c.name.clone(), i))).collect();
         Some(TableTransform {
+            secrets,
             table: target.display_name(),
             source: plan.source_encoding,
             target: plan.engines.map(|(_, to)| to.row_encoding()).unwrap_or(plan.source_encoding),
@@ -180,9 +188,12 @@ impl<'a> TableTransform<'a> {
         let rows = decode_rows(self.source, chunk).map_err(|e| e.context(format!("table {}", self.table)))?;
         let mut out = Vec::with_capacity(chunk.len() + chunk.len() / 8);
         let mut tally = Tally { rules: vec![0; self.rewriter.map_or(0, |r| r.map.rules().len())], ..Default::default() };
-        for (n, row) in rows.into_iter().enumerate() {
+        for (n, mut row) in rows.into_iter().enumerate() {
             if row.len() != self.width {
                 return Err(Error::corrupt(format!("table {}: a row has {} fields, the table {} columns", self.table, row.len(), self.width)));
+            }
+            if let Some(rw) = &self.secrets {
+                rw.rewrite(&mut row)?;
             }
             let fields = self.row(row.clone(), &mut tally).map_err(|e| e.context(format!("table {} {}", self.table, self.row_name(&row, n))))?;
             encode_row(self.target, &mut out, &fields);
@@ -294,7 +305,7 @@ mod tests {
     }
 
     fn plan(rw: &Rewriter) -> Plan<'_> {
-        Plan { system: &HiveMetastore, rewriter: Some(rw), source_encoding: RowEncoding::MysqlTsv, source_charset: None, engines: None }
+        Plan { system: &HiveMetastore, rewriter: Some(rw), source_encoding: RowEncoding::MysqlTsv, source_charset: None, engines: None, rekey: None }
     }
 
     #[test]

@@ -54,6 +54,13 @@ pub trait Engine: Send + Sync {
     /// Drops the database of `url` if it exists (scratch databases of `tandem verify`).
     async fn drop_database(&self, url: &DbUrl) -> Result<()>;
 
+    /// Opens a read-write transaction on the existing database of `url`, for the small state
+    /// changes of standby, promote and fence, and for health probes. Unqualified names resolve
+    /// to the database's default schema.
+    ///
+    /// Errors: `Unreachable` (server, credentials), `BadInput` (the database does not exist).
+    async fn transaction(&self, url: &DbUrl) -> Result<Box<dyn Transaction>>;
+
     // Restores into another engine: the source engine names types and decodes fields, the
     // target engine creates its own schema and encodes the values (see [`value`]).
 
@@ -107,6 +114,31 @@ pub trait Snapshot: Send + Sync {
     async fn close(self: Box<Self>) -> Result<()>;
 }
 
+/// A read-write transaction on a live database ([`Engine::transaction`]). Dropping it without
+/// [`commit`](Transaction::commit) rolls back.
+#[async_trait]
+pub trait Transaction: Send + Sync {
+    fn dialect(&self) -> &'static dyn Dialect;
+
+    /// Server version string.
+    fn server_version(&self) -> &str;
+
+    /// Runs a query and returns every row with every value as text (`None` for NULL). For small
+    /// results.
+    async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>>;
+
+    /// Runs a statement; returns the number of rows it changed.
+    async fn execute(&self, sql: &str) -> Result<u64>;
+
+    /// Runs a DDL statement. Engines without transactional DDL (MySQL) commit what came before
+    /// it and open a new transaction after it: run DDL first, or last.
+    async fn ddl(&self, sql: &str) -> Result<()>;
+
+    async fn commit(self: Box<Self>) -> Result<()>;
+
+    async fn rollback(self: Box<Self>) -> Result<()>;
+}
+
 /// The SQL spelling of an engine, for the few statements systems write themselves (post-restore
 /// fix-ups, verify queries). Statements built with it must be plain SQL that both engines run.
 pub trait Dialect: Send + Sync {
@@ -132,6 +164,10 @@ pub trait Dialect: Send + Sync {
     /// a tuple by `:`, each element as lower- or upper-case hex of the UTF-8 bytes of its text
     /// form, or `-` for NULL; NULL or empty when there are no rows. Order is unspecified.
     fn agg_tuples(&self, exprs: &[String]) -> String;
+
+    /// The expression naming the current schema (`DATABASE()`, `current_schema()`), for
+    /// `information_schema` lookups.
+    fn current_schema(&self) -> &'static str;
 
     /// Whether per-object aggregates of child rows run faster as correlated subqueries (index
     /// lookups) than as derived tables grouped once and joined.

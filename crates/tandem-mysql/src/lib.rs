@@ -20,6 +20,7 @@ mod pool;
 mod restore;
 mod schema;
 mod snapshot;
+mod transaction;
 
 use std::time::Duration;
 
@@ -79,6 +80,10 @@ impl Engine for MySql {
         foreign::translate_schema(schema)
     }
 
+    async fn transaction(&self, url: &DbUrl) -> Result<Box<dyn tandem_engine::Transaction>> {
+        Ok(Box::new(transaction::MyTransaction::begin(url).await?))
+    }
+
     async fn drop_database(&self, url: &DbUrl) -> Result<()> {
         let mut conn = connect(url, &[]).await?;
         let r = conn.query_drop(format!("DROP DATABASE IF EXISTS {}", q(&url.database))).await.map_err(db_err);
@@ -99,6 +104,9 @@ impl tandem_engine::Dialect for MyDialect {
     }
     fn text_order(&self, expr: &str) -> String {
         format!("CAST(CONVERT({expr} USING utf8mb4) AS BINARY)")
+    }
+    fn current_schema(&self) -> &'static str {
+        "DATABASE()"
     }
     fn agg_tuples(&self, exprs: &[String]) -> String {
         let parts: Vec<String> = exprs.iter().map(|e| format!("COALESCE(LOWER(HEX(CONVERT({e} USING utf8mb4))), '-')")).collect();

@@ -19,6 +19,7 @@ mod foreign;
 mod keys;
 mod restore;
 mod snapshot;
+mod transaction;
 
 use std::time::Duration;
 
@@ -70,6 +71,10 @@ impl Engine for Postgres {
         foreign::translate_schema(schema)
     }
 
+    async fn transaction(&self, url: &DbUrl) -> Result<Box<dyn tandem_engine::Transaction>> {
+        Ok(Box::new(transaction::PgTransaction::begin(url).await?))
+    }
+
     async fn drop_database(&self, url: &DbUrl) -> Result<()> {
         let admin = match try_connect(url, "postgres").await? {
             Some(c) => c,
@@ -93,7 +98,10 @@ impl tandem_engine::Dialect for PgDialect {
         literal(s)
     }
     fn text_order(&self, expr: &str) -> String {
-        format!("({expr}) COLLATE \"C\"")
+        format!("(({expr})::text) COLLATE \"C\"")
+    }
+    fn current_schema(&self) -> &'static str {
+        "current_schema()"
     }
     fn agg_tuples(&self, exprs: &[String]) -> String {
         let parts: Vec<String> =

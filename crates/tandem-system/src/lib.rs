@@ -14,18 +14,22 @@ mod generic;
 mod hive;
 pub mod location;
 mod read;
+pub mod secrets;
+pub mod site;
 pub mod verify;
 
 pub use airflow::Airflow;
 pub use generic::Generic;
 pub use hive::HiveMetastore;
 pub use location::{LocationMap, LocationRule};
+pub use secrets::{Keyring, Rekey, RowRewriter};
+pub use site::{Check, Health, Interrupted, PromoteOptions, RunChange, StateChange};
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use tandem_engine::{Dialect, Snapshot, TableDef};
-use tandem_error::Result;
+use tandem_engine::{Dialect, Snapshot, TableDef, Transaction};
+use tandem_error::{Error, Result};
 
 /// What a system found in a database.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -125,6 +129,44 @@ pub trait System: Send + Sync {
     /// know this system.
     fn verify_views(&self) -> &'static [verify::View] {
         &[]
+    }
+
+    /// The schema version for humans (`alembic d2f4e1b3c5a7 (Airflow 3.3.x)`).
+    fn version_label(&self, version: &str) -> String {
+        version.to_string()
+    }
+
+    /// Whether the system keeps secrets encrypted with a site key (restore re-encrypts them).
+    fn has_secrets(&self) -> bool {
+        false
+    }
+
+    /// The rewrite that re-encrypts `table`'s secrets from `keys.from` to `keys.to`, if the table
+    /// holds any.
+    fn secret_rewriter(&self, _table: &TableDef, _keys: &Rekey) -> Option<Box<dyn RowRewriter>> {
+        None
+    }
+
+    /// Statements that make restored `tables` a passive standby, remembering what was active at
+    /// the source (run before the restore becomes visible). `note` is recorded with them.
+    /// Errors (Unsupported) for systems without a standby mode.
+    fn standby_fixups(&self, _tables: &[TableDef], _dialect: &dyn Dialect, _note: &str) -> Result<Vec<Fixup>> {
+        Err(Error::unsupported(format!("{} has no standby mode in tandem yet", self.describe())))
+    }
+
+    /// Makes a live site passive, remembering what was active (`tandem fence`).
+    async fn fence(&self, _tx: &dyn Transaction, _note: &str) -> Result<StateChange> {
+        Err(Error::unsupported(format!("{} cannot be fenced by tandem yet", self.describe())))
+    }
+
+    /// Makes a passive site active again exactly as remembered (`tandem promote`).
+    async fn promote(&self, _tx: &dyn Transaction, _opts: &PromoteOptions) -> Result<StateChange> {
+        Err(Error::unsupported(format!("{} cannot be promoted by tandem yet", self.describe())))
+    }
+
+    /// The site's health beyond reachability (a scheduler heartbeat younger than `threshold_s`).
+    async fn health(&self, _tx: &dyn Transaction, _threshold_s: f64) -> Result<Health> {
+        Ok(Health::default())
     }
 }
 

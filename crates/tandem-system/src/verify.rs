@@ -48,6 +48,12 @@ pub enum Norm {
     Bool,
     /// Parsed as a double and printed in its shortest exact form.
     Float,
+    /// A UTC timestamp: offset `+00` and trailing zeros of the fraction dropped.
+    Timestamp,
+    /// JSON, re-serialised canonically (object keys sorted, no spaces).
+    Json,
+    /// A value encrypted with the site's key: compared decrypted when verify has the keys.
+    Secret,
 }
 
 /// Which elements of a field are storage locations, mapped on the source side.
@@ -331,6 +337,23 @@ pub fn normalize(norm: Norm, v: Option<String>) -> Option<String> {
             _ => v,
         },
         Norm::Float => v.trim().parse::<f64>().map(|f| f.to_string()).unwrap_or(v),
+        Norm::Timestamp => {
+            let t = v.trim();
+            let t = t.strip_suffix("+00:00").or_else(|| t.strip_suffix("+00")).unwrap_or(t);
+            match t.split_once('.') {
+                Some((whole, frac)) => {
+                    let frac = frac.trim_end_matches('0');
+                    if frac.is_empty() {
+                        whole.to_string()
+                    } else {
+                        format!("{whole}.{frac}")
+                    }
+                }
+                None => t.to_string(),
+            }
+        }
+        Norm::Json => serde_json::from_str::<serde_json::Value>(&v).map(|j| j.to_string()).unwrap_or(v),
+        Norm::Secret => v,
     })
 }
 
@@ -354,5 +377,8 @@ mod tests {
         assert_eq!(normalize(Norm::Float, Some("1.50".into())).as_deref(), Some("1.5"));
         assert_eq!(normalize(Norm::Float, Some("1e300".into())), normalize(Norm::Float, Some("1.0E+300".into())));
         assert_eq!(normalize(Norm::Text, None), None);
+        assert_eq!(normalize(Norm::Timestamp, Some("2026-01-01 00:00:00.500000+00".into())), normalize(Norm::Timestamp, Some("2026-01-01 00:00:00.5".into())));
+        assert_eq!(normalize(Norm::Timestamp, Some("2026-01-01 00:00:00.000000".into())).as_deref(), Some("2026-01-01 00:00:00"));
+        assert_eq!(normalize(Norm::Json, Some("{\"b\": 1, \"a\": [1, 2]}".into())).as_deref(), Some("{\"a\":[1,2],\"b\":1}"));
     }
 }

@@ -40,6 +40,8 @@ Examples:
   tandem restore --target postgres://hive:pw@db-eu/metastore --repo s3://dr-bucket/tandem \\
       --map-location gs://lake-us/=gs://lake-eu/ --require-mapped
   tandem --config tandem.toml backup primary
+  tandem --config tandem.toml restore dr --standby      # Airflow: a passive DR site
+  tandem --config tandem.toml promote dr --interrupted rerun
 
 Exit codes: 0 ok, 2 bad input, 3 unreachable, 4 corrupt data, 5 conflict, 6 unsupported,
 10 internal error.";
@@ -50,6 +52,14 @@ pub enum Command {
     Backup(BackupArgs),
     /// Restore a backup (the newest by default) into a database, all-or-nothing.
     Restore(RestoreArgs),
+    /// Make a standby site active: unpause exactly the DAGs that were active at the source,
+    /// treat interrupted runs by policy. Prints the runs it changed.
+    Promote(PromoteArgs),
+    /// Make an active site passive: pause every DAG, remembering which were active, so a later
+    /// `promote` of this site (failback) restores them exactly.
+    Fence(FenceArgs),
+    /// Probe a site: database reachable, scheduler heartbeat age. Exit 0 healthy, 1 unhealthy.
+    Health(HealthArgs),
     /// Compare two databases of one system object by object (a metastore's databases, tables,
     /// partitions, functions, privileges, statistics), or a backup with a database. Exit 0 iff
     /// equal, 1 if they differ.
@@ -106,6 +116,55 @@ pub struct RestoreArgs {
     /// map.
     #[arg(long)]
     pub require_mapped: bool,
+    /// Make the restored site a passive standby (Airflow: every DAG paused, the ones active at
+    /// the source remembered for `tandem promote`).
+    #[arg(long)]
+    pub standby: bool,
+    /// Fernet key (or comma-separated keys) of the source site: with --fernet-key-to, secrets
+    /// are re-encrypted for the target (Airflow connections, variables, triggers). Default: the
+    /// `fernet-key` of the site's `source` in the config.
+    #[arg(long, env = "TANDEM_FERNET_KEY_FROM", value_name = "KEY", hide_env_values = true)]
+    pub fernet_key_from: Option<String>,
+    /// Fernet key of the target site. Default: the site's `fernet-key` in the config.
+    #[arg(long, env = "TANDEM_FERNET_KEY_TO", value_name = "KEY", hide_env_values = true)]
+    pub fernet_key_to: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// Site from the config file to promote.
+    pub site: Option<String>,
+    /// Database URL of the site. Overrides the site's `db`.
+    #[arg(long, value_name = "DB_URL")]
+    pub target: Option<String>,
+    /// What to do with runs the disaster interrupted (queued or running in the copy): rerun
+    /// (clear their unfinished tasks so the scheduler runs them again), fail, or leave.
+    #[arg(long, value_name = "POLICY", default_value = "rerun", value_parser = ["rerun", "fail", "leave"])]
+    pub interrupted: String,
+    /// Promote a site that is not a standby (no DAG is unpaused then).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FenceArgs {
+    /// Site from the config file to fence.
+    pub site: Option<String>,
+    /// Database URL of the site. Overrides the site's `db`.
+    #[arg(long, value_name = "DB_URL")]
+    pub target: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Site from the config file to probe.
+    pub site: Option<String>,
+    /// Database URL of the site. Overrides the site's `db`.
+    #[arg(long, value_name = "DB_URL")]
+    pub db: Option<String>,
+    /// Oldest scheduler heartbeat that still counts as alive (Airflow's own check uses 30 s).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub threshold: std::time::Duration,
 }
 
 const VERIFY_EXAMPLES: &str = "\
@@ -142,6 +201,13 @@ pub struct VerifyArgs {
     /// How many differences to list by name (all are counted).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub max_differences: usize,
+    /// Fernet key of the source, to compare encrypted values decrypted (Airflow). Default: the
+    /// source site's `fernet-key`.
+    #[arg(long, env = "TANDEM_FERNET_KEY_SOURCE", value_name = "KEY", hide_env_values = true)]
+    pub fernet_key_source: Option<String>,
+    /// Fernet key of the target. Default: the target site's `fernet-key`.
+    #[arg(long, env = "TANDEM_FERNET_KEY_TARGET", value_name = "KEY", hide_env_values = true)]
+    pub fernet_key_target: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

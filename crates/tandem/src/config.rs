@@ -10,6 +10,8 @@
 //! [sites.dr]
 //! db = "postgres://hive:${HMS_DR_PASSWORD}@metastore-eu:5432/metastore"
 //! map-location = ["gs://lake-us/=gs://lake-eu/"]
+//! source = "primary"                          # the site it is restored from
+//! fernet-key = "${AIRFLOW_DR_FERNET_KEY}"     # Airflow: the site's Fernet key
 //! ```
 //!
 //! `${NAME}` in a string is replaced by the environment variable NAME (an error if unset).
@@ -40,6 +42,11 @@ pub struct Site {
     /// `FROM=TO` storage location rewrites applied when restoring into this site.
     #[serde(default, rename = "map-location")]
     pub map_location: Vec<String>,
+    /// The site this one is restored from (a standby's primary).
+    pub source: Option<String>,
+    /// The site's Fernet key (Airflow), to re-encrypt secrets restored into it and to read them.
+    #[serde(rename = "fernet-key")]
+    pub fernet_key: Option<String>,
 }
 
 impl Config {
@@ -64,6 +71,18 @@ impl Config {
         for (name, site) in config.sites.iter_mut() {
             site.db = expand_env(&site.db).map_err(|e| e.context(format!("sites.{name}.db")))?;
             tandem_system::LocationMap::parse(&site.map_location).map_err(|e| e.context(format!("sites.{name}.map-location")))?;
+            if let Some(k) = &site.fernet_key {
+                let k = expand_env(k).map_err(|e| e.context(format!("sites.{name}.fernet-key")))?;
+                tandem_system::Keyring::parse(&k, &format!("sites.{name}.fernet-key"))?;
+                site.fernet_key = Some(k);
+            }
+        }
+        for (name, site) in &config.sites {
+            if let Some(src) = &site.source {
+                if !config.sites.contains_key(src) {
+                    return Err(Error::bad_input(format!("sites.{name}.source: there is no site {src:?}")));
+                }
+            }
         }
         Ok(config)
     }

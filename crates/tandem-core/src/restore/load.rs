@@ -8,7 +8,7 @@ use futures::{SinkExt, StreamExt, TryStreamExt};
 use tandem_engine::{Engine, LogicalType, RestoreSession, TableDef};
 use tandem_error::{Error, Result, ResultExt};
 use tandem_repo::{Manifest, Repository, TableEntry};
-use tandem_system::System;
+use tandem_system::{Fixup, Rekey, System};
 
 use super::FixupReport;
 use crate::transform::{Plan, Rewriter, TableTransform};
@@ -32,6 +32,10 @@ pub(super) struct Load<'a> {
     pub targets: &'a [TableDef],
     /// For a restore into another engine.
     pub foreign: Option<Foreign<'a>>,
+    /// Keys to re-encrypt secrets with.
+    pub rekey: Option<&'a Rekey>,
+    /// Statements run after the system's fix-ups (`--standby`).
+    pub standby: &'a [Fixup],
 }
 
 /// A restore into another engine: the engines, and each table's column types.
@@ -64,6 +68,7 @@ impl Load<'_> {
             source_encoding: self.manifest.snapshot.row_encoding,
             source_charset: self.manifest.schema.charset.as_deref(),
             engines: self.foreign.map(|f| (f.from, f.to)),
+            rekey: self.rekey,
         };
         let types: &[LogicalType] = self.foreign.and_then(|f| f.types.get(i)).map(Vec::as_slice).unwrap_or(&[]);
         let transform = TableTransform::new(&plan, &t.table, target, types);
@@ -102,9 +107,10 @@ impl Load<'_> {
         Ok(())
     }
 
-    /// Runs the system's post-restore fix-ups on the loaded content.
+    /// Runs the system's post-restore fix-ups (and the standby statements) on the loaded content.
     pub async fn fixups(&self, events: Arc<dyn Events>) -> Result<Vec<FixupReport>> {
-        let fixups = self.system.post_restore(self.targets, self.session.dialect());
+        let mut fixups = self.system.post_restore(self.targets, self.session.dialect());
+        fixups.extend(self.standby.iter().cloned());
         if fixups.is_empty() {
             return Ok(Vec::new());
         }
@@ -119,4 +125,30 @@ impl Load<'_> {
         events.phase_done();
         Ok(out)
     }
+}
+
+/// Reads every table whose secrets the restore re-encrypts and re-encrypts them without loading
+/// anything, so a key that cannot decrypt them is reported (naming the first row) before the
+/// target is touched.
+pub(super) async fn check_secrets(repo: &Repository, manifest: &Manifest, system: &dyn System, rekey: &Rekey, events: Arc<dyn Events>) -> Result<()> {
+    events.phase("checking that the Fernet keys open every secret", None, Unit::Items);
+    let plan = Plan {
+        system,
+        rewriter: None,
+        source_encoding: manifest.snapshot.row_encoding,
+        source_charset: manifest.schema.charset.as_deref(),
+        engines: None,
+        rekey: Some(rekey),
+    };
+    for t in &manifest.tables {
+        if system.secret_rewriter(&t.table, rekey).is_none() {
+            continue;
+        }
+        let Some(tf) = TableTransform::new(&plan, &t.table, &t.table, &[]) else { continue };
+        for c in &t.chunks {
+            tf.apply(&repo.get_chunk(c).await?)?;
+        }
+    }
+    events.phase_done();
+    Ok(())
 }

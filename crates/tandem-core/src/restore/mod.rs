@@ -11,7 +11,7 @@ use serde::Serialize;
 use tandem_engine::{DbUrl, Engine};
 use tandem_error::{Error, Result, ResultExt};
 use tandem_repo::{BackupId, LockMode, Manifest, Repository};
-use tandem_system::{LocationMap, System};
+use tandem_system::{LocationMap, Rekey, System};
 
 use crate::transform::{LocationReport, Rewriter};
 use crate::{Events, Plan, Unit};
@@ -34,6 +34,29 @@ pub struct RestoreRequest<'a> {
     pub locations: LocationMap,
     /// Refuse to make the restore visible while some location still points at a FROM.
     pub require_mapped: bool,
+    /// Make the restored site a passive standby (systems with a standby mode).
+    pub standby: bool,
+    /// Re-encrypt the system's secrets from the source's key to the target's.
+    pub rekey: Option<Rekey>,
+}
+
+impl<'a> RestoreRequest<'a> {
+    /// A plain restore of the newest backup (no map, no standby, no keys).
+    pub fn new(engine: &'a dyn Engine, engines: &'a [Box<dyn Engine>], target: DbUrl, repo: Repository) -> RestoreRequest<'a> {
+        RestoreRequest {
+            engine,
+            engines,
+            target,
+            repo,
+            backup: None,
+            force: false,
+            dry_run: false,
+            locations: LocationMap::default(),
+            require_mapped: false,
+            standby: false,
+            rekey: None,
+        }
+    }
 }
 
 /// One post-restore fix-up that ran, and how many rows it changed.
@@ -110,6 +133,13 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
             system.name()
         )));
     }
+    if req.rekey.is_some() && !system.has_secrets() {
+        return Err(Error::bad_input(format!(
+            "backup {id} is {} ({}), which keeps no encrypted secrets: --fernet-key-from/--fernet-key-to apply to Airflow backups",
+            system.describe(),
+            system.name()
+        )));
+    }
     // Same engine: the backup's own DDL and rows. Another engine: a translated schema.
     let source_engine = source_engine(&manifest, req)?;
     let foreign = match source_engine {
@@ -134,8 +164,19 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
     }
     events.phase_done();
 
+    let standby = match req.standby {
+        true => system.standby_fixups(&schema.tables, &PlanDialect, "")?.len(),
+        false => 0,
+    };
+    if let Some(rekey) = &req.rekey {
+        load::check_secrets(&req.repo, &manifest, system.as_ref(), rekey, events.clone()).await?;
+    }
+
     let target = req.engine.target(&req.target).await?;
     let state = target.inspect().await?;
+    if system.recognizes(&state.relations) {
+        check_target_version(req, &manifest, system.as_ref()).await?;
+    }
     if !state.relations.is_empty() && !req.force {
         let holds = tandem_system::all()
             .into_iter()
@@ -149,7 +190,14 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
             state.relations[0]
         )));
     }
-    let plan = make_plan(&manifest, &schema, &req.target, state.relations.len(), system.as_ref(), &req.locations, req.engine);
+    let mut plan = make_plan(&manifest, &schema, &req.target, state.relations.len(), system.as_ref(), &req.locations, req.engine);
+    if req.rekey.is_some() {
+        plan.steps.insert(3, "re-encrypt secrets from the source's Fernet key to the target's while loading".into());
+    }
+    if standby > 0 {
+        let at = plan.steps.len() - 1;
+        plan.steps.insert(at, "make the copy a standby: remember which DAGs are active, pause every DAG".into());
+    }
     let mut report = RestoreReport {
         backup: id.clone(),
         target: req.target.to_string(),
@@ -176,6 +224,11 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
     events.phase("creating the schema", None, Unit::Items);
     let session = target.begin(&schema, req.force).await?;
     events.phase_done();
+    let note = format!("restore --standby of backup {id} ({})", manifest.source);
+    let standby_fixups = match req.standby {
+        true => system.standby_fixups(&schema.tables, session.dialect(), &note)?,
+        false => Vec::new(),
+    };
     let load = load::Load {
         session: session.as_ref(),
         repo: &req.repo,
@@ -187,6 +240,8 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
             (Some((_, types)), Some(from)) => Some(load::Foreign { from, to: req.engine, types }),
             _ => None,
         },
+        rekey: req.rekey.as_ref(),
+        standby: &standby_fixups,
     };
     let prepared = async {
         load.load_all(events.clone()).await?;
@@ -229,6 +284,29 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
     report.executed = true;
     report.duration = start.elapsed();
     Ok(report)
+}
+
+/// Refuses a target that already holds the backup's system at another schema version: the
+/// software of the DR site is made for its own version (even `--force` would leave it broken).
+async fn check_target_version(req: &RestoreRequest<'_>, m: &Manifest, system: &dyn System) -> Result<()> {
+    let snapshot = req.engine.snapshot(&req.target, &tandem_engine::SnapshotOptions { parallelism: 1 }).await?;
+    let detected = system.detect(snapshot.as_ref()).await;
+    let _ = snapshot.close().await;
+    let target = detected?.and_then(|d| d.version);
+    if let (Some(t), Some(b)) = (&target, &m.system.version) {
+        if t.trim() != b.trim() {
+            return Err(Error::bad_input(format!(
+                "target database {} holds {} at schema {}, but backup {} is at schema {}: the target site must run the same \
+                 version as the source (upgrade or downgrade it, or restore into an empty database); nothing was changed",
+                req.target.database,
+                system.describe(),
+                system.version_label(t),
+                m.id,
+                system.version_label(b)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The engine that took the backup when it is not the target's (`None`: same engine).
@@ -283,6 +361,9 @@ impl tandem_engine::Dialect for PlanDialect {
     }
     fn text_order(&self, expr: &str) -> String {
         expr.to_string()
+    }
+    fn current_schema(&self) -> &'static str {
+        "current_schema"
     }
     fn agg_tuples(&self, exprs: &[String]) -> String {
         exprs.join(", ")

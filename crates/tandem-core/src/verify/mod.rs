@@ -22,7 +22,7 @@ use tandem_engine::{DbUrl, Engine, RowSink, Snapshot, SnapshotOptions};
 use tandem_error::{Error, Result, ResultExt};
 use tandem_repo::{BackupId, Repository};
 use tandem_system::verify::{Plan, Side, Size, SMALL_TABLE};
-use tandem_system::{LocationMap, System};
+use tandem_system::{Keyring, LocationMap, System};
 
 use crate::{restore, Events, RestoreRequest, Unit};
 use records::{equal, field_differences, key_cmp, Batches, Record, Val};
@@ -47,6 +47,8 @@ pub struct VerifyRequest<'a> {
     pub locations: LocationMap,
     /// How many differences are kept by name (all are counted).
     pub max_differences: usize,
+    /// Keys to compare encrypted values decrypted (source side, target side).
+    pub keys: (Option<Keyring>, Option<Keyring>),
 }
 
 /// Counts of one kind of object.
@@ -97,20 +99,10 @@ pub async fn verify(req: VerifyRequest<'_>, events: Arc<dyn Events>) -> Result<V
                 Some(id) => id.clone(),
                 None => repo.latest_backup().await?.ok_or_else(|| Error::bad_input(format!("repository {} has no backups", repo.url())))?,
             };
-            let restored = restore(
-                RestoreRequest {
-                    engine: req.engine,
-                    engines: req.engines,
-                    target: scratch.clone(),
-                    repo: repo.clone(),
-                    backup: Some(id.clone()),
-                    force: true,
-                    dry_run: false,
-                    locations: LocationMap::default(),
-                    require_mapped: false,
-                },
-                events.clone(),
-            )
+            let mut scratch_req = RestoreRequest::new(req.engine, req.engines, scratch.clone(), repo.clone());
+            scratch_req.backup = Some(id.clone());
+            scratch_req.force = true;
+            let restored = restore(scratch_req, events.clone())
             .await
             .with_context(|| format!("restoring backup {id} into the scratch database {} to compare it", scratch.database))?;
             let label = format!("backup {id} (restored into scratch database {})", scratch.database);
@@ -230,8 +222,8 @@ async fn run(req: &VerifyRequest<'_>, src: &dyn Snapshot, dst: &dyn Snapshot, sy
         };
         let map = (!req.locations.is_empty()).then(|| req.locations.clone());
         let consume = merge.run(
-            Batches::spawn(rx_a, plan.clone(), src.info().row_encoding, "source", map),
-            Batches::spawn(rx_b, plan.clone(), dst.info().row_encoding, "target", None),
+            Batches::spawn(rx_a, plan.clone(), src.info().row_encoding, "source", map, req.keys.0.clone()),
+            Batches::spawn(rx_b, plan.clone(), dst.info().row_encoding, "target", None, req.keys.1.clone()),
             events.as_ref(),
         );
         let started = std::time::Instant::now();

@@ -16,7 +16,7 @@ use tandem_engine::value::hex;
 use tandem_engine::{rowcodec, RowEncoding};
 use tandem_error::{Error, Result};
 use tandem_system::verify::{decode_tuples, normalize, Field, Loc, Plan, Planned};
-use tandem_system::LocationMap;
+use tandem_system::{Keyring, LocationMap};
 
 /// Records decoded in batches of this many.
 const BATCH: usize = 512;
@@ -39,6 +39,18 @@ enum Norm {
 pub(super) struct Record {
     pub key: Vec<String>,
     pub values: Vec<Val>,
+}
+
+/// Decrypts the values of [`tandem_system::verify::Norm::Secret`] fields in place, with the
+/// side's key; a value the key cannot open is left as it is.
+fn decrypt_secrets(plan: &Plan, keys: &Keyring, r: &mut Record) {
+    for (p, v) in plan.fields.iter().zip(r.values.iter_mut()) {
+        if let (Field::Col { norm: tandem_system::verify::Norm::Secret, .. }, Val::One(Some(s))) = (p.field, v) {
+            if let Some(plain) = keys.decrypt(s) {
+                *s = String::from_utf8_lossy(&plain).into_owned();
+            }
+        }
+    }
 }
 
 /// Pulls the rows of one side's query and turns them into records.
@@ -114,7 +126,7 @@ pub(super) struct Batches {
 
 impl Batches {
     /// Decodes the rows arriving on `rx`; source records get their locations mapped by `map`.
-    pub fn spawn(rx: mpsc::Receiver<Bytes>, plan: Plan, encoding: RowEncoding, side: &'static str, map: Option<LocationMap>) -> Batches {
+    pub fn spawn(rx: mpsc::Receiver<Bytes>, plan: Plan, encoding: RowEncoding, side: &'static str, map: Option<LocationMap>, keys: Option<Keyring>) -> Batches {
         let (mut tx, out) = mpsc::channel::<Result<Vec<Record>>>(4);
         tokio::spawn(async move {
             let mut reader = Reader { rx, encoding, rows: VecDeque::new(), side, last: None };
@@ -124,6 +136,9 @@ impl Batches {
                     Ok(Some(mut r)) => {
                         if let Some(m) = &map {
                             map_locations(&plan, m, &mut r);
+                        }
+                        if let Some(k) = &keys {
+                            decrypt_secrets(&plan, k, &mut r);
                         }
                         batch.push(r);
                         if batch.len() == BATCH && tx.send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))).await.is_err() {

@@ -181,6 +181,9 @@ mod tests {
         fn text_order(&self, expr: &str) -> String {
             expr.into()
         }
+        fn current_schema(&self) -> &'static str {
+            "s"
+        }
         fn agg_tuples(&self, exprs: &[String]) -> String {
             exprs.join(",")
         }

@@ -69,7 +69,11 @@ pub async fn show(ctx: &Ctx, id: &str) -> Result<i32> {
     println!("backup      {}", m.id);
     println!("site        {}", if m.site.is_empty() { "-" } else { &m.site });
     println!("source      {}", m.source);
-    println!("system      {} {}", m.system.name, m.system.version.as_deref().unwrap_or(""));
+    let label = match (tandem_system::by_name(&m.system.name), &m.system.version) {
+        (Some(system), Some(v)) => system.version_label(v),
+        (_, v) => v.clone().unwrap_or_default(),
+    };
+    println!("system      {} {label}", m.system.name);
     for (k, v) in &m.system.summary {
         println!("  {k:<10} {v}");
     }

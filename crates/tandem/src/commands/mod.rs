@@ -4,6 +4,7 @@ mod backup;
 mod backups;
 mod repo;
 mod restore;
+mod site;
 mod verify;
 
 use std::sync::Arc;
@@ -46,6 +47,15 @@ impl Ctx {
         }
     }
 
+    /// The Fernet key ring of a site: `flag` wins over the site's `fernet-key`.
+    pub fn keyring(&self, site: Option<&str>, flag: Option<&str>, what: &str) -> Result<Option<tandem_system::Keyring>> {
+        let key = match flag {
+            Some(k) => Some(k.to_string()),
+            None => site.and_then(|s| self.config.sites.get(s)).and_then(|s| s.fernet_key.clone()),
+        };
+        key.map(|k| tandem_system::Keyring::parse(&k, what)).transpose()
+    }
+
     /// The database URL for a command: `flag` wins over the site's `db`.
     pub fn db_url(&self, site: Option<&str>, flag: Option<&str>, flag_name: &str) -> Result<String> {
         if let Some(url) = flag {
@@ -70,6 +80,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Backup(args) => backup::run(&ctx, args).await,
         Command::Restore(args) => restore::run(&ctx, args).await,
         Command::Verify(args) => verify::run(&ctx, args).await,
+        Command::Promote(args) => site::promote(&ctx, args).await,
+        Command::Fence(args) => site::fence(&ctx, args).await,
+        Command::Health(args) => site::health(&ctx, args).await,
         Command::Backups(BackupsCommand::List) => backups::list(&ctx).await,
         Command::Backups(BackupsCommand::Show { id }) => backups::show(&ctx, &id).await,
         Command::Backups(BackupsCommand::Prune(args)) => backups::prune(&ctx, args).await,

@@ -1,9 +1,9 @@
 //! `tandem restore`.
 
 use tandem_core::{RestoreReport, RestoreRequest};
-use tandem_error::Result;
+use tandem_error::{Error, Result};
 use tandem_repo::BackupId;
-use tandem_system::LocationMap;
+use tandem_system::{LocationMap, Rekey};
 
 use super::Ctx;
 use crate::cli::RestoreArgs;
@@ -19,17 +19,25 @@ pub async fn run(ctx: &Ctx, args: RestoreArgs) -> Result<i32> {
         Some(id) => Some(id.parse::<BackupId>()?),
     };
     let repo = ctx.open_repo().await?;
+    let source_site = args.site.as_deref().and_then(|s| ctx.config.sites.get(s)).and_then(|s| s.source.clone());
+    let from = ctx.keyring(source_site.as_deref(), args.fernet_key_from.as_deref(), "--fernet-key-from")?;
+    let to = ctx.keyring(args.site.as_deref(), args.fernet_key_to.as_deref(), "--fernet-key-to")?;
+    let rekey = match (from, to) {
+        (Some(from), Some(to)) => Some(Rekey { from, to }),
+        (None, None) => None,
+        (Some(_), None) => return Err(Error::bad_input("--fernet-key-from needs --fernet-key-to (the target site's key)")),
+        (None, Some(_)) => return Err(Error::bad_input("--fernet-key-to needs --fernet-key-from (the source site's key)")),
+    };
     let engines = registry::engines();
     let req = RestoreRequest {
-        engine: engine.as_ref(),
-        engines: &engines,
-        target,
-        repo,
         backup,
         force: args.force,
         dry_run: args.dry_run,
         locations,
         require_mapped: args.require_mapped,
+        standby: args.standby,
+        rekey,
+        ..RestoreRequest::new(engine.as_ref(), &engines, target, repo)
     };
     let report = tandem_core::restore(req, ctx.progress.clone()).await?;
     if ctx.json {

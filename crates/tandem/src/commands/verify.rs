@@ -46,8 +46,13 @@ pub async fn run(ctx: &Ctx, args: VerifyArgs) -> Result<i32> {
         }
         (None, None) => return Err(tandem_error::Error::bad_input("give --source DB_URL (or a site), or --backup ID with --repo")),
     };
+    let source_site = args.source.as_deref().filter(|s| !s.contains("://"));
+    let keys = (
+        ctx.keyring(source_site, args.fernet_key_source.as_deref(), "--fernet-key-source")?,
+        ctx.keyring(target_site, args.fernet_key_target.as_deref(), "--fernet-key-target")?,
+    );
     let engines = registry::engines();
-    let req = VerifyRequest { source, engine: engine.as_ref(), engines: &engines, target, locations, max_differences: args.max_differences };
+    let req = VerifyRequest { source, engine: engine.as_ref(), engines: &engines, target, locations, max_differences: args.max_differences, keys };
     let report = tandem_core::verify(req, ctx.progress.clone()).await?;
     if ctx.json {
         output::json(&report)?;

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+pub mod airflow;
 pub mod hms;
 pub mod spark;
 

@@ -1,0 +1,114 @@
+//! Flows on a live site: fence (make it passive), promote (make it active), health.
+//!
+//! Each opens one transaction on the site's database, recognises its system by its tables, lets
+//! the system do its part, and commits; on any error it rolls back, so a site is never left half
+//! fenced or half promoted (engines without transactional DDL commit the system's table changes
+//! around their DDL; the systems order their statements for that).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use tandem_engine::{DbUrl, Engine, Transaction};
+use tandem_error::{Error, Result, ResultExt};
+use tandem_system::{Check, Health, PromoteOptions, StateChange, System};
+
+use crate::{Events, Unit};
+
+/// What fence or promote did to a site.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteReport {
+    pub site: String,
+    pub system: String,
+    pub action: String,
+    #[serde(flatten)]
+    pub change: StateChange,
+}
+
+/// A site's health.
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthReport {
+    pub site: String,
+    pub system: Option<String>,
+    pub healthy: bool,
+    pub reachable: bool,
+    #[serde(flatten)]
+    pub health: Health,
+    pub probe_ms: u64,
+}
+
+/// The system of the database of `url`, by its tables (`generic` when none recognises them).
+async fn system_of(engine: &dyn Engine, url: &DbUrl) -> Result<Box<dyn System>> {
+    let state = engine.target(url).await?.inspect().await?;
+    Ok(tandem_system::all().into_iter().find(|s| s.recognizes(&state.relations)).unwrap_or_else(|| Box::new(tandem_system::Generic)))
+}
+
+async fn in_transaction<T>(
+    engine: &dyn Engine,
+    url: &DbUrl,
+    work: impl for<'t> FnOnce(&'t dyn Transaction, &'t dyn System) -> futures::future::BoxFuture<'t, Result<T>>,
+) -> Result<(T, Box<dyn System>)> {
+    let system = system_of(engine, url).await?;
+    let tx = engine.transaction(url).await?;
+    match work(tx.as_ref(), system.as_ref()).await {
+        Ok(v) => {
+            tx.commit().await?;
+            Ok((v, system))
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+/// Makes the site passive: every DAG paused, the active ones remembered for a later promote.
+pub async fn fence(engine: &dyn Engine, url: &DbUrl, events: Arc<dyn Events>) -> Result<SiteReport> {
+    events.phase("fencing the site", None, Unit::Items);
+    let note = format!("fence at {}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
+    let (change, system) = in_transaction(engine, url, |tx, s| Box::pin(async move { s.fence(tx, &note).await }))
+        .await
+        .with_context(|| format!("fence of {url}"))?;
+    events.phase_done();
+    Ok(SiteReport { site: url.to_string(), system: system.name().into(), action: "fence".into(), change })
+}
+
+/// Makes a standby site active: exactly the DAGs active at the source unpaused, interrupted runs
+/// treated by policy.
+pub async fn promote(engine: &dyn Engine, url: &DbUrl, opts: PromoteOptions, events: Arc<dyn Events>) -> Result<SiteReport> {
+    events.phase("promoting the site", None, Unit::Items);
+    let (change, system) = in_transaction(engine, url, |tx, s| Box::pin(async move { s.promote(tx, &opts).await }))
+        .await
+        .with_context(|| format!("promote of {url}"))?;
+    events.phase_done();
+    Ok(SiteReport { site: url.to_string(), system: system.name().into(), action: "promote".into(), change })
+}
+
+/// Probes a site: reachable, and whatever its system checks (a scheduler heartbeat younger than
+/// `threshold_s`). An unreachable site is a result (unhealthy), not an error.
+pub async fn health(engine: &dyn Engine, url: &DbUrl, threshold_s: f64) -> HealthReport {
+    let started = Instant::now();
+    let mut report = HealthReport { site: url.to_string(), system: None, healthy: false, reachable: false, health: Health::default(), probe_ms: 0 };
+    let probe = async {
+        let system = system_of(engine, url).await?;
+        let tx = engine.transaction(url).await?;
+        let health = system.health(tx.as_ref(), threshold_s).await;
+        let _ = tx.rollback().await;
+        Ok::<_, Error>((system, health?, ))
+    };
+    match probe.await {
+        Ok((system, health)) => {
+            report.system = Some(system.name().to_string());
+            report.reachable = true;
+            report.health = health;
+            report.health.checks.insert(0, Check { name: "database".into(), ok: true, detail: format!("reachable ({})", system.describe()) });
+        }
+        Err(e) => {
+            report.reachable = e.kind() != tandem_error::Kind::Unreachable;
+            report.health.checks.push(Check { name: "database".into(), ok: false, detail: e.to_string() });
+        }
+    }
+    report.healthy = report.health.healthy();
+    report.probe_ms = started.elapsed().as_millis() as u64;
+    report
+}

@@ -1,0 +1,72 @@
+//! `tandem promote`, `tandem fence`, `tandem health`.
+
+use tandem_core::{HealthReport, SiteReport};
+use tandem_error::Result;
+use tandem_system::{Interrupted, PromoteOptions};
+
+use super::Ctx;
+use crate::cli::{FenceArgs, HealthArgs, PromoteArgs};
+use crate::output;
+use crate::registry;
+
+/// Exit code of an unhealthy site.
+const UNHEALTHY: i32 = 1;
+
+pub async fn promote(ctx: &Ctx, args: PromoteArgs) -> Result<i32> {
+    let url = ctx.db_url(args.site.as_deref(), args.target.as_deref(), "--target")?;
+    let (engine, url) = registry::engine_for(&url)?;
+    let interrupted: Interrupted = args.interrupted.parse().map_err(tandem_error::Error::bad_input)?;
+    let report = tandem_core::promote(engine.as_ref(), &url, PromoteOptions { interrupted, force: args.force }, ctx.progress.clone()).await?;
+    print_change(ctx, &report)
+}
+
+pub async fn fence(ctx: &Ctx, args: FenceArgs) -> Result<i32> {
+    let url = ctx.db_url(args.site.as_deref(), args.target.as_deref(), "--target")?;
+    let (engine, url) = registry::engine_for(&url)?;
+    let report = tandem_core::fence(engine.as_ref(), &url, ctx.progress.clone()).await?;
+    print_change(ctx, &report)
+}
+
+fn print_change(ctx: &Ctx, r: &SiteReport) -> Result<i32> {
+    if ctx.json {
+        output::json(r)?;
+        return Ok(0);
+    }
+    let c = &r.change;
+    match r.action.as_str() {
+        "fence" => println!("fenced {} ({}): {} DAG(s) paused, remembered as active for a later promote", r.site, r.system, c.paused.len()),
+        _ => println!("promoted {} ({}): {} DAG(s) unpaused, {} kept paused as at the source", r.site, r.system, c.unpaused.len(), c.kept_paused.len()),
+    }
+    for d in c.paused.iter().chain(&c.unpaused) {
+        println!("  {d}");
+    }
+    if !c.runs.is_empty() {
+        println!("interrupted runs:");
+        for run in &c.runs {
+            println!("  {} {}: {} -> {} ({} task instances)", run.dag_id, run.run_id, run.from, run.to, run.task_instances);
+        }
+    }
+    for n in &c.notes {
+        println!("note: {n}");
+    }
+    Ok(0)
+}
+
+pub async fn health(ctx: &Ctx, args: HealthArgs) -> Result<i32> {
+    let url = ctx.db_url(args.site.as_deref(), args.db.as_deref(), "--db")?;
+    let (engine, url) = registry::engine_for(&url)?;
+    let report = tandem_core::health(engine.as_ref(), &url, args.threshold.as_secs_f64()).await;
+    if ctx.json {
+        output::json(&report)?;
+    } else {
+        print_health(&report);
+    }
+    Ok(if report.healthy { 0 } else { UNHEALTHY })
+}
+
+fn print_health(r: &HealthReport) {
+    println!("{} {}: {}", if r.healthy { "HEALTHY" } else { "UNHEALTHY" }, r.site, r.system.as_deref().unwrap_or("?"));
+    for c in &r.health.checks {
+        println!("  [{}] {}: {}", if c.ok { "ok" } else { "FAIL" }, c.name, c.detail);
+    }
+}
