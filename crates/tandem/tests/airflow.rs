@@ -162,3 +162,79 @@ fn bad_input_changes_nothing() {
     tandem(&["fence", "--target", &server.url(&plain)]).fails_with(6, "cannot be fenced");
     assert!(!exists(&never));
 }
+
+/// Airflow's MySQL layout (tinyint(1) flags, timestamp(6), DDL that commits): standby, promote,
+/// fence, health and re-encryption on MariaDB, on the tables and columns they touch.
+#[test]
+fn mysql_layout_standby_promote_fence() {
+    let server = Server::shared(Flavor::MariaDb);
+    let (key, dr_key) = (fernet_key(), fernet_key());
+    let encrypt = |k: &str, v: &str| {
+        let py = std::env::var("AIRFLOW_PY").expect("AIRFLOW_PY");
+        let out = std::process::Command::new(py)
+            .args(["-c", "import sys; from cryptography.fernet import Fernet; print(Fernet(sys.argv[1].encode()).encrypt(sys.argv[2].encode()).decode())", k, v])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let db = server.create_database("afmy");
+    server.sql(
+        &db,
+        &format!(
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);
+             INSERT INTO alembic_version VALUES ('d2f4e1b3c5a7');
+             CREATE TABLE dag (dag_id VARCHAR(250) NOT NULL PRIMARY KEY, is_paused TINYINT(1) NOT NULL, fileloc VARCHAR(2000));
+             INSERT INTO dag VALUES ('etl', 0, '/dags/etl.py'), ('hourly', 0, '/dags/h.py'), ('off', 1, '/dags/off.py');
+             CREATE TABLE dag_run (id INT AUTO_INCREMENT PRIMARY KEY, dag_id VARCHAR(250) NOT NULL, run_id VARCHAR(250) NOT NULL,
+               state VARCHAR(50), end_date TIMESTAMP(6) NULL, UNIQUE KEY (dag_id, run_id));
+             INSERT INTO dag_run (dag_id, run_id, state) VALUES ('etl', 'r1', 'success'), ('etl', 'r2', 'running'), ('hourly', 'h1', 'queued');
+             CREATE TABLE task_instance (dag_id VARCHAR(250) NOT NULL, run_id VARCHAR(250) NOT NULL, task_id VARCHAR(250) NOT NULL,
+               map_index INT NOT NULL DEFAULT -1, state VARCHAR(20), end_date TIMESTAMP(6) NULL, PRIMARY KEY (dag_id, task_id, run_id, map_index));
+             INSERT INTO task_instance VALUES ('etl', 'r1', 'a', -1, 'success', NULL), ('etl', 'r2', 'a', -1, 'success', NULL), ('etl', 'r2', 'b', -1, 'running', NULL);
+             CREATE TABLE job (id INT AUTO_INCREMENT PRIMARY KEY, job_type VARCHAR(30), state VARCHAR(20), latest_heartbeat TIMESTAMP(6) NULL, hostname VARCHAR(500));
+             INSERT INTO job (job_type, state, latest_heartbeat, hostname) VALUES ('SchedulerJob', 'running', UTC_TIMESTAMP(6), 'old-region');
+             CREATE TABLE connection (id INT AUTO_INCREMENT PRIMARY KEY, conn_id VARCHAR(250) NOT NULL UNIQUE, password TEXT, extra TEXT,
+               is_encrypted TINYINT(1), is_extra_encrypted TINYINT(1));
+             INSERT INTO connection (conn_id, password, extra, is_encrypted, is_extra_encrypted) VALUES ('pg', '{}', '{}', 1, 1);
+             CREATE TABLE variable (id INT AUTO_INCREMENT PRIMARY KEY, `key` VARCHAR(250) UNIQUE, val MEDIUMTEXT, is_encrypted TINYINT(1));
+             INSERT INTO variable (`key`, val, is_encrypted) VALUES ('city', '{}', 1), ('plain', 'x', 0);",
+            encrypt(&key, "s3cret"),
+            encrypt(&key, "{\"sslmode\": \"require\"}"),
+            encrypt(&key, "Zürich")
+        ),
+    );
+    let repo = tempfile::tempdir().unwrap();
+    backup(&server.url(&db), repo.path());
+    let dr = format!("{db}_dr");
+    tandem(&["restore", "--target", &server.url(&dr), "--repo", p(repo.path()), "--standby", "--fernet-key-from", &key, "--fernet-key-to", &dr_key]).ok();
+    assert_eq!(server.sql(&dr, "SELECT COUNT(*) FROM dag WHERE is_paused = 0"), "0");
+    assert_eq!(server.sql(&dr, "SELECT GROUP_CONCAT(dag_id ORDER BY dag_id) FROM tandem_standby WHERE was_paused = 0"), "etl,hourly");
+    assert_eq!(server.sql(&dr, "SELECT state FROM job"), "failed");
+    let token = server.sql(&dr, "SELECT val FROM variable WHERE `key` = 'city'");
+    let py = std::env::var("AIRFLOW_PY").unwrap();
+    let out = std::process::Command::new(&py)
+        .args(["-c", "import sys; from cryptography.fernet import Fernet; print(Fernet(sys.argv[1].encode()).decrypt(sys.argv[2].encode()).decode())", &dr_key, &token])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Zürich", "re-encrypted for the DR key: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(server.sql(&dr, "SELECT val FROM variable WHERE `key` = 'plain'"), "x");
+
+    let promoted = tandem(&["promote", "--target", &server.url(&dr), "--json"]).ok().json();
+    assert_eq!(promoted["unpaused"], serde_json::json!(["etl", "hourly"]), "{promoted}");
+    assert_eq!(server.sql(&dr, "SELECT GROUP_CONCAT(dag_id ORDER BY dag_id) FROM dag WHERE is_paused = 0"), "etl,hourly");
+    assert_eq!(server.sql(&dr, "SELECT GROUP_CONCAT(state ORDER BY run_id) FROM dag_run"), "queued,success,queued");
+    assert_eq!(server.sql(&dr, "SELECT COALESCE(state, 'none') FROM task_instance WHERE run_id = 'r2' ORDER BY task_id"), "success\nnone");
+    assert_eq!(server.sql(&dr, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'tandem_standby'"), "0");
+
+    let fenced = tandem(&["fence", "--target", &server.url(&db), "--json"]).ok().json();
+    assert_eq!(fenced["paused"], serde_json::json!(["etl", "hourly"]), "{fenced}");
+    assert_eq!(server.sql(&db, "SELECT COUNT(*) FROM dag WHERE is_paused = 0"), "0");
+    let run = tandem(&["promote", "--target", &server.url(&db), "--interrupted", "fail", "--json"]).ok().json();
+    assert!(run["runs"].as_array().unwrap().iter().all(|r| r["to"] == "failed"), "{run}");
+    assert_eq!(server.sql(&db, "SELECT COUNT(*) FROM task_instance WHERE state = 'failed'"), "1");
+    assert_eq!(server.sql(&db, "SELECT GROUP_CONCAT(dag_id ORDER BY dag_id) FROM dag WHERE is_paused = 0"), "etl,hourly");
+
+    let health = tandem(&["health", "--db", &server.url(&db)]);
+    assert_eq!(health.code, 0, "{}", health.stdout);
+    assert!(health.stdout.contains("old-region"), "{}", health.stdout);
+}
