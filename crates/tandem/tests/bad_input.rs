@@ -169,15 +169,27 @@ fn restore_from_an_empty_repository_and_unknown_backup() {
 }
 
 #[test]
-fn cross_engine_generic_restore_is_refused_before_touching_the_target() {
+fn cross_engine_generic_restore_copies_tables_and_refuses_views_before_touching_the_target() {
     let my = Server::shared(Flavor::MariaDb);
     let pg = Server::shared(Flavor::Postgres);
-    let db = small_db(my);
     let dir = tempfile::tempdir().unwrap();
+
+    // Plain tables cross engines: the rows arrive.
+    let db = small_db(my);
     let repo = dir.path().join("repo");
     backup(&my.url(&db), &repo);
     let target = pg.create_database("xengine");
-    tandem(&["restore", "--repo", p(&repo), "--target", &pg.url(&target)]).fails_with(6, "cross-engine");
+    tandem(&["restore", "--repo", p(&repo), "--target", &pg.url(&target)]).ok();
+    assert_eq!(pg.sql(&target, "SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM t"), "1=one,2=two,3=three");
+
+    // A view has no neutral form: refused, naming it, and the target keeps nothing.
+    let db = small_db(my);
+    my.sql(&db, "CREATE VIEW v_t AS SELECT id FROM t WHERE id > 1");
+    let repo = dir.path().join("repo-view");
+    backup(&my.url(&db), &repo);
+    let target = pg.create_database("xengine_view");
+    let out = tandem(&["restore", "--repo", p(&repo), "--target", &pg.url(&target)]).fails_with(6, "cannot be translated");
+    assert!(out.stderr.contains("view"), "{}", out.stderr);
     assert_eq!(pg.sql(&target, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), "0");
 }
 
