@@ -3,11 +3,17 @@
 # PostgreSQL servers, repository tests against local and S3-compatible stores, end-to-end CLI
 # tests (bad input, crashes, consistency under writers), and real-client tests: Spark's Hive
 # metastore client on restored metastores and the Airflow 3 CLI on restored Airflow databases
-# (PySpark and Airflow in cached venvs under .cache/).
+# (PySpark and Airflow in cached venvs under .cache/), and `tandem serve` as a daemon process
+# (its status page in headless chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 source scripts/hms-env.sh >/dev/null
 source scripts/airflow-env.sh >/dev/null
+# The status page of `tandem serve` is checked in a real browser (Debian's chromium).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "test: installing chromium" >&2
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 cargo build --workspace --all-targets --quiet
 exec cargo test --workspace --no-fail-fast -- --test-threads="${TANDEM_TEST_THREADS:-4}"

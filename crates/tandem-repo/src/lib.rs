@@ -8,6 +8,7 @@
 //! chunks/<h[0..2]>/<h>          zstd frame of a chunk's raw bytes; h = blake3(raw) in hex
 //! backups/<id>.json             Manifest of backup <id>; written last (the commit point)
 //! locks/<lock-id>.json          LockInfo of a running backup (shared) or prune (exclusive)
+//! daemon/…                      state of `tandem serve`: job history, the lease (see [`daemon`])
 //! ```
 //!
 //! Contracts:
@@ -20,11 +21,13 @@
 //! [`Kind::Unsupported`]: tandem_error::Kind::Unsupported
 //! [`Kind::BadInput`]: tandem_error::Kind::BadInput
 
+pub mod daemon;
 mod format;
 mod lock;
 mod repository;
 mod store;
 
+pub use daemon::{Claim, LeaseRecord};
 pub use format::*;
 pub use lock::{LockMode, RepoLock};
 pub use repository::{ChunkInfo, Repository};

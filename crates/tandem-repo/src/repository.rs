@@ -33,8 +33,8 @@ pub struct ChunkInfo {
 /// An open repository. Cheap to clone; safe to share between tasks.
 #[derive(Clone)]
 pub struct Repository {
-    store: Arc<dyn ObjectStore>,
-    url: String,
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) url: String,
     config: RepoConfig,
 }
 

@@ -147,6 +147,12 @@ pub trait System: Send + Sync {
         None
     }
 
+    /// The tandem-owned table whose presence makes a site of this system a standby (systems with
+    /// a standby mode only). A refresh refuses a site of the system without it: an active site.
+    fn standby_table(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Statements that make restored `tables` a passive standby, remembering what was active at
     /// the source (run before the restore becomes visible). `note` is recorded with them.
     /// Errors (Unsupported) for systems without a standby mode.

@@ -30,18 +30,31 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 impl Server {
     /// Starts a new server of `flavor`. Panics with the server log if it does not come up.
     pub fn start(flavor: Flavor) -> Server {
-        let tmp = tempfile::Builder::new().prefix(&format!("tandem-{flavor:?}-").to_lowercase()).tempdir().expect("tempdir");
-        let dir = tmp.path().to_path_buf();
-        let port = free_port();
-        let pid = match flavor {
-            Flavor::MariaDb => start_mariadb(&dir, port),
-            Flavor::Postgres => start_postgres(&dir, port),
-        };
-        spawn_watchdog(pid, &dir);
-        let server = Server { flavor, port, pid, dir, _tmp: tmp };
-        server.wait_ready();
-        server.bootstrap();
-        server
+        // A port found free can be taken before the server binds it (by another server starting,
+        // or an outgoing connection): start again on another port then.
+        for attempt in 1.. {
+            let tmp = tempfile::Builder::new().prefix(&format!("tandem-{flavor:?}-").to_lowercase()).tempdir().expect("tempdir");
+            let dir = tmp.path().to_path_buf();
+            let port = free_port();
+            let pid = match flavor {
+                Flavor::MariaDb => start_mariadb(&dir, port),
+                Flavor::Postgres => start_postgres(&dir, port),
+            };
+            spawn_watchdog(pid, &dir);
+            let server = Server { flavor, port, pid, dir, _tmp: tmp };
+            match server.wait_ready() {
+                Ok(()) => {
+                    server.bootstrap();
+                    return server;
+                }
+                Err(log) if attempt < 5 && log.contains("already in use") => {
+                    drop(server); // stops it
+                    continue;
+                }
+                Err(log) => panic!("{flavor:?} server did not start; log:\n{}", truncate(&log, 4000)),
+            }
+        }
+        unreachable!()
     }
 
     /// One server of `flavor` shared by every test of this process (started on first use, stopped
@@ -172,7 +185,8 @@ impl Server {
         kill_and_wait(self.pid);
     }
 
-    fn wait_ready(&self) {
+    /// Waits until the server answers; `Err(log)` if it died or did not come up in time.
+    fn wait_ready(&self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let ok = match self.flavor {
@@ -189,11 +203,10 @@ impl Server {
                     .unwrap_or(false),
             };
             if ok {
-                return;
+                return Ok(());
             }
             if !alive(self.pid) || Instant::now() > deadline {
-                let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
-                panic!("{:?} server did not start; log:\n{}", self.flavor, truncate(&log, 4000));
+                return Err(std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -231,7 +244,18 @@ fn truncate(s: &str, n: usize) -> &str {
     &s[..end]
 }
 
+/// A free port below Linux's ephemeral range (32768-60999), where outgoing connections never
+/// take it between this check and the server's bind.
 fn free_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    for _ in 0..1000 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        let port = 20000 + (h.finish() % 12000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0").local_addr().expect("addr").port()
 }
 

@@ -71,7 +71,50 @@ pub enum Command {
     /// Inspect the repository itself.
     #[command(subcommand)]
     Repo(RepoCommand),
+    /// Restore the newest backup of a site's `source` into it (a standby), replacing its content
+    /// only once the new one is complete. What `tandem serve` runs on the `refresh` schedule.
+    Refresh(RefreshArgs),
+    /// Run the daemon: every site's scheduled backups and refreshes, the retention policy, health
+    /// probes, alerts, Prometheus metrics and a status page over HTTP.
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
 }
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// Site from the config file to refresh (it names its `source`).
+    pub site: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// HTTP address (default: `listen` of [serve], else 127.0.0.1:9187; port 0 picks a free one).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<String>,
+}
+
+const SERVE_HELP: &str = "\
+Configuration (tandem.toml, see README):
+  repo = \"s3://dr-bucket/tandem\"
+  [sites.primary]
+  db = \"mysql://hive:${PW}@db-us/metastore\"
+  backup = \"*/15 * * * *\"            # cron in UTC; 6 fields = seconds first
+  [sites.dr]
+  db = \"postgres://hive:${PW_DR}@db-eu/metastore\"
+  source = \"primary\"
+  refresh = \"*/30 * * * *\"
+  map-location = [\"gs://lake-us/=gs://lake-eu/\"]
+  [serve]
+  token-file = \"/etc/tandem/token\"   # enables POST /api/v1/sites/{site}/backup|refresh
+  webhook = \"https://hooks.example.com/tandem\"
+  [retention]
+  keep-last = 96
+
+HTTP: / (status page), /healthz, /metrics (Prometheus), /api/status (JSON),
+POST /api/v1/sites/{site}/backup and /refresh (Authorization: Bearer TOKEN), GET /api/v1/jobs/{id}.
+Only the daemon holding the repository's lease runs jobs; run a second one in the other region
+and it takes over within lease-ttl. SIGTERM lets running jobs finish (shutdown-grace), then
+aborts them: no half backup is listed and no standby is left half refreshed.";
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {

@@ -12,16 +12,39 @@
 //! map-location = ["gs://lake-us/=gs://lake-eu/"]
 //! source = "primary"                          # the site it is restored from
 //! fernet-key = "${AIRFLOW_DR_FERNET_KEY}"     # Airflow: the site's Fernet key
+//! refresh = "*/30 * * * *"                    # tandem serve: restore the newest backup of `source`
+//!
+//! [sites.primary]                             # (continued) tandem serve: back it up every 15 min
+//! # backup = "*/15 * * * *"
+//!
+//! [serve]                                     # tandem serve (every key optional)
+//! listen = "127.0.0.1:9187"
+//! token-file = "/etc/tandem/token"            # or token-env = "TANDEM_TOKEN"; none: POSTs are off
+//! webhook = "https://hooks.example.com/tandem"
+//! health-interval = "30s"                     # how often every site is probed
+//! health-threshold = "30s"                    # oldest scheduler heartbeat that counts as alive
+//! staleness-alert = "1h"                      # alert when a standby is older than this
+//! lease-ttl = "60s"                           # a killed daemon's jobs move on after this
+//! shutdown-grace = "5m"                       # SIGTERM waits this long for running jobs
+//!
+//! [retention]                                 # applied after each backup (tandem backup SITE too)
+//! keep-last = 96
+//! keep-daily = 14
+//! grace = "1h"
 //! ```
 //!
-//! `${NAME}` in a string is replaced by the environment variable NAME (an error if unset).
-//! Unknown keys are errors, so a typo never silently does nothing.
+//! Schedules are cron patterns in UTC: 5 fields, or 6 with seconds first. `${NAME}` in a string
+//! is replaced by the environment variable NAME (an error if unset). Unknown keys are errors, so
+//! a typo never silently does nothing; every error names the line.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
 use tandem_error::{Error, Result};
+use toml::Spanned;
+
+use crate::serve::Schedule;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,6 +53,41 @@ pub struct Config {
     pub repo: Option<String>,
     #[serde(default)]
     pub sites: BTreeMap<String, Site>,
+    /// `tandem serve` settings.
+    #[serde(default)]
+    pub serve: ServeConfig,
+    /// Retention policy applied after each backup of a site.
+    pub retention: Option<Retention>,
+}
+
+/// `[serve]`: raw values with their place in the file; checked by [`Config::parse`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServeConfig {
+    pub listen: Option<Spanned<String>>,
+    pub token_file: Option<Spanned<String>>,
+    pub token_env: Option<Spanned<String>>,
+    pub webhook: Option<Spanned<String>>,
+    pub health_interval: Option<Spanned<String>>,
+    pub health_threshold: Option<Spanned<String>>,
+    pub staleness_alert: Option<Spanned<String>>,
+    pub lease_ttl: Option<Spanned<String>>,
+    pub shutdown_grace: Option<Spanned<String>>,
+}
+
+/// `[retention]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Retention {
+    /// Keep the newest N backups.
+    pub keep_last: Spanned<usize>,
+    /// Also keep the newest backup of each of the newest N days (UTC).
+    #[serde(default)]
+    pub keep_daily: usize,
+    /// Only delete unreferenced chunks older than this (default 1h).
+    pub grace: Option<Spanned<String>>,
+    #[serde(skip)]
+    pub grace_duration: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -43,10 +101,31 @@ pub struct Site {
     #[serde(default, rename = "map-location")]
     pub map_location: Vec<String>,
     /// The site this one is restored from (a standby's primary).
-    pub source: Option<String>,
+    pub source: Option<Spanned<String>>,
     /// The site's Fernet key (Airflow), to re-encrypt secrets restored into it and to read them.
     #[serde(rename = "fernet-key")]
     pub fernet_key: Option<String>,
+    /// `tandem serve`: cron schedule of the site's backups.
+    pub backup: Option<Spanned<String>>,
+    /// `tandem serve`: cron schedule of the site's refresh from `source` (a standby).
+    pub refresh: Option<Spanned<String>>,
+    /// Parsed `backup` and `refresh`.
+    #[serde(skip)]
+    pub schedules: Schedules,
+}
+
+/// A site's parsed schedules.
+#[derive(Debug, Clone, Default)]
+pub struct Schedules {
+    pub backup: Option<Schedule>,
+    pub refresh: Option<Schedule>,
+}
+
+impl Site {
+    /// The name of the site this one is restored from.
+    pub fn source(&self) -> Option<&str> {
+        self.source.as_ref().map(|s| s.get_ref().as_str())
+    }
 }
 
 impl Config {
@@ -60,14 +139,15 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config> {
         let mut config: Config = toml::from_str(text).map_err(|e| {
             let msg = e.message().to_string();
-            match e.span().map(|s| 1 + text.as_bytes()[..s.start.min(text.len())].iter().filter(|&&b| b == b'\n').count()) {
-                Some(line) => Error::bad_input(format!("line {line}: {msg}")),
+            match e.span() {
+                Some(span) => Error::bad_input(format!("line {}: {msg}", line_at(text, span.start))),
                 None => Error::bad_input(msg),
             }
         })?;
         if let Some(repo) = &config.repo {
             config.repo = Some(expand_env(repo).map_err(|e| e.context("repo"))?);
         }
+        let names: Vec<String> = config.sites.keys().cloned().collect();
         for (name, site) in config.sites.iter_mut() {
             site.db = expand_env(&site.db).map_err(|e| e.context(format!("sites.{name}.db")))?;
             tandem_system::LocationMap::parse(&site.map_location).map_err(|e| e.context(format!("sites.{name}.map-location")))?;
@@ -76,14 +156,30 @@ impl Config {
                 tandem_system::Keyring::parse(&k, &format!("sites.{name}.fernet-key"))?;
                 site.fernet_key = Some(k);
             }
-        }
-        for (name, site) in &config.sites {
             if let Some(src) = &site.source {
-                if !config.sites.contains_key(src) {
-                    return Err(Error::bad_input(format!("sites.{name}.source: there is no site {src:?}")));
+                if !names.contains(src.get_ref()) {
+                    let known = names.join(", ");
+                    return Err(at(text, src, &format!("sites.{name}.source: there is no site {:?} (configured: {known})", src.get_ref())));
+                }
+                if src.get_ref() == name {
+                    return Err(at(text, src, &format!("sites.{name}.source: a site cannot be its own source")));
                 }
             }
+            site.schedules.backup = checked(text, site.backup.as_ref(), &format!("sites.{name}.backup"), Schedule::parse)?;
+            site.schedules.refresh = checked(text, site.refresh.as_ref(), &format!("sites.{name}.refresh"), Schedule::parse)?;
+            if let (Some(r), None) = (&site.refresh, &site.source) {
+                return Err(at(text, r, &format!(
+                    "sites.{name}.refresh: a refresh restores the newest backup of the site's source; add `source = \"SITE\"`"
+                )));
+            }
         }
+        if let Some(r) = &mut config.retention {
+            if *r.keep_last.get_ref() == 0 {
+                return Err(at(text, &r.keep_last, "retention.keep-last must be at least 1 (the newest backup is always kept)"));
+            }
+            r.grace_duration = checked(text, r.grace.as_ref(), "retention.grace", parse_duration)?.unwrap_or(DEFAULT_PRUNE_GRACE);
+        }
+        config.serve.check(text)?;
         Ok(config)
     }
 
@@ -98,6 +194,63 @@ impl Config {
             }
         })
     }
+}
+
+/// Unreferenced chunks younger than this survive a prune (protects backups running elsewhere).
+const DEFAULT_PRUNE_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+impl ServeConfig {
+    /// Checks every value (durations, address, URL); errors name the line.
+    fn check(&self, text: &str) -> Result<()> {
+        checked(text, self.listen.as_ref(), "serve.listen", |s| s.parse::<std::net::SocketAddr>().map_err(|e| format!("{e} (want HOST:PORT, e.g. 127.0.0.1:9187)")))?;
+        for (key, v) in [
+            ("serve.health-interval", &self.health_interval),
+            ("serve.health-threshold", &self.health_threshold),
+            ("serve.staleness-alert", &self.staleness_alert),
+            ("serve.lease-ttl", &self.lease_ttl),
+            ("serve.shutdown-grace", &self.shutdown_grace),
+        ] {
+            checked(text, v.as_ref(), key, parse_duration)?;
+        }
+        if let Some(v) = &self.lease_ttl {
+            if parse_duration(v.get_ref()).is_ok_and(|d| d < std::time::Duration::from_secs(2)) {
+                return Err(at(text, v, "serve.lease-ttl must be at least 2s"));
+            }
+        }
+        checked(text, self.webhook.as_ref(), "serve.webhook", |s| match url::Url::parse(s) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),
+            Ok(u) => Err(format!("webhook URL must be http:// or https://, not {}://", u.scheme())),
+            Err(e) => Err(format!("invalid URL {s:?}: {e}")),
+        })?;
+        if let (Some(_), Some(env)) = (&self.token_file, &self.token_env) {
+            return Err(at(text, env, "serve: give token-file or token-env, not both"));
+        }
+        Ok(())
+    }
+
+    /// A duration setting, or its default.
+    pub fn duration(&self, v: &Option<Spanned<String>>, default: std::time::Duration) -> std::time::Duration {
+        v.as_ref().and_then(|s| parse_duration(s.get_ref()).ok()).unwrap_or(default)
+    }
+}
+
+fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e} (e.g. 30s, 15m, 1h)"))
+}
+
+/// 1-based line of byte `offset` in `text`.
+fn line_at(text: &str, offset: usize) -> usize {
+    1 + text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count()
+}
+
+/// A BadInput error at the line of `value`.
+pub fn at<T>(text: &str, value: &Spanned<T>, msg: &str) -> Error {
+    Error::bad_input(format!("line {}: {msg}", line_at(text, value.span().start)))
+}
+
+/// Parses an optional value; the error names the key and the line.
+fn checked<T>(text: &str, v: Option<&Spanned<String>>, key: &str, parse: impl Fn(&str) -> std::result::Result<T, String>) -> Result<Option<T>> {
+    v.map(|s| parse(s.get_ref()).map_err(|e| at(text, s, &format!("{key}: {e}")))).transpose()
 }
 
 /// Replaces `${NAME}` with the value of environment variable NAME.
@@ -150,5 +303,30 @@ mod tests {
         assert!(e.to_string().starts_with("line 1"), "{e}");
         let e = Config::parse("[sites.a]\ndb = \"mysql://${TANDEM_SURELY_UNSET_VAR}\"\n").unwrap_err();
         assert!(e.to_string().contains("TANDEM_SURELY_UNSET_VAR is not set"), "{e}");
+    }
+
+    #[test]
+    fn serve_settings_are_checked_with_their_line() {
+        let base = "repo = \"/r\"\n[sites.p]\ndb = \"mysql://h/db\"\nbackup = \"*/5 * * * * *\"\n[sites.dr]\ndb = \"mysql://h/dr\"\nsource = \"p\"\n";
+        let c = Config::parse(&format!("{base}refresh = \"*/10 * * * * *\"\n[retention]\nkeep-last = 3\n")).unwrap();
+        assert!(c.site("dr").unwrap().schedules.refresh.is_some() && c.site("p").unwrap().schedules.backup.is_some());
+        assert_eq!(c.retention.as_ref().unwrap().grace_duration, DEFAULT_PRUNE_GRACE);
+        let err = |extra: &str| Config::parse(&format!("{base}{extra}")).unwrap_err().to_string();
+        let e = err("refresh = \"61 * * * *\"\n");
+        assert!(e.starts_with("line 8: sites.dr.refresh: invalid cron pattern"), "{e}");
+        let e = err("[serve]\nlease-ttl = \"soon\"\n");
+        assert!(e.starts_with("line 9: serve.lease-ttl: invalid duration"), "{e}");
+        let e = err("[serve]\nlisten = \"localhost\"\n");
+        assert!(e.starts_with("line 9: serve.listen"), "{e}");
+        let e = err("[serve]\nwebhook = \"ftp://x/\"\n");
+        assert!(e.starts_with("line 9") && e.contains("http://"), "{e}");
+        let e = err("[retention]\nkeep-last = 0\n");
+        assert!(e.starts_with("line 9: retention.keep-last"), "{e}");
+        let e = Config::parse("[sites.dr]\ndb = \"mysql://h/dr\"\nsource = \"nope\"\n").unwrap_err().to_string();
+        assert!(e.starts_with("line 3: sites.dr.source: there is no site \"nope\""), "{e}");
+        let e = Config::parse("[sites.dr]\ndb = \"mysql://h/dr\"\nrefresh = \"* * * * *\"\n").unwrap_err().to_string();
+        assert!(e.starts_with("line 3: sites.dr.refresh") && e.contains("source"), "{e}");
+        let e = err("[serve]\nlisten = \"127.0.0.1:1\"\nport = 3\n");
+        assert!(e.starts_with("line 10") && e.contains("port"), "{e}");
     }
 }

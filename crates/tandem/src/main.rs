@@ -5,9 +5,11 @@
 mod cli;
 mod commands;
 mod config;
+mod jobs;
 mod output;
 mod progress;
 mod registry;
+mod serve;
 
 use clap::Parser;
 

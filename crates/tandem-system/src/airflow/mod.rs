@@ -95,6 +95,10 @@ impl System for Airflow {
         secrets::rewriter(table, keys)
     }
 
+    fn standby_table(&self) -> Option<&'static str> {
+        Some(standby::TABLE)
+    }
+
     fn standby_fixups(&self, tables: &[TableDef], d: &dyn Dialect, note: &str) -> Result<Vec<Fixup>> {
         standby::fixups(tables, d, note)
     }

@@ -1,33 +1,31 @@
 //! `tandem backup`.
 
 use serde_json::json;
-use tandem_core::{BackupRequest, SystemChoice};
 use tandem_error::Result;
 use tandem_repo::Repository;
 
 use super::Ctx;
 use crate::cli::BackupArgs;
+use crate::jobs;
 use crate::output;
-use crate::registry;
 
+/// Backs up; for a configured site, then applies the config's `[retention]` (as `tandem serve`).
 pub async fn run(ctx: &Ctx, args: BackupArgs) -> Result<i32> {
     let url = ctx.db_url(args.site.as_deref(), args.source.as_deref(), "--source")?;
-    let (engine, source) = registry::engine_for(&url)?;
     let site_system = args.site.as_deref().and_then(|s| ctx.config.sites.get(s)).and_then(|s| s.system.clone());
-    let system = match args.system.or(site_system).as_deref() {
-        None | Some("auto") => SystemChoice::Auto,
-        Some(name) => SystemChoice::Named(name.to_string()),
-    };
+    let system = jobs::system_choice(args.system.or(site_system).as_deref());
     let repo = Repository::open_or_create(ctx.repo_url()?).await?;
-    let req = BackupRequest {
-        engine: engine.as_ref(),
-        source,
-        repo,
-        system,
-        site: args.site.unwrap_or_default(),
-        parallelism: args.parallel as usize,
+    let site = args.site.unwrap_or_default();
+    let report = jobs::backup(&url, system, &site, args.parallel as usize, repo.clone(), ctx.progress.clone()).await?;
+    // The backup is committed: a retention that cannot run now (a restore holds the repository)
+    // is a warning, and the next backup applies it.
+    let pruned = match site.is_empty() {
+        true => None,
+        false => jobs::apply_retention(&ctx.config, &repo, ctx.progress.clone()).await.unwrap_or_else(|e| {
+            tandem_core::Events::warn(ctx.progress.as_ref(), &format!("retention not applied: {e}"));
+            None
+        }),
     };
-    let report = tandem_core::backup(req, ctx.progress.clone()).await?;
     let m = &report.manifest;
     let duration = (m.finished - m.started).num_milliseconds() as f64 / 1000.0;
     if ctx.json {
@@ -36,6 +34,9 @@ pub async fn run(ctx: &Ctx, args: BackupArgs) -> Result<i32> {
         v["new_chunks"] = json!(report.new_chunks);
         v["new_bytes"] = json!(report.new_bytes);
         v["duration_s"] = json!(duration);
+        if let Some(p) = &pruned {
+            v["pruned"] = json!(p.removed);
+        }
         output::json(&v)?;
     } else {
         let version = m.system.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
@@ -52,6 +53,9 @@ pub async fn run(ctx: &Ctx, args: BackupArgs) -> Result<i32> {
             output::bytes(report.new_bytes),
             duration
         );
+        if let Some(p) = pruned.as_ref().filter(|p| !p.removed.is_empty()) {
+            println!("retention: removed {} backup(s), {} chunk(s), {} freed", p.removed.len(), p.chunks_deleted, output::bytes(p.bytes_freed));
+        }
         println!("{}", m.id);
     }
     Ok(0)

@@ -2,6 +2,7 @@
 
 mod backup;
 mod backups;
+mod refresh;
 mod repo;
 mod restore;
 mod site;
@@ -19,6 +20,8 @@ use crate::progress::Progress;
 /// What every command gets: the config, the resolved flags and the progress display.
 pub struct Ctx {
     pub config: Config,
+    /// The config file, when one was given.
+    pub config_path: Option<std::path::PathBuf>,
     pub repo: Option<String>,
     pub json: bool,
     pub progress: Arc<Progress>,
@@ -75,7 +78,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
-    let ctx = Ctx { config, repo: cli.repo.clone(), json: cli.json, progress: Arc::new(Progress::new(cli.json)) };
+    let ctx = Ctx { config, config_path: cli.config.clone(), repo: cli.repo.clone(), json: cli.json, progress: Arc::new(Progress::new(cli.json)) };
     match cli.command {
         Command::Backup(args) => backup::run(&ctx, args).await,
         Command::Restore(args) => restore::run(&ctx, args).await,
@@ -87,5 +90,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Backups(BackupsCommand::Show { id }) => backups::show(&ctx, &id).await,
         Command::Backups(BackupsCommand::Prune(args)) => backups::prune(&ctx, args).await,
         Command::Repo(RepoCommand::Check { read_data }) => repo::check(&ctx, read_data).await,
+        Command::Refresh(args) => refresh::run(&ctx, args).await,
+        Command::Serve(args) => crate::serve::run(&ctx, args).await,
     }
 }

@@ -19,7 +19,7 @@ pub async fn run(ctx: &Ctx, args: RestoreArgs) -> Result<i32> {
         Some(id) => Some(id.parse::<BackupId>()?),
     };
     let repo = ctx.open_repo().await?;
-    let source_site = args.site.as_deref().and_then(|s| ctx.config.sites.get(s)).and_then(|s| s.source.clone());
+    let source_site = args.site.as_deref().and_then(|s| ctx.config.sites.get(s)).and_then(|s| s.source().map(str::to_string));
     let from = ctx.keyring(source_site.as_deref(), args.fernet_key_from.as_deref(), "--fernet-key-from")?;
     let to = ctx.keyring(args.site.as_deref(), args.fernet_key_to.as_deref(), "--fernet-key-to")?;
     let rekey = match (from, to) {

@@ -1,0 +1,124 @@
+//! Refresh: bring a standby site up to the newest backup of its source.
+//!
+//! A refresh is a restore with `--force` (the old content is replaced only once the new one is
+//! complete: the target shows either the old or the new state, never a mix) and, for systems
+//! with a standby mode (Airflow), `--standby` semantics. It refuses a target that is an
+//! *active* site of such a system (promoted, or never made a standby): overwriting the site the
+//! platform runs on would lose its work. Fence it first to make it a standby again.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tandem_engine::{DbUrl, Engine};
+use tandem_error::{Error, Result, ResultExt};
+use tandem_repo::{BackupId, Manifest, Repository};
+use tandem_system::{LocationMap, Rekey};
+
+use crate::{restore, Events, RestoreReport, RestoreRequest};
+
+/// Which backups count as the source's.
+#[derive(Debug, Clone)]
+pub struct SourceFilter {
+    /// Backups taken of this site (by name)...
+    pub site: String,
+    /// ...or of this database URL (as the manifest names it: without password), when given.
+    pub url: Option<String>,
+}
+
+impl SourceFilter {
+    fn matches(&self, m: &Manifest) -> bool {
+        (!self.site.is_empty() && m.site == self.site) || self.url.as_deref().is_some_and(|u| m.source == u)
+    }
+}
+
+/// Everything a refresh needs.
+pub struct RefreshRequest<'a> {
+    pub engine: &'a dyn Engine,
+    pub engines: &'a [Box<dyn Engine>],
+    pub target: DbUrl,
+    pub repo: Repository,
+    pub source: SourceFilter,
+    pub locations: LocationMap,
+    pub require_mapped: bool,
+    pub rekey: Option<Rekey>,
+    /// Do nothing if the newest backup of the source is this one (the standby holds it already).
+    pub unless_newest_is: Option<BackupId>,
+}
+
+/// What a refresh did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefreshReport {
+    /// The backup the standby holds now.
+    pub backup: BackupId,
+    /// When that backup's snapshot started: the standby shows the source as of (just after) then.
+    pub snapshot_at: DateTime<Utc>,
+    /// Whether the target was restored as a standby (systems with a standby mode).
+    pub standby: bool,
+    /// The restore, or `None` when the standby already held the newest backup.
+    pub restore: Option<RestoreReport>,
+}
+
+/// The newest backup of the source, if any. Reads manifests newest first until one matches.
+pub async fn newest_backup_of(repo: &Repository, source: &SourceFilter) -> Result<Option<Manifest>> {
+    for id in repo.list_backups().await?.iter().rev() {
+        let m = repo.read_manifest(id).await?;
+        if source.matches(&m) {
+            return Ok(Some(m));
+        }
+    }
+    Ok(None)
+}
+
+/// Restores the newest backup of the source into the standby (see the module doc).
+pub async fn refresh(req: RefreshRequest<'_>, events: Arc<dyn Events>) -> Result<RefreshReport> {
+    let what = format!("refresh of {} from site {}", req.target, req.source.site);
+    let manifest = newest_backup_of(&req.repo, &req.source).await.with_context(|| what.clone())?.ok_or_else(|| {
+        Error::bad_input(format!("{what}: repository {} holds no backup of site {} yet", req.repo.url(), req.source.site))
+    })?;
+    let standby = match tandem_system::by_name(&manifest.system.name) {
+        Some(system) => match system.standby_table() {
+            Some(marker) => {
+                refuse_active_site(req.engine, &req.target, system.as_ref(), marker).await.with_context(|| what.clone())?;
+                true
+            }
+            None => false,
+        },
+        // restore names the unknown system.
+        None => false,
+    };
+    let snapshot_at = manifest.started;
+    if req.unless_newest_is.as_ref() == Some(&manifest.id) {
+        return Ok(RefreshReport { backup: manifest.id, snapshot_at, standby, restore: None });
+    }
+    let restored = restore(
+        RestoreRequest {
+            backup: Some(manifest.id.clone()),
+            force: true,
+            locations: req.locations,
+            require_mapped: req.require_mapped,
+            standby,
+            rekey: req.rekey,
+            ..RestoreRequest::new(req.engine, req.engines, req.target, req.repo)
+        },
+        events,
+    )
+    .await?;
+    Ok(RefreshReport { backup: manifest.id, snapshot_at, standby, restore: Some(restored) })
+}
+
+/// Conflict if the target holds the system but not its standby marker: an active site.
+async fn refuse_active_site(engine: &dyn Engine, url: &DbUrl, system: &dyn tandem_system::System, marker: &str) -> Result<()> {
+    let state = engine.target(url).await?.inspect().await?;
+    let has_marker = state.relations.iter().any(|r| r.rsplit('.').next().is_some_and(|n| n.eq_ignore_ascii_case(marker)));
+    if system.recognizes(&state.relations) && !has_marker {
+        return Err(Error::conflict(format!(
+            "database {} holds an active {} (it has no {marker} table: it was promoted, or never restored as a standby); \
+             a refresh would overwrite the site the platform runs on. Fence it first (`tandem fence`) if it should be a \
+             standby again; nothing was changed",
+            url.database,
+            system.describe()
+        )));
+    }
+    Ok(())
+}

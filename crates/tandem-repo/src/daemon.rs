@@ -1,0 +1,263 @@
+//! State of `tandem serve` kept in the repository, under `daemon/`, so that a restarted daemon,
+//! or one in the other region, knows it:
+//!
+//! ```text
+//! daemon/jobs/<site>.<job>.json   the job's history (opaque JSON to this crate), replaced per run
+//! daemon/lease/<seq>.json         LeaseRecord; create-only; the highest <seq> is the lease now
+//! ```
+//!
+//! The lease decides which daemon runs jobs. It is a sequence of create-only objects, so it only
+//! needs the one conditional write every object store has (create if absent; `If-None-Match: *`
+//! on S3 and GCS, `If-None-Match` on Azure, `link` on a local disk):
+//! - **claim**: read the newest record. If there is none, it expired, or it is the claimer's own,
+//!   create record `seq + 1` naming the claimer. If another claimer created `seq + 1` first, the
+//!   create fails and the other one holds the lease. Renewal is the same step.
+//! - **release**: the holder creates `seq + 1` that has already expired, so another daemon takes
+//!   over at its next attempt instead of after the expiry.
+//!
+//! A record taken on this host by a process that no longer exists counts as expired. Otherwise
+//! expiry is compared with the reader's clock: daemons need clocks within a small fraction of the
+//! lease TTL (NTP). Old records are deleted by the holder (the newest few are kept).
+//! Backups never depend on `daemon/`; `repo check` and `prune` ignore it.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStoreExt, PutMode, PutPayload};
+use serde::{Deserialize, Serialize};
+use tandem_error::{Error, Result};
+
+use crate::repository::Repository;
+use crate::store::store_error;
+
+/// Prefix of the daemon's objects.
+const DAEMON: &str = "daemon";
+/// Prefix of the lease records (under `daemon/`).
+const LEASE: &str = "lease";
+/// Lease records kept behind the newest (for humans reading the history).
+const LEASE_HISTORY: u64 = 4;
+
+/// One record of the lease: who holds it until when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaseRecord {
+    /// Position in the sequence (the object's name).
+    pub seq: u64,
+    /// Identity of the holder (unique per daemon process).
+    pub holder: String,
+    pub hostname: String,
+    pub pid: u32,
+    /// When this record was written.
+    pub written: DateTime<Utc>,
+    /// Until when the holder owns the lease without renewing it.
+    pub expires: DateTime<Utc>,
+}
+
+impl LeaseRecord {
+    /// Held by `holder` at `now`.
+    pub fn held_by(&self, holder: &str, now: DateTime<Utc>) -> bool {
+        self.holder == holder && self.expires > now
+    }
+
+    /// Held by anyone at `now`: not expired, and not taken on this host by a process that is
+    /// gone (a daemon killed with `kill -9` and restarted takes its lease back at once).
+    pub fn live(&self, now: DateTime<Utc>) -> bool {
+        let gone = self.hostname == crate::lock::hostname()
+            && self.pid != std::process::id()
+            && !std::path::Path::new(&format!("/proc/{}", self.pid)).exists();
+        self.expires > now && !gone
+    }
+}
+
+/// What a claim found.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    /// The claimer holds the lease now.
+    pub held: bool,
+    /// The newest record after the attempt (the claimer's own when `held`).
+    pub record: LeaseRecord,
+}
+
+fn daemon_path(name: &str) -> Result<Path> {
+    if name.is_empty() || name.split('/').any(|p| p.is_empty() || p == "." || p == "..") {
+        return Err(Error::internal(format!("invalid daemon object name {name:?}")));
+    }
+    Ok(Path::from_iter(std::iter::once(DAEMON).chain(name.split('/'))))
+}
+
+fn lease_name(seq: u64) -> String {
+    format!("{LEASE}/{seq:020}.json")
+}
+
+impl Repository {
+    /// Reads `daemon/<name>`; `None` if it does not exist.
+    pub async fn read_daemon_object(&self, name: &str) -> Result<Option<Bytes>> {
+        let path = daemon_path(name)?;
+        let data = match self.store.get(&path).await {
+            Ok(r) => r.bytes().await,
+            Err(e) => Err(e),
+        };
+        match data {
+            Ok(d) => Ok(Some(d)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(store_error(&self.url, format!("reading {path}"), e)),
+        }
+    }
+
+    /// Writes (replaces) `daemon/<name>`.
+    pub async fn write_daemon_object(&self, name: &str, data: Vec<u8>) -> Result<()> {
+        let path = daemon_path(name)?;
+        self.store.put(&path, PutPayload::from(data)).await.map(|_| ()).map_err(|e| store_error(&self.url, format!("writing {path}"), e))
+    }
+
+    /// The newest lease record, if any. Errors: Corrupt if it does not parse.
+    pub async fn current_lease(&self) -> Result<Option<LeaseRecord>> {
+        let seqs = self.lease_seqs().await?;
+        for &seq in seqs.iter().rev() {
+            // A record deleted between list and read was superseded: try the one before.
+            if let Some(data) = self.read_daemon_object(&lease_name(seq)).await? {
+                let record: LeaseRecord = serde_json::from_slice(&data)
+                    .map_err(|e| Error::corrupt(format!("lease record {DAEMON}/{} is corrupt: {e}", lease_name(seq))))?;
+                return Ok(Some(record));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Takes or renews the lease for `holder` for `ttl` (see the module doc). A lost race is not
+    /// an error: the result says who holds the lease.
+    pub async fn claim_lease(&self, holder: &str, ttl: Duration) -> Result<Claim> {
+        self.write_lease(holder, ttl, false).await
+    }
+
+    /// Gives the lease up if `holder` holds it, so another daemon can take it at once.
+    pub async fn release_lease(&self, holder: &str) -> Result<()> {
+        self.write_lease(holder, Duration::ZERO, true).await.map(|_| ())
+    }
+
+    async fn write_lease(&self, holder: &str, ttl: Duration, release: bool) -> Result<Claim> {
+        loop {
+            let now = Utc::now();
+            let current = self.current_lease().await?;
+            if let Some(c) = &current {
+                let other_live = c.holder != holder && c.live(now);
+                if other_live || (release && c.holder != holder) {
+                    return Ok(Claim { held: false, record: c.clone() });
+                }
+            } else if release {
+                return Err(Error::conflict("there is no lease to release"));
+            }
+            let seq = current.as_ref().map_or(1, |c| c.seq + 1);
+            let record = LeaseRecord {
+                seq,
+                holder: holder.to_string(),
+                hostname: crate::lock::hostname(),
+                pid: std::process::id(),
+                written: now,
+                expires: now + chrono::Duration::from_std(ttl).unwrap_or_default(),
+            };
+            let path = daemon_path(&lease_name(seq))?;
+            let json = serde_json::to_vec_pretty(&record).map_err(|e| Error::internal(format!("encoding lease record: {e}")))?;
+            match self.store.put_opts(&path, PutPayload::from(json), PutMode::Create.into()).await {
+                Ok(_) => {
+                    self.forget_leases_before(seq.saturating_sub(LEASE_HISTORY)).await;
+                    return Ok(Claim { held: !release, record });
+                }
+                // Another claimer wrote `seq` first: look again (it holds the lease unless it
+                // released it at once).
+                Err(object_store::Error::AlreadyExists { .. }) => continue,
+                Err(e) => return Err(store_error(&self.url, format!("writing {path}"), e)),
+            }
+        }
+    }
+
+    async fn lease_seqs(&self) -> Result<Vec<u64>> {
+        let prefix = Path::from_iter([DAEMON, LEASE]);
+        let metas: Vec<_> =
+            self.store.list(Some(&prefix)).try_collect().await.map_err(|e| store_error(&self.url, format!("listing {prefix}/"), e))?;
+        let mut seqs: Vec<u64> = metas
+            .iter()
+            .filter_map(|m| m.location.filename().and_then(|f| f.strip_suffix(".json")).and_then(|s| s.parse().ok()))
+            .collect();
+        seqs.sort_unstable();
+        Ok(seqs)
+    }
+
+    /// Best effort: deletes lease records older than `seq`.
+    async fn forget_leases_before(&self, seq: u64) {
+        let Ok(seqs) = self.lease_seqs().await else { return };
+        for old in seqs.into_iter().filter(|&s| s < seq) {
+            if let Ok(path) = daemon_path(&lease_name(old)) {
+                let _ = self.store.delete(&path).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn repo(dir: &std::path::Path) -> Repository {
+        Repository::open_or_create(dir.to_str().unwrap()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn one_holder_at_a_time_takeover_after_expiry_and_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = repo(dir.path()).await;
+        assert!(r.current_lease().await.unwrap().is_none());
+        let a = r.claim_lease("a", Duration::from_secs(60)).await.unwrap();
+        assert!(a.held && a.record.holder == "a");
+        let b = r.claim_lease("b", Duration::from_secs(60)).await.unwrap();
+        assert!(!b.held && b.record.holder == "a");
+        // Renewal keeps it; a short lease expires and the other takes over.
+        let a = r.claim_lease("a", Duration::from_millis(50)).await.unwrap();
+        assert!(a.held && a.record.seq == 2);
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        let b = r.claim_lease("b", Duration::from_secs(60)).await.unwrap();
+        assert!(b.held && b.record.holder == "b");
+        assert!(!r.claim_lease("a", Duration::from_secs(60)).await.unwrap().held);
+        // Release: taken over at once.
+        r.release_lease("a").await.unwrap();
+        assert_eq!(r.current_lease().await.unwrap().unwrap().holder, "b", "a cannot release b's lease");
+        r.release_lease("b").await.unwrap();
+        assert!(r.claim_lease("a", Duration::from_secs(60)).await.unwrap().held);
+    }
+
+    #[tokio::test]
+    async fn racing_claimers_get_exactly_one_holder_and_history_is_trimmed() {
+        for round in 0..8 {
+            let dir = tempfile::tempdir().unwrap();
+            let r = repo(dir.path()).await;
+            let claims = futures::future::join_all((0..4).map(|i| {
+                let r = r.clone();
+                async move { r.claim_lease(&format!("d{i}"), Duration::from_secs(60)).await.unwrap() }
+            }))
+            .await;
+            let winners: Vec<_> = claims.iter().filter(|c| c.held).map(|c| c.record.holder.clone()).collect();
+            assert_eq!(winners.len(), 1, "round {round}: {claims:?}");
+            assert!(claims.iter().all(|c| c.record.holder == winners[0]), "round {round}: {claims:?}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let r = repo(dir.path()).await;
+        for _ in 0..20 {
+            assert!(r.claim_lease("a", Duration::from_secs(60)).await.unwrap().held);
+        }
+        assert_eq!(r.current_lease().await.unwrap().unwrap().seq, 20);
+        assert!(r.lease_seqs().await.unwrap().len() as u64 <= LEASE_HISTORY + 1);
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_lease_record_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = repo(dir.path()).await;
+        r.claim_lease("a", Duration::from_secs(60)).await.unwrap();
+        std::fs::write(dir.path().join("daemon/lease/00000000000000000001.json"), b"{ not json").unwrap();
+        let e = r.claim_lease("a", Duration::from_secs(60)).await.unwrap_err().to_string();
+        assert!(e.contains("lease record daemon/lease/00000000000000000001.json is corrupt"), "{e}");
+        assert!(daemon_path("../x").is_err() && daemon_path("jobs/a.backup.json").is_ok());
+    }
+}

@@ -1,0 +1,81 @@
+//! The jobs a site has, shared by the one-shot commands (`tandem backup SITE`,
+//! `tandem refresh SITE`) and the daemon (`tandem serve`): what a job does is decided here once,
+//! from the site's config.
+
+use std::sync::Arc;
+
+use tandem_core::{BackupReport, Events, PruneReport, RefreshReport, RefreshRequest, SourceFilter, SystemChoice};
+use tandem_error::{Error, Result};
+use tandem_repo::{BackupId, Repository};
+use tandem_system::{Keyring, LocationMap, Rekey};
+
+use crate::config::{Config, Site};
+use crate::registry;
+
+/// Tables a scheduled backup copies at once.
+pub const PARALLEL: usize = 2;
+
+/// The system a site's `system` names (`auto` when absent).
+pub fn system_choice(name: Option<&str>) -> SystemChoice {
+    match name {
+        None | Some("auto") => SystemChoice::Auto,
+        Some(name) => SystemChoice::Named(name.to_string()),
+    }
+}
+
+/// Backs `url` up as site `site` (empty: a bare URL).
+pub async fn backup(url: &str, system: SystemChoice, site: &str, parallel: usize, repo: Repository, events: Arc<dyn Events>) -> Result<BackupReport> {
+    let (engine, source) = registry::engine_for(url)?;
+    let req = tandem_core::BackupRequest { engine: engine.as_ref(), source, repo, system, site: site.to_string(), parallelism: parallel };
+    tandem_core::backup(req, events).await
+}
+
+/// Backs up the configured site `name`.
+pub async fn backup_site(config: &Config, name: &str, repo: Repository, events: Arc<dyn Events>) -> Result<BackupReport> {
+    let site = config.site(name)?;
+    backup(&site.db, system_choice(site.system.as_deref()), name, PARALLEL, repo, events).await
+}
+
+/// Applies the config's `[retention]` policy, if any.
+pub async fn apply_retention(config: &Config, repo: &Repository, events: Arc<dyn Events>) -> Result<Option<PruneReport>> {
+    let Some(r) = &config.retention else { return Ok(None) };
+    let policy = tandem_core::RetentionPolicy { keep_last: *r.keep_last.get_ref(), keep_daily: r.keep_daily };
+    tandem_core::prune(repo, policy, r.grace_duration, false, events).await.map(Some)
+}
+
+/// Restores the newest backup of the site's `source` into site `name` (see
+/// [`tandem_core::refresh`]); nothing when that backup is `unless_newest_is`.
+pub async fn refresh_site(config: &Config, name: &str, unless_newest_is: Option<BackupId>, repo: Repository, events: Arc<dyn Events>) -> Result<RefreshReport> {
+    let site = config.site(name)?;
+    let source_name = site.source().ok_or_else(|| {
+        Error::bad_input(format!("site {name} has no `source`: a refresh restores the newest backup of the site's source (add `source = \"SITE\"` to [sites.{name}])"))
+    })?;
+    let source = config.site(source_name)?;
+    let (engine, target) = registry::engine_for(&site.db)?;
+    let source_url = tandem_engine::DbUrl::parse(&source.db)?.to_string();
+    let engines = registry::engines();
+    let req = RefreshRequest {
+        engine: engine.as_ref(),
+        engines: &engines,
+        target,
+        repo,
+        source: SourceFilter { site: source_name.to_string(), url: Some(source_url) },
+        locations: LocationMap::parse(&site.map_location)?,
+        require_mapped: false,
+        rekey: rekey(source, site, source_name, name)?,
+        unless_newest_is,
+    };
+    tandem_core::refresh(req, events).await
+}
+
+/// Re-encryption between two sites' Fernet keys: both or neither must be configured.
+fn rekey(source: &Site, target: &Site, source_name: &str, target_name: &str) -> Result<Option<Rekey>> {
+    let ring = |s: &Site, n: &str| s.fernet_key.as_deref().map(|k| Keyring::parse(k, &format!("sites.{n}.fernet-key"))).transpose();
+    match (ring(source, source_name)?, ring(target, target_name)?) {
+        (Some(from), Some(to)) => Ok(Some(Rekey { from, to })),
+        (None, None) => Ok(None),
+        (Some(_), None) | (None, Some(_)) => Err(Error::bad_input(format!(
+            "sites {source_name} and {target_name}: give both sites a fernet-key (secrets are re-encrypted from one to the other) or neither"
+        ))),
+    }
+}

@@ -1,0 +1,79 @@
+//! Alerts: a JSON POST to the configured webhook on job failure, unhealthy sites, a stale
+//! standby and a lost lease. The body carries `text` too, so Slack- and Mattermost-style
+//! incoming webhooks show it as it is:
+//!
+//! ```json
+//! {"event": "job_failed", "site": "dr", "job": "refresh", "message": "...", "text": "tandem: ...",
+//!  "at": "2026-12-01T10:00:00Z", "host": "dr-1"}
+//! ```
+//!
+//! Delivery is best effort: three tries with a 10 s timeout each, never blocking a job; a
+//! webhook that keeps failing is logged.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::state::JobKind;
+
+/// Tries per alert.
+const TRIES: u32 = 3;
+/// Timeout of one try.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Alert {
+    pub event: &'static str,
+    pub site: String,
+    pub job: Option<JobKind>,
+    pub message: String,
+    pub text: String,
+    pub at: DateTime<Utc>,
+    pub host: String,
+}
+
+impl Alert {
+    pub fn new(event: &'static str, site: &str, job: Option<JobKind>, message: String) -> Alert {
+        Alert {
+            event,
+            site: site.to_string(),
+            job,
+            text: format!("tandem: {message}"),
+            message,
+            at: Utc::now(),
+            host: std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default(),
+        }
+    }
+}
+
+pub struct Alerter {
+    url: Option<String>,
+    client: reqwest::Client,
+}
+
+impl Alerter {
+    pub fn new(url: Option<String>) -> Alerter {
+        let client = reqwest::Client::builder().timeout(TIMEOUT).build().unwrap_or_default();
+        Alerter { url, client }
+    }
+
+    /// Sends in the background (no-op without a webhook).
+    pub fn send(&self, alert: Alert) {
+        let Some(url) = self.url.clone() else { return };
+        let client = self.client.clone();
+        let Ok(body) = serde_json::to_vec(&alert) else { return };
+        tokio::spawn(async move {
+            for attempt in 1..=TRIES {
+                let request = client.post(&url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
+                match request.send().await {
+                    Ok(r) if r.status().is_success() => return,
+                    Ok(r) => tracing::warn!(event = alert.event, "webhook answered {} (try {attempt} of {TRIES})", r.status()),
+                    Err(e) => tracing::warn!(event = alert.event, "webhook failed: {e} (try {attempt} of {TRIES})"),
+                }
+                tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+            }
+            tracing::error!(event = alert.event, "alert not delivered: {}", alert.message);
+        });
+    }
+}

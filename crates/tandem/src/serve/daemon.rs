@@ -1,0 +1,643 @@
+//! The daemon's moving parts: the lease loop, the scheduler, job runs, health probes, shutdown.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tandem_core::{Events, HealthReport};
+use tandem_error::Result;
+use tandem_repo::{LeaseRecord, Repository};
+use tokio::sync::{Notify, RwLock};
+use tokio::sync::oneshot;
+
+use super::alerts::{Alert, Alerter};
+use super::schedule::Schedule;
+use super::state::{self, JobHistory, JobKind, Run, RunLog, RunState, Trigger};
+use super::Settings;
+use crate::config::Config;
+use crate::jobs;
+
+/// Failed runs listed on the status page.
+const RECENT_ERRORS: usize = 10;
+
+/// Every (site, job, schedule) of the config.
+pub fn scheduled_jobs(config: &Config) -> Vec<(String, JobKind, Schedule)> {
+    let mut out = Vec::new();
+    for (name, site) in &config.sites {
+        if let Some(s) = &site.schedules.backup {
+            out.push((name.clone(), JobKind::Backup, s.clone()));
+        }
+        if let Some(s) = &site.schedules.refresh {
+            out.push((name.clone(), JobKind::Refresh, s.clone()));
+        }
+    }
+    out
+}
+
+/// One job of one site.
+struct Slot {
+    schedule: Schedule,
+    next: Option<DateTime<Utc>>,
+    history: JobHistory,
+    /// The busy run and the sender that cancels it.
+    running: Option<(Run, oneshot::Sender<()>)>,
+}
+
+/// The last probe of a site.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteHealth {
+    pub checked_at: DateTime<Utc>,
+    pub healthy: bool,
+    pub report: HealthReport,
+}
+
+/// What this daemon knows of the lease.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LeaseView {
+    pub held: bool,
+    pub record: Option<LeaseRecord>,
+    /// The last claim's error (the repository unreachable).
+    pub error: Option<String>,
+}
+
+/// Why a run was not started.
+#[derive(Debug)]
+pub enum Refused {
+    UnknownJob(String),
+    NotLeader(Option<LeaseRecord>),
+    AlreadyRunning(String),
+    ShuttingDown,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::UnknownJob(m) => write!(f, "{m}"),
+            Refused::NotLeader(Some(r)) => write!(f, "this daemon does not hold the lease (held by {} on {} until {})", r.holder, r.hostname, r.expires),
+            Refused::NotLeader(None) => write!(f, "this daemon does not hold the lease yet"),
+            Refused::AlreadyRunning(id) => write!(f, "job is already running as {id}"),
+            Refused::ShuttingDown => write!(f, "the daemon is shutting down"),
+        }
+    }
+}
+
+pub struct Daemon {
+    pub config: Config,
+    pub settings: Settings,
+    pub repo: Repository,
+    pub holder: String,
+    pub started: DateTime<Utc>,
+    slots: Mutex<BTreeMap<(String, JobKind), Slot>>,
+    runs: Mutex<RunLog>,
+    health: Mutex<BTreeMap<String, SiteHealth>>,
+    lease: Mutex<LeaseView>,
+    /// Sites whose staleness passed the alert threshold (alerted once per crossing).
+    stale: Mutex<BTreeMap<String, bool>>,
+    /// Jobs take it shared; retention exclusively (and only when free), so a prune never makes
+    /// this daemon's own refresh fail on the repository lock.
+    gate: Arc<RwLock<()>>,
+    alerts: Alerter,
+    seq: AtomicU64,
+    stopping: AtomicBool,
+    wake: Notify,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Daemon {
+    /// Loads the persisted history, takes the first lease attempt, starts the loops.
+    pub async fn start(config: Config, settings: Settings, repo: Repository, jobs: Vec<(String, JobKind, Schedule)>) -> Result<Arc<Daemon>> {
+        let now = Utc::now();
+        let mut slots = BTreeMap::new();
+        for (site, kind, schedule) in jobs {
+            let history = state::load(&repo, &site, kind).await?;
+            let next = schedule.next_after(now);
+            slots.insert((site, kind), Slot { schedule, next, history, running: None });
+        }
+        let holder = format!("{}:{}:{:08x}", hostname(), std::process::id(), rand_u32());
+        let daemon = Arc::new(Daemon {
+            alerts: Alerter::new(settings.webhook.clone()),
+            config,
+            settings,
+            repo,
+            holder,
+            started: now,
+            slots: Mutex::new(slots),
+            runs: Mutex::new(RunLog::default()),
+            health: Mutex::new(BTreeMap::new()),
+            lease: Mutex::new(LeaseView::default()),
+            stale: Mutex::new(BTreeMap::new()),
+            gate: Arc::new(RwLock::new(())),
+            seq: AtomicU64::new(0),
+            stopping: AtomicBool::new(false),
+            wake: Notify::new(),
+        });
+        daemon.claim().await;
+        tokio::spawn(daemon.clone().lease_loop());
+        tokio::spawn(daemon.clone().schedule_loop());
+        tokio::spawn(daemon.clone().health_loop());
+        Ok(daemon)
+    }
+
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    pub fn lease(&self) -> LeaseView {
+        lock(&self.lease).clone()
+    }
+
+    fn leader(&self) -> bool {
+        let view = lock(&self.lease);
+        view.held && view.record.as_ref().is_some_and(|r| r.held_by(&self.holder, Utc::now()))
+    }
+
+    /// One claim or renewal; on losing the lease, running jobs are aborted.
+    async fn claim(self: &Arc<Self>) {
+        let result = self.repo.claim_lease(&self.holder, self.settings.lease_ttl).await;
+        let was = self.leader();
+        let mut view = lock(&self.lease);
+        match result {
+            Ok(c) => {
+                *view = LeaseView { held: c.held, record: Some(c.record), error: None };
+            }
+            Err(e) => {
+                tracing::warn!("cannot renew the lease: {e}");
+                view.error = Some(e.to_string());
+                // Keep what we had until it expires.
+                view.held = view.record.as_ref().is_some_and(|r| r.held_by(&self.holder, Utc::now()));
+            }
+        }
+        let now_held = view.held;
+        let record = view.record.clone();
+        drop(view);
+        match (was, now_held) {
+            (false, true) => tracing::warn!(holder = %self.holder, "took the lease: this daemon runs the jobs"),
+            (true, false) => {
+                let by = record.map(|r| r.holder).unwrap_or_default();
+                tracing::warn!(%by, "lost the lease: aborting running jobs");
+                self.abort_all(&format!("this daemon lost the lease (now held by {by})"));
+                self.alerts.send(Alert::new("lease_lost", "", None, format!("daemon {} lost the lease to {by}; its running jobs were aborted", self.holder)));
+            }
+            _ => {}
+        }
+    }
+
+    async fn lease_loop(self: Arc<Self>) {
+        let period = self.settings.lease_ttl / 3;
+        while !self.stopping.load(Ordering::SeqCst) {
+            tokio::time::sleep(period).await;
+            if self.stopping.load(Ordering::SeqCst) {
+                break;
+            }
+            self.claim().await;
+        }
+    }
+
+    async fn schedule_loop(self: Arc<Self>) {
+        while !self.stopping.load(Ordering::SeqCst) {
+            let now = Utc::now();
+            let mut due = Vec::new();
+            let mut wait = Duration::from_secs(60);
+            {
+                let mut slots = lock(&self.slots);
+                for ((site, kind), slot) in slots.iter_mut() {
+                    let Some(next) = slot.next else { continue };
+                    if next <= now {
+                        due.push((site.clone(), *kind));
+                        slot.next = slot.schedule.next_after(now);
+                    }
+                    if let Some(n) = slot.next {
+                        wait = wait.min((n - now).to_std().unwrap_or_default());
+                    }
+                }
+            }
+            for (site, kind) in due {
+                match self.start_run(&site, kind, Trigger::Schedule) {
+                    Ok(id) => tracing::info!(%site, job = kind.as_str(), %id, "started"),
+                    Err(Refused::NotLeader(_)) => tracing::debug!(%site, job = kind.as_str(), "not the lease holder: skipped"),
+                    Err(why) => tracing::warn!(%site, job = kind.as_str(), "scheduled run skipped: {why}"),
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(wait + Duration::from_millis(5)) => {}
+                _ = self.wake.notified() => {}
+            }
+        }
+    }
+
+    /// Starts a run now. Refused when this daemon is not the leader, the job does not exist or
+    /// runs already, or the daemon is stopping.
+    pub fn start_run(self: &Arc<Self>, site: &str, kind: JobKind, trigger: Trigger) -> std::result::Result<String, Refused> {
+        if self.stopping.load(Ordering::SeqCst) {
+            return Err(Refused::ShuttingDown);
+        }
+        if !self.config.sites.contains_key(site) {
+            let known: Vec<&str> = self.config.sites.keys().map(String::as_str).collect();
+            return Err(Refused::UnknownJob(format!("unknown site {site:?} (configured: {})", known.join(", "))));
+        }
+        if kind == JobKind::Refresh && self.config.sites[site].source().is_none() {
+            return Err(Refused::UnknownJob(format!("site {site} has no `source`: it cannot be refreshed")));
+        }
+        if !self.leader() {
+            return Err(Refused::NotLeader(self.lease().record));
+        }
+        let mut slots = lock(&self.slots);
+        // Triggered jobs without a schedule get a slot of their own.
+        let slot = slots.entry((site.to_string(), kind)).or_insert_with(|| Slot {
+            schedule: Schedule::parse("0 0 1 1 *").unwrap_or_else(|_| unreachable!()),
+            next: None,
+            history: JobHistory::default(),
+            running: None,
+        });
+        if let Some((run, _)) = &slot.running {
+            return Err(Refused::AlreadyRunning(run.id.clone()));
+        }
+        let started = Utc::now();
+        let id = format!("{site}.{}.{}.{}", kind.as_str(), started.format("%Y%m%dT%H%M%S"), self.seq.fetch_add(1, Ordering::SeqCst) + 1);
+        let run = Run {
+            id: id.clone(),
+            site: site.to_string(),
+            job: kind,
+            trigger,
+            daemon: self.holder.clone(),
+            state: RunState::Running,
+            started,
+            finished: None,
+            duration_s: None,
+            bytes: 0,
+            backup: None,
+            snapshot_at: None,
+            summary: String::new(),
+            error: None,
+        };
+        let unless = slot.history.holds().map(|(b, _)| b.to_string());
+        let (cancel, cancelled) = oneshot::channel();
+        let (daemon, job_run) = (self.clone(), run.clone());
+        std::thread::Builder::new()
+            .name(format!("job {id}"))
+            .spawn(move || daemon.run_on_own_runtime(job_run, unless, cancelled))
+            .map_err(|e| Refused::UnknownJob(format!("cannot start a thread for the job: {e}")))?;
+        slot.running = Some((run.clone(), cancel));
+        drop(slots);
+        lock(&self.runs).put(run);
+        Ok(id)
+    }
+
+    /// Runs a job on a runtime of its own (its flows need not be `Send`, and cancelling it drops
+    /// all of its work), until it ends or `cancelled` fires. A cancelled run is recorded by the
+    /// canceller.
+    fn run_on_own_runtime(self: Arc<Self>, run: Run, unless: Option<String>, cancelled: oneshot::Receiver<()>) {
+        let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                let err = tandem_error::Error::internal(format!("cannot start a runtime for the job: {e}"));
+                let daemon = self.clone();
+                let _ = std::thread::spawn(move || daemon.record_blocking(run, Duration::ZERO, Err(err)));
+                return;
+            }
+        };
+        let clock = Instant::now();
+        rt.block_on(async {
+            // The repository is opened on this runtime: its HTTP connections live here.
+            let work = async {
+                let repo = Repository::open(self.repo.url()).await?;
+                self.execute(&repo, &run, unless).await.map(|r| (repo, r))
+            };
+            tokio::select! {
+                result = work => {
+                    let repo = match &result { Ok((repo, _)) => repo.clone(), Err(_) => self.repo_here().await };
+                    self.finish(&repo, run, clock.elapsed(), result.map(|(_, r)| r)).await;
+                }
+                _ = cancelled => {}
+            }
+        });
+        rt.shutdown_timeout(Duration::from_secs(5));
+    }
+
+    /// The repository opened on the current runtime (falls back to the daemon's).
+    async fn repo_here(&self) -> Repository {
+        Repository::open(self.repo.url()).await.unwrap_or_else(|_| self.repo.clone())
+    }
+
+    /// `finish` for a run that never got a runtime.
+    fn record_blocking(&self, run: Run, took: Duration, result: Result<Run>) {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            rt.block_on(async { self.finish(&self.repo_here().await, run, took, result).await });
+        }
+    }
+
+    /// The work of a run; `Ok` carries the fields of the finished run.
+    async fn execute(&self, repo: &Repository, run: &Run, unless: Option<String>) -> Result<Run> {
+        let events: Arc<dyn Events> = Arc::new(LogEvents { run: run.id.clone() });
+        let mut out = run.clone();
+        match run.job {
+            JobKind::Backup => {
+                let report = {
+                    let _shared = self.gate.clone().read_owned().await;
+                    jobs::backup_site(&self.config, &run.site, repo.clone(), events.clone()).await?
+                };
+                let m = &report.manifest;
+                out.bytes = report.new_bytes;
+                out.backup = Some(m.id.to_string());
+                out.snapshot_at = Some(m.started);
+                out.summary = format!("{} tables, {} rows, {} new bytes", m.tables.len(), m.rows(), report.new_bytes);
+                if self.config.retention.is_some() {
+                    out.summary.push_str(&match self.gate.clone().try_write_owned() {
+                        Ok(_exclusive) => match jobs::apply_retention(&self.config, repo, events).await {
+                            Ok(Some(p)) => format!("; retention removed {} backup(s)", p.removed.len()),
+                            Ok(None) => String::new(),
+                            Err(e) => format!("; retention deferred: {e}"),
+                        },
+                        Err(_) => "; retention deferred: another job is using the repository".into(),
+                    });
+                }
+            }
+            JobKind::Refresh => {
+                let unless = unless.map(|b| b.parse()).transpose()?;
+                let _shared = self.gate.clone().read_owned().await;
+                let report = jobs::refresh_site(&self.config, &run.site, unless, repo.clone(), events).await?;
+                out.backup = Some(report.backup.to_string());
+                out.snapshot_at = Some(report.snapshot_at);
+                out.summary = match &report.restore {
+                    Some(r) => {
+                        out.bytes = r.bytes;
+                        format!("restored backup {} ({} tables, {} rows){}", report.backup, r.tables, r.rows, if report.standby { " as a standby" } else { "" })
+                    }
+                    None => format!("already holds the newest backup {}", report.backup),
+                };
+            }
+        }
+        Ok(out)
+    }
+
+    async fn finish(&self, repo: &Repository, run: Run, took: Duration, result: Result<Run>) {
+        let mut done = match result {
+            Ok(r) => Run { state: RunState::Succeeded, ..r },
+            Err(e) => Run { state: RunState::Failed, error: Some(e.to_string()), ..run },
+        };
+        done.finished = Some(Utc::now());
+        done.duration_s = Some(took.as_secs_f64());
+        match &done.error {
+            None => tracing::warn!(site = %done.site, job = done.job.as_str(), id = %done.id, "succeeded in {:.1}s: {}", took.as_secs_f64(), done.summary),
+            Some(e) => {
+                tracing::error!(site = %done.site, job = done.job.as_str(), id = %done.id, "failed: {e}");
+                self.alerts.send(Alert::new("job_failed", &done.site, Some(done.job), format!("{} {} failed: {e}", done.site, done.job.as_str())));
+            }
+        }
+        self.record(repo, done).await;
+    }
+
+    /// Adds a finished run to the history (memory and repository) and frees its slot.
+    async fn record(&self, repo: &Repository, run: Run) {
+        let history = {
+            let mut slots = lock(&self.slots);
+            let Some(slot) = slots.get_mut(&(run.site.clone(), run.job)) else { return };
+            if slot.running.as_ref().is_some_and(|(r, _)| r.id == run.id) {
+                slot.running = None;
+            }
+            slot.history.record(&run);
+            slot.history.clone()
+        };
+        lock(&self.runs).put(run.clone());
+        if let Err(e) = state::save(repo, &run.site, run.job, &history).await {
+            tracing::warn!(site = %run.site, job = run.job.as_str(), "cannot persist the job history: {e}");
+        }
+    }
+
+    /// Aborts every running job, recording it as aborted with `why`.
+    fn abort_all(self: &Arc<Self>, why: &str) {
+        let aborted: Vec<Run> = {
+            let mut slots = lock(&self.slots);
+            slots
+                .values_mut()
+                .filter_map(|s| s.running.take())
+                .map(|(run, cancel)| {
+                    let _ = cancel.send(());
+                    run
+                })
+                .collect()
+        };
+        for run in aborted {
+            tracing::warn!(site = %run.site, job = run.job.as_str(), id = %run.id, "aborted: {why}");
+            let took = (Utc::now() - run.started).to_std().unwrap_or_default();
+            let mut run = Run { state: RunState::Aborted, error: Some(format!("aborted: {why}")), ..run };
+            run.finished = Some(Utc::now());
+            run.duration_s = Some(took.as_secs_f64());
+            let daemon = self.clone();
+            tokio::spawn(async move { daemon.record(&daemon.repo, run).await });
+        }
+    }
+
+    fn running_count(&self) -> usize {
+        lock(&self.slots).values().filter(|s| s.running.is_some()).count()
+    }
+
+    /// Stops scheduling, waits up to the grace for running jobs, aborts the rest, releases the
+    /// lease.
+    pub async fn shutdown(self: &Arc<Self>) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.wake.notify_waiters();
+        let deadline = Instant::now() + self.settings.shutdown_grace;
+        if self.running_count() > 0 {
+            tracing::warn!("waiting up to {:?} for {} running job(s)", self.settings.shutdown_grace, self.running_count());
+        }
+        while self.running_count() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if self.running_count() > 0 {
+            self.abort_all("the daemon was stopped");
+            // Let the aborted runs be recorded.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        if self.leader() {
+            if let Err(e) = self.repo.release_lease(&self.holder).await {
+                tracing::warn!("cannot release the lease (it expires on its own): {e}");
+            }
+        }
+    }
+
+    async fn health_loop(self: Arc<Self>) {
+        while !self.stopping.load(Ordering::SeqCst) {
+            let sites: Vec<(String, String, bool)> =
+                self.config.sites.iter().map(|(n, s)| (n.clone(), s.db.clone(), s.source().is_some())).collect();
+            for (name, db, standby) in sites {
+                let checked_at = Utc::now();
+                let report = match crate::registry::engine_for(&db) {
+                    Ok((engine, url)) => tandem_core::health(engine.as_ref(), &url, self.settings.health_threshold.as_secs_f64()).await,
+                    Err(e) => {
+                        tracing::warn!(site = %name, "cannot probe: {e}");
+                        continue;
+                    }
+                };
+                // A standby runs no scheduler of its own: reachable is healthy.
+                let healthy = if standby { report.reachable } else { report.healthy };
+                let before = lock(&self.health).get(&name).map(|h| h.healthy);
+                if before != Some(healthy) {
+                    let detail: Vec<String> = report.health.checks.iter().filter(|c| !c.ok).map(|c| format!("{}: {}", c.name, c.detail)).collect();
+                    match healthy {
+                        false => {
+                            tracing::warn!(site = %name, "unhealthy: {}", detail.join("; "));
+                            self.alerts.send(Alert::new("site_unhealthy", &name, None, format!("site {name} is unhealthy: {}", detail.join("; "))));
+                        }
+                        true if before.is_some() => {
+                            self.alerts.send(Alert::new("site_healthy", &name, None, format!("site {name} is healthy again")));
+                        }
+                        true => {}
+                    }
+                }
+                lock(&self.health).insert(name, SiteHealth { checked_at, healthy, report });
+            }
+            self.check_staleness();
+            tokio::select! {
+                _ = tokio::time::sleep(self.settings.health_interval) => {}
+                _ = self.wake.notified() => {}
+            }
+        }
+    }
+
+    fn check_staleness(&self) {
+        let Some(limit) = self.settings.staleness_alert else { return };
+        let now = Utc::now();
+        for (site, staleness) in self.staleness(now) {
+            let over = staleness > limit.as_secs_f64();
+            let was = lock(&self.stale).insert(site.clone(), over).unwrap_or(false);
+            if over && !was {
+                self.alerts.send(Alert::new(
+                    "standby_stale",
+                    &site,
+                    Some(JobKind::Refresh),
+                    format!("standby {site} is {staleness:.0}s behind its source (alert threshold {}s)", limit.as_secs()),
+                ));
+            }
+        }
+    }
+
+    /// Seconds each refreshed site is behind: now minus the snapshot of the backup it holds.
+    pub fn staleness(&self, now: DateTime<Utc>) -> Vec<(String, f64)> {
+        lock(&self.slots)
+            .iter()
+            .filter(|((_, kind), _)| *kind == JobKind::Refresh)
+            .filter_map(|((site, _), s)| s.history.holds().map(|(_, at)| (site.clone(), (now - at).num_milliseconds() as f64 / 1000.0)))
+            .collect()
+    }
+
+    /// Everything the status endpoints show.
+    pub fn status(&self) -> Status {
+        let now = Utc::now();
+        let staleness: BTreeMap<String, f64> = self.staleness(now).into_iter().collect();
+        let health = lock(&self.health).clone();
+        let slots = lock(&self.slots);
+        let sites = self
+            .config
+            .sites
+            .iter()
+            .map(|(name, site)| SiteStatus {
+                name: name.clone(),
+                db: tandem_engine::DbUrl::parse(&site.db).map(|u| u.to_string()).unwrap_or_else(|_| "(invalid URL)".into()),
+                role: if site.source().is_some() { "standby" } else { "primary" },
+                source: site.source().map(str::to_string),
+                health: health.get(name).cloned(),
+                staleness_s: staleness.get(name).copied(),
+                jobs: slots
+                    .iter()
+                    .filter(|((s, _), _)| s == name)
+                    .map(|((_, kind), slot)| JobStatus {
+                        job: *kind,
+                        schedule: slot.next.map(|_| slot.schedule.pattern().to_string()),
+                        next_run: slot.next,
+                        running: slot.running.as_ref().map(|(r, _)| r.clone()),
+                        history: slot.history.clone(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        drop(slots);
+        let runs = lock(&self.runs);
+        Status {
+            version: env!("CARGO_PKG_VERSION"),
+            holder: self.holder.clone(),
+            started: self.started,
+            now,
+            repository: self.repo.url().to_string(),
+            lease: self.lease(),
+            sites,
+            recent_errors: runs.recent_errors(RECENT_ERRORS).into_iter().cloned().collect(),
+        }
+    }
+
+    pub fn run(&self, id: &str) -> Option<Run> {
+        lock(&self.runs).get(id).cloned()
+    }
+}
+
+/// `/api/status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub version: &'static str,
+    pub holder: String,
+    pub started: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+    pub repository: String,
+    pub lease: LeaseView,
+    pub sites: Vec<SiteStatus>,
+    pub recent_errors: Vec<Run>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteStatus {
+    pub name: String,
+    /// Database URL without password.
+    pub db: String,
+    /// `standby` for a site with a `source`, else `primary`.
+    pub role: &'static str,
+    pub source: Option<String>,
+    pub health: Option<SiteHealth>,
+    /// Seconds the standby is behind its source (the RPO if the source died now).
+    pub staleness_s: Option<f64>,
+    pub jobs: Vec<JobStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JobStatus {
+    pub job: JobKind,
+    /// Cron pattern (absent for a job only ever triggered over HTTP).
+    pub schedule: Option<String>,
+    pub next_run: Option<DateTime<Utc>>,
+    pub running: Option<Run>,
+    #[serde(flatten)]
+    pub history: JobHistory,
+}
+
+/// Logs a run's progress at info (`-v`), warnings at warn.
+struct LogEvents {
+    run: String,
+}
+
+impl Events for LogEvents {
+    fn phase(&self, name: &str, _total: Option<u64>, _unit: tandem_core::Unit) {
+        tracing::info!(run = %self.run, "{name}");
+    }
+    fn warn(&self, message: &str) {
+        tracing::warn!(run = %self.run, "{message}");
+    }
+    fn info(&self, message: &str) {
+        tracing::debug!(run = %self.run, "{message}");
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "unknown".into())
+}
+
+fn rand_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Utc::now().timestamp_nanos_opt().unwrap_or_default() as u128);
+    h.finish() as u32
+}

@@ -1,0 +1,93 @@
+//! `/metrics` in the OpenMetrics text format (prometheus-client), computed from the status at
+//! each scrape:
+//!
+//! | metric | labels | meaning |
+//! |---|---|---|
+//! | `tandem_job_last_success_timestamp_seconds` | site, job | end of the last successful run |
+//! | `tandem_job_last_duration_seconds` | site, job | duration of the last run |
+//! | `tandem_job_last_bytes` | site, job | bytes of the last successful run (backup: new stored; refresh: row data) |
+//! | `tandem_job_runs_total` / `tandem_job_failures_total` | site, job | runs and failed or aborted runs, kept across restarts |
+//! | `tandem_job_running` | site, job | 1 while a run is busy |
+//! | `tandem_standby_staleness_seconds` | site | how far a standby is behind its source: the RPO if the source died now |
+//! | `tandem_backup_age_seconds` | site | age of the newest backup's snapshot |
+//! | `tandem_site_healthy` | site | 1 healthy, 0 not (last probe) |
+//! | `tandem_lease_held` | | 1 if this daemon runs the jobs |
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use super::daemon::Status;
+use super::state::JobKind;
+
+type Labels = Vec<(String, String)>;
+type FGauge = Family<Labels, Gauge<f64, AtomicU64>>;
+
+fn labels(site: &str, job: Option<&str>) -> Labels {
+    let mut l = vec![("site".to_string(), site.to_string())];
+    if let Some(j) = job {
+        l.push(("job".to_string(), j.to_string()));
+    }
+    l
+}
+
+fn gauge(registry: &mut Registry, name: &str, help: &str) -> FGauge {
+    let g = FGauge::default();
+    registry.register(name, help, g.clone());
+    g
+}
+
+/// Renders the status as OpenMetrics text.
+pub fn render(status: &Status) -> String {
+    let mut r = Registry::default();
+    let last_success = gauge(&mut r, "tandem_job_last_success_timestamp_seconds", "End of the last successful run (Unix time)");
+    let duration = gauge(&mut r, "tandem_job_last_duration_seconds", "Duration of the last run");
+    let bytes = gauge(&mut r, "tandem_job_last_bytes", "Bytes of the last successful run (backup: new stored bytes; refresh: row data)");
+    let running = gauge(&mut r, "tandem_job_running", "1 while a run of the job is busy");
+    let runs = Family::<Labels, Counter>::default();
+    r.register("tandem_job_runs", "Finished runs", runs.clone());
+    let failures = Family::<Labels, Counter>::default();
+    r.register("tandem_job_failures", "Failed or aborted runs", failures.clone());
+    let staleness = gauge(&mut r, "tandem_standby_staleness_seconds", "How far the standby is behind its source (the RPO if the source died now)");
+    let backup_age = gauge(&mut r, "tandem_backup_age_seconds", "Age of the snapshot of the site's newest backup");
+    let healthy = gauge(&mut r, "tandem_site_healthy", "1 if the last probe found the site healthy");
+    let lease = Gauge::<f64, AtomicU64>::default();
+    r.register("tandem_lease_held", "1 if this daemon holds the lease and runs the jobs", lease.clone());
+
+    lease.set(if status.lease.held { 1.0 } else { 0.0 });
+    for site in &status.sites {
+        if let Some(s) = site.staleness_s {
+            staleness.get_or_create(&labels(&site.name, None)).set(s);
+        }
+        if let Some(h) = &site.health {
+            healthy.get_or_create(&labels(&site.name, None)).set(if h.healthy { 1.0 } else { 0.0 });
+        }
+        for job in &site.jobs {
+            let l = labels(&site.name, Some(job.job.as_str()));
+            let h = &job.history;
+            runs.get_or_create(&l).inc_by(h.runs_total);
+            failures.get_or_create(&l).inc_by(h.failures_total);
+            running.get_or_create(&l).set(if job.running.is_some() { 1.0 } else { 0.0 });
+            if let Some(run) = &h.last_run {
+                duration.get_or_create(&l).set(run.duration_s.unwrap_or_default());
+            }
+            if let Some(ok) = &h.last_success {
+                if let Some(end) = ok.finished {
+                    last_success.get_or_create(&l).set(end.timestamp_millis() as f64 / 1000.0);
+                }
+                bytes.get_or_create(&l).set(ok.bytes as f64);
+                if let (JobKind::Backup, Some(at)) = (job.job, ok.snapshot_at) {
+                    backup_age.get_or_create(&labels(&site.name, None)).set((status.now - at).num_milliseconds() as f64 / 1000.0);
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = encode(&mut out, &r);
+    out
+}
