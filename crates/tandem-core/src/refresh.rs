@@ -113,7 +113,7 @@ async fn refuse_active_site(engine: &dyn Engine, url: &DbUrl, system: &dyn tande
     let has_marker = state.relations.iter().any(|r| r.rsplit('.').next().is_some_and(|n| n.eq_ignore_ascii_case(marker)));
     if system.recognizes(&state.relations) && !has_marker {
         return Err(Error::conflict(format!(
-            "database {} holds an active {} (it has no {marker} table: it was promoted, or never restored as a standby); \
+            "database {} holds {} that is active (it has no {marker} table: it was promoted, or never restored as a standby); \
              a refresh would overwrite the site the platform runs on. Fence it first (`tandem fence`) if it should be a \
              standby again; nothing was changed",
             url.database,
