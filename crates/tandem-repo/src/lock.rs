@@ -197,7 +197,7 @@ fn fmt_time(t: DateTime<Utc>) -> String {
 }
 
 /// This machine's host name (from the kernel), or `unknown`.
-pub(crate) fn hostname() -> String {
+pub fn hostname() -> String {
     ["/proc/sys/kernel/hostname", "/etc/hostname"]
         .iter()
         .filter_map(|p| std::fs::read_to_string(p).ok())

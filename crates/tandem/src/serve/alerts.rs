@@ -42,7 +42,7 @@ impl Alert {
             text: format!("tandem: {message}"),
             message,
             at: Utc::now(),
-            host: std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default(),
+            host: tandem_repo::hostname(),
         }
     }
 }

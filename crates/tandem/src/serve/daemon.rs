@@ -39,7 +39,8 @@ pub fn scheduled_jobs(config: &Config) -> Vec<(String, JobKind, Schedule)> {
 
 /// One job of one site.
 struct Slot {
-    schedule: Schedule,
+    /// `None` for a job only ever triggered over HTTP.
+    schedule: Option<Schedule>,
     next: Option<DateTime<Utc>>,
     history: JobHistory,
     /// The busy run and the sender that cancels it.
@@ -66,7 +67,10 @@ pub struct LeaseView {
 /// Why a run was not started.
 #[derive(Debug)]
 pub enum Refused {
+    /// No such site or job.
     UnknownJob(String),
+    /// The daemon could not start it (no thread).
+    Internal(String),
     NotLeader(Option<LeaseRecord>),
     AlreadyRunning(String),
     ShuttingDown,
@@ -75,7 +79,7 @@ pub enum Refused {
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refused::UnknownJob(m) => write!(f, "{m}"),
+            Refused::UnknownJob(m) | Refused::Internal(m) => write!(f, "{m}"),
             Refused::NotLeader(Some(r)) => write!(f, "this daemon does not hold the lease (held by {} on {} until {})", r.holder, r.hostname, r.expires),
             Refused::NotLeader(None) => write!(f, "this daemon does not hold the lease yet"),
             Refused::AlreadyRunning(id) => write!(f, "job is already running as {id}"),
@@ -113,13 +117,20 @@ impl Daemon {
     /// Loads the persisted history, takes the first lease attempt, starts the loops.
     pub async fn start(config: Config, settings: Settings, repo: Repository, jobs: Vec<(String, JobKind, Schedule)>) -> Result<Arc<Daemon>> {
         let now = Utc::now();
+        // Every job a site can have gets a slot (with its persisted history), scheduled or not:
+        // a job triggered over HTTP adds to its history instead of starting a new one.
+        let mut scheduled: BTreeMap<(String, JobKind), Schedule> = jobs.into_iter().map(|(s, k, c)| ((s, k), c)).collect();
         let mut slots = BTreeMap::new();
-        for (site, kind, schedule) in jobs {
-            let history = state::load(&repo, &site, kind).await?;
-            let next = schedule.next_after(now);
-            slots.insert((site, kind), Slot { schedule, next, history, running: None });
+        for (site, cfg) in &config.sites {
+            let kinds = [Some(JobKind::Backup), cfg.source().map(|_| JobKind::Refresh)];
+            for kind in kinds.into_iter().flatten() {
+                let history = state::load(&repo, site, kind).await?;
+                let schedule = scheduled.remove(&(site.clone(), kind));
+                let next = schedule.as_ref().and_then(|s| s.next_after(now));
+                slots.insert((site.clone(), kind), Slot { schedule, next, history, running: None });
+            }
         }
-        let holder = format!("{}:{}:{:08x}", hostname(), std::process::id(), rand_u32());
+        let holder = format!("{}:{}:{:08x}", tandem_repo::hostname(), std::process::id(), rand::random::<u32>());
         let daemon = Arc::new(Daemon {
             alerts: Alerter::new(settings.webhook.clone()),
             config,
@@ -210,7 +221,7 @@ impl Daemon {
                     let Some(next) = slot.next else { continue };
                     if next <= now {
                         due.push((site.clone(), *kind));
-                        slot.next = slot.schedule.next_after(now);
+                        slot.next = slot.schedule.as_ref().and_then(|s| s.next_after(now));
                     }
                     if let Some(n) = slot.next {
                         wait = wait.min((n - now).to_std().unwrap_or_default());
@@ -248,13 +259,9 @@ impl Daemon {
             return Err(Refused::NotLeader(self.lease().record));
         }
         let mut slots = lock(&self.slots);
-        // Triggered jobs without a schedule get a slot of their own.
-        let slot = slots.entry((site.to_string(), kind)).or_insert_with(|| Slot {
-            schedule: Schedule::parse("0 0 1 1 *").unwrap_or_else(|_| unreachable!()),
-            next: None,
-            history: JobHistory::default(),
-            running: None,
-        });
+        let Some(slot) = slots.get_mut(&(site.to_string(), kind)) else {
+            return Err(Refused::UnknownJob(format!("site {site} has no {} job", kind.as_str())));
+        };
         if let Some((run, _)) = &slot.running {
             return Err(Refused::AlreadyRunning(run.id.clone()));
         }
@@ -282,7 +289,7 @@ impl Daemon {
         std::thread::Builder::new()
             .name(format!("job {id}"))
             .spawn(move || daemon.run_on_own_runtime(job_run, unless, cancelled))
-            .map_err(|e| Refused::UnknownJob(format!("cannot start a thread for the job: {e}")))?;
+            .map_err(|e| Refused::Internal(format!("cannot start a thread for the job: {e}")))?;
         slot.running = Some((run.clone(), cancel));
         drop(slots);
         lock(&self.runs).put(run);
@@ -546,10 +553,11 @@ impl Daemon {
                 staleness_s: staleness.get(name).copied(),
                 jobs: slots
                     .iter()
-                    .filter(|((s, _), _)| s == name)
+                    // Unscheduled jobs show once they ran (triggered over HTTP, or by another daemon).
+                    .filter(|((s, _), slot)| s == name && (slot.schedule.is_some() || slot.running.is_some() || slot.history.runs_total > 0))
                     .map(|((_, kind), slot)| JobStatus {
                         job: *kind,
-                        schedule: slot.next.map(|_| slot.schedule.pattern().to_string()),
+                        schedule: slot.schedule.as_ref().map(|s| s.pattern().to_string()),
                         next_run: slot.next,
                         running: slot.running.as_ref().map(|(r, _)| r.clone()),
                         history: slot.history.clone(),
@@ -629,15 +637,4 @@ impl Events for LogEvents {
     fn info(&self, message: &str) {
         tracing::debug!(run = %self.run, "{message}");
     }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "unknown".into())
-}
-
-fn rand_u32() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(Utc::now().timestamp_nanos_opt().unwrap_or_default() as u128);
-    h.finish() as u32
 }

@@ -93,6 +93,7 @@ async fn trigger(State(d): State<AppState>, Path((site, job)): Path<(String, Str
             (StatusCode::CONFLICT, Json(json!({"error": format!("{site} {job} is already running"), "job": id}))).into_response()
         }
         Err(r @ Refused::UnknownJob(_)) => error(StatusCode::NOT_FOUND, r.to_string()),
+        Err(r @ Refused::Internal(_)) => error(StatusCode::INTERNAL_SERVER_ERROR, r.to_string()),
         Err(r @ (Refused::NotLeader(_) | Refused::ShuttingDown)) => error(StatusCode::SERVICE_UNAVAILABLE, r.to_string()),
     }
 }
