@@ -363,6 +363,11 @@ fn failures_unhealthy_sites_and_a_stale_standby_are_alerted_and_shown_on_the_pag
         std::thread::sleep(Duration::from_millis(200));
     }
 
+    // One alert per failure streak, not one per failed run.
+    daemon.wait_for("more failed backups", Duration::from_secs(20), |_| u(&daemon.job("gone", "backup")["failures_total"]) >= 3);
+    let failed: Vec<_> = hook.events().into_iter().filter(|e| e["event"] == "job_failed").collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+
     // The status page, in a real browser.
     let out = Command::new("chromium")
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--virtual-time-budget=3000", "--dump-dom"])

@@ -1,5 +1,7 @@
-//! Alerts: a JSON POST to the configured webhook on job failure, unhealthy sites, a stale
-//! standby and a lost lease. The body carries `text` too, so Slack- and Mattermost-style
+//! Alerts: a JSON POST to the configured webhook when a job starts failing (`job_failed`, once
+//! per streak; `job_recovered` after it), a site turns unhealthy (`site_unhealthy`,
+//! `site_healthy`), a standby passes the staleness threshold (`standby_stale`) and the daemon
+//! loses its lease (`lease_lost`). The body carries `text` too, so Slack- and Mattermost-style
 //! incoming webhooks show it as it is:
 //!
 //! ```json

@@ -390,11 +390,23 @@ impl Daemon {
         };
         done.finished = Some(Utc::now());
         done.duration_s = Some(took.as_secs_f64());
+        // Alert on the change (the first failure, the recovery), not on every failed run.
+        let failing_before = lock(&self.slots)
+            .get(&(done.site.clone(), done.job))
+            .and_then(|s| s.history.last_run.as_ref())
+            .is_some_and(|r| r.state != RunState::Succeeded);
         match &done.error {
-            None => tracing::warn!(site = %done.site, job = done.job.as_str(), id = %done.id, "succeeded in {:.1}s: {}", took.as_secs_f64(), done.summary),
+            None => {
+                tracing::warn!(site = %done.site, job = done.job.as_str(), id = %done.id, "succeeded in {:.1}s: {}", took.as_secs_f64(), done.summary);
+                if failing_before {
+                    self.alerts.send(Alert::new("job_recovered", &done.site, Some(done.job), format!("{} {} succeeded again", done.site, done.job.as_str())));
+                }
+            }
             Some(e) => {
                 tracing::error!(site = %done.site, job = done.job.as_str(), id = %done.id, "failed: {e}");
-                self.alerts.send(Alert::new("job_failed", &done.site, Some(done.job), format!("{} {} failed: {e}", done.site, done.job.as_str())));
+                if !failing_before {
+                    self.alerts.send(Alert::new("job_failed", &done.site, Some(done.job), format!("{} {} failed: {e}", done.site, done.job.as_str())));
+                }
             }
         }
         self.record(repo, done).await;
