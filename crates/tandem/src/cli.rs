@@ -166,10 +166,10 @@ pub struct RestoreArgs {
     /// Fernet key (or comma-separated keys) of the source site: with --fernet-key-to, secrets
     /// are re-encrypted for the target (Airflow connections, variables, triggers). Default: the
     /// `fernet-key` of the site's `source` in the config.
-    #[arg(long, env = "TANDEM_FERNET_KEY_FROM", value_name = "KEY", hide_env_values = true)]
+    #[arg(long, env = "TANDEM_FERNET_KEY_FROM", value_name = "KEY", hide_env_values = true, allow_hyphen_values = true)]
     pub fernet_key_from: Option<String>,
     /// Fernet key of the target site. Default: the site's `fernet-key` in the config.
-    #[arg(long, env = "TANDEM_FERNET_KEY_TO", value_name = "KEY", hide_env_values = true)]
+    #[arg(long, env = "TANDEM_FERNET_KEY_TO", value_name = "KEY", hide_env_values = true, allow_hyphen_values = true)]
     pub fernet_key_to: Option<String>,
 }
 
@@ -246,10 +246,10 @@ pub struct VerifyArgs {
     pub max_differences: usize,
     /// Fernet key of the source, to compare encrypted values decrypted (Airflow). Default: the
     /// source site's `fernet-key`.
-    #[arg(long, env = "TANDEM_FERNET_KEY_SOURCE", value_name = "KEY", hide_env_values = true)]
+    #[arg(long, env = "TANDEM_FERNET_KEY_SOURCE", value_name = "KEY", hide_env_values = true, allow_hyphen_values = true)]
     pub fernet_key_source: Option<String>,
     /// Fernet key of the target. Default: the target site's `fernet-key`.
-    #[arg(long, env = "TANDEM_FERNET_KEY_TARGET", value_name = "KEY", hide_env_values = true)]
+    #[arg(long, env = "TANDEM_FERNET_KEY_TARGET", value_name = "KEY", hide_env_values = true, allow_hyphen_values = true)]
     pub fernet_key_target: Option<String>,
 }
 
@@ -290,4 +290,18 @@ pub enum RepoCommand {
         #[arg(long)]
         read_data: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fernet_keys_may_start_with_a_dash() {
+        let key = "-Kx3-uoB8xkD0VNkqWEzLG5l0qZOWw9a3yZcsoRnuI0=";
+        let cli = Cli::try_parse_from(["tandem", "restore", "--fernet-key-from", key, "--fernet-key-to", key]).unwrap();
+        let Command::Restore(args) = cli.command else { panic!("not a restore") };
+        assert_eq!(args.fernet_key_from.as_deref(), Some(key));
+        assert_eq!(args.fernet_key_to.as_deref(), Some(key));
+    }
 }

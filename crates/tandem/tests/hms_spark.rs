@@ -134,25 +134,84 @@ fn backup_while_spark_writes_restores_one_instant() {
     let verify = tandem(&["verify", "--repo", p(&repo), "--backup", &id, "--target", &server.url(&dr_db)]);
     assert_eq!(verify.code, 0, "the restore equals its backup:\n{}\n{}", verify.stdout, verify.stderr);
     let copy = Metastore::new(&server, &dr_db, &work.path().join("warehouse")).run("read", &["--no-details"]);
-    let tables: Vec<u64> = copy["tables"]
+    let (k, m) = writer_steps(&copy);
+    assert!(m >= done_before, "every step finished before the backup began is in it: m={m}, before={done_before}");
+    assert!(k < total, "steps after the backup began are not: k={k}, total={total}");
+}
+
+/// `(k, m)`: the `writer.t_N` tables and `writer.log` partitions Spark reads in a copy of the
+/// writer's metastore, asserted whole: tables exactly 1..k, partitions exactly batch=1..m, and
+/// m = k or k−1 (each step commits its table, then its partition).
+fn writer_steps(copy: &serde_json::Value) -> (u64, u64) {
+    let mut tables: Vec<u64> = copy["tables"]
         .as_object()
         .unwrap()
         .keys()
         .filter_map(|k| k.strip_prefix("writer.t_").and_then(|n| n.parse().ok()))
         .collect();
+    tables.sort();
     let k = tables.len() as u64;
-    let mut sorted = tables.clone();
-    sorted.sort();
-    assert_eq!(sorted, (1..=k).collect::<Vec<_>>(), "writer tables must be 1..k without gaps");
-    let specs: Vec<u64> = copy["partition_specs"]["writer.log"]
+    assert_eq!(tables, (1..=k).collect::<Vec<_>>(), "writer tables must be 1..k without gaps");
+    let mut specs: Vec<u64> = copy["partition_specs"]["writer.log"]
         .as_array()
         .map(|a| a.iter().filter_map(|s| s.as_str()?.strip_prefix("batch=")?.parse().ok()).collect())
         .unwrap_or_default();
+    specs.sort();
     let m = specs.len() as u64;
-    let mut sorted = specs.clone();
-    sorted.sort();
-    assert_eq!(sorted, (1..=m).collect::<Vec<_>>(), "writer partitions must be 1..m without gaps");
+    assert_eq!(specs, (1..=m).collect::<Vec<_>>(), "writer partitions must be 1..m without gaps");
     assert!(m == k || m + 1 == k, "a step is its table then its partition: k={k} m={m}");
-    assert!(m >= done_before, "every step finished before the backup began is in it: m={m}, before={done_before}");
-    assert!(k < total, "steps after the backup began are not: k={k}, total={total}");
+    (k, m)
+}
+
+/// `tandem serve` backs up a PostgreSQL metastore that Spark keeps writing and refreshes a
+/// MariaDB standby of it again and again (every 20 s); whenever Spark reads the standby it finds
+/// one whole earlier state (every step before some instant, no half step), moving forward.
+#[test]
+fn daemon_keeps_a_standby_that_spark_always_reads_whole() {
+    use common::serve::Daemon;
+    use std::io::BufRead;
+    let src_server = Server::start(Flavor::Postgres);
+    let dr_server = Server::start(Flavor::MariaDb);
+    let work = tempfile::tempdir().unwrap();
+    let warehouse = work.path().join("warehouse");
+    let src = Metastore::new(&src_server, &src_server.create_database("hmsd"), &warehouse);
+    src.create_schema();
+    let dr_db = format!("{}_dr", src.db);
+    let cfg = work.path().join("tandem.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "repo = \"{}\"\n[sites.primary]\ndb = \"{}\"\nbackup = \"*/3 * * * * *\"\n[sites.dr]\ndb = \"{}\"\nsource = \"primary\"\nrefresh = \"*/20 * * * * *\"\n",
+            p(&work.path().join("repo")),
+            src_server.url(&src.db),
+            dr_server.url(&dr_db)
+        ),
+    )
+    .unwrap();
+    let mut writer = src.spawn("writer", &["--duration", "80", "--metadata-only"]);
+    let stdout = writer.stdout.take().unwrap();
+    let drain = std::thread::spawn(move || std::io::BufReader::new(stdout).lines().map_while(Result::ok).last());
+    let daemon = Daemon::start(&cfg, &work.path().join("daemon.log"));
+    let refreshed = |n: u64| daemon.job("dr", "refresh")["last_success"]["summary"].as_str().is_some_and(|s| s.starts_with("restored")) && daemon.job("dr", "refresh")["runs_total"].as_u64().unwrap_or(0) >= n;
+
+    let dr = Metastore::new(&dr_server, &dr_db, &warehouse);
+    let mut seen = Vec::new();
+    for round in 1..=3u64 {
+        daemon.wait_for("a refresh", std::time::Duration::from_secs(120), |_| refreshed(round));
+        // Spark reads right after a refresh (the next one swaps the content in 20 s at most; a
+        // read made of many queries would otherwise mix two states, each of them whole).
+        let (k, m) = writer_steps(&dr.run("read", &["--no-details"]));
+        if let Some(&(pk, _)) = seen.last() {
+            assert!(k >= pk, "the standby went back: {seen:?} then {k}");
+        }
+        seen.push((k, m));
+    }
+    let status = writer.wait().unwrap();
+    let last = drain.join().unwrap().unwrap_or_default();
+    assert!(status.success(), "writer failed: {last}");
+    let job = daemon.job("dr", "refresh");
+    // Only a refresh before the first backup may have failed (nothing to restore yet).
+    let failed = job["last_failure"]["error"].as_str().unwrap_or("no backup of site");
+    assert!(failed.contains("no backup of site") && job["last_success"]["finished"].as_str() > job["last_failure"]["finished"].as_str(), "{job}\n{}", daemon.log_text());
+    assert!(seen.last().unwrap().0 > seen.first().unwrap().0 || seen.first().unwrap().0 > 0, "the standby followed the writer: {seen:?}");
 }

@@ -52,12 +52,15 @@ impl Alert {
 pub struct Alerter {
     url: Option<String>,
     client: reqwest::Client,
+    /// The daemon's runtime: alerts outlive the job runtimes they are raised on.
+    runtime: tokio::runtime::Handle,
 }
 
 impl Alerter {
+    /// Must be called on the daemon's runtime.
     pub fn new(url: Option<String>) -> Alerter {
         let client = reqwest::Client::builder().timeout(TIMEOUT).build().unwrap_or_default();
-        Alerter { url, client }
+        Alerter { url, client, runtime: tokio::runtime::Handle::current() }
     }
 
     /// Sends in the background (no-op without a webhook).
@@ -65,7 +68,7 @@ impl Alerter {
         let Some(url) = self.url.clone() else { return };
         let client = self.client.clone();
         let Ok(body) = serde_json::to_vec(&alert) else { return };
-        tokio::spawn(async move {
+        self.runtime.spawn(async move {
             for attempt in 1..=TRIES {
                 let request = client.post(&url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
                 match request.send().await {

@@ -52,7 +52,9 @@ impl<'a> Site<'a> {
         let out: Output = Command::new(python())
             .arg(root().join("tests/airflow/af.py"))
             .arg(cmd)
-            .args(["--db-url", &self.db_url(), "--fernet-key", &self.key])
+            // `=`: a Fernet key may start with `-`.
+            .arg(format!("--db-url={}", self.db_url()))
+            .arg(format!("--fernet-key={}", self.key))
             .args(args)
             .output()
             .expect("run af.py");
