@@ -371,9 +371,13 @@ fn start_postgres(dir: &Path, port: u16) -> i32 {
 
 fn start_mariadb(dir: &Path, port: u16) -> i32 {
     let data = dir.join("data");
+    // A temp dir of its own: bootstraps and servers running at once never share /tmp's files.
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).expect("tmpdir");
     let mut init = Command::new("mariadb-install-db");
     init.args(["--no-defaults", "--auth-root-authentication-method=socket", "--skip-test-db"])
-        .arg(format!("--datadir={}", data.display()));
+        .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--tmpdir={}", tmp.display()));
     if is_root() {
         init.arg("--user=root");
     }
@@ -385,6 +389,7 @@ fn start_mariadb(dir: &Path, port: u16) -> i32 {
         .arg(format!("--socket={}", dir.join("mysqld.sock").display()))
         .arg(format!("--pid-file={}", dir.join("mysqld.pid").display()))
         .arg(format!("--port={port}"))
+        .arg(format!("--tmpdir={}", tmp.display()))
         .arg(format!("--log-bin={}", dir.join("binlog").display()))
         .args([
             "--bind-address=127.0.0.1",

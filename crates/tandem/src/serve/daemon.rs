@@ -6,16 +6,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use tandem_core::{Events, HealthReport};
+use tandem_core::Events;
 use tandem_error::Result;
 use tandem_repo::{LeaseRecord, Repository};
-use tokio::sync::{Notify, RwLock};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify, RwLock};
 
 use super::alerts::{Alert, Alerter};
 use super::schedule::Schedule;
 use super::state::{self, JobHistory, JobKind, Run, RunLog, RunState, Trigger};
+use super::status::{JobStatus, LeaseView, SiteHealth, SiteStatus, Status};
 use super::Settings;
 use crate::config::Config;
 use crate::jobs;
@@ -47,23 +46,6 @@ struct Slot {
     running: Option<(Run, oneshot::Sender<()>)>,
 }
 
-/// The last probe of a site.
-#[derive(Debug, Clone, Serialize)]
-pub struct SiteHealth {
-    pub checked_at: DateTime<Utc>,
-    pub healthy: bool,
-    pub report: HealthReport,
-}
-
-/// What this daemon knows of the lease.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct LeaseView {
-    pub held: bool,
-    pub record: Option<LeaseRecord>,
-    /// The last claim's error (the repository unreachable).
-    pub error: Option<String>,
-}
-
 /// Why a run was not started.
 #[derive(Debug)]
 pub enum Refused {
@@ -92,6 +74,8 @@ pub struct Daemon {
     pub config: Config,
     pub settings: Settings,
     pub repo: Repository,
+    /// The repository URL as configured (with any credentials), for opening it per job.
+    repo_url: String,
     pub holder: String,
     pub started: DateTime<Utc>,
     slots: Mutex<BTreeMap<(String, JobKind), Slot>>,
@@ -115,7 +99,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Daemon {
     /// Loads the persisted history, takes the first lease attempt, starts the loops.
-    pub async fn start(config: Config, settings: Settings, repo: Repository, jobs: Vec<(String, JobKind, Schedule)>) -> Result<Arc<Daemon>> {
+    pub async fn start(config: Config, settings: Settings, repo_url: &str, repo: Repository, jobs: Vec<(String, JobKind, Schedule)>) -> Result<Arc<Daemon>> {
         let now = Utc::now();
         // Every job a site can have gets a slot (with its persisted history), scheduled or not:
         // a job triggered over HTTP adds to its history instead of starting a new one.
@@ -136,6 +120,7 @@ impl Daemon {
             config,
             settings,
             repo,
+            repo_url: repo_url.to_string(),
             holder,
             started: now,
             slots: Mutex::new(slots),
@@ -313,7 +298,7 @@ impl Daemon {
         rt.block_on(async {
             // The repository is opened on this runtime: its HTTP connections live here.
             let work = async {
-                let repo = Repository::open(self.repo.url()).await?;
+                let repo = Repository::open(&self.repo_url).await?;
                 self.execute(&repo, &run, unless).await.map(|r| (repo, r))
             };
             tokio::select! {
@@ -329,7 +314,7 @@ impl Daemon {
 
     /// The repository opened on the current runtime (falls back to the daemon's).
     async fn repo_here(&self) -> Repository {
-        Repository::open(self.repo.url()).await.unwrap_or_else(|_| self.repo.clone())
+        Repository::open(&self.repo_url).await.unwrap_or_else(|_| self.repo.clone())
     }
 
     /// `finish` for a run that never got a runtime.
@@ -594,44 +579,6 @@ impl Daemon {
     pub fn run(&self, id: &str) -> Option<Run> {
         lock(&self.runs).get(id).cloned()
     }
-}
-
-/// `/api/status`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Status {
-    pub version: &'static str,
-    pub holder: String,
-    pub started: DateTime<Utc>,
-    pub now: DateTime<Utc>,
-    pub repository: String,
-    pub lease: LeaseView,
-    pub sites: Vec<SiteStatus>,
-    pub recent_errors: Vec<Run>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SiteStatus {
-    pub name: String,
-    /// Database URL without password.
-    pub db: String,
-    /// `standby` for a site with a `source`, else `primary`.
-    pub role: &'static str,
-    pub source: Option<String>,
-    pub health: Option<SiteHealth>,
-    /// Seconds the standby is behind its source (the RPO if the source died now).
-    pub staleness_s: Option<f64>,
-    pub jobs: Vec<JobStatus>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct JobStatus {
-    pub job: JobKind,
-    /// Cron pattern (absent for a job only ever triggered over HTTP).
-    pub schedule: Option<String>,
-    pub next_run: Option<DateTime<Utc>>,
-    pub running: Option<Run>,
-    #[serde(flatten)]
-    pub history: JobHistory,
 }
 
 /// Logs a run's progress at info (`-v`), warnings at warn.

@@ -54,7 +54,7 @@ async fn metrics(State(d): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
 }
 
-async fn status(State(d): State<AppState>) -> Json<super::daemon::Status> {
+async fn status(State(d): State<AppState>) -> Json<super::status::Status> {
     Json(d.status())
 }
 

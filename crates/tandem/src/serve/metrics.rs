@@ -21,7 +21,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use super::daemon::Status;
+use super::status::Status;
 use super::state::JobKind;
 
 type Labels = Vec<(String, String)>;

@@ -21,6 +21,7 @@ mod metrics;
 mod page;
 mod schedule;
 mod state;
+mod status;
 
 pub use schedule::Schedule;
 
@@ -120,7 +121,7 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> Result<i32> {
     if !addr.ip().is_loopback() && settings.token.is_none() {
         tracing::warn!(%addr, "listening beyond loopback; the status and metrics are readable by anyone who can reach it");
     }
-    let daemon = Daemon::start(config, settings, repo, jobs).await?;
+    let daemon = Daemon::start(config, settings, url, repo, jobs).await?;
     println!("tandem serve: listening on http://{addr} (holder {})", daemon.holder());
     let http = tokio::spawn(http::serve(listener, daemon.clone()));
     let signal = shutdown_signal().await;

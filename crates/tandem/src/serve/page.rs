@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
-use super::daemon::{JobStatus, SiteStatus, Status};
+use super::status::{JobStatus, SiteStatus, Status};
 
 /// HTML-escapes text.
 fn esc(s: &str) -> String {
