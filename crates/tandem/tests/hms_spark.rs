@@ -164,10 +164,12 @@ fn writer_steps(copy: &serde_json::Value) -> (u64, u64) {
 }
 
 /// `tandem serve` backs up a PostgreSQL metastore that Spark keeps writing and refreshes a
-/// MariaDB standby of it again and again (every 20 s); whenever Spark reads the standby it finds
-/// one whole earlier state (every step before some instant, no half step), moving forward.
+/// MariaDB standby of it again and again (seconds-level schedules). While the writer runs, the
+/// standby always holds one whole earlier state (each look is one SQL statement, one snapshot:
+/// writer tables 1..k, partitions 1..m, m = k or k−1), moving forward; once the writer is done
+/// and a refresh has caught up, Spark reads the standby and finds exactly the final state.
 #[test]
-fn daemon_keeps_a_standby_that_spark_always_reads_whole() {
+fn daemon_keeps_a_standby_that_spark_reads_whole() {
     use common::serve::Daemon;
     use std::io::BufRead;
     let src_server = Server::start(Flavor::Postgres);
@@ -181,37 +183,59 @@ fn daemon_keeps_a_standby_that_spark_always_reads_whole() {
     std::fs::write(
         &cfg,
         format!(
-            "repo = \"{}\"\n[sites.primary]\ndb = \"{}\"\nbackup = \"*/3 * * * * *\"\n[sites.dr]\ndb = \"{}\"\nsource = \"primary\"\nrefresh = \"*/20 * * * * *\"\n",
+            "repo = \"{}\"\n[sites.primary]\ndb = \"{}\"\nbackup = \"*/2 * * * * *\"\n[sites.dr]\ndb = \"{}\"\nsource = \"primary\"\nrefresh = \"*/3 * * * * *\"\n",
             p(&work.path().join("repo")),
             src_server.url(&src.db),
             dr_server.url(&dr_db)
         ),
     )
     .unwrap();
-    let mut writer = src.spawn("writer", &["--duration", "80", "--metadata-only"]);
+    let daemon = Daemon::start(&cfg, &work.path().join("daemon.log"));
+    daemon.wait_for("a first refresh", std::time::Duration::from_secs(60), |_| !daemon.job("dr", "refresh")["last_success"].is_null());
+    let mut writer = src.spawn("writer", &["--duration", "40", "--metadata-only"]);
     let stdout = writer.stdout.take().unwrap();
     let drain = std::thread::spawn(move || std::io::BufReader::new(stdout).lines().map_while(Result::ok).last());
-    let daemon = Daemon::start(&cfg, &work.path().join("daemon.log"));
-    let refreshed = |n: u64| daemon.job("dr", "refresh")["last_success"]["summary"].as_str().is_some_and(|s| s.starts_with("restored")) && daemon.job("dr", "refresh")["runs_total"].as_u64().unwrap_or(0) >= n;
 
-    let dr = Metastore::new(&dr_server, &dr_db, &warehouse);
-    let mut seen = Vec::new();
-    for round in 1..=3u64 {
-        daemon.wait_for("a refresh", std::time::Duration::from_secs(120), |_| refreshed(round));
-        // Spark reads right after a refresh (the next one swaps the content in 20 s at most; a
-        // read made of many queries would otherwise mix two states, each of them whole).
-        let (k, m) = writer_steps(&dr.run("read", &["--no-details"]));
-        if let Some(&(pk, _)) = seen.last() {
-            assert!(k >= pk, "the standby went back: {seen:?} then {k}");
+    let look = || -> (u64, u64) {
+        let out = dr_server.sql(
+            &dr_db,
+            "SELECT (SELECT COUNT(*) FROM TBLS t JOIN DBS d ON d.DB_ID = t.DB_ID WHERE d.NAME = 'writer' AND t.TBL_NAME LIKE 't\\_%'), \
+                    (SELECT COALESCE(MAX(CAST(SUBSTRING(t.TBL_NAME, 3) AS UNSIGNED)), 0) FROM TBLS t JOIN DBS d ON d.DB_ID = t.DB_ID WHERE d.NAME = 'writer' AND t.TBL_NAME LIKE 't\\_%'), \
+                    (SELECT COUNT(*) FROM PARTITIONS p JOIN TBLS t ON t.TBL_ID = p.TBL_ID JOIN DBS d ON d.DB_ID = t.DB_ID WHERE d.NAME = 'writer' AND t.TBL_NAME = 'log'), \
+                    (SELECT COALESCE(MAX(CAST(SUBSTRING(p.PART_NAME, 7) AS UNSIGNED)), 0) FROM PARTITIONS p JOIN TBLS t ON t.TBL_ID = p.TBL_ID JOIN DBS d ON d.DB_ID = t.DB_ID WHERE d.NAME = 'writer' AND t.TBL_NAME = 'log')",
+        );
+        let v: Vec<u64> = out.split_whitespace().map(|x| x.parse().unwrap()).collect();
+        let (k, kmax, m, mmax) = (v[0], v[1], v[2], v[3]);
+        assert!(k == kmax && m == mmax, "the standby has gaps: {k} tables up to t_{kmax}, {m} partitions up to batch={mmax}");
+        assert!(m == k || m + 1 == k, "the standby holds half a step: k={k} m={m}");
+        (k, m)
+    };
+    let mut states = vec![look()];
+    while writer.try_wait().unwrap().is_none() {
+        let now = look();
+        assert!(now.0 >= states.last().unwrap().0, "the standby went back: {states:?} then {now:?}");
+        if now != *states.last().unwrap() {
+            states.push(now);
         }
-        seen.push((k, m));
+        std::thread::sleep(std::time::Duration::from_millis(300));
     }
     let status = writer.wait().unwrap();
-    let last = drain.join().unwrap().unwrap_or_default();
+    let last: serde_json::Value = serde_json::from_str(&drain.join().unwrap().unwrap_or_default()).unwrap_or_default();
     assert!(status.success(), "writer failed: {last}");
+    let total = last["iterations"].as_u64().unwrap();
+    assert!(states.len() >= 3, "the standby followed the writer: {states:?} ({total} steps)");
+
+    // Caught up: a refresh of a backup taken after the writer stopped; Spark reads it whole.
+    let done = chrono::Utc::now();
+    daemon.wait_for("a refresh after the writer", std::time::Duration::from_secs(60), |_| {
+        let job = daemon.job("dr", "refresh");
+        job["running"].is_null()
+            && job["last_success"]["snapshot_at"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).is_some_and(|t| t > done)
+    });
+    let copy = Metastore::new(&dr_server, &dr_db, &warehouse).run("read", &["--no-details"]);
+    assert_eq!(writer_steps(&copy), (total, total), "Spark reads the final state on the standby");
     let job = daemon.job("dr", "refresh");
     // Only a refresh before the first backup may have failed (nothing to restore yet).
     let failed = job["last_failure"]["error"].as_str().unwrap_or("no backup of site");
     assert!(failed.contains("no backup of site") && job["last_success"]["finished"].as_str() > job["last_failure"]["finished"].as_str(), "{job}\n{}", daemon.log_text());
-    assert!(seen.last().unwrap().0 > seen.first().unwrap().0 || seen.first().unwrap().0 > 0, "the standby followed the writer: {seen:?}");
 }
