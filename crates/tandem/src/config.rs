@@ -46,7 +46,7 @@ use toml::Spanned;
 
 use crate::serve::Schedule;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Repository URL or path.
@@ -58,10 +58,14 @@ pub struct Config {
     pub serve: ServeConfig,
     /// Retention policy applied after each backup of a site.
     pub retention: Option<Retention>,
+    /// The text it was parsed from, for errors found later that name a line ([`at`]).
+    #[serde(skip)]
+    pub text: String,
 }
 
-/// `[serve]`: raw values with their place in the file; checked by [`Config::parse`].
-#[derive(Debug, Default, Deserialize)]
+/// `[serve]`: raw values with their place in the file; checked and resolved into `values` by
+/// [`Config::parse`].
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ServeConfig {
     pub listen: Option<Spanned<String>>,
@@ -73,6 +77,19 @@ pub struct ServeConfig {
     pub staleness_alert: Option<Spanned<String>>,
     pub lease_ttl: Option<Spanned<String>>,
     pub shutdown_grace: Option<Spanned<String>>,
+    #[serde(skip)]
+    pub values: ServeValues,
+}
+
+/// The checked values of `[serve]` (`None`: not given).
+#[derive(Debug, Clone, Default)]
+pub struct ServeValues {
+    pub listen: Option<std::net::SocketAddr>,
+    pub health_interval: Option<std::time::Duration>,
+    pub health_threshold: Option<std::time::Duration>,
+    pub staleness_alert: Option<std::time::Duration>,
+    pub lease_ttl: Option<std::time::Duration>,
+    pub shutdown_grace: Option<std::time::Duration>,
 }
 
 /// `[retention]`.
@@ -179,8 +196,26 @@ impl Config {
             }
             r.grace_duration = checked(text, r.grace.as_ref(), "retention.grace", parse_duration)?.unwrap_or(DEFAULT_PRUNE_GRACE);
         }
-        config.serve.check(text)?;
+        config.serve.values = config.serve.check(text)?;
+        config.text = text.to_string();
         Ok(config)
+    }
+
+    /// The Fernet key ring of a site: `flag` wins over the site's `fernet-key`. `what` names the
+    /// key in errors.
+    pub fn keyring(&self, site: Option<&str>, flag: Option<&str>, what: &str) -> Result<Option<tandem_system::Keyring>> {
+        let key = match flag {
+            Some(k) => Some(k),
+            None => site.and_then(|s| self.sites.get(s)).and_then(|s| s.fernet_key.as_deref()),
+        };
+        key.map(|k| tandem_system::Keyring::parse(k, what)).transpose()
+    }
+
+    /// The site's `map-location` list followed by `flags` (`FROM=TO` each).
+    pub fn location_map(&self, site: Option<&str>, flags: &[String]) -> Result<tandem_system::LocationMap> {
+        let mut specs = site.and_then(|s| self.sites.get(s)).map(|s| s.map_location.clone()).unwrap_or_default();
+        specs.extend(flags.iter().cloned());
+        tandem_system::LocationMap::parse(&specs)
     }
 
     /// The site called `name`; the error lists the sites that exist.
@@ -200,20 +235,21 @@ impl Config {
 const DEFAULT_PRUNE_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl ServeConfig {
-    /// Checks every value (durations, address, URL); errors name the line.
-    fn check(&self, text: &str) -> Result<()> {
-        checked(text, self.listen.as_ref(), "serve.listen", |s| s.parse::<std::net::SocketAddr>().map_err(|e| format!("{e} (want HOST:PORT, e.g. 127.0.0.1:9187)")))?;
-        for (key, v) in [
-            ("serve.health-interval", &self.health_interval),
-            ("serve.health-threshold", &self.health_threshold),
-            ("serve.staleness-alert", &self.staleness_alert),
-            ("serve.lease-ttl", &self.lease_ttl),
-            ("serve.shutdown-grace", &self.shutdown_grace),
-        ] {
-            checked(text, v.as_ref(), key, parse_duration)?;
-        }
-        if let Some(v) = &self.lease_ttl {
-            if parse_duration(v.get_ref()).is_ok_and(|d| d < std::time::Duration::from_secs(2)) {
+    /// Checks every value (durations, address, URL) and returns them; errors name the line.
+    fn check(&self, text: &str) -> Result<ServeValues> {
+        let duration = |key: &str, v: &Option<Spanned<String>>| checked(text, v.as_ref(), key, parse_duration);
+        let values = ServeValues {
+            listen: checked(text, self.listen.as_ref(), "serve.listen", |s| {
+                s.parse::<std::net::SocketAddr>().map_err(|e| format!("{e} (want HOST:PORT, e.g. 127.0.0.1:9187)"))
+            })?,
+            health_interval: duration("serve.health-interval", &self.health_interval)?,
+            health_threshold: duration("serve.health-threshold", &self.health_threshold)?,
+            staleness_alert: duration("serve.staleness-alert", &self.staleness_alert)?,
+            lease_ttl: duration("serve.lease-ttl", &self.lease_ttl)?,
+            shutdown_grace: duration("serve.shutdown-grace", &self.shutdown_grace)?,
+        };
+        if let (Some(v), Some(ttl)) = (&self.lease_ttl, values.lease_ttl) {
+            if ttl < std::time::Duration::from_secs(2) {
                 return Err(at(text, v, "serve.lease-ttl must be at least 2s"));
             }
         }
@@ -225,12 +261,7 @@ impl ServeConfig {
         if let (Some(_), Some(env)) = (&self.token_file, &self.token_env) {
             return Err(at(text, env, "serve: give token-file or token-env, not both"));
         }
-        Ok(())
-    }
-
-    /// A duration setting, or its default.
-    pub fn duration(&self, v: &Option<Spanned<String>>, default: std::time::Duration) -> std::time::Duration {
-        v.as_ref().and_then(|s| parse_duration(s.get_ref()).ok()).unwrap_or(default)
+        Ok(values)
     }
 }
 

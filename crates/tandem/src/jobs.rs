@@ -7,9 +7,9 @@ use std::sync::Arc;
 use tandem_core::{BackupReport, Events, PruneReport, RefreshReport, RefreshRequest, SourceFilter, SystemChoice};
 use tandem_error::{Error, Result};
 use tandem_repo::{BackupId, Repository};
-use tandem_system::{Keyring, LocationMap, Rekey};
+use tandem_system::Rekey;
 
-use crate::config::{Config, Site};
+use crate::config::Config;
 use crate::registry;
 
 /// Tables a scheduled backup copies at once.
@@ -60,18 +60,18 @@ pub async fn refresh_site(config: &Config, name: &str, unless_newest_is: Option<
         target,
         repo,
         source: SourceFilter { site: source_name.to_string(), url: Some(source_url) },
-        locations: LocationMap::parse(&site.map_location)?,
+        locations: config.location_map(Some(name), &[])?,
         require_mapped: false,
-        rekey: rekey(source, site, source_name, name)?,
+        rekey: rekey(config, source_name, name)?,
         unless_newest_is,
     };
     tandem_core::refresh(req, events).await
 }
 
 /// Re-encryption between two sites' Fernet keys: both or neither must be configured.
-fn rekey(source: &Site, target: &Site, source_name: &str, target_name: &str) -> Result<Option<Rekey>> {
-    let ring = |s: &Site, n: &str| s.fernet_key.as_deref().map(|k| Keyring::parse(k, &format!("sites.{n}.fernet-key"))).transpose();
-    match (ring(source, source_name)?, ring(target, target_name)?) {
+fn rekey(config: &Config, source_name: &str, target_name: &str) -> Result<Option<Rekey>> {
+    let ring = |n: &str| config.keyring(Some(n), None, &format!("sites.{n}.fernet-key"));
+    match (ring(source_name)?, ring(target_name)?) {
         (Some(from), Some(to)) => Ok(Some(Rekey { from, to })),
         (None, None) => Ok(None),
         (Some(_), None) | (None, Some(_)) => Err(Error::bad_input(format!(

@@ -50,15 +50,6 @@ impl Ctx {
         }
     }
 
-    /// The Fernet key ring of a site: `flag` wins over the site's `fernet-key`.
-    pub fn keyring(&self, site: Option<&str>, flag: Option<&str>, what: &str) -> Result<Option<tandem_system::Keyring>> {
-        let key = match flag {
-            Some(k) => Some(k.to_string()),
-            None => site.and_then(|s| self.config.sites.get(s)).and_then(|s| s.fernet_key.clone()),
-        };
-        key.map(|k| tandem_system::Keyring::parse(&k, what)).transpose()
-    }
-
     /// The database URL for a command: `flag` wins over the site's `db`.
     pub fn db_url(&self, site: Option<&str>, flag: Option<&str>, flag_name: &str) -> Result<String> {
         if let Some(url) = flag {

@@ -3,7 +3,7 @@
 use tandem_core::{RestoreReport, RestoreRequest};
 use tandem_error::{Error, Result};
 use tandem_repo::BackupId;
-use tandem_system::{LocationMap, Rekey};
+use tandem_system::Rekey;
 
 use super::Ctx;
 use crate::cli::RestoreArgs;
@@ -12,7 +12,7 @@ use crate::registry;
 
 pub async fn run(ctx: &Ctx, args: RestoreArgs) -> Result<i32> {
     let url = ctx.db_url(args.site.as_deref(), args.target.as_deref(), "--target")?;
-    let locations = ctx.location_map(args.site.as_deref(), &args.map_location)?;
+    let locations = ctx.config.location_map(args.site.as_deref(), &args.map_location)?;
     let (engine, target) = registry::engine_for(&url)?;
     let backup = match args.backup.as_deref() {
         None | Some("latest") => None,
@@ -20,8 +20,8 @@ pub async fn run(ctx: &Ctx, args: RestoreArgs) -> Result<i32> {
     };
     let repo = ctx.open_repo().await?;
     let source_site = args.site.as_deref().and_then(|s| ctx.config.sites.get(s)).and_then(|s| s.source().map(str::to_string));
-    let from = ctx.keyring(source_site.as_deref(), args.fernet_key_from.as_deref(), "--fernet-key-from")?;
-    let to = ctx.keyring(args.site.as_deref(), args.fernet_key_to.as_deref(), "--fernet-key-to")?;
+    let from = ctx.config.keyring(source_site.as_deref(), args.fernet_key_from.as_deref(), "--fernet-key-from")?;
+    let to = ctx.config.keyring(args.site.as_deref(), args.fernet_key_to.as_deref(), "--fernet-key-to")?;
     let rekey = match (from, to) {
         (Some(from), Some(to)) => Some(Rekey { from, to }),
         (None, None) => None,
@@ -92,17 +92,5 @@ fn print_report(r: &RestoreReport) {
     }
     for w in &r.warnings {
         println!("warning: {w}");
-    }
-}
-
-impl Ctx {
-    /// The site's `map-location` list followed by the `--map-location` flags.
-    pub fn location_map(&self, site: Option<&str>, flags: &[String]) -> Result<LocationMap> {
-        let mut specs = match site {
-            Some(name) if self.config.sites.contains_key(name) => self.config.site(name)?.map_location.clone(),
-            _ => Vec::new(),
-        };
-        specs.extend(flags.iter().cloned());
-        LocationMap::parse(&specs)
     }
 }

@@ -15,7 +15,7 @@ const DIFFERENT: i32 = 1;
 
 pub async fn run(ctx: &Ctx, args: VerifyArgs) -> Result<i32> {
     let target_site = (!args.target.contains("://")).then_some(args.target.as_str());
-    let locations = ctx.location_map(target_site, &args.map_location)?;
+    let locations = ctx.config.location_map(target_site, &args.map_location)?;
     let (engine, target) = registry::engine_for(&ctx.url_or_site(&args.target)?)?;
     let source_engine;
     let source = match (&args.source, &args.backup) {
@@ -48,8 +48,8 @@ pub async fn run(ctx: &Ctx, args: VerifyArgs) -> Result<i32> {
     };
     let source_site = args.source.as_deref().filter(|s| !s.contains("://"));
     let keys = (
-        ctx.keyring(source_site, args.fernet_key_source.as_deref(), "--fernet-key-source")?,
-        ctx.keyring(target_site, args.fernet_key_target.as_deref(), "--fernet-key-target")?,
+        ctx.config.keyring(source_site, args.fernet_key_source.as_deref(), "--fernet-key-source")?,
+        ctx.config.keyring(target_site, args.fernet_key_target.as_deref(), "--fernet-key-target")?,
     );
     let engines = registry::engines();
     let req = VerifyRequest { source, engine: engine.as_ref(), engines: &engines, target, locations, max_differences: args.max_differences, keys };

@@ -22,20 +22,6 @@ use crate::jobs;
 /// Failed runs listed on the status page.
 const RECENT_ERRORS: usize = 10;
 
-/// Every (site, job, schedule) of the config.
-pub fn scheduled_jobs(config: &Config) -> Vec<(String, JobKind, Schedule)> {
-    let mut out = Vec::new();
-    for (name, site) in &config.sites {
-        if let Some(s) = &site.schedules.backup {
-            out.push((name.clone(), JobKind::Backup, s.clone()));
-        }
-        if let Some(s) = &site.schedules.refresh {
-            out.push((name.clone(), JobKind::Refresh, s.clone()));
-        }
-    }
-    out
-}
-
 /// One job of one site.
 struct Slot {
     /// `None` for a job only ever triggered over HTTP.
@@ -99,17 +85,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Daemon {
     /// Loads the persisted history, takes the first lease attempt, starts the loops.
-    pub async fn start(config: Config, settings: Settings, repo_url: &str, repo: Repository, jobs: Vec<(String, JobKind, Schedule)>) -> Result<Arc<Daemon>> {
+    pub async fn start(config: Config, settings: Settings, repo_url: &str, repo: Repository) -> Result<Arc<Daemon>> {
         let now = Utc::now();
         // Every job a site can have gets a slot (with its persisted history), scheduled or not:
         // a job triggered over HTTP adds to its history instead of starting a new one.
-        let mut scheduled: BTreeMap<(String, JobKind), Schedule> = jobs.into_iter().map(|(s, k, c)| ((s, k), c)).collect();
         let mut slots = BTreeMap::new();
         for (site, cfg) in &config.sites {
-            let kinds = [Some(JobKind::Backup), cfg.source().map(|_| JobKind::Refresh)];
-            for kind in kinds.into_iter().flatten() {
+            let kinds = [Some((JobKind::Backup, &cfg.schedules.backup)), cfg.source().map(|_| (JobKind::Refresh, &cfg.schedules.refresh))];
+            for (kind, schedule) in kinds.into_iter().flatten() {
                 let history = state::load(&repo, site, kind).await?;
-                let schedule = scheduled.remove(&(site.clone(), kind));
+                let schedule = schedule.clone();
                 let next = schedule.as_ref().and_then(|s| s.next_after(now));
                 slots.insert((site.clone(), kind), Slot { schedule, next, history, running: None });
             }
@@ -237,15 +222,13 @@ impl Daemon {
             let known: Vec<&str> = self.config.sites.keys().map(String::as_str).collect();
             return Err(Refused::UnknownJob(format!("unknown site {site:?} (configured: {})", known.join(", "))));
         }
-        if kind == JobKind::Refresh && self.config.sites[site].source().is_none() {
-            return Err(Refused::UnknownJob(format!("site {site} has no `source`: it cannot be refreshed")));
-        }
         if !self.leader() {
             return Err(Refused::NotLeader(self.lease().record));
         }
         let mut slots = lock(&self.slots);
+        // Every site has a backup slot; only a site with a `source` has a refresh slot.
         let Some(slot) = slots.get_mut(&(site.to_string(), kind)) else {
-            return Err(Refused::UnknownJob(format!("site {site} has no {} job", kind.as_str())));
+            return Err(Refused::UnknownJob(format!("site {site} has no `source`: it cannot be refreshed")));
         };
         if let Some((run, _)) = &slot.running {
             return Err(Refused::AlreadyRunning(run.id.clone()));
@@ -285,43 +268,30 @@ impl Daemon {
     /// all of its work), until it ends or `cancelled` fires. A cancelled run is recorded by the
     /// canceller.
     fn run_on_own_runtime(self: Arc<Self>, run: Run, unless: Option<String>, cancelled: oneshot::Receiver<()>) {
+        let clock = Instant::now();
         let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
             Ok(rt) => rt,
             Err(e) => {
+                // Not on any runtime here: record the failure on a small one of its own.
                 let err = tandem_error::Error::internal(format!("cannot start a runtime for the job: {e}"));
-                let daemon = self.clone();
-                let _ = std::thread::spawn(move || daemon.record_blocking(run, Duration::ZERO, Err(err)));
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    rt.block_on(self.finish(&self.repo, run, clock.elapsed(), Err(err)));
+                }
                 return;
             }
         };
-        let clock = Instant::now();
         rt.block_on(async {
             // The repository is opened on this runtime: its HTTP connections live here.
-            let work = async {
-                let repo = Repository::open(&self.repo_url).await?;
-                self.execute(&repo, &run, unless).await.map(|r| (repo, r))
+            let repo = match Repository::open(&self.repo_url).await {
+                Ok(repo) => repo,
+                Err(e) => return self.finish(&self.repo, run, clock.elapsed(), Err(e)).await,
             };
             tokio::select! {
-                result = work => {
-                    let repo = match &result { Ok((repo, _)) => repo.clone(), Err(_) => self.repo_here().await };
-                    self.finish(&repo, run, clock.elapsed(), result.map(|(_, r)| r)).await;
-                }
+                result = self.execute(&repo, &run, unless) => self.finish(&repo, run, clock.elapsed(), result).await,
                 _ = cancelled => {}
             }
         });
         rt.shutdown_timeout(Duration::from_secs(5));
-    }
-
-    /// The repository opened on the current runtime (falls back to the daemon's).
-    async fn repo_here(&self) -> Repository {
-        Repository::open(&self.repo_url).await.unwrap_or_else(|_| self.repo.clone())
-    }
-
-    /// `finish` for a run that never got a runtime.
-    fn record_blocking(&self, run: Run, took: Duration, result: Result<Run>) {
-        if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            rt.block_on(async { self.finish(&self.repo_here().await, run, took, result).await });
-        }
     }
 
     /// The work of a run; `Ok` carries the fields of the finished run.

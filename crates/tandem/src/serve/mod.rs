@@ -50,27 +50,26 @@ pub struct Settings {
 }
 
 /// Default HTTP address: loopback only.
-const DEFAULT_LISTEN: &str = "127.0.0.1:9187";
+const DEFAULT_LISTEN: std::net::SocketAddr = std::net::SocketAddr::V4(std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 9187));
 
 impl Settings {
-    /// Resolves `[serve]` (reading the token file or variable). Errors name the line.
-    fn from_config(config: &Config, text: &str, listen: Option<&str>) -> Result<Settings> {
-        let s = &config.serve;
-        let listen = listen
-            .map(str::to_string)
-            .or_else(|| s.listen.as_ref().map(|l| l.get_ref().clone()))
-            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-        let listen = listen.parse().map_err(|e| Error::bad_input(format!("listen address {listen:?}: {e} (want HOST:PORT)")))?;
+    /// Resolves `[serve]` with defaults, reading the token file or variable. Errors name the line.
+    fn from_config(config: &Config, listen: Option<&str>) -> Result<Settings> {
+        let (s, v, text) = (&config.serve, &config.serve.values, config.text.as_str());
+        let listen = match listen {
+            Some(l) => l.parse().map_err(|e| Error::bad_input(format!("--listen {l:?}: {e} (want HOST:PORT)")))?,
+            None => v.listen.unwrap_or(DEFAULT_LISTEN),
+        };
         let token = match (&s.token_file, &s.token_env) {
             (Some(f), _) => {
                 let t = std::fs::read_to_string(f.get_ref())
                     .map_err(|e| crate::config::at(text, f, &format!("serve.token-file: cannot read {}: {e}", f.get_ref())))?;
                 Some(non_empty(t.trim(), || crate::config::at(text, f, &format!("serve.token-file: {} is empty", f.get_ref())))?)
             }
-            (None, Some(v)) => {
-                let t = std::env::var(v.get_ref())
-                    .map_err(|_| crate::config::at(text, v, &format!("serve.token-env: environment variable {} is not set", v.get_ref())))?;
-                Some(non_empty(t.trim(), || crate::config::at(text, v, &format!("serve.token-env: {} is empty", v.get_ref())))?)
+            (None, Some(e)) => {
+                let t = std::env::var(e.get_ref())
+                    .map_err(|_| crate::config::at(text, e, &format!("serve.token-env: environment variable {} is not set", e.get_ref())))?;
+                Some(non_empty(t.trim(), || crate::config::at(text, e, &format!("serve.token-env: {} is empty", e.get_ref())))?)
             }
             (None, None) => None,
         };
@@ -78,11 +77,11 @@ impl Settings {
             listen,
             token,
             webhook: s.webhook.as_ref().map(|w| w.get_ref().clone()),
-            health_interval: s.duration(&s.health_interval, Duration::from_secs(30)),
-            health_threshold: s.duration(&s.health_threshold, Duration::from_secs(30)),
-            staleness_alert: s.staleness_alert.as_ref().map(|_| s.duration(&s.staleness_alert, Duration::ZERO)),
-            lease_ttl: s.duration(&s.lease_ttl, Duration::from_secs(60)),
-            shutdown_grace: s.duration(&s.shutdown_grace, Duration::from_secs(300)),
+            health_interval: v.health_interval.unwrap_or(Duration::from_secs(30)),
+            health_threshold: v.health_threshold.unwrap_or(Duration::from_secs(30)),
+            staleness_alert: v.staleness_alert,
+            lease_ttl: v.lease_ttl.unwrap_or(Duration::from_secs(60)),
+            shutdown_grace: v.shutdown_grace.unwrap_or(Duration::from_secs(300)),
         })
     }
 }
@@ -98,19 +97,17 @@ fn non_empty(s: &str, err: impl FnOnce() -> Error) -> Result<String> {
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(ctx: &Ctx, args: ServeArgs) -> Result<i32> {
     let path = ctx.config_path.as_ref().ok_or_else(|| Error::bad_input("tandem serve needs --config FILE (sites, schedules, [serve])"))?;
-    let text = std::fs::read_to_string(path).map_err(|e| Error::bad_input(format!("cannot read config file {}: {e}", path.display())))?;
-    let config = Config::parse(&text).map_err(|e| e.context(format!("config file {}", path.display())))?;
-    let settings = Settings::from_config(&config, &text, args.listen.as_deref()).map_err(|e| e.context(format!("config file {}", path.display())))?;
-    let jobs = daemon::scheduled_jobs(&config);
-    if jobs.is_empty() {
-        return Err(Error::bad_input(format!(
-            "config file {}: no site has a `backup` or `refresh` schedule: tandem serve would have nothing to do",
-            path.display()
-        )));
+    let in_file = |e: Error| e.context(format!("config file {}", path.display()));
+    let config = ctx.config.clone();
+    let settings = Settings::from_config(&config, args.listen.as_deref()).map_err(in_file)?;
+    let schedules = config.sites.values().map(|s| &s.schedules);
+    let (backups, refreshes) = schedules.fold((false, false), |(b, r), s| (b || s.backup.is_some(), r || s.refresh.is_some()));
+    if !backups && !refreshes {
+        return Err(in_file(Error::bad_input("no site has a `backup` or `refresh` schedule: tandem serve would have nothing to do")));
     }
-    let url = ctx.repo_url().map_err(|e| e.context(format!("config file {}", path.display())))?;
+    let url = ctx.repo_url().map_err(in_file)?;
     // A daemon that backs up may create the repository; a refresh-only one needs it to exist.
-    let repo = match jobs.iter().any(|(_, kind, _)| *kind == state::JobKind::Backup) {
+    let repo = match backups {
         true => Repository::open_or_create(url).await?,
         false => Repository::open(url).await?,
     };
@@ -121,7 +118,7 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> Result<i32> {
     if !addr.ip().is_loopback() && settings.token.is_none() {
         tracing::warn!(%addr, "listening beyond loopback; the status and metrics are readable by anyone who can reach it");
     }
-    let daemon = Daemon::start(config, settings, url, repo, jobs).await?;
+    let daemon = Daemon::start(config, settings, url, repo).await?;
     println!("tandem serve: listening on http://{addr} (holder {})", daemon.holder());
     let http = tokio::spawn(http::serve(listener, daemon.clone()));
     let signal = shutdown_signal().await;

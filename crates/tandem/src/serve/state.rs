@@ -2,7 +2,7 @@
 //! (`daemon/jobs/<site>.<job>.json`, see tandem-repo's `daemon` module) and the runs of this
 //! process (for `GET /api/v1/jobs/{id}`).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -145,33 +145,27 @@ pub async fn save(repo: &Repository, site: &str, job: JobKind, history: &JobHist
     repo.write_daemon_object(&object_name(site, job), json).await
 }
 
-/// Runs of this process, newest last, bounded.
+/// Runs of this process, newest last, bounded (looked up by a scan: it is small).
 #[derive(Debug, Default)]
 pub struct RunLog {
     runs: VecDeque<Run>,
-    by_id: BTreeMap<String, usize>,
-    first: usize,
 }
 
 impl RunLog {
     /// Adds or replaces (by id) a run.
     pub fn put(&mut self, run: Run) {
-        if let Some(&i) = self.by_id.get(&run.id) {
-            self.runs[i - self.first] = run;
+        if let Some(old) = self.runs.iter_mut().find(|r| r.id == run.id) {
+            *old = run;
             return;
         }
-        self.by_id.insert(run.id.clone(), self.first + self.runs.len());
         self.runs.push_back(run);
         if self.runs.len() > KEPT_RUNS {
-            if let Some(old) = self.runs.pop_front() {
-                self.by_id.remove(&old.id);
-            }
-            self.first += 1;
+            self.runs.pop_front();
         }
     }
 
     pub fn get(&self, id: &str) -> Option<&Run> {
-        self.by_id.get(id).map(|&i| &self.runs[i - self.first])
+        self.runs.iter().find(|r| r.id == id)
     }
 
     /// The newest failed runs, newest first.
