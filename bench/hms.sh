@@ -102,26 +102,17 @@ PIDS=()
 STEP_PID=
 TCK=$(getconf CLK_TCK)
 
-stop_pid() {
-    local pid=$1 i
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 150); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.2
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-}
+source "$ROOT/scripts/proc.sh"
 
 cleanup() {
     local rc=$? pid
     trap - EXIT INT TERM
     if [ -n "$STEP_PID" ]; then
         # the measured command first (a child of /usr/bin/time), then time itself
-        for pid in $(pgrep -P "$STEP_PID" 2>/dev/null); do stop_pid "$pid"; done
-        stop_pid "$STEP_PID"
+        for pid in $(pgrep -P "$STEP_PID" 2>/dev/null); do stop_pid "$pid" 150; done
+        stop_pid "$STEP_PID" 150
     fi
-    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+    for pid in "${PIDS[@]}"; do stop_pid "$pid" 150; done
     if [ "$KEEP" = 1 ]; then
         say "kept $WORK"
     else

@@ -37,16 +37,7 @@ say() { printf '%s airflow smoke: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 secs_since() { python3 -c "import time; print(round(time.time() - $1, 1))"; }
 echo "env $(secs_since "$T_ENV")s" >"$WORK/timings.txt"
 
-stop_pid() {
-    local pid=$1 i
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 100); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.2
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-}
+source "$ROOT/scripts/proc.sh"
 
 cleanup() {
     local rc=$? pid

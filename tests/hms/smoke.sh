@@ -34,16 +34,7 @@ FAILED=0
 
 say() { printf '%s smoke: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-stop_pid() {
-    local pid=$1 i
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 100); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.2
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-}
+source "$ROOT/scripts/proc.sh"
 
 cleanup() {
     local rc=$? pid
