@@ -1,0 +1,1 @@
+//! The engine conformance suite (see the crate docs).

@@ -1,0 +1,1 @@
+//! The system conformance suite (see the crate docs).
