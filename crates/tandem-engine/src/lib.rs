@@ -17,6 +17,7 @@ mod url;
 pub mod value;
 
 pub use model::*;
+pub use tandem_format::*;
 pub use url::DbUrl;
 pub use value::{DefaultValue, ForeignSchema, ForeignTable, LogicalColumn, LogicalType, Value};
 

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value};
 use tandem_engine::rowcodec::encode_mysql_field;
-use tandem_engine::{DbUrl, Position, RowEncoding, RowSink, SchemaDump, Snapshot, SnapshotInfo, SnapshotOptions, TableDef};
+use tandem_engine::{DbUrl, Position, PositionKind, RowEncoding, RowSink, SchemaDump, Snapshot, SnapshotInfo, SnapshotOptions, TableDef};
 use tandem_error::{Error, Kind, Result, ResultExt};
 
 use crate::pool::ConnPool;
@@ -79,12 +79,12 @@ impl MySnapshot {
                 conn0.query_drop(*stmt).await.map_err(db_err).with_context(|| format!("snapshot of {db}"))?;
             }
             let position = if !log_bin {
-                Position { kind: "none".into(), value: String::new(), gtid: None }
+                Position::none()
             } else if maria {
                 snapshot_status_position(&mut conn0).await?
             } else {
                 tracing::warn!(database = db, "no binlog position for a snapshot without FLUSH TABLES WITH READ LOCK on MySQL");
-                Position { kind: "none".into(), value: String::new(), gtid: None }
+                Position::none()
             };
             (vec![conn0], position, "single consistent-snapshot transaction (binlog_snapshot status)".to_string())
         };
@@ -120,7 +120,7 @@ async fn start_locked_workers(url: &DbUrl, lock: &mut Conn, n: usize, log_bin: b
         workers.push(w);
     }
     if !log_bin {
-        return Ok((workers, Position { kind: "none".into(), value: String::new(), gtid: None }));
+        return Ok((workers, Position::none()));
     }
     let rows = match query_strings(lock, "SHOW MASTER STATUS").await {
         Ok(r) => r,
@@ -128,12 +128,12 @@ async fn start_locked_workers(url: &DbUrl, lock: &mut Conn, n: usize, log_bin: b
         Err(e) => return Err(e),
     };
     let Some(row) = rows.first() else {
-        return Ok((workers, Position { kind: "none".into(), value: String::new(), gtid: None }));
+        return Ok((workers, Position::none()));
     };
     let gtid_sql = if maria { "SELECT @@gtid_binlog_pos" } else { "SELECT @@gtid_executed" };
     let gtid = query_strings(lock, gtid_sql).await.ok().and_then(|r| r.first().map(|r| field(r, 0)));
     let gtid = gtid.map(|g| g.split_whitespace().collect::<String>()).filter(|g| !g.is_empty());
-    Ok((workers, Position { kind: "binlog".into(), value: format!("{}:{}", field(row, 0), field(row, 1)), gtid }))
+    Ok((workers, Position { kind: PositionKind::Binlog, value: format!("{}:{}", field(row, 0), field(row, 1)), gtid }))
 }
 
 /// MariaDB's position of the current consistent-snapshot transaction.
@@ -147,9 +147,9 @@ async fn snapshot_status_position(conn: &mut Conn) -> Result<Position> {
                 .ok()
                 .and_then(|r| r.first().map(|r| field(r, 0)))
                 .filter(|g| !g.is_empty());
-            Ok(Position { kind: "binlog".into(), value: format!("{file}:{pos}"), gtid })
+            Ok(Position { kind: PositionKind::Binlog, value: format!("{file}:{pos}"), gtid })
         }
-        _ => Ok(Position { kind: "none".into(), value: String::new(), gtid: None }),
+        _ => Ok(Position::none()),
     }
 }
 

@@ -51,7 +51,7 @@ async fn parallel_snapshot_sees_whole_transactions() {
     }
 
     let snap = MySql.snapshot(&url(&src), &SnapshotOptions { parallelism: 2 }).await.expect("snapshot");
-    assert_eq!(snap.info().position.kind, "binlog");
+    assert_eq!(snap.info().position.kind, tandem_engine::PositionKind::Binlog);
     assert!(!snap.info().position.value.is_empty());
     assert!(snap.info().position.gtid.is_some(), "{:?}", snap.info().position);
     let at_snapshot = commits.load(Ordering::Relaxed);
@@ -104,7 +104,7 @@ async fn without_reload_privilege_one_connection_is_used() {
     let u = tandem_engine::DbUrl::parse(&format!("mysql://{user}:pw@127.0.0.1:{}/{src}", s.port())).expect("url");
     let snap = MySql.snapshot(&u, &SnapshotOptions { parallelism: 2 }).await.expect("snapshot");
     assert!(snap.info().consistency.contains("single"), "{}", snap.info().consistency);
-    assert_eq!(snap.info().position.kind, "binlog", "{:?}", snap.info().position);
+    assert_eq!(snap.info().position.kind, tandem_engine::PositionKind::Binlog, "{:?}", snap.info().position);
     let tables = snap.schema().tables.clone();
     let counts = futures::future::join_all(tables.iter().map(|t| {
         let snap = &snap;

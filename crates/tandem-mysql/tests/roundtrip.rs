@@ -70,7 +70,7 @@ async fn every_type_round_trips() {
 
     let b = backup(&src, 2).await;
     assert_eq!(b.info.engine, "mysql");
-    assert_eq!(b.info.position.kind, "binlog", "{:?}", b.info.position);
+    assert_eq!(b.info.position.kind, tandem_engine::PositionKind::Binlog, "{:?}", b.info.position);
     assert!(!b.info.position.value.is_empty());
     assert!(b.info.consistency.contains("FLUSH TABLES"), "{}", b.info.consistency);
     assert_eq!(b.schema.charset.as_deref(), Some("utf8mb4"));
@@ -133,7 +133,7 @@ async fn single_connection_snapshot_and_latin1_database() {
     s.sql(&src, &format!("ALTER DATABASE `{src}` CHARACTER SET latin1 COLLATE latin1_bin"));
     s.sql(&src, "CREATE TABLE TBLS (TBL_ID BIGINT PRIMARY KEY, TBL_NAME VARCHAR(256) DEFAULT NULL) ENGINE=InnoDB; INSERT INTO TBLS VALUES (1, 'größe');");
     let b = backup(&src, 1).await;
-    assert_eq!(b.info.position.kind, "binlog");
+    assert_eq!(b.info.position.kind, tandem_engine::PositionKind::Binlog);
     assert!(b.info.consistency.contains("single"), "{}", b.info.consistency);
     assert_eq!(b.schema.collation.as_deref(), Some("latin1_bin"));
     let dst = s.create_database("l1_dst");

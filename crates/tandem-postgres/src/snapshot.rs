@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
-use tandem_engine::{DbUrl, Position, RowEncoding, RowSink, SchemaDump, Snapshot, SnapshotInfo, TableDef};
+use tandem_engine::{DbUrl, Position, PositionKind, RowEncoding, RowSink, SchemaDump, Snapshot, SnapshotInfo, TableDef};
 use tandem_error::{Error, Result};
 use tokio::sync::Semaphore;
 use tokio_postgres::Client;
@@ -82,7 +82,7 @@ impl PgSnapshot {
                 engine: "postgres".into(),
                 server_version,
                 database: db.clone(),
-                position: Position { kind: "lsn".into(), value: lsn, gtid: None },
+                position: Position { kind: PositionKind::Lsn, value: lsn, gtid: None },
                 row_encoding: RowEncoding::PgCopyText,
                 consistency: format!(
                     "REPEATABLE READ READ ONLY snapshot {snapshot_id} shared by {total} connection(s), \

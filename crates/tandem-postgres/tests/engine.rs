@@ -86,7 +86,7 @@ async fn round_trip_is_faithful() {
 
     let b = backup(&src, 2, 0).await;
     assert_eq!(b.info.engine, "postgres");
-    assert_eq!(b.info.position.kind, "lsn");
+    assert_eq!(b.info.position.kind, tandem_engine::PositionKind::Lsn);
     assert!(b.info.position.value.contains('/'), "{:?}", b.info.position);
     assert_eq!(b.schema.charset.as_deref(), Some("UTF8"));
     let names: Vec<String> = b.schema.tables.iter().map(|t| t.display_name()).collect();

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tandem_engine::{SchemaDump, SnapshotInfo, TableDef};
+use tandem_format::{SchemaDump, SnapshotInfo, TableDef};
 use tandem_error::{Error, Result};
 
 /// The repository format version this tandem writes and the newest it reads.

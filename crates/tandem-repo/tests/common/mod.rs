@@ -11,7 +11,7 @@ use bytes::Bytes;
 use chrono::{Duration, Utc};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use tandem_engine::{ColumnDef, Position, RowEncoding, SchemaDump, SnapshotInfo, TableDef};
+use tandem_format::{ColumnDef, Position, PositionKind, RowEncoding, SchemaDump, SnapshotInfo, TableDef};
 use tandem_error::{Kind, Result};
 use tandem_repo::*;
 
@@ -74,7 +74,7 @@ pub fn manifest(id: &str) -> Manifest {
             engine: "postgres".into(),
             server_version: "16.2".into(),
             database: "hms".into(),
-            position: Position { kind: "lsn".into(), value: "0/16B3748".into(), gtid: None },
+            position: Position { kind: PositionKind::Lsn, value: "0/16B3748".into(), gtid: None },
             row_encoding: RowEncoding::PgCopyText,
             consistency: "repeatable read".into(),
         },
