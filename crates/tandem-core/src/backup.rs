@@ -10,7 +10,7 @@ use tandem_error::{Error, Result, ResultExt};
 use tandem_repo::{BackupId, LockMode, Manifest, Repository, SystemInfo, TableEntry, FORMAT_VERSION};
 use tandem_system::System;
 
-use crate::{ChunkWriter, Events, Unit};
+use crate::{ChunkWriter, Events, Registry, Unit};
 
 /// Which system a backup treats the database as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub enum SystemChoice {
 /// Everything a backup needs.
 pub struct BackupRequest<'a> {
     pub engine: &'a dyn Engine,
+    /// The systems a database may belong to.
+    pub registry: &'a Registry,
     pub source: DbUrl,
     pub repo: Repository,
     pub system: SystemChoice,
@@ -99,7 +101,7 @@ async fn run(req: &BackupRequest<'_>, events: Arc<dyn Events>) -> Result<BackupR
 type Copied = (SystemInfo, Vec<TableEntry>, tandem_engine::SchemaDump, tandem_engine::SnapshotInfo, Arc<HashSet<String>>);
 
 async fn copy_all(req: &BackupRequest<'_>, snapshot: &dyn Snapshot, events: Arc<dyn Events>) -> Result<Copied> {
-    let (system, detected) = detect(&req.system, snapshot, &req.source).await?;
+    let (system, detected) = detect(req.registry, &req.system, snapshot, &req.source).await?;
     system.check_version(detected.version.as_deref()).with_context(|| format!("backup of {}", req.source))?;
     let known = Arc::new(req.repo.chunk_ids().await?);
     let tables = &snapshot.schema().tables;
@@ -130,10 +132,10 @@ async fn copy_all(req: &BackupRequest<'_>, snapshot: &dyn Snapshot, events: Arc<
     Ok((info, entries, snapshot.schema().clone(), snapshot.info().clone(), known))
 }
 
-async fn detect(choice: &SystemChoice, snapshot: &dyn Snapshot, source: &DbUrl) -> Result<(Box<dyn System>, tandem_system::Detected)> {
+async fn detect<'r>(registry: &'r Registry, choice: &SystemChoice, snapshot: &dyn Snapshot, source: &DbUrl) -> Result<(&'r dyn System, tandem_system::Detected)> {
     match choice {
         SystemChoice::Auto => {
-            for system in tandem_system::all() {
+            for system in registry.systems() {
                 if let Some(d) = system.detect(snapshot).await? {
                     return Ok((system, d));
                 }
@@ -141,7 +143,7 @@ async fn detect(choice: &SystemChoice, snapshot: &dyn Snapshot, source: &DbUrl) 
             Err(Error::internal("no system recognised the database (generic should always match)"))
         }
         SystemChoice::Named(name) => {
-            let system = tandem_system::named(name)?;
+            let system = registry.system(name)?;
             match system.detect(snapshot).await? {
                 Some(d) => Ok((system, d)),
                 None => Err(Error::bad_input(format!(

@@ -2,8 +2,9 @@
 //! prune, and fence / promote / health of a live site.
 //!
 //! Core is engine- and system-agnostic: it takes typed values (an [`Engine`](tandem_engine::Engine),
-//! a [`DbUrl`](tandem_engine::DbUrl), a [`Repository`](tandem_repo::Repository), systems) and
-//! reports through [`Events`]. It never parses configuration and never prints.
+//! a [`DbUrl`](tandem_engine::DbUrl), a [`Repository`](tandem_repo::Repository)) and a
+//! [`Registry`] of the engines and systems the binary has, and reports through [`Events`]. It
+//! never names an engine or a system, never parses configuration and never prints.
 
 mod backup;
 mod check;
@@ -12,6 +13,7 @@ mod events;
 mod plan;
 mod prune;
 mod refresh;
+mod registry;
 mod restore;
 mod site;
 mod transform;
@@ -23,8 +25,9 @@ pub use chunker::ChunkWriter;
 pub use events::{Events, NoEvents, Unit};
 pub use plan::Plan;
 pub use prune::{prune, select_kept, PruneReport, RetentionPolicy};
+pub use registry::Registry;
 pub use refresh::{newest_backup_of, refresh, RefreshReport, RefreshRequest, SourceFilter};
 pub use restore::{restore, FixupReport, RestoreReport, RestoreRequest};
-pub use site::{fence, health, promote, HealthReport, SiteReport};
+pub use site::{fence, health, promote, HealthReport, SiteAction, SiteReport};
 pub use transform::{ColumnReport, LocationReport, RuleReport};
 pub use verify::{verify, Difference, KindReport, VerifyReport, VerifyRequest, VerifySource};

@@ -15,7 +15,7 @@ use tandem_error::{Error, Result, ResultExt};
 use tandem_repo::{BackupId, Manifest, Repository};
 use tandem_system::{LocationMap, Rekey};
 
-use crate::{restore, Events, RestoreReport, RestoreRequest};
+use crate::{restore, Events, Registry, RestoreReport, RestoreRequest};
 
 /// Which backups count as the source's.
 #[derive(Debug, Clone)]
@@ -35,7 +35,7 @@ impl SourceFilter {
 /// Everything a refresh needs.
 pub struct RefreshRequest<'a> {
     pub engine: &'a dyn Engine,
-    pub engines: &'a [Box<dyn Engine>],
+    pub registry: &'a Registry,
     pub target: DbUrl,
     pub repo: Repository,
     pub source: SourceFilter,
@@ -76,10 +76,10 @@ pub async fn refresh(req: RefreshRequest<'_>, events: Arc<dyn Events>) -> Result
     let manifest = newest_backup_of(&req.repo, &req.source).await.with_context(|| what.clone())?.ok_or_else(|| {
         Error::bad_input(format!("{what}: repository {} holds no backup of site {} yet", req.repo.url(), req.source.site))
     })?;
-    let standby = match tandem_system::by_name(&manifest.system.name) {
+    let standby = match req.registry.system_named(&manifest.system.name) {
         Some(system) => match system.standby_table() {
             Some(marker) => {
-                refuse_active_site(req.engine, &req.target, system.as_ref(), marker).await.with_context(|| what.clone())?;
+                refuse_active_site(req.engine, &req.target, system, marker).await.with_context(|| what.clone())?;
                 true
             }
             None => false,
@@ -99,7 +99,7 @@ pub async fn refresh(req: RefreshRequest<'_>, events: Arc<dyn Events>) -> Result
             require_mapped: req.require_mapped,
             standby,
             rekey: req.rekey,
-            ..RestoreRequest::new(req.engine, req.engines, req.target, req.repo)
+            ..RestoreRequest::new(req.engine, req.registry, req.target, req.repo)
         },
         events,
     )

@@ -13,14 +13,22 @@ use tandem_engine::{DbUrl, Engine, Transaction};
 use tandem_error::{Error, Result, ResultExt};
 use tandem_system::{Check, Health, PromoteOptions, StateChange, System};
 
-use crate::{Events, Unit};
+use crate::{Events, Registry, Unit};
+
+/// Which move a [`SiteReport`] describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SiteAction {
+    Fence,
+    Promote,
+}
 
 /// What fence or promote did to a site.
 #[derive(Debug, Clone, Serialize)]
 pub struct SiteReport {
     pub site: String,
     pub system: String,
-    pub action: String,
+    pub action: SiteAction,
     #[serde(flatten)]
     pub change: StateChange,
 }
@@ -37,20 +45,21 @@ pub struct HealthReport {
     pub probe_ms: u64,
 }
 
-/// The system of the database of `url`, by its tables (`generic` when none recognises them).
-async fn system_of(engine: &dyn Engine, url: &DbUrl) -> Result<Box<dyn System>> {
+/// The system of the database of `url`, by its tables (the fallback when none recognises them).
+async fn system_of<'r>(registry: &'r Registry, engine: &dyn Engine, url: &DbUrl) -> Result<&'r dyn System> {
     let state = engine.target(url).await?.inspect().await?;
-    Ok(tandem_system::all().into_iter().find(|s| s.recognizes(&state.relations)).unwrap_or_else(|| Box::new(tandem_system::Generic)))
+    Ok(registry.system_of(&state.relations))
 }
 
-async fn in_transaction<T>(
+async fn in_transaction<'r, T>(
+    registry: &'r Registry,
     engine: &dyn Engine,
     url: &DbUrl,
     work: impl for<'t> FnOnce(&'t dyn Transaction, &'t dyn System) -> futures::future::BoxFuture<'t, Result<T>>,
-) -> Result<(T, Box<dyn System>)> {
-    let system = system_of(engine, url).await?;
+) -> Result<(T, &'r dyn System)> {
+    let system = system_of(registry, engine, url).await?;
     let tx = engine.transaction(url).await?;
-    match work(tx.as_ref(), system.as_ref()).await {
+    match work(tx.as_ref(), system).await {
         Ok(v) => {
             tx.commit().await?;
             Ok((v, system))
@@ -62,35 +71,36 @@ async fn in_transaction<T>(
     }
 }
 
-/// Makes the site passive: every DAG paused, the active ones remembered for a later promote.
-pub async fn fence(engine: &dyn Engine, url: &DbUrl, events: Arc<dyn Events>) -> Result<SiteReport> {
+/// Makes the site passive, remembering what was active for a later promote (what that means
+/// is the system's: [`System::fence`]).
+pub async fn fence(registry: &Registry, engine: &dyn Engine, url: &DbUrl, events: Arc<dyn Events>) -> Result<SiteReport> {
     events.phase("fencing the site", None, Unit::Items);
     let note = format!("fence at {}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
-    let (change, system) = in_transaction(engine, url, |tx, s| Box::pin(async move { s.fence(tx, &note).await }))
+    let (change, system) = in_transaction(registry, engine, url, |tx, s| Box::pin(async move { s.fence(tx, &note).await }))
         .await
         .with_context(|| format!("fence of {url}"))?;
     events.phase_done();
-    Ok(SiteReport { site: url.to_string(), system: system.name().into(), action: "fence".into(), change })
+    Ok(SiteReport { site: url.to_string(), system: system.name().into(), action: SiteAction::Fence, change })
 }
 
-/// Makes a standby site active: exactly the DAGs active at the source unpaused, interrupted runs
-/// treated by policy.
-pub async fn promote(engine: &dyn Engine, url: &DbUrl, opts: PromoteOptions, events: Arc<dyn Events>) -> Result<SiteReport> {
+/// Makes a standby site active exactly as it was at the source, interrupted work treated by
+/// policy ([`System::promote`]).
+pub async fn promote(registry: &Registry, engine: &dyn Engine, url: &DbUrl, opts: PromoteOptions, events: Arc<dyn Events>) -> Result<SiteReport> {
     events.phase("promoting the site", None, Unit::Items);
-    let (change, system) = in_transaction(engine, url, |tx, s| Box::pin(async move { s.promote(tx, &opts).await }))
+    let (change, system) = in_transaction(registry, engine, url, |tx, s| Box::pin(async move { s.promote(tx, &opts).await }))
         .await
         .with_context(|| format!("promote of {url}"))?;
     events.phase_done();
-    Ok(SiteReport { site: url.to_string(), system: system.name().into(), action: "promote".into(), change })
+    Ok(SiteReport { site: url.to_string(), system: system.name().into(), action: SiteAction::Promote, change })
 }
 
 /// Probes a site: reachable, and whatever its system checks (a scheduler heartbeat younger than
 /// `threshold_s`). An unreachable site is a result (unhealthy), not an error.
-pub async fn health(engine: &dyn Engine, url: &DbUrl, threshold_s: f64) -> HealthReport {
+pub async fn health(registry: &Registry, engine: &dyn Engine, url: &DbUrl, threshold_s: f64) -> HealthReport {
     let started = Instant::now();
     let mut report = HealthReport { site: url.to_string(), system: None, healthy: false, reachable: false, health: Health::default(), probe_ms: 0 };
     let probe = async {
-        let system = system_of(engine, url).await?;
+        let system = system_of(registry, engine, url).await?;
         let tx = engine.transaction(url).await?;
         let health = system.health(tx.as_ref(), threshold_s).await;
         let _ = tx.rollback().await;

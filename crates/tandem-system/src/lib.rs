@@ -23,7 +23,7 @@ pub use generic::Generic;
 pub use hive::HiveMetastore;
 pub use location::{LocationMap, LocationRule};
 pub use secrets::{Keyring, Rekey, RowRewriter};
-pub use site::{Check, Health, Interrupted, PromoteOptions, RunChange, StateChange};
+pub use site::{Change, Check, Health, Interrupted, PromoteOptions, StateChange};
 
 use std::collections::BTreeMap;
 
@@ -174,22 +174,4 @@ pub trait System: Send + Sync {
     async fn health(&self, _tx: &dyn Transaction, _threshold_s: f64) -> Result<Health> {
         Ok(Health::default())
     }
-}
-
-/// All systems, most specific first; `generic` last (it recognises everything).
-pub fn all() -> Vec<Box<dyn System>> {
-    vec![Box::new(HiveMetastore), Box::new(Airflow), Box::new(Generic)]
-}
-
-/// The system called `name`, if there is one.
-pub fn by_name(name: &str) -> Option<Box<dyn System>> {
-    all().into_iter().find(|s| s.name() == name)
-}
-
-/// The system called `name`; BadInput listing the known ones otherwise.
-pub fn named(name: &str) -> Result<Box<dyn System>> {
-    by_name(name).ok_or_else(|| {
-        let names: Vec<_> = all().iter().map(|s| s.name()).collect();
-        tandem_error::Error::bad_input(format!("unknown system {name:?} (expected auto, {})", names.join(", ")))
-    })
 }

@@ -26,7 +26,7 @@ pub fn system_choice(name: Option<&str>) -> SystemChoice {
 /// Backs `url` up as site `site` (empty: a bare URL).
 pub async fn backup(url: &str, system: SystemChoice, site: &str, parallel: usize, repo: Repository, events: Arc<dyn Events>) -> Result<BackupReport> {
     let (engine, source) = registry::engine_for(url)?;
-    let req = tandem_core::BackupRequest { engine: engine.as_ref(), source, repo, system, site: site.to_string(), parallelism: parallel };
+    let req = tandem_core::BackupRequest { engine, registry: registry::registry(), source, repo, system, site: site.to_string(), parallelism: parallel };
     tandem_core::backup(req, events).await
 }
 
@@ -53,10 +53,9 @@ pub async fn refresh_site(config: &Config, name: &str, unless_newest_is: Option<
     let source = config.site(source_name)?;
     let (engine, target) = registry::engine_for(&site.db)?;
     let source_url = tandem_engine::DbUrl::parse(&source.db)?.to_string();
-    let engines = registry::engines();
     let req = RefreshRequest {
-        engine: engine.as_ref(),
-        engines: &engines,
+        engine: engine,
+        registry: registry::registry(),
         target,
         repo,
         source: SourceFilter { site: source_name.to_string(), url: Some(source_url) },

@@ -1,19 +1,25 @@
-//! The one place that maps names and URL schemes to implementations.
+//! The one place that names implementations: every engine and system of this build.
 
+use std::sync::LazyLock;
+
+use tandem_core::Registry;
 use tandem_engine::{DbUrl, Engine};
-use tandem_error::{Error, Result};
+use tandem_error::Result;
 
-/// Every engine tandem has.
-pub fn engines() -> Vec<Box<dyn Engine>> {
-    vec![Box::new(tandem_mysql::MySql), Box::new(tandem_postgres::Postgres)]
+static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
+    Registry::new(
+        vec![Box::new(tandem_mysql::MySql), Box::new(tandem_postgres::Postgres)],
+        // Most specific first; generic (every database) last.
+        vec![Box::new(tandem_system::HiveMetastore), Box::new(tandem_system::Airflow), Box::new(tandem_system::Generic)],
+    )
+});
+
+/// Every engine and system tandem has.
+pub fn registry() -> &'static Registry {
+    &REGISTRY
 }
 
 /// Parses a database URL and finds the engine for its scheme.
-pub fn engine_for(url: &str) -> Result<(Box<dyn Engine>, DbUrl)> {
-    let url = DbUrl::parse(url)?;
-    let engine = engines().into_iter().find(|e| e.schemes().contains(&url.scheme.as_str())).ok_or_else(|| {
-        let schemes: Vec<String> = engines().iter().flat_map(|e| e.schemes().iter().map(|s| format!("{s}://"))).collect();
-        Error::bad_input(format!("unknown database URL scheme {}:// in {url} (supported: {})", url.scheme, schemes.join(", ")))
-    })?;
-    Ok((engine, url))
+pub fn engine_for(url: &str) -> Result<(&'static dyn Engine, DbUrl)> {
+    registry().engine_for(url)
 }

@@ -11,6 +11,12 @@ use std::collections::BTreeMap;
 use common::airflow::{fernet_key, Site};
 use common::*;
 
+/// Names of the objects of `kind` a promote/fence `--json` report changed to state `to`.
+fn changed(report: &serde_json::Value, kind: &str, to: &str) -> Vec<String> {
+    let all = report["changed"].as_array().unwrap_or_else(|| panic!("no `changed` in {report}"));
+    all.iter().filter(|c| c["kind"] == kind && c["to"] == to).map(|c| c["name"].as_str().unwrap().to_string()).collect()
+}
+
 /// `dag_id → is_paused` of an af.py populate/read output.
 fn paused(state: &serde_json::Value) -> BTreeMap<String, bool> {
     state["dags"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v["is_paused"].as_bool().unwrap())).collect()
@@ -83,12 +89,12 @@ fn standby_promote_fence_failback_with_real_airflow() {
     assert_eq!(health.json()["standby"], true);
     let running_before: Vec<String> = populated["dag_runs"].as_array().unwrap().iter().filter(|r| r["state"] == "running" || r["state"] == "queued").map(|r| r["run_id"].as_str().unwrap().to_string()).collect();
     let promoted = tandem(&["promote", "--target", &dr_server.url(&dr.db), "--json"]).ok().json();
-    let unpaused: Vec<String> = promoted["unpaused"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().to_string()).collect();
+    let unpaused = changed(&promoted, "dag", "active");
     let active: Vec<String> = at_source.iter().filter(|(_, p)| !**p).map(|(d, _)| d.clone()).collect();
     assert_eq!(unpaused, active, "{promoted}");
-    let changed: Vec<String> = promoted["runs"].as_array().unwrap().iter().map(|r| r["run_id"].as_str().unwrap().to_string()).collect();
-    assert_eq!(changed.len(), running_before.len(), "{promoted}");
-    assert!(promoted["runs"].as_array().unwrap().iter().all(|r| r["to"] == "queued"), "{promoted}");
+    let runs = changed(&promoted, "dag run", "queued");
+    assert_eq!(runs.len(), running_before.len(), "{promoted}");
+    assert!(running_before.iter().all(|id| runs.iter().any(|r| r.ends_with(&format!(" {id}")))), "{promoted}");
     let after = dr.run("read", &[]);
     assert_eq!(paused(&after), at_source, "promote restores the source's pause states exactly");
     assert!(after["task_instances"].as_array().unwrap().iter().all(|t| t["state"] != "running"), "interrupted tasks were cleared");
@@ -99,7 +105,7 @@ fn standby_promote_fence_failback_with_real_airflow() {
 
     // Failback: fence the old primary (everything paused, the active set remembered), promote it.
     let fenced = tandem(&["fence", "--target", &primary_server.url(&primary.db), "--json"]).ok().json();
-    let paused_now: Vec<String> = fenced["paused"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().to_string()).collect();
+    let paused_now = changed(&fenced, "dag", "paused");
     assert_eq!(paused_now, active, "{fenced}");
     assert!(paused(&primary.run("read", &[])).values().all(|p| *p));
     // Fencing twice forgets nothing.
@@ -220,17 +226,18 @@ fn mysql_layout_standby_promote_fence() {
     assert_eq!(server.sql(&dr, "SELECT val FROM variable WHERE `key` = 'plain'"), "x");
 
     let promoted = tandem(&["promote", "--target", &server.url(&dr), "--json"]).ok().json();
-    assert_eq!(promoted["unpaused"], serde_json::json!(["etl", "hourly"]), "{promoted}");
+    assert_eq!(changed(&promoted, "dag", "active"), ["etl", "hourly"], "{promoted}");
     assert_eq!(server.sql(&dr, "SELECT GROUP_CONCAT(dag_id ORDER BY dag_id) FROM dag WHERE is_paused = 0"), "etl,hourly");
     assert_eq!(server.sql(&dr, "SELECT GROUP_CONCAT(state ORDER BY run_id) FROM dag_run"), "queued,success,queued");
     assert_eq!(server.sql(&dr, "SELECT COALESCE(state, 'none') FROM task_instance WHERE run_id = 'r2' ORDER BY task_id"), "success\nnone");
     assert_eq!(server.sql(&dr, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'tandem_standby'"), "0");
 
     let fenced = tandem(&["fence", "--target", &server.url(&db), "--json"]).ok().json();
-    assert_eq!(fenced["paused"], serde_json::json!(["etl", "hourly"]), "{fenced}");
+    assert_eq!(changed(&fenced, "dag", "paused"), ["etl", "hourly"], "{fenced}");
     assert_eq!(server.sql(&db, "SELECT COUNT(*) FROM dag WHERE is_paused = 0"), "0");
     let run = tandem(&["promote", "--target", &server.url(&db), "--interrupted", "fail", "--json"]).ok().json();
-    assert!(run["runs"].as_array().unwrap().iter().all(|r| r["to"] == "failed"), "{run}");
+    let runs: Vec<&serde_json::Value> = run["changed"].as_array().unwrap().iter().filter(|c| c["kind"] == "dag run").collect();
+    assert!(!runs.is_empty() && runs.iter().all(|r| r["to"] == "failed"), "{run}");
     assert_eq!(server.sql(&db, "SELECT COUNT(*) FROM task_instance WHERE state = 'failed'"), "1");
     assert_eq!(server.sql(&db, "SELECT GROUP_CONCAT(dag_id ORDER BY dag_id) FROM dag WHERE is_paused = 0"), "etl,hourly");
 

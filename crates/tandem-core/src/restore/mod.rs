@@ -14,14 +14,15 @@ use tandem_repo::{BackupId, LockMode, Manifest, Repository};
 use tandem_system::{LocationMap, Rekey, System};
 
 use crate::transform::{LocationReport, Rewriter};
-use crate::{Events, Plan, Unit};
+use crate::{Events, Plan, Registry, Unit};
 
 /// Everything a restore needs.
 pub struct RestoreRequest<'a> {
     /// The target's engine.
     pub engine: &'a dyn Engine,
-    /// Every engine tandem has: the backup's own is found by name for a cross-engine restore.
-    pub engines: &'a [Box<dyn Engine>],
+    /// Every engine and system tandem has: the backup's engine is found by name for a
+    /// cross-engine restore, its system by name.
+    pub registry: &'a Registry,
     pub target: DbUrl,
     pub repo: Repository,
     /// The backup to restore; the newest when `None`.
@@ -42,10 +43,10 @@ pub struct RestoreRequest<'a> {
 
 impl<'a> RestoreRequest<'a> {
     /// A plain restore of the newest backup (no map, no standby, no keys).
-    pub fn new(engine: &'a dyn Engine, engines: &'a [Box<dyn Engine>], target: DbUrl, repo: Repository) -> RestoreRequest<'a> {
+    pub fn new(engine: &'a dyn Engine, registry: &'a Registry, target: DbUrl, repo: Repository) -> RestoreRequest<'a> {
         RestoreRequest {
             engine,
-            engines,
+            registry,
             target,
             repo,
             backup: None,
@@ -122,7 +123,7 @@ pub async fn restore(req: RestoreRequest<'_>, events: Arc<dyn Events>) -> Result
 
 async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Arc<dyn Events>) -> Result<RestoreReport> {
     let manifest = req.repo.read_manifest(id).await?;
-    let system = tandem_system::by_name(&manifest.system.name).ok_or_else(|| {
+    let system = req.registry.system_named(&manifest.system.name).ok_or_else(|| {
         Error::unsupported(format!("backup {id} is of system {:?}, which this tandem does not know; upgrade tandem", manifest.system.name))
     })?;
     system.check_version(manifest.system.version.as_deref()).with_context(|| format!("backup {id} cannot be restored"))?;
@@ -143,7 +144,7 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
     // Same engine: the backup's own DDL and rows. Another engine: a translated schema.
     let source_engine = source_engine(&manifest, req)?;
     let foreign = match source_engine {
-        Some(from) => Some(foreign::translate(&manifest, from, req.engine, system.as_ref())?),
+        Some(from) => Some(foreign::translate(&manifest, from, req.engine, system)?),
         None => None,
     };
     let schema = match &foreign {
@@ -169,20 +170,20 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
         false => 0,
     };
     if let Some(rekey) = &req.rekey {
-        load::check_secrets(&req.repo, &manifest, system.as_ref(), rekey, events.clone()).await?;
+        load::check_secrets(&req.repo, &manifest, system, rekey, events.clone()).await?;
     }
 
     let target = req.engine.target(&req.target).await?;
     let state = target.inspect().await?;
     if system.recognizes(&state.relations) {
-        check_target_version(req, &manifest, system.as_ref()).await?;
+        check_target_version(req, &manifest, system).await?;
     }
     if !state.relations.is_empty() && !req.force {
-        let holds = tandem_system::all()
-            .into_iter()
-            .find(|s| s.recognizes(&state.relations))
-            .map(|s| format!("already holds {}", s.describe()))
-            .unwrap_or_else(|| "is not empty".into());
+        let found = req.registry.system_of(&state.relations);
+        let holds = match found.marker_tables().is_empty() {
+            true => "is not empty".to_string(),
+            false => format!("already holds {}", found.describe()),
+        };
         return Err(Error::conflict(format!(
             "target database {} {holds} ({} relations, e.g. {}); use --force to replace its content",
             req.target.database,
@@ -190,7 +191,7 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
             state.relations[0]
         )));
     }
-    let mut plan = make_plan(&manifest, &schema, &req.target, state.relations.len(), system.as_ref(), &req.locations, req.engine);
+    let mut plan = make_plan(&manifest, &schema, &req.target, state.relations.len(), system, &req.locations, req.engine);
     if req.rekey.is_some() {
         plan.steps.insert(3, "re-encrypt secrets from the source's Fernet key to the target's while loading".into());
     }
@@ -233,7 +234,7 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
         session: session.as_ref(),
         repo: &req.repo,
         manifest: &manifest,
-        system: system.as_ref(),
+        system: system,
         rewriter: rewriter.as_ref(),
         targets: &schema.tables,
         foreign: match (&foreign, source_engine) {
@@ -317,10 +318,10 @@ fn source_engine<'a>(m: &Manifest, req: &RestoreRequest<'a>) -> Result<Option<&'
         }
         return Ok(None);
     }
-    let from = req.engines.iter().find(|e| e.name() == m.snapshot.engine).ok_or_else(|| {
+    let from = req.registry.engine_named(&m.snapshot.engine).ok_or_else(|| {
         Error::unsupported(format!("backup {} was taken by engine {:?}, which this tandem does not know; upgrade tandem", m.id, m.snapshot.engine))
     })?;
-    Ok(Some(from.as_ref()))
+    Ok(Some(from))
 }
 
 fn make_plan(m: &Manifest, schema: &tandem_engine::SchemaDump, target: &DbUrl, existing: usize, system: &dyn System, map: &LocationMap, engine: &dyn Engine) -> Plan {

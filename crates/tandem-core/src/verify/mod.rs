@@ -24,7 +24,7 @@ use tandem_repo::{BackupId, Repository};
 use tandem_system::verify::{Plan, Side, Size, SMALL_TABLE};
 use tandem_system::{Keyring, LocationMap, System};
 
-use crate::{restore, Events, RestoreRequest, Unit};
+use crate::{restore, Events, Registry, RestoreRequest, Unit};
 use records::{equal, field_differences, key_cmp, Batches, Record, Val};
 
 /// One side of a verify.
@@ -40,8 +40,9 @@ pub struct VerifyRequest<'a> {
     pub source: VerifySource<'a>,
     /// The target's engine.
     pub engine: &'a dyn Engine,
-    /// Every engine tandem has (a backup of another engine is converted into the scratch).
-    pub engines: &'a [Box<dyn Engine>],
+    /// Every engine and system tandem has (a backup of another engine is converted into the
+    /// scratch; each side's system is recognised).
+    pub registry: &'a Registry,
     pub target: DbUrl,
     /// Applied to the source's locations before comparing (the map of the restore).
     pub locations: LocationMap,
@@ -99,7 +100,7 @@ pub async fn verify(req: VerifyRequest<'_>, events: Arc<dyn Events>) -> Result<V
                 Some(id) => id.clone(),
                 None => repo.latest_backup().await?.ok_or_else(|| Error::bad_input(format!("repository {} has no backups", repo.url())))?,
             };
-            let mut scratch_req = RestoreRequest::new(req.engine, req.engines, scratch.clone(), repo.clone());
+            let mut scratch_req = RestoreRequest::new(req.engine, req.registry, scratch.clone(), repo.clone());
             scratch_req.backup = Some(id.clone());
             scratch_req.force = true;
             let restored = restore(scratch_req, events.clone())
@@ -118,9 +119,9 @@ pub async fn verify(req: VerifyRequest<'_>, events: Arc<dyn Events>) -> Result<V
 }
 
 /// Opens a one-connection snapshot of a side and recognises its system.
-async fn open(engine: &dyn Engine, url: &DbUrl, what: &str) -> Result<(Box<dyn Snapshot>, Box<dyn System>, Option<String>)> {
+async fn open<'r>(registry: &'r Registry, engine: &dyn Engine, url: &DbUrl, what: &str) -> Result<(Box<dyn Snapshot>, &'r dyn System, Option<String>)> {
     let snapshot = engine.snapshot(url, &SnapshotOptions { parallelism: 1 }).await.with_context(|| format!("{what} {url}"))?;
-    for system in tandem_system::all() {
+    for system in registry.systems() {
         if let Some(d) = system.detect(snapshot.as_ref()).await? {
             return Ok((snapshot, system, d.version));
         }
@@ -130,8 +131,8 @@ async fn open(engine: &dyn Engine, url: &DbUrl, what: &str) -> Result<(Box<dyn S
 
 async fn compare_dbs(req: &VerifyRequest<'_>, src_engine: &dyn Engine, src_url: &DbUrl, src_label: String, events: Arc<dyn Events>) -> Result<VerifyReport> {
     events.phase("opening both sides", None, Unit::Items);
-    let (src, system, src_version) = open(src_engine, src_url, "source").await?;
-    let opened = open(req.engine, &req.target, "target").await;
+    let (src, system, src_version) = open(req.registry, src_engine, src_url, "source").await?;
+    let opened = open(req.registry, req.engine, &req.target, "target").await;
     let (dst, dst_system, dst_version) = match opened {
         Ok(o) => o,
         Err(e) => {
@@ -140,7 +141,7 @@ async fn compare_dbs(req: &VerifyRequest<'_>, src_engine: &dyn Engine, src_url: 
         }
     };
     events.phase_done();
-    let result = run(req, &*src, &*dst, system.as_ref(), dst_system.as_ref(), events).await;
+    let result = run(req, &*src, &*dst, system, dst_system, events).await;
     let _ = src.close().await;
     let _ = dst.close().await;
     let (kinds, differences, total, mut warnings) = result?;

@@ -19,7 +19,7 @@ use tandem_engine::{Dialect, TableDef, Transaction};
 use tandem_error::{Error, Result};
 
 use crate::read::find_table;
-use crate::{Check, Fixup, Health, Interrupted, PromoteOptions, RunChange, StateChange};
+use crate::{Change, Check, Fixup, Health, Interrupted, PromoteOptions, StateChange};
 
 /// The tandem-owned table that makes a site a standby.
 pub(crate) const TABLE: &str = "tandem_standby";
@@ -79,13 +79,19 @@ async fn is_standby(tx: &dyn Transaction) -> Result<bool> {
     Ok(rows.first().and_then(|r| r.first().cloned().flatten()).is_some_and(|n| n != "0"))
 }
 
+/// The kinds and states of a [`StateChange`] of an Airflow site.
+const DAG: &str = "dag";
+const RUN: &str = "dag run";
+const ACTIVE: &str = "active";
+const PAUSED: &str = "paused";
+
 pub(super) async fn fence(tx: &dyn Transaction, note: &str) -> Result<StateChange> {
     let d = tx.dialect();
     tx.ddl(&create(TABLE)).await?;
     let active = texts(tx.query("SELECT dag_id FROM dag WHERE is_paused = FALSE ORDER BY dag_id").await?);
     tx.execute(&remember(TABLE, "dag", &|s| d.literal(s), note)).await?;
     tx.execute(&pause_all("dag")).await?;
-    Ok(StateChange { paused: active, ..Default::default() })
+    Ok(StateChange { changed: active.into_iter().map(|d| Change::new(DAG, d, ACTIVE, PAUSED)).collect(), ..Default::default() })
 }
 
 pub(super) async fn promote(tx: &dyn Transaction, opts: &PromoteOptions) -> Result<StateChange> {
@@ -94,8 +100,8 @@ pub(super) async fn promote(tx: &dyn Transaction, opts: &PromoteOptions) -> Resu
     let standby = is_standby(tx).await?;
     if standby {
         let unpause = format!("SELECT s.dag_id FROM {TABLE} s JOIN dag d ON d.dag_id = s.dag_id WHERE s.was_paused = 0 ORDER BY s.dag_id");
-        change.unpaused = texts(tx.query(&unpause).await?);
-        change.kept_paused = texts(tx.query(&format!("SELECT s.dag_id FROM {TABLE} s JOIN dag d ON d.dag_id = s.dag_id WHERE s.was_paused <> 0 ORDER BY s.dag_id")).await?);
+        change.changed = texts(tx.query(&unpause).await?).into_iter().map(|d| Change::new(DAG, d, PAUSED, ACTIVE)).collect();
+        change.kept = texts(tx.query(&format!("SELECT s.dag_id FROM {TABLE} s JOIN dag d ON d.dag_id = s.dag_id WHERE s.was_paused <> 0 ORDER BY s.dag_id")).await?).into_iter().map(|d| Change::new(DAG, d, PAUSED, PAUSED)).collect();
         let new = texts(tx.query(&format!("SELECT dag_id FROM dag d WHERE NOT EXISTS (SELECT 1 FROM {TABLE} s WHERE s.dag_id = d.dag_id) ORDER BY dag_id")).await?);
         if !new.is_empty() {
             change.notes.push(format!("{} DAG(s) unknown when the site became a standby stay paused: {}", new.len(), new.join(", ")));
@@ -127,7 +133,7 @@ pub(super) async fn promote(tx: &dyn Transaction, opts: &PromoteOptions) -> Resu
                 ("failed".to_string(), n)
             }
         };
-        change.runs.push(RunChange { dag_id, run_id, from: state, to, task_instances: tis });
+        change.changed.push(Change { dependents: tis, ..Change::new(RUN, format!("{dag_id} {run_id}"), &state, &to) });
     }
     if standby {
         // Last: on MySQL the DDL commits everything before it.

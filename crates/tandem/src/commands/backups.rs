@@ -69,7 +69,7 @@ pub async fn show(ctx: &Ctx, id: &str) -> Result<i32> {
     println!("backup      {}", m.id);
     println!("site        {}", if m.site.is_empty() { "-" } else { &m.site });
     println!("source      {}", m.source);
-    let label = match (tandem_system::by_name(&m.system.name), &m.system.version) {
+    let label = match (crate::registry::registry().system_named(&m.system.name), &m.system.version) {
         (Some(system), Some(v)) => system.version_label(v),
         (_, v) => v.clone().unwrap_or_default(),
     };

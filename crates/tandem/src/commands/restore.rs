@@ -28,7 +28,6 @@ pub async fn run(ctx: &Ctx, args: RestoreArgs) -> Result<i32> {
         (Some(_), None) => return Err(Error::bad_input("--fernet-key-from needs --fernet-key-to (the target site's key)")),
         (None, Some(_)) => return Err(Error::bad_input("--fernet-key-to needs --fernet-key-from (the source site's key)")),
     };
-    let engines = registry::engines();
     let req = RestoreRequest {
         backup,
         force: args.force,
@@ -37,7 +36,7 @@ pub async fn run(ctx: &Ctx, args: RestoreArgs) -> Result<i32> {
         require_mapped: args.require_mapped,
         standby: args.standby,
         rekey,
-        ..RestoreRequest::new(engine.as_ref(), &engines, target, repo)
+        ..RestoreRequest::new(engine, registry::registry(), target, repo)
     };
     let report = tandem_core::restore(req, ctx.progress.clone()).await?;
     if ctx.json {

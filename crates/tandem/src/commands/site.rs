@@ -1,6 +1,6 @@
 //! `tandem promote`, `tandem fence`, `tandem health`.
 
-use tandem_core::{HealthReport, SiteReport};
+use tandem_core::{HealthReport, SiteAction, SiteReport};
 use tandem_error::Result;
 use tandem_system::{Interrupted, PromoteOptions};
 
@@ -16,14 +16,14 @@ pub async fn promote(ctx: &Ctx, args: PromoteArgs) -> Result<i32> {
     let url = ctx.db_url(args.site.as_deref(), args.target.as_deref(), "--target")?;
     let (engine, url) = registry::engine_for(&url)?;
     let interrupted: Interrupted = args.interrupted.parse().map_err(tandem_error::Error::bad_input)?;
-    let report = tandem_core::promote(engine.as_ref(), &url, PromoteOptions { interrupted, force: args.force }, ctx.progress.clone()).await?;
+    let report = tandem_core::promote(registry::registry(), engine, &url, PromoteOptions { interrupted, force: args.force }, ctx.progress.clone()).await?;
     print_change(ctx, &report)
 }
 
 pub async fn fence(ctx: &Ctx, args: FenceArgs) -> Result<i32> {
     let url = ctx.db_url(args.site.as_deref(), args.target.as_deref(), "--target")?;
     let (engine, url) = registry::engine_for(&url)?;
-    let report = tandem_core::fence(engine.as_ref(), &url, ctx.progress.clone()).await?;
+    let report = tandem_core::fence(registry::registry(), engine, &url, ctx.progress.clone()).await?;
     print_change(ctx, &report)
 }
 
@@ -33,18 +33,24 @@ fn print_change(ctx: &Ctx, r: &SiteReport) -> Result<i32> {
         return Ok(0);
     }
     let c = &r.change;
-    match r.action.as_str() {
-        "fence" => println!("fenced {} ({}): {} DAG(s) paused, remembered as active for a later promote", r.site, r.system, c.paused.len()),
-        _ => println!("promoted {} ({}): {} DAG(s) unpaused, {} kept paused as at the source", r.site, r.system, c.unpaused.len(), c.kept_paused.len()),
+    let verb = match r.action {
+        SiteAction::Fence => "fenced",
+        SiteAction::Promote => "promoted",
+    };
+    let kept = match c.kept.len() {
+        0 => String::new(),
+        n => format!(", {n} kept as they were at the source"),
+    };
+    println!("{verb} {} ({}): {} change(s){kept}", r.site, r.system, c.changed.len());
+    for ch in &c.changed {
+        let dependents = match ch.dependents {
+            0 => String::new(),
+            n => format!(" ({n} dependent object(s) changed with it)"),
+        };
+        println!("  {} {}: {} -> {}{dependents}", ch.kind, ch.name, ch.from, ch.to);
     }
-    for d in c.paused.iter().chain(&c.unpaused) {
-        println!("  {d}");
-    }
-    if !c.runs.is_empty() {
-        println!("interrupted runs:");
-        for run in &c.runs {
-            println!("  {} {}: {} -> {} ({} task instances)", run.dag_id, run.run_id, run.from, run.to, run.task_instances);
-        }
+    for ch in &c.kept {
+        println!("  {} {}: stays {}", ch.kind, ch.name, ch.to);
     }
     for n in &c.notes {
         println!("note: {n}");
@@ -55,7 +61,7 @@ fn print_change(ctx: &Ctx, r: &SiteReport) -> Result<i32> {
 pub async fn health(ctx: &Ctx, args: HealthArgs) -> Result<i32> {
     let url = ctx.db_url(args.site.as_deref(), args.db.as_deref(), "--db")?;
     let (engine, url) = registry::engine_for(&url)?;
-    let report = tandem_core::health(engine.as_ref(), &url, args.threshold.as_secs_f64()).await;
+    let report = tandem_core::health(registry::registry(), engine, &url, args.threshold.as_secs_f64()).await;
     if ctx.json {
         output::json(&report)?;
     } else {

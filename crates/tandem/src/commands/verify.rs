@@ -22,7 +22,7 @@ pub async fn run(ctx: &Ctx, args: VerifyArgs) -> Result<i32> {
         (Some(src), _) => {
             let (e, url) = registry::engine_for(&ctx.url_or_site(src)?)?;
             source_engine = e;
-            VerifySource::Db { engine: source_engine.as_ref(), url }
+            VerifySource::Db { engine: source_engine, url }
         }
         (None, Some(id)) => {
             let id = match id.as_str() {
@@ -51,8 +51,7 @@ pub async fn run(ctx: &Ctx, args: VerifyArgs) -> Result<i32> {
         ctx.config.keyring(source_site, args.fernet_key_source.as_deref(), "--fernet-key-source")?,
         ctx.config.keyring(target_site, args.fernet_key_target.as_deref(), "--fernet-key-target")?,
     );
-    let engines = registry::engines();
-    let req = VerifyRequest { source, engine: engine.as_ref(), engines: &engines, target, locations, max_differences: args.max_differences, keys };
+    let req = VerifyRequest { source, engine: engine, registry: registry::registry(), target, locations, max_differences: args.max_differences, keys };
     let report = tandem_core::verify(req, ctx.progress.clone()).await?;
     if ctx.json {
         output::json(&report)?;

@@ -443,7 +443,7 @@ impl Daemon {
             for (name, db, standby) in sites {
                 let checked_at = Utc::now();
                 let report = match crate::registry::engine_for(&db) {
-                    Ok((engine, url)) => tandem_core::health(engine.as_ref(), &url, self.settings.health_threshold.as_secs_f64()).await,
+                    Ok((engine, url)) => tandem_core::health(crate::registry::registry(), engine, &url, self.settings.health_threshold.as_secs_f64()).await,
                     Err(e) => {
                         tracing::warn!(site = %name, "cannot probe: {e}");
                         continue;
