@@ -147,11 +147,12 @@ async fn detect<'r>(registry: &'r Registry, choice: &SystemChoice, snapshot: &dy
             match system.detect(snapshot).await? {
                 Some(d) => Ok((system, d)),
                 None => Err(Error::bad_input(format!(
-                    "database {} is not {} (it lacks one of the tables {}); use --system generic to copy it as it is",
+                    "database {} is not {} (it lacks one of the tables {})",
                     source,
                     system.describe(),
                     system.marker_tables().join(", ")
-                ))),
+                ))
+                .with_hint(tandem_error::Hint::GenericSystem)),
             }
         }
     }

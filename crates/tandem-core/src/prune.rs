@@ -57,7 +57,7 @@ pub async fn prune(
     events: Arc<dyn Events>,
 ) -> Result<PruneReport> {
     if policy.keep_last == 0 && policy.keep_daily == 0 {
-        return Err(Error::bad_input("this policy keeps no backup at all; give --keep-last 1 or more"));
+        return Err(Error::bad_input("this policy keeps no backup at all").with_hint(tandem_error::Hint::KeepOneBackup));
     }
     let lock = repo.lock(LockMode::Exclusive, "prune").await?;
     let result = run(repo, policy, grace, dry_run, events).await;

@@ -13,7 +13,7 @@ use serde::Serialize;
 use tandem_engine::{DbUrl, Engine};
 use tandem_error::{Error, Result, ResultExt};
 use tandem_repo::{BackupId, Manifest, Repository};
-use tandem_system::{LocationMap, Rekey};
+use tandem_system::{LocationMap, SiteKeys};
 
 use crate::{restore, Events, Registry, RestoreReport, RestoreRequest};
 
@@ -41,7 +41,8 @@ pub struct RefreshRequest<'a> {
     pub source: SourceFilter,
     pub locations: LocationMap,
     pub require_mapped: bool,
-    pub rekey: Option<Rekey>,
+    /// The source's and the standby's keys for the system's secrets (both or neither).
+    pub keys: SiteKeys,
     /// Do nothing if the newest backup of the source is this one (the standby holds it already).
     pub unless_newest_is: Option<BackupId>,
 }
@@ -98,7 +99,7 @@ pub async fn refresh(req: RefreshRequest<'_>, events: Arc<dyn Events>) -> Result
             locations: req.locations,
             require_mapped: req.require_mapped,
             standby,
-            rekey: req.rekey,
+            keys: req.keys,
             ..RestoreRequest::new(req.engine, req.registry, req.target, req.repo)
         },
         events,

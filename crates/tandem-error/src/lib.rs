@@ -39,11 +39,33 @@ impl Kind {
     }
 }
 
-/// An error of tandem: a kind and a message with its context chain already folded in.
+/// What the user can do about an error, named by its effect rather than by how a front end
+/// spells it: the CLI renders a hint as its flag (`--force`), the daemon as its config key.
+/// Lower layers attach hints; they never name flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Hint {
+    /// Replace the target's current content with the restored one.
+    ReplaceTarget,
+    /// Copy the database faithfully as the `generic` system.
+    GenericSystem,
+    /// Add location-map rules for the locations named.
+    AddLocationRules,
+    /// Accept locations that no rule maps.
+    AllowUnmapped,
+    /// Promote a site that is not a standby (nothing remembered to reactivate).
+    PromoteAnyway,
+    /// Keep at least one backup in a retention policy.
+    KeepOneBackup,
+}
+
+/// An error of tandem: a kind, a message with its context chain already folded in, and what
+/// the user can do about it.
 #[derive(Debug, Clone, thiserror::Error)]
 pub struct Error {
     kind: Kind,
     message: String,
+    hint: Option<Hint>,
 }
 
 impl fmt::Display for Error {
@@ -54,7 +76,7 @@ impl fmt::Display for Error {
 
 impl Error {
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into() }
+        Error { kind, message: message.into(), hint: None }
     }
     pub fn bad_input(message: impl Into<String>) -> Self {
         Self::new(Kind::BadInput, message)
@@ -79,6 +101,15 @@ impl Error {
     }
     pub fn message(&self) -> &str {
         &self.message
+    }
+    /// What the user can do about it, for the front end to render.
+    pub fn hint(&self) -> Option<Hint> {
+        self.hint
+    }
+    /// Attaches what the user can do about it.
+    pub fn with_hint(mut self, hint: Hint) -> Self {
+        self.hint = Some(hint);
+        self
     }
     /// Prefixes the message with what was being done: `"{context}: {message}"`.
     pub fn context(mut self, context: impl fmt::Display) -> Self {
@@ -127,6 +158,9 @@ mod tests {
         assert_eq!(e.to_string(), "restore: chunk ab12: hash mismatch");
         assert_eq!(e.kind(), Kind::Corrupt);
         assert_eq!(e.kind().exit_code(), 4);
+        let hinted: Result<()> = Err(Error::conflict("not empty").with_hint(Hint::ReplaceTarget));
+        let e = hinted.context("restore").unwrap_err();
+        assert_eq!((e.to_string().as_str(), e.hint()), ("restore: not empty", Some(Hint::ReplaceTarget)), "context keeps the hint");
     }
 
     #[test]

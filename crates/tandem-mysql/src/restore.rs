@@ -94,10 +94,11 @@ fn name_prefix(db: &str) -> String {
 
 fn conflict_not_empty(db: &str, rel: &[(String, String)]) -> Error {
     Error::conflict(format!(
-        "target database {db} is not empty ({} relations, e.g. {}); use --force to replace it",
+        "target database {db} is not empty ({} relations, e.g. {})",
         rel.len(),
         rel.first().map(|r| r.0.as_str()).unwrap_or("?")
     ))
+    .with_hint(tandem_error::Hint::ReplaceTarget)
 }
 
 #[async_trait]

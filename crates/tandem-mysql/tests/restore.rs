@@ -62,7 +62,7 @@ async fn non_empty_target_needs_replace() {
     let err = target.begin(&b.schema, false).await.err().expect("refused");
     assert_eq!(err.kind(), Kind::Conflict);
     assert!(err.to_string().contains(&format!("target database {dst} is not empty (4 relations, e.g. items)")), "{err}");
-    assert!(err.to_string().contains("--force"), "{err}");
+    assert_eq!(err.hint(), Some(tandem_error::Hint::ReplaceTarget), "{err}");
     assert_eq!(state(&dst), before);
 
     restore(&b, &dst, true).await.expect("restore with replace");

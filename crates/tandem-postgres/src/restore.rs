@@ -99,9 +99,10 @@ impl Target for PgTarget {
         if !replace {
             if let Some(first) = state.relations.first() {
                 return Err(Error::conflict(format!(
-                    "target database {db} is not empty ({} relations, e.g. {first}); use --force to replace it",
+                    "target database {db} is not empty ({} relations, e.g. {first})",
                     state.relations.len()
-                )));
+                ))
+                .with_hint(tandem_error::Hint::ReplaceTarget));
             }
         }
         if !self.exists {

@@ -139,7 +139,7 @@ async fn non_empty_target_needs_replace() {
     let e = restore(&dst, &b, false).await.expect_err("must refuse");
     assert_eq!(e.kind(), Kind::Conflict, "{e}");
     assert!(e.to_string().contains(&format!("target database {dst} is not empty")), "{e}");
-    assert!(e.to_string().contains("use --force"), "{e}");
+    assert_eq!(e.hint(), Some(tandem_error::Hint::ReplaceTarget), "{e}");
     assert_eq!(s.sql(&dst, "SELECT v FROM keep"), "old content");
 
     restore(&dst, &b, true).await.expect("replace");

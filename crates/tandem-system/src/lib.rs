@@ -22,10 +22,11 @@ pub use airflow::Airflow;
 pub use generic::Generic;
 pub use hive::HiveMetastore;
 pub use location::{LocationMap, LocationRule};
-pub use secrets::{Keyring, Rekey, RowRewriter};
+pub use secrets::{Rekey, RowRewriter, SecretCodec, SiteKey, SiteKeys};
 pub use site::{Change, Check, Health, Interrupted, PromoteOptions, StateChange};
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use tandem_engine::{Dialect, Snapshot, TableDef, Transaction};
@@ -139,6 +140,13 @@ pub trait System: Send + Sync {
     /// Whether the system keeps secrets encrypted with a site key (restore re-encrypts them).
     fn has_secrets(&self) -> bool {
         false
+    }
+
+    /// The codec of this system's secrets under one site's `key` (systems with secrets only).
+    /// Errors (BadInput) for a key the system cannot use, naming the key's origin, never the
+    /// key, and for a system without secrets.
+    fn secret_codec(&self, key: &SiteKey) -> Result<Arc<dyn SecretCodec>> {
+        Err(Error::bad_input(format!("{} keeps no encrypted secrets ({} applies to systems that do)", self.describe(), key.origin())))
     }
 
     /// The rewrite that re-encrypts `table`'s secrets from `keys.from` to `keys.to`, if the table

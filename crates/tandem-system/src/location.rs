@@ -122,11 +122,11 @@ impl LocationRule {
     pub fn parse(spec: &str) -> Result<LocationRule> {
         let (from, to) = spec
             .split_once('=')
-            .ok_or_else(|| Error::bad_input(format!("--map-location {spec:?} has no '=': expected FROM=TO, e.g. gs://lake-us/=gs://lake-eu/")))?;
+            .ok_or_else(|| Error::bad_input(format!("location rule {spec:?} has no '=': expected FROM=TO, e.g. gs://lake-us/=gs://lake-eu/")))?;
         let (from, to) = (from.trim(), to.trim());
         if from.is_empty() || to.is_empty() {
             return Err(Error::bad_input(format!(
-                "--map-location {spec:?} has an empty {} side: expected FROM=TO, e.g. gs://lake-us/=gs://lake-eu/",
+                "location rule {spec:?} has an empty {} side: expected FROM=TO, e.g. gs://lake-us/=gs://lake-eu/",
                 if from.is_empty() { "FROM" } else { "TO" }
             )));
         }
@@ -134,7 +134,7 @@ impl LocationRule {
             let scheme_ok = side.find(':').is_some_and(|i| i > 0 && side[..i].chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)));
             if !scheme_ok && !side.starts_with('/') {
                 return Err(Error::bad_input(format!(
-                    "--map-location {spec:?}: {side:?} is not an absolute location (expected scheme://bucket/path or /path)"
+                    "location rule {spec:?}: {side:?} is not an absolute location (expected scheme://bucket/path or /path)"
                 )));
             }
         }
@@ -201,7 +201,7 @@ impl LocationMap {
             let rule = LocationRule::parse(s.as_ref())?;
             if let Some(dup) = rules.iter().find(|r| r.from_key == rule.from_key) {
                 return Err(Error::bad_input(format!(
-                    "--map-location: {:?} and {:?} map the same location",
+                    "location map: {:?} and {:?} map the same location",
                     format!("{}={}", dup.from, dup.to),
                     s.as_ref()
                 )));

@@ -1,55 +1,71 @@
-//! Secrets a system encrypts with a site key (Airflow's Fernet key), re-encrypted by a restore
-//! into a site with another key, and decrypted by verify to compare what they hide.
+//! Secrets a system keeps encrypted with a per-site key, re-encrypted by a restore into a site
+//! with another key and decrypted by verify to compare what they hide.
 //!
-//! Keys are Fernet keys (url-safe base64 of 32 bytes); a comma-separated list is a key ring as
-//! Airflow reads it: the first key encrypts, every key may decrypt.
+//! Everything above a system handles a site's key as an opaque [`SiteKey`]; only the system
+//! knows its scheme and turns a key into a [`SecretCodec`] ([`System::secret_codec`]:
+//! Airflow's is a Fernet key ring).
+//!
+//! [`System::secret_codec`]: crate::System::secret_codec
 
-use tandem_error::{Error, Result};
+use std::sync::Arc;
 
-/// The Fernet key ring of one site.
+use tandem_error::Result;
+
+/// One site's key for the secrets its system encrypts, as the user gave it, with where it came
+/// from (`--fernet-key-to`, `sites.dr.fernet-key`) for messages. Never printed: `Debug` shows
+/// only the origin.
 #[derive(Clone)]
-pub struct Keyring {
-    ring: fernet::MultiFernet,
+pub struct SiteKey {
+    secret: String,
+    origin: String,
 }
 
-impl std::fmt::Debug for Keyring {
+impl SiteKey {
+    pub fn new(secret: impl Into<String>, origin: impl Into<String>) -> SiteKey {
+        SiteKey { secret: secret.into(), origin: origin.into() }
+    }
+    /// The key material, for the system's codec only.
+    pub fn expose(&self) -> &str {
+        &self.secret
+    }
+    /// Where the key came from, for messages.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+}
+
+impl std::fmt::Debug for SiteKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Keyring(…)")
+        write!(f, "SiteKey({}, …)", self.origin)
     }
 }
 
-impl Keyring {
-    /// Parses `KEY[,KEY…]`. Errors (BadInput) name the position of a key that is not a Fernet
-    /// key, never the key itself.
-    pub fn parse(spec: &str, what: &str) -> Result<Keyring> {
-        let mut keys = Vec::new();
-        for (i, k) in spec.split(',').map(str::trim).filter(|k| !k.is_empty()).enumerate() {
-            keys.push(fernet::Fernet::new(k).ok_or_else(|| {
-                Error::bad_input(format!("{what}: key {} is not a Fernet key (32 bytes in url-safe base64, as `airflow` generates them)", i + 1))
-            })?);
-        }
-        if keys.is_empty() {
-            return Err(Error::bad_input(format!("{what} is empty")));
-        }
-        Ok(Keyring { ring: fernet::MultiFernet::new(keys) })
-    }
+/// The keys of the two sides of a restore or verify; a side without a key is `None`.
+#[derive(Debug, Clone, Default)]
+pub struct SiteKeys {
+    pub source: Option<SiteKey>,
+    pub target: Option<SiteKey>,
+}
 
-    /// The plaintext of `token`, or `None` if no key of the ring opens it.
-    pub fn decrypt(&self, token: &str) -> Option<Vec<u8>> {
-        self.ring.decrypt(token.trim()).ok()
-    }
-
-    /// A new token for `plain` under the first key.
-    pub fn encrypt(&self, plain: &[u8]) -> String {
-        self.ring.encrypt(plain)
+impl SiteKeys {
+    pub fn is_empty(&self) -> bool {
+        self.source.is_none() && self.target.is_none()
     }
 }
 
-/// The keys of a restore from one site into another.
-#[derive(Debug, Clone)]
+/// Encrypts and decrypts one site's secrets in its system's scheme.
+pub trait SecretCodec: Send + Sync {
+    /// The plaintext of `token`, or `None` if the key does not open it.
+    fn decrypt(&self, token: &str) -> Option<Vec<u8>>;
+    /// A new token for `plain`.
+    fn encrypt(&self, plain: &[u8]) -> String;
+}
+
+/// The codecs of a restore from one site into another.
+#[derive(Clone)]
 pub struct Rekey {
-    pub from: Keyring,
-    pub to: Keyring,
+    pub from: Arc<dyn SecretCodec>,
+    pub to: Arc<dyn SecretCodec>,
 }
 
 /// Changes a system makes to the raw fields of a table's rows while they load (re-encrypting
@@ -64,17 +80,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rings_decrypt_with_any_key_and_encrypt_with_the_first() {
-        let (a, b) = (fernet::Fernet::generate_key(), fernet::Fernet::generate_key());
-        let old = Keyring::parse(&a, "key").unwrap();
-        let ring = Keyring::parse(&format!("{b}, {a}"), "key").unwrap();
-        let token = old.encrypt(b"s3cret");
-        assert_eq!(ring.decrypt(&token).unwrap(), b"s3cret");
-        let new = ring.encrypt(b"x");
-        assert!(old.decrypt(&new).is_none(), "encrypted with the first key of the ring");
-        assert_eq!(Keyring::parse(&b, "key").unwrap().decrypt(&new).unwrap(), b"x");
-        let e = Keyring::parse("not-a-key", "--fernet-key-to").unwrap_err();
-        assert!(e.to_string().contains("--fernet-key-to: key 1 is not a Fernet key") && !e.to_string().contains("not-a-key"), "{e}");
-        assert!(Keyring::parse(" , ", "k").is_err());
+    fn site_keys_never_show_the_key() {
+        let k = SiteKey::new("s3cret-material", "--fernet-key-to");
+        let shown = format!("{k:?} {:?}", SiteKeys { source: Some(k.clone()), target: None });
+        assert!(shown.contains("--fernet-key-to") && !shown.contains("s3cret"), "{shown}");
+        assert_eq!(k.expose(), "s3cret-material");
     }
 }

@@ -170,7 +170,7 @@ impl Config {
             tandem_system::LocationMap::parse(&site.map_location).map_err(|e| e.context(format!("sites.{name}.map-location")))?;
             if let Some(k) = &site.fernet_key {
                 let k = expand_env(k).map_err(|e| e.context(format!("sites.{name}.fernet-key")))?;
-                tandem_system::Keyring::parse(&k, &format!("sites.{name}.fernet-key"))?;
+                crate::registry::check_site_key(&tandem_system::SiteKey::new(k.as_str(), format!("sites.{name}.fernet-key")), site.system.as_deref())?;
                 site.fernet_key = Some(k);
             }
             if let Some(src) = &site.source {
@@ -201,14 +201,16 @@ impl Config {
         Ok(config)
     }
 
-    /// The Fernet key ring of a site: `flag` wins over the site's `fernet-key`. `what` names the
-    /// key in errors.
-    pub fn keyring(&self, site: Option<&str>, flag: Option<&str>, what: &str) -> Result<Option<tandem_system::Keyring>> {
-        let key = match flag {
-            Some(k) => Some(k),
-            None => site.and_then(|s| self.sites.get(s)).and_then(|s| s.fernet_key.as_deref()),
-        };
-        key.map(|k| tandem_system::Keyring::parse(k, what)).transpose()
+    /// A site's key for its system's secrets: `flag` (named `what` in errors) wins over the
+    /// site's `fernet-key`.
+    pub fn site_key(&self, site: Option<&str>, flag: Option<&str>, what: &str) -> Option<tandem_system::SiteKey> {
+        match flag {
+            Some(k) => Some(tandem_system::SiteKey::new(k, what)),
+            None => {
+                let (name, key) = site.and_then(|s| Some((s, self.sites.get(s)?.fernet_key.as_deref()?)))?;
+                Some(tandem_system::SiteKey::new(key, format!("sites.{name}.fernet-key")))
+            }
+        }
     }
 
     /// The site's `map-location` list followed by `flags` (`FROM=TO` each).

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tandem_core::{BackupReport, Events, PruneReport, RefreshReport, RefreshRequest, SourceFilter, SystemChoice};
 use tandem_error::{Error, Result};
 use tandem_repo::{BackupId, Repository};
-use tandem_system::Rekey;
+use tandem_system::SiteKeys;
 
 use crate::config::Config;
 use crate::registry;
@@ -61,20 +61,20 @@ pub async fn refresh_site(config: &Config, name: &str, unless_newest_is: Option<
         source: SourceFilter { site: source_name.to_string(), url: Some(source_url) },
         locations: config.location_map(Some(name), &[])?,
         require_mapped: false,
-        rekey: rekey(config, source_name, name)?,
+        keys: site_keys(config, source_name, name)?,
         unless_newest_is,
     };
     tandem_core::refresh(req, events).await
 }
 
-/// Re-encryption between two sites' Fernet keys: both or neither must be configured.
-fn rekey(config: &Config, source_name: &str, target_name: &str) -> Result<Option<Rekey>> {
-    let ring = |n: &str| config.keyring(Some(n), None, &format!("sites.{n}.fernet-key"));
-    match (ring(source_name)?, ring(target_name)?) {
-        (Some(from), Some(to)) => Ok(Some(Rekey { from, to })),
-        (None, None) => Ok(None),
-        (Some(_), None) | (None, Some(_)) => Err(Error::bad_input(format!(
+/// The keys of a refresh from one site into another: both or neither must be configured.
+fn site_keys(config: &Config, source_name: &str, target_name: &str) -> Result<SiteKeys> {
+    let key = |n: &str| config.site_key(Some(n), None, "-");
+    let keys = SiteKeys { source: key(source_name), target: key(target_name) };
+    if keys.source.is_some() != keys.target.is_some() {
+        return Err(Error::bad_input(format!(
             "sites {source_name} and {target_name}: give both sites a fernet-key (secrets are re-encrypted from one to the other) or neither"
-        ))),
+        )));
     }
+    Ok(keys)
 }

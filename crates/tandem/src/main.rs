@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod config;
+mod hints;
 mod jobs;
 mod output;
 mod progress;
@@ -37,7 +38,7 @@ fn main() {
     let code = match runtime.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", hints::for_command(&e));
             e.kind().exit_code()
         }
     };

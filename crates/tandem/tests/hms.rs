@@ -177,7 +177,7 @@ fn bad_input_changes_nothing() {
     // A map that matches nothing is a warning, not silence.
     let dr = format!("{db}_dr");
     let run = tandem(&["restore", "--target", &server.url(&dr), "--repo", r, "--map-location", &format!("{US}={EU}"), "--map-location", "s3://nothing-here/=s3://x/"]).ok();
-    assert!(run.stdout.contains("warning: --map-location s3://nothing-here/=s3://x/ matched no location"), "{}", run.stdout);
+    assert!(run.stdout.contains("warning: location rule s3://nothing-here/=s3://x/ matched no location"), "{}", run.stdout);
 
     // A target that already holds a metastore is not overwritten without --force.
     let fingerprint = "SELECT COUNT(*), SUM(LOCATION LIKE 'gs://lake-eu/%') FROM SDS";

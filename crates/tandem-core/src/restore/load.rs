@@ -131,7 +131,7 @@ impl Load<'_> {
 /// anything, so a key that cannot decrypt them is reported (naming the first row) before the
 /// target is touched.
 pub(super) async fn check_secrets(repo: &Repository, manifest: &Manifest, system: &dyn System, rekey: &Rekey, events: Arc<dyn Events>) -> Result<()> {
-    events.phase("checking that the Fernet keys open every secret", None, Unit::Items);
+    events.phase("checking that the source site's key opens every secret", None, Unit::Items);
     let plan = Plan {
         system,
         rewriter: None,

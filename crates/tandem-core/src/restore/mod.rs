@@ -8,10 +8,10 @@ mod foreign;
 mod load;
 
 use serde::Serialize;
-use tandem_engine::{DbUrl, Engine};
-use tandem_error::{Error, Result, ResultExt};
+use tandem_engine::{DbUrl, Engine, LogicalType, SchemaDump, TargetState};
+use tandem_error::{Error, Hint, Result, ResultExt};
 use tandem_repo::{BackupId, LockMode, Manifest, Repository};
-use tandem_system::{LocationMap, Rekey, System};
+use tandem_system::{LocationMap, Rekey, SiteKeys, System};
 
 use crate::transform::{LocationReport, Rewriter};
 use crate::{Events, Plan, Registry, Unit};
@@ -37,8 +37,9 @@ pub struct RestoreRequest<'a> {
     pub require_mapped: bool,
     /// Make the restored site a passive standby (systems with a standby mode).
     pub standby: bool,
-    /// Re-encrypt the system's secrets from the source's key to the target's.
-    pub rekey: Option<Rekey>,
+    /// The sites' keys: with both, the system's secrets are re-encrypted from the source's key
+    /// to the target's.
+    pub keys: SiteKeys,
 }
 
 impl<'a> RestoreRequest<'a> {
@@ -55,7 +56,7 @@ impl<'a> RestoreRequest<'a> {
             locations: LocationMap::default(),
             require_mapped: false,
             standby: false,
-            rekey: None,
+            keys: SiteKeys::default(),
         }
     }
 }
@@ -121,7 +122,55 @@ pub async fn restore(req: RestoreRequest<'_>, events: Arc<dyn Events>) -> Result
     Ok(report)
 }
 
+/// What a restore decided before touching the target.
+struct Prepared<'a> {
+    manifest: Manifest,
+    system: &'a dyn System,
+    /// The schema the target gets (translated for another engine).
+    schema: SchemaDump,
+    /// For a restore into another engine: the backup's engine and each table's column types.
+    foreign: Option<(&'a dyn Engine, Vec<Vec<LogicalType>>)>,
+    rekey: Option<Rekey>,
+}
+
 async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Arc<dyn Events>) -> Result<RestoreReport> {
+    let p = prepare(req, id).await?;
+    check_chunks(&req.repo, &p.manifest, events.as_ref()).await?;
+    if let Some(rekey) = &p.rekey {
+        load::check_secrets(&req.repo, &p.manifest, p.system, rekey, events.clone()).await?;
+    }
+    let target = req.engine.target(&req.target).await?;
+    let state = target.inspect().await?;
+    check_target(req, &p, &state).await?;
+    let mut report = RestoreReport {
+        backup: id.clone(),
+        target: req.target.to_string(),
+        plan: make_plan(req, &p, state.relations.len())?,
+        executed: false,
+        tables: p.manifest.tables.len(),
+        rows: p.manifest.rows(),
+        bytes: p.manifest.bytes(),
+        duration: Duration::ZERO,
+        system: p.manifest.system.name.clone(),
+        system_version: p.manifest.system.version.clone(),
+        locations: None,
+        fixups: Vec::new(),
+        warnings: Vec::new(),
+        source_engine: p.manifest.snapshot.engine.clone(),
+        cross_engine: p.foreign.is_some(),
+    };
+    if !req.dry_run {
+        execute(req, &p, target.as_ref(), &mut report, events).await?;
+        report.executed = true;
+    }
+    report.duration = start.elapsed();
+    Ok(report)
+}
+
+/// Reads the manifest and decides what the restore does: the backup's system (known, at a
+/// supported version, and able to take the location map and keys given), the target's schema,
+/// and the secret codecs.
+async fn prepare<'a>(req: &RestoreRequest<'a>, id: &BackupId) -> Result<Prepared<'a>> {
     let manifest = req.repo.read_manifest(id).await?;
     let system = req.registry.system_named(&manifest.system.name).ok_or_else(|| {
         Error::unsupported(format!("backup {id} is of system {:?}, which this tandem does not know; upgrade tandem", manifest.system.name))
@@ -129,54 +178,57 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
     system.check_version(manifest.system.version.as_deref()).with_context(|| format!("backup {id} cannot be restored"))?;
     if !req.locations.is_empty() && system.location_columns().is_empty() {
         return Err(Error::bad_input(format!(
-            "backup {id} is {} ({}), which stores no storage locations: --map-location applies to Hive Metastore backups",
+            "backup {id} is {} ({}), which stores no storage locations: location maps apply to systems that do (Hive Metastore)",
             system.describe(),
             system.name()
         )));
     }
-    if req.rekey.is_some() && !system.has_secrets() {
-        return Err(Error::bad_input(format!(
-            "backup {id} is {} ({}), which keeps no encrypted secrets: --fernet-key-from/--fernet-key-to apply to Airflow backups",
-            system.describe(),
-            system.name()
-        )));
-    }
+    let rekey = rekey(system, &req.keys).with_context(|| format!("backup {id} is {} ({})", system.describe(), system.name()))?;
     // Same engine: the backup's own DDL and rows. Another engine: a translated schema.
-    let source_engine = source_engine(&manifest, req)?;
-    let foreign = match source_engine {
-        Some(from) => Some(foreign::translate(&manifest, from, req.engine, system)?),
-        None => None,
+    let (schema, foreign) = match source_engine(&manifest, req)? {
+        Some(from) => {
+            let (dump, types) = foreign::translate(&manifest, from, req.engine, system)?;
+            (dump, Some((from, types)))
+        }
+        None => (manifest.full_schema(), None),
     };
-    let schema = match &foreign {
-        Some((dump, _)) => dump.clone(),
-        None => manifest.full_schema(),
-    };
+    Ok(Prepared { manifest, system, schema, foreign, rekey })
+}
 
+/// The secret codecs of a restore: both sites' keys or neither.
+fn rekey(system: &dyn System, keys: &SiteKeys) -> Result<Option<Rekey>> {
+    match (&keys.source, &keys.target) {
+        (None, None) => Ok(None),
+        (Some(from), Some(to)) => Ok(Some(Rekey { from: system.secret_codec(from)?, to: system.secret_codec(to)? })),
+        (Some(k), None) | (None, Some(k)) => {
+            Err(Error::bad_input(format!("{} given alone: secrets are re-encrypted from the source site's key to the target site's, so give both or neither", k.origin())))
+        }
+    }
+}
+
+/// Fails (Corrupt) when a chunk of the backup is missing, before the target is touched.
+async fn check_chunks(repo: &Repository, manifest: &Manifest, events: &dyn Events) -> Result<()> {
     events.phase("checking the backup's chunks", None, Unit::Items);
-    let present = req.repo.chunk_ids().await?;
+    let present = repo.chunk_ids().await?;
     for t in &manifest.tables {
         if let Some(c) = t.chunks.iter().find(|c| !present.contains(&c.id)) {
             return Err(Error::corrupt(format!(
-                "backup {id} is incomplete: chunk {} of table {} is missing (run `tandem repo check`)",
+                "backup {} is incomplete: chunk {} of table {} is missing (run `tandem repo check`)",
+                manifest.id,
                 c.id,
                 t.table.display_name()
             )));
         }
     }
     events.phase_done();
+    Ok(())
+}
 
-    let standby = match req.standby {
-        true => system.standby_fixups(&schema.tables, &PlanDialect, "")?.len(),
-        false => 0,
-    };
-    if let Some(rekey) = &req.rekey {
-        load::check_secrets(&req.repo, &manifest, system, rekey, events.clone()).await?;
-    }
-
-    let target = req.engine.target(&req.target).await?;
-    let state = target.inspect().await?;
-    if system.recognizes(&state.relations) {
-        check_target_version(req, &manifest, system).await?;
+/// Refuses a target of the system at another schema version, and a non-empty target unless the
+/// restore replaces it.
+async fn check_target(req: &RestoreRequest<'_>, p: &Prepared<'_>, state: &TargetState) -> Result<()> {
+    if p.system.recognizes(&state.relations) {
+        check_target_version(req, &p.manifest, p.system).await?;
     }
     if !state.relations.is_empty() && !req.force {
         let found = req.registry.system_of(&state.relations);
@@ -185,77 +237,43 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
             false => format!("already holds {}", found.describe()),
         };
         return Err(Error::conflict(format!(
-            "target database {} {holds} ({} relations, e.g. {}); use --force to replace its content",
+            "target database {} {holds} ({} relations, e.g. {})",
             req.target.database,
             state.relations.len(),
             state.relations[0]
-        )));
+        ))
+        .with_hint(Hint::ReplaceTarget));
     }
-    let mut plan = make_plan(&manifest, &schema, &req.target, state.relations.len(), system, &req.locations, req.engine);
-    if req.rekey.is_some() {
-        plan.steps.insert(3, "re-encrypt secrets from the source's Fernet key to the target's while loading".into());
-    }
-    if standby > 0 {
-        let at = plan.steps.len() - 1;
-        plan.steps.insert(at, "make the copy a standby: remember which DAGs are active, pause every DAG".into());
-    }
-    let mut report = RestoreReport {
-        backup: id.clone(),
-        target: req.target.to_string(),
-        plan,
-        executed: false,
-        tables: manifest.tables.len(),
-        rows: manifest.rows(),
-        bytes: manifest.bytes(),
-        duration: Duration::ZERO,
-        system: manifest.system.name.clone(),
-        system_version: manifest.system.version.clone(),
-        locations: None,
-        fixups: Vec::new(),
-        warnings: Vec::new(),
-        source_engine: manifest.snapshot.engine.clone(),
-        cross_engine: foreign.is_some(),
-    };
-    if req.dry_run {
-        report.duration = start.elapsed();
-        return Ok(report);
-    }
+    Ok(())
+}
 
+/// Loads everything into a new session, runs the fix-ups and commits; aborts the session on any
+/// error so the target keeps its old content.
+async fn execute(req: &RestoreRequest<'_>, p: &Prepared<'_>, target: &dyn tandem_engine::Target, report: &mut RestoreReport, events: Arc<dyn Events>) -> Result<()> {
     let rewriter = (!req.locations.is_empty()).then(|| Rewriter::new(req.locations.clone()));
     events.phase("creating the schema", None, Unit::Items);
-    let session = target.begin(&schema, req.force).await?;
+    let session = target.begin(&p.schema, req.force).await?;
     events.phase_done();
-    let note = format!("restore --standby of backup {id} ({})", manifest.source);
+    let note = format!("standby restore of backup {} ({})", p.manifest.id, p.manifest.source);
     let standby_fixups = match req.standby {
-        true => system.standby_fixups(&schema.tables, session.dialect(), &note)?,
+        true => p.system.standby_fixups(&p.schema.tables, session.dialect(), &note)?,
         false => Vec::new(),
     };
     let load = load::Load {
         session: session.as_ref(),
         repo: &req.repo,
-        manifest: &manifest,
-        system: system,
+        manifest: &p.manifest,
+        system: p.system,
         rewriter: rewriter.as_ref(),
-        targets: &schema.tables,
-        foreign: match (&foreign, source_engine) {
-            (Some((_, types)), Some(from)) => Some(load::Foreign { from, to: req.engine, types }),
-            _ => None,
-        },
-        rekey: req.rekey.as_ref(),
+        targets: &p.schema.tables,
+        foreign: p.foreign.as_ref().map(|(from, types)| load::Foreign { from: *from, to: req.engine, types }),
+        rekey: p.rekey.as_ref(),
         standby: &standby_fixups,
     };
     let prepared = async {
         load.load_all(events.clone()).await?;
         if let Some(rw) = &rewriter {
-            let r = rw.report();
-            if req.require_mapped && r.unmapped_total > 0 {
-                return Err(Error::bad_input(format!(
-                    "{} location(s) still point at a mapped-from bucket (e.g. {}); add --map-location rules for them \
-                     or drop --require-mapped (nothing was changed)",
-                    r.unmapped_total,
-                    r.unmapped.first().map(String::as_str).unwrap_or("?")
-                )));
-            }
+            require_mapped(req, rw)?;
         }
         load.fixups(events.clone()).await
     };
@@ -276,15 +294,28 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
     if let Some(rw) = &rewriter {
         let r = rw.report();
         for rule in r.rules.iter().filter(|r| r.rewritten == 0) {
-            let w = format!("--map-location {}={} matched no location", rule.from, rule.to);
+            let w = format!("location rule {}={} matched no location", rule.from, rule.to);
             events.warn(&w);
             report.warnings.push(w);
         }
         report.locations = Some(r);
     }
-    report.executed = true;
-    report.duration = start.elapsed();
-    Ok(report)
+    Ok(())
+}
+
+/// Refuses (BadInput) to make the restore visible while a location still points at a mapped-from
+/// prefix, when the request requires every location mapped.
+fn require_mapped(req: &RestoreRequest<'_>, rw: &Rewriter) -> Result<()> {
+    let r = rw.report();
+    if req.require_mapped && r.unmapped_total > 0 {
+        return Err(Error::bad_input(format!(
+            "{} location(s) still point at a mapped-from bucket (e.g. {}); nothing was changed",
+            r.unmapped_total,
+            r.unmapped.first().map(String::as_str).unwrap_or("?")
+        ))
+        .with_hint(Hint::AddLocationRules));
+    }
+    Ok(())
 }
 
 /// Refuses a target that already holds the backup's system at another schema version: the
@@ -324,22 +355,35 @@ fn source_engine<'a>(m: &Manifest, req: &RestoreRequest<'a>) -> Result<Option<&'
     Ok(Some(from))
 }
 
-fn make_plan(m: &Manifest, schema: &tandem_engine::SchemaDump, target: &DbUrl, existing: usize, system: &dyn System, map: &LocationMap, engine: &dyn Engine) -> Plan {
+/// The steps of a restore, in the order they run.
+fn make_plan(req: &RestoreRequest<'_>, p: &Prepared<'_>, existing: usize) -> Result<Plan> {
+    let (m, schema, target, engine) = (&p.manifest, &p.schema, &req.target, req.engine);
     let mut plan = Plan::default();
     plan.step(format!("verify that all {} chunks of backup {} ({} {}) are present", m.tables.iter().map(|t| t.chunks.len()).sum::<usize>(), m.id, m.system.name, m.source));
-    if m.snapshot.engine != engine.name() {
+    if p.foreign.is_some() {
         plan.step(format!("translate the {} schema of {} tables into {} types, keys and indexes", m.snapshot.engine, m.tables.len(), engine.name()));
     }
     plan.step(format!("create {} schema object(s) in a staging area of {target}", schema.pre_data.len()));
-    let convert = if m.snapshot.engine != engine.name() { format!(", converting every value from {} to {}", m.snapshot.engine, engine.name()) } else { String::new() };
+    if p.rekey.is_some() {
+        plan.step("re-encrypt secrets from the source site's key to the target site's while loading");
+    }
+    let convert = match p.foreign {
+        Some(_) => format!(", converting every value from {} to {}", m.snapshot.engine, engine.name()),
+        None => String::new(),
+    };
     plan.step(format!("load {} tables ({} rows, {} bytes), verifying every chunk hash{convert}", m.tables.len(), m.rows(), m.bytes()));
-    if !map.is_empty() {
-        let rules: Vec<String> = map.rules().iter().map(|r| format!("{} -> {}", r.from, r.to)).collect();
-        let columns: Vec<String> = system.location_columns().iter().map(|c| format!("{}.{}", c.table, c.column)).collect();
+    if !req.locations.is_empty() {
+        let rules: Vec<String> = req.locations.rules().iter().map(|r| format!("{} -> {}", r.from, r.to)).collect();
+        let columns: Vec<String> = p.system.location_columns().iter().map(|c| format!("{}.{}", c.table, c.column)).collect();
         plan.step(format!("rewrite storage locations ({}) in {} while loading", rules.join(", "), columns.join(", ")));
     }
-    for f in system.post_restore(&schema.tables, &PlanDialect) {
+    for f in p.system.post_restore(&schema.tables, &PlanDialect) {
         plan.step(format!("fix up: {}", f.what));
+    }
+    if req.standby {
+        for f in p.system.standby_fixups(&schema.tables, &PlanDialect, "")? {
+            plan.step(format!("standby: {}", f.what));
+        }
     }
     plan.step(format!("run {} post-load statement(s): constraints, indexes, sequences, views", schema.post_data.len()));
     if existing > 0 {
@@ -347,7 +391,7 @@ fn make_plan(m: &Manifest, schema: &tandem_engine::SchemaDump, target: &DbUrl, e
     } else {
         plan.step(format!("make the restored content of {target} visible in one step"));
     }
-    plan
+    Ok(plan)
 }
 
 /// Spells SQL for plans only (the statements are not run).

@@ -22,7 +22,7 @@ use tandem_engine::{DbUrl, Engine, RowSink, Snapshot, SnapshotOptions};
 use tandem_error::{Error, Result, ResultExt};
 use tandem_repo::{BackupId, Repository};
 use tandem_system::verify::{Plan, Side, Size, SMALL_TABLE};
-use tandem_system::{Keyring, LocationMap, System};
+use tandem_system::{LocationMap, SiteKeys, System};
 
 use crate::{restore, Events, Registry, RestoreRequest, Unit};
 use records::{equal, field_differences, key_cmp, Batches, Record, Val};
@@ -49,7 +49,7 @@ pub struct VerifyRequest<'a> {
     /// How many differences are kept by name (all are counted).
     pub max_differences: usize,
     /// Keys to compare encrypted values decrypted (source side, target side).
-    pub keys: (Option<Keyring>, Option<Keyring>),
+    pub keys: SiteKeys,
 }
 
 /// Counts of one kind of object.
@@ -189,6 +189,8 @@ async fn run(req: &VerifyRequest<'_>, src: &dyn Snapshot, dst: &dyn Snapshot, sy
             system.marker_tables().join(", ")
         )));
     }
+    let codec = |k: &Option<tandem_system::SiteKey>| k.as_ref().map(|k| system.secret_codec(k)).transpose();
+    let (key_a, key_b) = (codec(&req.keys.source)?, codec(&req.keys.target)?);
     let (src_tables, dst_tables) = (&src.schema().tables, &dst.schema().tables);
     // First the plans without sizes, to know which child tables matter.
     let unknown = BTreeMap::new();
@@ -223,8 +225,8 @@ async fn run(req: &VerifyRequest<'_>, src: &dyn Snapshot, dst: &dyn Snapshot, sy
         };
         let map = (!req.locations.is_empty()).then(|| req.locations.clone());
         let consume = merge.run(
-            Batches::spawn(rx_a, plan.clone(), src.info().row_encoding, "source", map, req.keys.0.clone()),
-            Batches::spawn(rx_b, plan.clone(), dst.info().row_encoding, "target", None, req.keys.1.clone()),
+            Batches::spawn(rx_a, plan.clone(), src.info().row_encoding, "source", map, key_a.clone()),
+            Batches::spawn(rx_b, plan.clone(), dst.info().row_encoding, "target", None, key_b.clone()),
             events.as_ref(),
         );
         let started = std::time::Instant::now();

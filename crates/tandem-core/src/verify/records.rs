@@ -8,6 +8,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::channel::mpsc;
@@ -16,7 +17,7 @@ use tandem_engine::value::hex;
 use tandem_engine::{rowcodec, RowEncoding};
 use tandem_error::{Error, Result};
 use tandem_system::verify::{decode_tuples, normalize, Field, Loc, Plan, Planned};
-use tandem_system::{Keyring, LocationMap};
+use tandem_system::{LocationMap, SecretCodec};
 
 /// Records decoded in batches of this many.
 const BATCH: usize = 512;
@@ -43,7 +44,7 @@ pub(super) struct Record {
 
 /// Decrypts the values of [`tandem_system::verify::Norm::Secret`] fields in place, with the
 /// side's key; a value the key cannot open is left as it is.
-fn decrypt_secrets(plan: &Plan, keys: &Keyring, r: &mut Record) {
+fn decrypt_secrets(plan: &Plan, keys: &dyn SecretCodec, r: &mut Record) {
     for (p, v) in plan.fields.iter().zip(r.values.iter_mut()) {
         if let (Field::Col { norm: tandem_system::verify::Norm::Secret, .. }, Val::One(Some(s))) = (p.field, v) {
             if let Some(plain) = keys.decrypt(s) {
@@ -126,7 +127,7 @@ pub(super) struct Batches {
 
 impl Batches {
     /// Decodes the rows arriving on `rx`; source records get their locations mapped by `map`.
-    pub fn spawn(rx: mpsc::Receiver<Bytes>, plan: Plan, encoding: RowEncoding, side: &'static str, map: Option<LocationMap>, keys: Option<Keyring>) -> Batches {
+    pub fn spawn(rx: mpsc::Receiver<Bytes>, plan: Plan, encoding: RowEncoding, side: &'static str, map: Option<LocationMap>, keys: Option<Arc<dyn SecretCodec>>) -> Batches {
         let (mut tx, out) = mpsc::channel::<Result<Vec<Record>>>(4);
         tokio::spawn(async move {
             let mut reader = Reader { rx, encoding, rows: VecDeque::new(), side, last: None };
@@ -138,7 +139,7 @@ impl Batches {
                             map_locations(&plan, m, &mut r);
                         }
                         if let Some(k) = &keys {
-                            decrypt_secrets(&plan, k, &mut r);
+                            decrypt_secrets(&plan, k.as_ref(), &mut r);
                         }
                         batch.push(r);
                         if batch.len() == BATCH && tx.send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))).await.is_err() {

@@ -13,6 +13,7 @@
 //!   `log` and `revoked_token` included, is kept;
 //! - with `--standby`, every DAG is paused and what was active is remembered ([`standby`]).
 
+mod fernet;
 mod secrets;
 mod standby;
 mod verify;
@@ -23,7 +24,7 @@ use tandem_engine::{Dialect, TableDef, Transaction};
 use tandem_error::Result;
 
 use crate::read::find_table;
-use crate::{Fixup, Health, PromoteOptions, Rekey, RowRewriter, StateChange, System};
+use crate::{Fixup, Health, PromoteOptions, Rekey, RowRewriter, SecretCodec, SiteKey, StateChange, System};
 
 /// The Airflow metadata database.
 pub struct Airflow;
@@ -89,6 +90,10 @@ impl System for Airflow {
 
     fn has_secrets(&self) -> bool {
         true
+    }
+
+    fn secret_codec(&self, key: &SiteKey) -> Result<std::sync::Arc<dyn SecretCodec>> {
+        Ok(std::sync::Arc::new(fernet::Keyring::parse(key)?))
     }
 
     fn secret_rewriter(&self, table: &TableDef, keys: &Rekey) -> Option<Box<dyn RowRewriter>> {

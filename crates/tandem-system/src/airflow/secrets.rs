@@ -68,7 +68,7 @@ impl RowRewriter for Rewriter {
             let Some(plain) = self.keys.from.decrypt(&token) else {
                 let name = row.get(self.name).and_then(|v| v.as_deref()).map(String::from_utf8_lossy).unwrap_or_default();
                 return Err(Error::bad_input(format!(
-                    "{} {name}: the source's Fernet key cannot decrypt {} (wrong --fernet-key-from?); nothing was changed",
+                    "{} {name}: the source site's Fernet key cannot decrypt {} (is it the source's key?); nothing was changed",
                     self.what, s.column
                 )));
             };
@@ -81,7 +81,9 @@ impl RowRewriter for Rewriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Keyring;
+    use crate::airflow::fernet::Keyring;
+    use crate::{SecretCodec, SiteKey};
+    use std::sync::Arc;
     use tandem_engine::ColumnDef;
 
     fn table(name: &str, cols: &[&str]) -> TableDef {
@@ -91,8 +93,9 @@ mod tests {
     #[test]
     fn re_encrypts_only_what_is_encrypted_and_names_what_fails() {
         let (a, b) = (fernet::Fernet::generate_key(), fernet::Fernet::generate_key());
-        let keys = Rekey { from: Keyring::parse(&a, "from").unwrap(), to: Keyring::parse(&b, "to").unwrap() };
-        let old = Keyring::parse(&a, "a").unwrap();
+        let ring = |k: &str| Keyring::parse(&SiteKey::new(k, "key")).unwrap();
+        let keys = Rekey { from: Arc::new(ring(&a)), to: Arc::new(ring(&b)) };
+        let old = ring(&a);
         let conn = table("connection", &["id", "conn_id", "password", "extra", "is_encrypted", "is_extra_encrypted"]);
         let rw = rewriter(&conn, &keys).unwrap();
         let pw = old.encrypt(b"pw");

@@ -109,9 +109,10 @@ pub(super) async fn promote(tx: &dyn Transaction, opts: &PromoteOptions) -> Resu
         tx.execute(&format!("UPDATE dag SET is_paused = FALSE WHERE dag_id IN (SELECT dag_id FROM {TABLE} WHERE was_paused = 0)")).await?;
     } else if !opts.force {
         return Err(Error::conflict(format!(
-            "the site is not a standby (it has no {TABLE} table: it was neither restored with --standby nor fenced); \
-             use --force to promote it anyway (no DAG is unpaused then)"
-        )));
+            "the site is not a standby (it has no {TABLE} table: it was neither restored as a standby nor fenced, \
+             so nothing is remembered to unpause)"
+        ))
+        .with_hint(tandem_error::Hint::PromoteAnyway));
     } else {
         change.notes.push(format!("not a standby (no {TABLE}): pause flags left as they are"));
     }

@@ -8,7 +8,7 @@ mod fixups;
 mod verify;
 
 use tandem_engine::{Dialect, TableDef};
-use tandem_error::{Error, Result};
+use tandem_error::{Error, Hint, Result};
 
 use crate::{Fixup, LocationColumn, System};
 
@@ -65,12 +65,13 @@ impl System for HiveMetastore {
             Some(v) if supported(v.trim()) => Ok(()),
             Some(v) => Err(Error::bad_input(format!(
                 "Hive Metastore schema version {v} is not supported (tandem supports {list}); \
-                 use --system generic to copy the database as it is, without location maps or fix-ups"
-            ))),
+                 it can be copied as it is, without location maps or fix-ups"
+            ))
+            .with_hint(Hint::GenericSystem)),
             None => Err(Error::bad_input(format!(
-                "the Hive Metastore has no schema version (its VERSION table is empty; tandem supports {list}); \
-                 use --system generic to copy the database as it is"
-            ))),
+                "the Hive Metastore has no schema version (its VERSION table is empty; tandem supports {list})"
+            ))
+            .with_hint(Hint::GenericSystem)),
         }
     }
 
@@ -108,7 +109,7 @@ mod tests {
         for v in ["1.2.0", "2.1.0", "3.0.0", "4.1.0", "2.30.0", "garbage"] {
             assert!(!supported(v), "{v}");
             let e = HiveMetastore.check_version(Some(v)).unwrap_err();
-            assert!(e.to_string().contains(v) && e.to_string().contains("--system generic"), "{e}");
+            assert!(e.to_string().contains(v) && e.hint() == Some(Hint::GenericSystem), "{e}");
         }
         assert!(HiveMetastore.check_version(None).unwrap_err().to_string().contains("no schema version"));
     }

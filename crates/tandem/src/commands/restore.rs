@@ -3,7 +3,7 @@
 use tandem_core::{RestoreReport, RestoreRequest};
 use tandem_error::{Error, Result};
 use tandem_repo::BackupId;
-use tandem_system::Rekey;
+use tandem_system::SiteKeys;
 
 use super::Ctx;
 use crate::cli::RestoreArgs;
@@ -20,14 +20,15 @@ pub async fn run(ctx: &Ctx, args: RestoreArgs) -> Result<i32> {
     };
     let repo = ctx.open_repo().await?;
     let source_site = args.site.as_deref().and_then(|s| ctx.config.sites.get(s)).and_then(|s| s.source().map(str::to_string));
-    let from = ctx.config.keyring(source_site.as_deref(), args.fernet_key_from.as_deref(), "--fernet-key-from")?;
-    let to = ctx.config.keyring(args.site.as_deref(), args.fernet_key_to.as_deref(), "--fernet-key-to")?;
-    let rekey = match (from, to) {
-        (Some(from), Some(to)) => Some(Rekey { from, to }),
-        (None, None) => None,
+    let keys = SiteKeys {
+        source: ctx.config.site_key(source_site.as_deref(), args.fernet_key_from.as_deref(), "--fernet-key-from"),
+        target: ctx.config.site_key(args.site.as_deref(), args.fernet_key_to.as_deref(), "--fernet-key-to"),
+    };
+    match (&keys.source, &keys.target) {
         (Some(_), None) => return Err(Error::bad_input("--fernet-key-from needs --fernet-key-to (the target site's key)")),
         (None, Some(_)) => return Err(Error::bad_input("--fernet-key-to needs --fernet-key-from (the source site's key)")),
-    };
+        _ => {}
+    }
     let req = RestoreRequest {
         backup,
         force: args.force,
@@ -35,7 +36,7 @@ pub async fn run(ctx: &Ctx, args: RestoreArgs) -> Result<i32> {
         locations,
         require_mapped: args.require_mapped,
         standby: args.standby,
-        rekey,
+        keys,
         ..RestoreRequest::new(engine, registry::registry(), target, repo)
     };
     let report = tandem_core::restore(req, ctx.progress.clone()).await?;

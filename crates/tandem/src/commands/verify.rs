@@ -3,6 +3,7 @@
 use tandem_core::{VerifyReport, VerifyRequest, VerifySource};
 use tandem_engine::DbUrl;
 use tandem_error::Result;
+use tandem_system::SiteKeys;
 use tandem_repo::BackupId;
 
 use super::Ctx;
@@ -47,10 +48,10 @@ pub async fn run(ctx: &Ctx, args: VerifyArgs) -> Result<i32> {
         (None, None) => return Err(tandem_error::Error::bad_input("give --source DB_URL (or a site), or --backup ID with --repo")),
     };
     let source_site = args.source.as_deref().filter(|s| !s.contains("://"));
-    let keys = (
-        ctx.config.keyring(source_site, args.fernet_key_source.as_deref(), "--fernet-key-source")?,
-        ctx.config.keyring(target_site, args.fernet_key_target.as_deref(), "--fernet-key-target")?,
-    );
+    let keys = SiteKeys {
+        source: ctx.config.site_key(source_site, args.fernet_key_source.as_deref(), "--fernet-key-source"),
+        target: ctx.config.site_key(target_site, args.fernet_key_target.as_deref(), "--fernet-key-target"),
+    };
     let req = VerifyRequest { source, engine: engine, registry: registry::registry(), target, locations, max_differences: args.max_differences, keys };
     let report = tandem_core::verify(req, ctx.progress.clone()).await?;
     if ctx.json {

@@ -341,7 +341,7 @@ impl Daemon {
     async fn finish(&self, repo: &Repository, run: Run, took: Duration, result: Result<Run>) {
         let mut done = match result {
             Ok(r) => Run { state: RunState::Succeeded, ..r },
-            Err(e) => Run { state: RunState::Failed, error: Some(e.to_string()), ..run },
+            Err(e) => Run { state: RunState::Failed, error: Some(crate::hints::for_daemon(&e)), ..run },
         };
         done.finished = Some(Utc::now());
         done.duration_s = Some(took.as_secs_f64());
