@@ -22,13 +22,14 @@ use crate::{restore, Events, Registry, RestoreReport, RestoreRequest};
 pub struct SourceFilter {
     /// Backups taken of this site (by name)...
     pub site: String,
-    /// ...or of this database URL (as the manifest names it: without password), when given.
-    pub url: Option<String>,
+    /// ...or of this database (same server and database, whatever the credentials), when given.
+    pub url: Option<DbUrl>,
 }
 
 impl SourceFilter {
     fn matches(&self, m: &Manifest) -> bool {
-        (!self.site.is_empty() && m.site == self.site) || self.url.as_deref().is_some_and(|u| m.source == u)
+        let same_db = || self.url.as_ref().is_some_and(|u| DbUrl::parse(&m.source).is_ok_and(|s| s.same_database(u)));
+        (!self.site.is_empty() && m.site == self.site) || same_db()
     }
 }
 

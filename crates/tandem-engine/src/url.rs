@@ -52,6 +52,12 @@ impl DbUrl {
         })
     }
 
+    /// Whether both URLs name the same database on the same server (host, port and database;
+    /// not the credentials, the scheme alias or the parameters).
+    pub fn same_database(&self, other: &DbUrl) -> bool {
+        self.host.eq_ignore_ascii_case(&other.host) && self.port == other.port && self.database == other.database
+    }
+
     /// The value of query parameter `name`, if given.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
@@ -105,6 +111,17 @@ impl fmt::Debug for DbUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_database_ignores_credentials_and_alias_but_not_server_or_name() {
+        let a = DbUrl::parse("mysql://u:secret@DB.example:3306/hms").unwrap();
+        let redacted = DbUrl::parse(&a.to_string()).unwrap();
+        assert!(a.same_database(&redacted), "{a}");
+        assert!(a.same_database(&DbUrl::parse("mariadb://other@db.example:3306/hms?x=1").unwrap()));
+        for other in ["mysql://u@db.example:3307/hms", "mysql://u@db2.example:3306/hms", "mysql://u@db.example:3306/hms2"] {
+            assert!(!a.same_database(&DbUrl::parse(other).unwrap()), "{other}");
+        }
+    }
 
     #[test]
     fn parses_full_url() {

@@ -29,6 +29,24 @@ pub struct RepoConfig {
     pub encryption: String,
 }
 
+/// Shared (backup, restore, check) or exclusive (prune); stored as `"shared"` / `"exclusive"`.
+/// A lock with another mode (a newer tandem) does not parse and is honoured as unreadable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LockMode {
+    Shared,
+    Exclusive,
+}
+
+impl LockMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockMode::Shared => "shared",
+            LockMode::Exclusive => "exclusive",
+        }
+    }
+}
+
 /// Id of a backup: `YYYYMMDDTHHMMSSZ-xxxx` (UTC start time + 4 random hex digits), so ids sort by
 /// time as strings.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -164,8 +182,7 @@ impl Manifest {
 /// `locks/<lock-id>.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
-    /// `"shared"` (backup, restore, check) or `"exclusive"` (prune).
-    pub mode: String,
+    pub mode: LockMode,
     /// What holds it (`backup`, `prune`).
     pub purpose: String,
     pub hostname: String,

@@ -29,5 +29,5 @@ mod store;
 
 pub use daemon::{Claim, LeaseRecord};
 pub use format::*;
-pub use lock::{hostname, LockMode, RepoLock};
+pub use lock::{hostname, RepoLock};
 pub use repository::{ChunkInfo, Repository};

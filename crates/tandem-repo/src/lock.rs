@@ -16,29 +16,13 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use tandem_error::{Error, Result};
 use tokio::task::JoinHandle;
 
-use crate::format::LockInfo;
+use crate::format::{LockInfo, LockMode};
 use crate::store::store_error;
 
 /// How long a lock lives without a refresh.
 pub(crate) const LOCK_TTL: Duration = Duration::from_secs(120);
 /// How often the holder rewrites its lock.
 pub(crate) const LOCK_REFRESH: Duration = Duration::from_secs(30);
-
-/// Shared (backup, restore, check) or exclusive (prune).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LockMode {
-    Shared,
-    Exclusive,
-}
-
-impl LockMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LockMode::Shared => "shared",
-            LockMode::Exclusive => "exclusive",
-        }
-    }
-}
 
 /// A held lock. Refreshes itself in the background; removed by [`RepoLock::release`] (or,
 /// best-effort, on drop).
@@ -93,7 +77,7 @@ impl Drop for RepoLock {
 pub(crate) async fn acquire(store: Arc<dyn ObjectStore>, url: String, mode: LockMode, purpose: &str) -> Result<RepoLock> {
     let now = Utc::now();
     let mut info = LockInfo {
-        mode: mode.as_str().to_string(),
+        mode,
         purpose: purpose.to_string(),
         hostname: hostname(),
         pid: std::process::id(),
@@ -164,7 +148,7 @@ async fn check_conflicts(store: &Arc<dyn ObjectStore>, url: &str, own: &Path, mo
             tracing::info!(lock = %m.location, purpose = %other.purpose, host = %other.hostname, pid = other.pid, "ignoring a stale lock");
             continue;
         }
-        if mode == LockMode::Exclusive || other.mode != LockMode::Shared.as_str() {
+        if mode == LockMode::Exclusive || other.mode != LockMode::Shared {
             return Err(Error::conflict(format!(
                 "repository is locked by {} (host {}, pid {}, since {}); try again later or wait for the lock to expire at {}",
                 other.purpose,

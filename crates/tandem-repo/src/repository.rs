@@ -12,7 +12,8 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload};
 use tandem_error::{Error, Kind, Result};
 
 use crate::format::{BackupId, ChunkRef, Manifest, RepoConfig, FORMAT_VERSION};
-use crate::lock::{LockMode, RepoLock};
+use crate::format::LockMode;
+use crate::lock::RepoLock;
 use crate::store::{open_store, store_error, Missing};
 
 /// Name of the root file.

@@ -159,7 +159,7 @@ async fn lock_is_refreshed_until_released() {
     let l = repo.lock(LockMode::Shared, "backup").await.expect("lock");
     let read = || async { serde_json::from_slice::<tandem_repo::LockInfo>(&t.get_raw(&l.path()).await).expect("lock json") };
     let first = read().await;
-    assert_eq!(first.mode, "shared");
+    assert_eq!(first.mode, tandem_repo::LockMode::Shared);
     assert_eq!(first.purpose, "backup");
     assert_eq!(first.pid, std::process::id());
     assert_eq!((first.expires - first.created).num_seconds(), 120);

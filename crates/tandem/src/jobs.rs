@@ -52,7 +52,7 @@ pub async fn refresh_site(config: &Config, name: &str, unless_newest_is: Option<
     })?;
     let source = config.site(source_name)?;
     let (engine, target) = registry::engine_for(&site.db)?;
-    let source_url = tandem_engine::DbUrl::parse(&source.db)?.to_string();
+    let source_url = tandem_engine::DbUrl::parse(&source.db)?;
     let req = RefreshRequest {
         engine: engine,
         registry: registry::registry(),

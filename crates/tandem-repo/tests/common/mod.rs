@@ -311,7 +311,7 @@ pub async fn locks(t: &Target) {
     // Stale locks are ignored: expired, or from a dead process on this host.
     let now = Utc::now();
     let expired = LockInfo {
-        mode: "exclusive".into(),
+        mode: tandem_repo::LockMode::Exclusive,
         purpose: "prune".into(),
         hostname: "elsewhere".into(),
         pid: 1,
