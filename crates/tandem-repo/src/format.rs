@@ -47,7 +47,8 @@ impl LockMode {
     }
 }
 
-/// Id of a backup: `YYYYMMDDTHHMMSSZ-xxxx` (UTC start time + 4 random hex digits), so ids sort by
+/// Id of a backup: `YYYYMMDDTHHMMSSZ-xxxx` (UTC start time + 4 hex digits: the millisecond in
+/// 10 bits, then 6 random bits), so ids sort by
 /// time as strings.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -56,7 +57,9 @@ pub struct BackupId(String);
 impl BackupId {
     /// A new id for a backup starting at `at`.
     pub fn new(at: DateTime<Utc>) -> BackupId {
-        BackupId(format!("{}-{:04x}", at.format("%Y%m%dT%H%M%SZ"), rand::random::<u16>()))
+        // Milliseconds first: two backups started in the same second still sort in start order.
+        let ms = at.timestamp_subsec_millis().min(999) as u16;
+        BackupId(format!("{}-{:04x}", at.format("%Y%m%dT%H%M%SZ"), (ms << 6) | (rand::random::<u8>() & 0x3f) as u16))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -201,6 +204,11 @@ mod tests {
         let a = BackupId::new("2026-11-23T17:19:00Z".parse().unwrap());
         let b = BackupId::new("2026-11-23T17:20:00Z".parse().unwrap());
         assert!(a < b);
+        let (early, late) = ("2026-11-23T17:19:00.001Z".parse().unwrap(), "2026-11-23T17:19:00.002Z".parse().unwrap());
+        for _ in 0..100 {
+            assert!(BackupId::new(early) < BackupId::new(late), "same second: start order");
+        }
+        assert!(BackupId::new("2026-11-23T17:19:00.999Z".parse().unwrap()).as_str().starts_with("20261123T171900Z-f9"));
         assert!(a.as_str().starts_with("20261123T171900Z-"));
         assert_eq!(a.time(), "2026-11-23T17:19:00Z".parse::<DateTime<Utc>>().unwrap());
         assert_eq!(a.as_str().parse::<BackupId>().unwrap(), a);

@@ -210,7 +210,7 @@ fn bad_input_changes_nothing() {
     tandem(&["restore", "--target", &server.url(&missing), "--repo", r, "--backup", &generic, "--map-location", "gs://a/=gs://b/"])
         .fails_with(2, "stores no storage locations");
     tandem(&["verify", "--source", &server.url(&db), "--target", &server.url(&plain)]).fails_with(2, "is not a Hive Metastore like the source");
-    tandem(&["verify", "--source", &server.url(&plain), "--target", &server.url(&plain)]).fails_with(6, "compares Hive Metastores");
+    tandem(&["verify", "--source", &server.url(&plain), "--target", &server.url(&plain)]).fails_with(6, "compares the systems that describe their objects (hive-metastore, airflow)");
     tandem(&["verify", "--target", &server.url(&plain)]).fails_with(2, "--source");
 }
 

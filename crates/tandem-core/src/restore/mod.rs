@@ -178,9 +178,10 @@ async fn prepare<'a>(req: &RestoreRequest<'a>, id: &BackupId) -> Result<Prepared
     system.check_version(manifest.system.version.as_deref()).with_context(|| format!("backup {id} cannot be restored"))?;
     if !req.locations.is_empty() && system.location_columns().is_empty() {
         return Err(Error::bad_input(format!(
-            "backup {id} is {} ({}), which stores no storage locations: location maps apply to systems that do (Hive Metastore)",
+            "backup {id} is {} ({}), which stores no storage locations: location maps apply to systems that do ({})",
             system.describe(),
-            system.name()
+            system.name(),
+            names(req.registry.systems().filter(|s| !s.location_columns().is_empty()))
         )));
     }
     let rekey = rekey(system, &req.keys).with_context(|| format!("backup {id} is {} ({})", system.describe(), system.name()))?;
@@ -193,6 +194,11 @@ async fn prepare<'a>(req: &RestoreRequest<'a>, id: &BackupId) -> Result<Prepared
         None => (manifest.full_schema(), None),
     };
     Ok(Prepared { manifest, system, schema, foreign, rekey })
+}
+
+/// `a, b` of the systems' names, for messages.
+pub(crate) fn names<'s>(systems: impl Iterator<Item = &'s dyn System>) -> String {
+    systems.map(|s| s.name()).collect::<Vec<_>>().join(", ")
 }
 
 /// The secret codecs of a restore: both sites' keys or neither.

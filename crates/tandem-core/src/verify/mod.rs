@@ -173,10 +173,11 @@ async fn run(req: &VerifyRequest<'_>, src: &dyn Snapshot, dst: &dyn Snapshot, sy
     let views = system.verify_views();
     if views.is_empty() {
         return Err(Error::unsupported(format!(
-            "the source {} is {} ({}): tandem verify compares Hive Metastores",
+            "the source {} is {} ({}): tandem verify compares the systems that describe their objects ({})",
             req_source_label(req),
             system.describe(),
-            system.name()
+            system.name(),
+            crate::restore::names(req.registry.systems().filter(|s| !s.verify_views().is_empty()))
         )));
     }
     if dst_system.name() != system.name() {

@@ -68,7 +68,7 @@ impl RowRewriter for Rewriter {
             let Some(plain) = self.keys.from.decrypt(&token) else {
                 let name = row.get(self.name).and_then(|v| v.as_deref()).map(String::from_utf8_lossy).unwrap_or_default();
                 return Err(Error::bad_input(format!(
-                    "{} {name}: the source site's Fernet key cannot decrypt {} (is it the source's key?); nothing was changed",
+                    "{} {name}: the source's Fernet key cannot decrypt {} (is it the source site's key?); nothing was changed",
                     self.what, s.column
                 )));
             };
