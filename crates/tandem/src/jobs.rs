@@ -54,7 +54,7 @@ pub async fn refresh_site(config: &Config, name: &str, unless_newest_is: Option<
     let (engine, target) = registry::engine_for(&site.db)?;
     let source_url = tandem_engine::DbUrl::parse(&source.db)?;
     let req = RefreshRequest {
-        engine: engine,
+        engine,
         registry: registry::registry(),
         target,
         repo,

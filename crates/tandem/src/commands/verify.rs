@@ -52,7 +52,7 @@ pub async fn run(ctx: &Ctx, args: VerifyArgs) -> Result<i32> {
         source: ctx.config.site_key(source_site, args.fernet_key_source.as_deref(), "--fernet-key-source"),
         target: ctx.config.site_key(target_site, args.fernet_key_target.as_deref(), "--fernet-key-target"),
     };
-    let req = VerifyRequest { source, engine: engine, registry: registry::registry(), target, locations, max_differences: args.max_differences, keys };
+    let req = VerifyRequest { source, engine, registry: registry::registry(), target, locations, max_differences: args.max_differences, keys };
     let report = tandem_core::verify(req, ctx.progress.clone()).await?;
     if ctx.json {
         output::json(&report)?;
