@@ -164,7 +164,7 @@ fn restore_from_an_empty_repository_and_unknown_backup() {
     let repo = dir.path().join("repo");
     backup(&server.url(&db), &repo);
     tandem(&["restore", "--repo", p(&repo), "--target", &server.url("x_unknown"), "--backup", "20200101T000000Z-0000"]).fails_with(2, "20200101T000000Z-0000");
-    tandem(&["backups", "prune", "--keep-last", "0", "--repo", p(&repo)]).fails_with(2, "keeps no backup");
+    tandem(&["backups", "prune", "--keep-last", "0", "--repo", p(&repo)]).fails_with(2, "keeps no backup at all; give --keep-last 1 or more");
     assert_eq!(backups(&repo), 1);
 }
 

@@ -182,10 +182,10 @@ fn bad_input_changes_nothing() {
     // A target that already holds a metastore is not overwritten without --force.
     let fingerprint = "SELECT COUNT(*), SUM(LOCATION LIKE 'gs://lake-eu/%') FROM SDS";
     let before = server.sql(&dr, fingerprint);
-    tandem(&["restore", "--target", &server.url(&dr), "--repo", r]).fails_with(5, "already holds a Hive Metastore");
+    tandem(&["restore", "--target", &server.url(&dr), "--repo", r]).fails_with(5, "already holds a Hive Metastore").fails_with(5, "; use --force to replace its content");
     // --require-mapped refuses to make a restore visible that still points at the source bucket.
     let run = tandem(&["restore", "--target", &server.url(&dr), "--repo", r, "--force", "--map-location", "gs://lake-us/warehouse/retail.db=gs://lake-eu/retail.db", "--require-mapped"]);
-    let run = run.fails_with(2, "still point at a mapped-from bucket");
+    let run = run.fails_with(2, "still point at a mapped-from bucket").fails_with(2, "add --map-location rules for them or drop --require-mapped");
     assert!(run.stderr.contains("gs://lake-us/warehouse"), "{}", run.stderr);
     assert_eq!(server.sql(&dr, fingerprint), before, "the earlier restore is intact");
 
@@ -193,7 +193,7 @@ fn bad_input_changes_nothing() {
     let old = server.create_database("hmsold");
     generate(server, &old, "2.3", &["--schema-only"]);
     server.sql(&old, "UPDATE VERSION SET SCHEMA_VERSION = '1.2.0'");
-    tandem(&["backup", "--source", &server.url(&old), "--repo", r]).fails_with(2, "schema version 1.2.0 is not supported");
+    tandem(&["backup", "--source", &server.url(&old), "--repo", r]).fails_with(2, "schema version 1.2.0 is not supported").fails_with(2, "; use --system generic to copy the database as it is");
     tandem(&["backup", "--source", &server.url(&old), "--repo", r, "--system", "generic"]).ok();
     // ... and so is a backup that claims one (a newer tandem's, or an edited manifest).
     let manifest = repo.path().join("backups").join(format!("{id}.json"));
