@@ -21,10 +21,15 @@ impl PgTransaction {
             .batch_execute("SET TimeZone = 'UTC'; SET DateStyle = ISO; BEGIN ISOLATION LEVEL READ COMMITTED")
             .await
             .map_err(|e| pg_err(&what, e))?;
-        let version = match client.simple_query("SHOW server_version").await.map_err(|e| pg_err(&what, e))?.first() {
-            Some(SimpleQueryMessage::Row(r)) => r.get(0).unwrap_or_default().to_string(),
-            _ => String::new(),
-        };
+        // The first message may be the row description: take the first row.
+        let messages = client.simple_query("SHOW server_version").await.map_err(|e| pg_err(&what, e))?;
+        let version = messages
+            .iter()
+            .find_map(|m| match m {
+                SimpleQueryMessage::Row(r) => Some(r.get(0).unwrap_or_default().to_string()),
+                _ => None,
+            })
+            .unwrap_or_default();
         Ok(PgTransaction { client, version, what })
     }
 }

@@ -1,1 +1,0 @@
-//! The engine conformance suite (see the crate docs).

@@ -1,0 +1,249 @@
+//! The checks of the engine suite (see the module doc of [`crate::engine`]).
+
+use bytes::Bytes;
+use tandem_engine::{rowcodec, DbUrl, ForeignSchema, ForeignTable, SnapshotOptions, Value};
+use tandem_error::{Hint, Kind};
+
+use super::{decode, load, read, sample, Collect, Subject};
+
+/// Loads the sample into a new database of `s`; returns its name and URL.
+async fn sample_db(s: Subject, prefix: &str) -> (String, DbUrl) {
+    let (name, url) = s.database(prefix);
+    load(s, &url, &sample::schema(), &[sample::rows()]).await.unwrap_or_else(|e| panic!("{}: loading the sample: {e}", s.engine.name()));
+    (name, url)
+}
+
+/// The sample's one table read back and decoded.
+async fn read_sample(s: Subject, url: &DbUrl) -> Vec<Vec<Value>> {
+    let (_, tables) = read(s, url).await.expect("read");
+    assert_eq!(tables.len(), 1, "{}: the sample has one table", s.engine.name());
+    decode(s.engine, &tables[0]).expect("decode")
+}
+
+/// Every logical type survives translate_schema → encode_value → copy_in → commit → snapshot →
+/// copy_out → logical_column → decode_value within one engine, and each column is named with a
+/// logical type of the same family (text stays text, numbers stay numbers).
+pub async fn every_logical_type_round_trips(s: Subject) {
+    let (_, url) = sample_db(s, "conf_types").await;
+    let (_, tables) = read(s, &url).await.expect("read");
+    for ((name, want), col) in sample::columns().iter().zip(&tables[0].def.columns) {
+        assert_eq!(col.name, *name, "column order is kept");
+        let got = s.engine.logical_column(col).unwrap_or_else(|| panic!("{name}: {} names no logical type for its own {:?}", s.engine.name(), col.sql_type)).ty;
+        assert_eq!(got.is_text(), want.is_text(), "{name}: {want:?} came back as {got:?} ({})", col.sql_type);
+    }
+    sample::assert_same(s.engine.name(), &sample::rows(), &decode(s.engine, &tables[0]).expect("decode"));
+}
+
+/// A same-engine restore of a snapshot's own schema and raw rows gives back the same bytes.
+pub async fn restore_of_a_snapshot_is_byte_identical(s: Subject) {
+    let (_, src) = sample_db(s, "conf_src").await;
+    let (schema, tables) = read(s, &src).await.expect("read");
+    let (_, dst) = s.database("conf_dst");
+    let session = s.engine.target(&dst).await.expect("target").begin(&schema, false).await.expect("begin");
+    for t in &tables {
+        let n = session.copy_in(&t.def, Box::pin(futures::stream::iter([Ok(Bytes::from(t.data.clone()))]))).await.expect("copy_in");
+        assert_eq!(n, t.rows, "copy_in counts the rows of {}", t.def.name);
+    }
+    session.commit().await.expect("commit");
+    let (again, copied) = read(s, &dst).await.expect("read the copy");
+    assert_eq!(again.tables, schema.tables, "the copy has the same tables");
+    for (a, b) in tables.iter().zip(&copied) {
+        assert!(a.data == b.data, "{}: table {} differs after a restore into the same engine", s.engine.name(), a.def.name);
+    }
+}
+
+/// Every buffer copy_out hands to the sink ends with a whole row, also for rows of megabytes;
+/// the count returned is the number of rows.
+pub async fn copy_out_emits_whole_rows(s: Subject) {
+    let (_, url) = s.database("conf_rows");
+    let mut schema = sample::schema();
+    let table = &mut schema.tables[0];
+    table.def.columns.truncate(1);
+    table.columns.truncate(1);
+    table.def.columns.push(tandem_engine::ColumnDef { name: "tx".into(), nullable: true, ..Default::default() });
+    table.columns.push(tandem_engine::LogicalColumn { ty: tandem_engine::LogicalType::Text, default: None });
+    let big = "0123456789abcdef".repeat(200_000); // 3.2 MB
+    let mut rows: Vec<Vec<Value>> = (0..6).map(|i| vec![Value::Text(i.to_string()), Value::Text(format!("{i}{big}"))]).collect();
+    rows.extend((6..3000).map(|i| vec![Value::Text(i.to_string()), Value::Text(format!("{i}{}", sample::AWKWARD))]));
+    rows.push(vec![Value::Text("3000".into()), Value::Null]);
+    load(s, &url, &schema, &[rows.clone()]).await.expect("load");
+    let snapshot = s.engine.snapshot(&url, &SnapshotOptions::default()).await.expect("snapshot");
+    let def = snapshot.schema().tables[0].clone();
+    let mut sink = Collect::default();
+    let n = snapshot.copy_out(&def, &mut sink).await.expect("copy_out");
+    snapshot.close().await.expect("close");
+    assert!(sink.buffers.len() > 1, "{}: 20 MB came in one buffer", s.engine.name());
+    for (i, b) in sink.buffers.iter().enumerate() {
+        assert_eq!(b.last(), Some(&b'\n'), "{}: buffer {i} of {} does not end with a whole row", s.engine.name(), sink.buffers.len());
+        rowcodec::decode_rows(s.engine.row_encoding(), b).unwrap_or_else(|e| panic!("buffer {i} holds broken rows: {e}"));
+    }
+    let decoded = rowcodec::decode_rows(s.engine.row_encoding(), &sink.bytes()).expect("decode");
+    assert_eq!((n, decoded.len()), (rows.len() as u64, rows.len()));
+    assert!(decoded.iter().any(|r| r[1].is_none()), "NULL survives");
+}
+
+/// `begin` without replace refuses a non-empty target (Conflict, with the replace hint) and
+/// leaves it as it was.
+pub async fn non_empty_target_is_refused(s: Subject) {
+    let (name, url) = sample_db(s, "conf_full").await;
+    let before = read_sample(s, &url).await;
+    let target = s.engine.target(&url).await.expect("target");
+    let relations = target.inspect().await.expect("inspect").relations;
+    assert_eq!(relations.len(), 1, "{relations:?}");
+    let dump = s.engine.translate_schema(&sample::schema()).expect("translate");
+    let e = target.begin(&dump, false).await.err().expect("a non-empty target must be refused");
+    assert_eq!((e.kind(), e.hint()), (Kind::Conflict, Some(Hint::ReplaceTarget)), "{e}");
+    assert!(e.to_string().contains(&name), "the error names the database: {e}");
+    assert_eq!(target.inspect().await.expect("inspect").relations, relations);
+    assert_eq!(read_sample(s, &url).await, before);
+}
+
+/// Rows loaded into a session that is aborted, or dropped without commit, never become visible:
+/// the target keeps its old content.
+pub async fn abort_and_drop_leave_the_target_unchanged(s: Subject) {
+    let (_, url) = sample_db(s, "conf_keep").await;
+    let before = read_sample(s, &url).await;
+    let other = other_schema();
+    let dump = s.engine.translate_schema(&other).expect("translate");
+    for drop_it in [false, true] {
+        let target = s.engine.target(&url).await.expect("target");
+        let session = target.begin(&dump, true).await.expect("begin");
+        let data = super::encode_rows(s.engine, &dump.tables[0], other.tables[0].columns.iter().map(|c| &c.ty), &[vec![Value::Text("9".into())]]).expect("encode");
+        session.copy_in(&dump.tables[0], Box::pin(futures::stream::iter([Ok(Bytes::from(data))]))).await.expect("copy_in");
+        match drop_it {
+            false => session.abort().await.expect("abort"),
+            true => drop(session),
+        }
+        let relations = s.engine.target(&url).await.expect("target").inspect().await.expect("inspect").relations;
+        assert_eq!(relations.len(), 1, "{}: after {}: {relations:?}", s.engine.name(), if drop_it { "drop" } else { "abort" });
+        assert!(relations[0].ends_with("kinds"), "{relations:?}");
+        assert_eq!(read_sample(s, &url).await, before);
+    }
+}
+
+/// With replace, the old content is replaced by the new one at commit, in one step.
+pub async fn replace_swaps_the_content_at_commit(s: Subject) {
+    let (_, url) = sample_db(s, "conf_swap").await;
+    let other = other_schema();
+    let dump = s.engine.translate_schema(&other).expect("translate");
+    let session = s.engine.target(&url).await.expect("target").begin(&dump, true).await.expect("begin");
+    let data = super::encode_rows(s.engine, &dump.tables[0], other.tables[0].columns.iter().map(|c| &c.ty), &[vec![Value::Text("9".into())]]).expect("encode");
+    session.copy_in(&dump.tables[0], Box::pin(futures::stream::iter([Ok(Bytes::from(data))]))).await.expect("copy_in");
+    let during = s.engine.target(&url).await.expect("target").inspect().await.expect("inspect").relations;
+    assert!(during.len() == 1 && during[0].ends_with("kinds"), "nothing new is visible before commit: {during:?}");
+    session.commit().await.expect("commit");
+    let (_, tables) = read(s, &url).await.expect("read");
+    let names: Vec<&str> = tables.iter().map(|t| t.def.name.as_str()).collect();
+    assert_eq!(names, ["other"], "{}: the old content is gone, the new one is there", s.engine.name());
+    assert_eq!(tables[0].rows, 1);
+}
+
+/// A snapshot does not see rows committed after it was opened (by any of its readers), and it
+/// records a log position of the engine's kind.
+pub async fn snapshot_is_consistent_and_positioned(s: Subject) {
+    let (name, url) = sample_db(s, "conf_snap").await;
+    let snapshot = s.engine.snapshot(&url, &SnapshotOptions { parallelism: 2 }).await.expect("snapshot");
+    s.sql(&name, "INSERT INTO kinds (id) VALUES (100); INSERT INTO kinds (id) VALUES (101);");
+    let def = snapshot.schema().tables[0].clone();
+    for _ in 0..2 {
+        let n = snapshot.copy_out(&def, &mut Collect::default()).await.expect("copy_out");
+        assert_eq!(n, 3, "{}: a snapshot saw rows committed after it", s.engine.name());
+    }
+    let info = snapshot.info().clone();
+    snapshot.close().await.expect("close");
+    assert_eq!(info.engine, s.engine.name());
+    assert_eq!(info.row_encoding, s.engine.row_encoding());
+    assert!(info.position.kind != tandem_engine::PositionKind::None && !info.position.value.is_empty(), "the test servers keep a log: {:?}", info.position);
+    assert_eq!(read_sample(s, &url).await.len(), 5, "a new snapshot sees them");
+}
+
+/// A transaction's writes are visible after commit and gone after rollback or drop.
+pub async fn transactions_commit_and_roll_back(s: Subject) {
+    let (_, url) = sample_db(s, "conf_tx").await;
+    let count = |url: DbUrl| async move {
+        let tx = s.engine.transaction(&url).await.expect("transaction");
+        let rows = tx.query("SELECT COUNT(*) FROM kinds").await.expect("query");
+        tx.rollback().await.expect("rollback");
+        rows[0][0].clone().expect("a count")
+    };
+    let tx = s.engine.transaction(&url).await.expect("transaction");
+    assert_eq!(tx.execute("INSERT INTO kinds (id) VALUES (10)").await.expect("insert"), 1);
+    tx.rollback().await.expect("rollback");
+    assert_eq!(count(url.clone()).await, "3", "rollback discards");
+    let tx = s.engine.transaction(&url).await.expect("transaction");
+    tx.execute("INSERT INTO kinds (id) VALUES (11)").await.expect("insert");
+    drop(tx);
+    assert_eq!(count(url.clone()).await, "3", "drop discards");
+    let tx = s.engine.transaction(&url).await.expect("transaction");
+    tx.execute("INSERT INTO kinds (id) VALUES (12)").await.expect("insert");
+    assert!(!tx.server_version().is_empty());
+    tx.commit().await.expect("commit");
+    assert_eq!(count(url.clone()).await, "4", "commit keeps");
+}
+
+/// A missing database is BadInput for a snapshot and a transaction; a server that does not
+/// answer is Unreachable for every way in.
+pub async fn missing_database_and_unreachable_server(s: Subject) {
+    let missing = s.url("conf_no_such_database");
+    let e = s.engine.transaction(&missing).await.err().expect("no database");
+    assert_eq!(e.kind(), Kind::BadInput, "{e}");
+    let e = s.engine.snapshot(&missing, &SnapshotOptions::default()).await.err().expect("no database");
+    assert_eq!(e.kind(), Kind::BadInput, "{e}");
+    let mut closed = s.url("x");
+    closed.port = Some(free_port());
+    let e = s.engine.snapshot(&closed, &SnapshotOptions::default()).await.err().expect("closed port");
+    assert_eq!(e.kind(), Kind::Unreachable, "snapshot: {e}");
+    let e = s.engine.transaction(&closed).await.err().expect("closed port");
+    assert_eq!(e.kind(), Kind::Unreachable, "transaction: {e}");
+    let e = match s.engine.target(&closed).await {
+        Err(e) => e,
+        Ok(t) => t.inspect().await.err().expect("closed port"),
+    };
+    assert_eq!(e.kind(), Kind::Unreachable, "target: {e}");
+    assert!(!e.to_string().contains(tandem_testkit::PASSWORD), "errors never show the password: {e}");
+}
+
+/// `inspect` of a missing database reports it empty and creates nothing; `drop_database` removes
+/// a database and accepts a missing one.
+pub async fn inspect_changes_nothing_and_drop_database_drops(s: Subject) {
+    let name = format!("conf_absent_{}", std::process::id());
+    let url = s.url(&name);
+    let state = s.engine.target(&url).await.expect("target").inspect().await.expect("inspect");
+    assert!(state.relations.is_empty() && !state.server_version.is_empty(), "{state:?}");
+    assert!(s.server.try_sql(&name, "SELECT 1").is_err(), "inspect created {name}");
+    s.engine.drop_database(&url).await.expect("dropping a missing database is fine");
+    let (existing, url) = sample_db(s, "conf_drop").await;
+    s.engine.drop_database(&url).await.expect("drop");
+    assert!(s.server.try_sql(&existing, "SELECT 1").is_err(), "{existing} still exists");
+}
+
+/// A one-column table `other (id)`, the content that replaces the sample in the checks above.
+fn other_schema() -> ForeignSchema {
+    let mut schema = sample::schema();
+    let ForeignTable { def, columns } = &mut schema.tables[0];
+    def.name = "other".into();
+    def.columns.truncate(1);
+    columns.truncate(1);
+    schema
+}
+
+/// A loopback port nothing listens on (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// Values of every logical type survive a conversion from one engine to another as a
+/// cross-engine restore does it: read and decoded by `from`, schema translated and values encoded
+/// by `to`, read back and decoded by `to`.
+pub async fn every_logical_type_converts(from: Subject, to: Subject) {
+    let what = format!("{} -> {}", from.engine.name(), to.engine.name());
+    let (_, src) = sample_db(from, "conf_from").await;
+    let (_, tables) = read(from, &src).await.expect("read");
+    let t = &tables[0];
+    let columns = t.def.columns.iter().map(|c| from.engine.logical_column(c).unwrap_or_else(|| panic!("{what}: no logical type for {c:?}"))).collect();
+    let foreign = ForeignSchema { tables: vec![ForeignTable { def: t.def.clone(), columns }], text_charset: None };
+    let values = decode(from.engine, t).expect("decode");
+    let (_, dst) = to.database("conf_to");
+    load(to, &dst, &foreign, &[values]).await.unwrap_or_else(|e| panic!("{what}: {e}"));
+    sample::assert_same(&what, &sample::rows(), &read_sample(to, &dst).await);
+}

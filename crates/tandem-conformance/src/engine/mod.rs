@@ -1,0 +1,196 @@
+//! The engine conformance suite: the contracts of [`tandem_engine::Engine`] and the objects it
+//! returns, checked through the trait only against a real throwaway server.
+//!
+//! Each check is a function of one [`Subject`] (or two, for conversions between engines);
+//! `tests/engines.rs` instantiates every check for every engine with [`engine_suite!`] and
+//! [`cross_engine_suite!`].
+//!
+//! Tables are created through the engine's own [`Engine::translate_schema`] from an
+//! engine-neutral description ([`sample`]), so the suite needs no engine-specific SQL.
+
+mod checks;
+mod dialect;
+pub mod sample;
+
+pub use checks::*;
+pub use dialect::*;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tandem_engine::{rowcodec, DbUrl, Engine, ForeignSchema, RowSink, SchemaDump, SnapshotOptions, TableDef, Value};
+use tandem_error::Result;
+use tandem_testkit::{Flavor, Server};
+
+/// One engine under test and a throwaway server it speaks to.
+#[derive(Clone, Copy)]
+pub struct Subject {
+    pub engine: &'static dyn Engine,
+    pub server: &'static Server,
+}
+
+impl Subject {
+    pub fn new(engine: &'static dyn Engine, flavor: Flavor) -> Subject {
+        Subject { engine, server: Server::shared(flavor) }
+    }
+
+    /// A new empty database (its name starts with `prefix`) and its URL.
+    pub fn database(&self, prefix: &str) -> (String, DbUrl) {
+        let name = self.server.create_database(prefix);
+        let url = self.url(&name);
+        (name, url)
+    }
+
+    pub fn url(&self, db: &str) -> DbUrl {
+        DbUrl::parse(&self.server.url(db)).expect("testkit URL parses")
+    }
+
+    /// Rows of `sql` run with the server's own client (tab-separated lines).
+    pub fn sql(&self, db: &str, sql: &str) -> String {
+        self.server.sql(db, sql)
+    }
+}
+
+/// Collects what [`tandem_engine::Snapshot::copy_out`] hands over, buffer by buffer.
+#[derive(Default)]
+pub struct Collect {
+    pub buffers: Vec<Bytes>,
+}
+
+#[async_trait]
+impl RowSink for Collect {
+    async fn write(&mut self, rows: Bytes) -> Result<()> {
+        self.buffers.push(rows);
+        Ok(())
+    }
+}
+
+impl Collect {
+    pub fn bytes(&self) -> Vec<u8> {
+        self.buffers.concat()
+    }
+}
+
+/// Creates `schema` in the empty database `url` with the engine's own translation, loads `rows`
+/// (per table, in the schema's order) encoded by the engine, and commits. Returns the schema the
+/// engine made.
+pub async fn load(s: Subject, url: &DbUrl, schema: &ForeignSchema, rows: &[Vec<Vec<Value>>]) -> Result<SchemaDump> {
+    let dump = s.engine.translate_schema(schema)?;
+    let session = s.engine.target(url).await?.begin(&dump, false).await?;
+    for ((def, foreign), table_rows) in dump.tables.iter().zip(&schema.tables).zip(rows) {
+        let data = encode_rows(s.engine, def, foreign.columns.iter().map(|c| &c.ty), table_rows)?;
+        session.copy_in(def, Box::pin(futures::stream::iter([Ok(Bytes::from(data))]))).await?;
+    }
+    session.commit().await?;
+    Ok(dump)
+}
+
+/// `rows` in the engine's row encoding for the columns of `def`.
+pub fn encode_rows<'t>(engine: &dyn Engine, def: &TableDef, types: impl Iterator<Item = &'t tandem_engine::LogicalType> + Clone, rows: &[Vec<Value>]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    for row in rows {
+        let mut fields = Vec::with_capacity(row.len());
+        for ((col, ty), v) in def.columns.iter().zip(types.clone()).zip(row) {
+            fields.push(match v {
+                Value::Null => None,
+                v => {
+                    let mut buf = Vec::new();
+                    engine.encode_value(col, ty, v, &mut buf)?;
+                    Some(buf)
+                }
+            });
+        }
+        rowcodec::encode_row(engine.row_encoding(), &mut out, &fields);
+    }
+    Ok(out)
+}
+
+/// One table as a snapshot reads it: its definition and its rows' raw bytes.
+pub struct Copied {
+    pub def: TableDef,
+    pub data: Vec<u8>,
+    pub rows: u64,
+}
+
+/// Reads every table of the database `url` through a snapshot: the schema and each table's
+/// copied rows.
+pub async fn read(s: Subject, url: &DbUrl) -> Result<(SchemaDump, Vec<Copied>)> {
+    let snapshot = s.engine.snapshot(url, &SnapshotOptions { parallelism: 1 }).await?;
+    let schema = snapshot.schema().clone();
+    let mut tables = Vec::new();
+    for def in &schema.tables {
+        let mut sink = Collect::default();
+        let rows = snapshot.copy_out(def, &mut sink).await?;
+        tables.push(Copied { def: def.clone(), data: sink.bytes(), rows });
+    }
+    snapshot.close().await?;
+    Ok((schema, tables))
+}
+
+/// The rows of a copied table decoded by its engine into neutral values, with the logical type
+/// the engine names for each column (panics on a column without one: the sample has none).
+pub fn decode(engine: &dyn Engine, t: &Copied) -> Result<Vec<Vec<Value>>> {
+    let types: Vec<_> = t.def.columns.iter().map(|c| engine.logical_column(c).unwrap_or_else(|| panic!("{}: no logical type for {c:?}", engine.name())).ty).collect();
+    let mut out = Vec::new();
+    for row in rowcodec::decode_rows(engine.row_encoding(), &t.data)? {
+        let mut values = Vec::with_capacity(row.len());
+        for ((col, ty), field) in t.def.columns.iter().zip(&types).zip(row) {
+            values.push(match field {
+                None => Value::Null,
+                Some(bytes) => engine.decode_value(col, ty, &bytes)?,
+            });
+        }
+        out.push(values);
+    }
+    Ok(out)
+}
+
+/// Instantiates every single-engine check for one engine: `engine_suite!(name, ENGINE, FLAVOR)`
+/// makes a module `name` with one test per check.
+#[macro_export]
+macro_rules! engine_suite {
+    ($name:ident, $engine:expr, $flavor:expr) => {
+        mod $name {
+            use $crate::engine::*;
+            fn subject() -> Subject {
+                Subject::new(&$engine, $flavor)
+            }
+            $crate::engine_suite!(@checks subject;
+                every_logical_type_round_trips,
+                restore_of_a_snapshot_is_byte_identical,
+                copy_out_emits_whole_rows,
+                non_empty_target_is_refused,
+                abort_and_drop_leave_the_target_unchanged,
+                replace_swaps_the_content_at_commit,
+                snapshot_is_consistent_and_positioned,
+                transactions_commit_and_roll_back,
+                missing_database_and_unreachable_server,
+                inspect_changes_nothing_and_drop_database_drops,
+                dialect_literals_and_identifiers_run,
+                dialect_text_order_is_code_point_order,
+                dialect_agg_tuples_decode_back);
+        }
+    };
+    (@checks $subject:ident; $($check:ident),+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                $crate::engine::$check($subject()).await;
+            }
+        )+
+    };
+}
+
+/// Instantiates the conversion checks from one engine into another:
+/// `cross_engine_suite!(name, FROM, FROM_FLAVOR, TO, TO_FLAVOR)`.
+#[macro_export]
+macro_rules! cross_engine_suite {
+    ($name:ident, $from:expr, $from_flavor:expr, $to:expr, $to_flavor:expr) => {
+        mod $name {
+            use $crate::engine::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn every_logical_type_converts() {
+                $crate::engine::every_logical_type_converts(Subject::new(&$from, $from_flavor), Subject::new(&$to, $to_flavor)).await;
+            }
+        }
+    };
+}
