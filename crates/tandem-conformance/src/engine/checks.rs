@@ -197,7 +197,7 @@ pub async fn missing_database_and_unreachable_server(s: Subject) {
     assert_eq!(e.kind(), Kind::Unreachable, "transaction: {e}");
     let e = match s.engine.target(&closed).await {
         Err(e) => e,
-        Ok(t) => t.inspect().await.err().expect("closed port"),
+        Ok(t) => t.inspect().await.expect_err("closed port"),
     };
     assert_eq!(e.kind(), Kind::Unreachable, "target: {e}");
     assert!(!e.to_string().contains(tandem_testkit::PASSWORD), "errors never show the password: {e}");
