@@ -50,6 +50,10 @@ pub struct LocationColumn {
     pub column: &'static str,
     /// For key/value tables: only rows whose column `.0` holds one of the keys `.1`.
     pub only_keys: Option<(&'static str, &'static [&'static str])>,
+    /// The first schema version that has the column (`4.0`); `None`: every supported version.
+    /// Older layouts lack it, and restores skip it there (the system conformance suite checks
+    /// both: present from this version on, absent before).
+    pub since: Option<&'static str>,
 }
 
 /// One statement that makes restored content usable, run on the restored content before it

@@ -37,14 +37,8 @@ pub async fn every_logical_type_round_trips(s: Subject) {
 /// A same-engine restore of a snapshot's own schema and raw rows gives back the same bytes.
 pub async fn restore_of_a_snapshot_is_byte_identical(s: Subject) {
     let (_, src) = sample_db(s, "conf_src").await;
-    let (schema, tables) = read(s, &src).await.expect("read");
     let (_, dst) = s.database("conf_dst");
-    let session = s.engine.target(&dst).await.expect("target").begin(&schema, false).await.expect("begin");
-    for t in &tables {
-        let n = session.copy_in(&t.def, Box::pin(futures::stream::iter([Ok(Bytes::from(t.data.clone()))]))).await.expect("copy_in");
-        assert_eq!(n, t.rows, "copy_in counts the rows of {}", t.def.name);
-    }
-    session.commit().await.expect("commit");
+    let (schema, tables) = super::copy_database(s, &src, &dst).await.expect("copy");
     let (again, copied) = read(s, &dst).await.expect("read the copy");
     assert_eq!(again.tables, schema.tables, "the copy has the same tables");
     for (a, b) in tables.iter().zip(&copied) {

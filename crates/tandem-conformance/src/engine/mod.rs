@@ -126,6 +126,19 @@ pub async fn read(s: Subject, url: &DbUrl) -> Result<(SchemaDump, Vec<Copied>)> 
     Ok((schema, tables))
 }
 
+/// Copies the database `src` into the empty database `dst` as a same-engine restore does: the
+/// snapshot's own schema and raw rows, committed in one step.
+pub async fn copy_database(s: Subject, src: &DbUrl, dst: &DbUrl) -> Result<(SchemaDump, Vec<Copied>)> {
+    let (schema, tables) = read(s, src).await?;
+    let session = s.engine.target(dst).await?.begin(&schema, false).await?;
+    for t in &tables {
+        let n = session.copy_in(&t.def, Box::pin(futures::stream::iter([Ok(Bytes::from(t.data.clone()))]))).await?;
+        assert_eq!(n, t.rows, "copy_in counts the rows of {}", t.def.name);
+    }
+    session.commit().await?;
+    Ok((schema, tables))
+}
+
 /// The rows of a copied table decoded by its engine into neutral values, with the logical type
 /// the engine names for each column (panics on a column without one: the sample has none).
 pub fn decode(engine: &dyn Engine, t: &Copied) -> Result<Vec<Vec<Value>>> {

@@ -20,21 +20,22 @@ pub const SUPPORTED_VERSIONS: &[&str] = &["2.3", "3.1", "4.0"];
 
 /// Every place a metastore stores a storage URI.
 const LOCATIONS: &[LocationColumn] = &[
-    LocationColumn { table: "DBS", column: "DB_LOCATION_URI", only_keys: None },
-    LocationColumn { table: "DBS", column: "DB_MANAGED_LOCATION_URI", only_keys: None },
-    LocationColumn { table: "CTLGS", column: "LOCATION_URI", only_keys: None },
-    LocationColumn { table: "SDS", column: "LOCATION", only_keys: None },
-    LocationColumn { table: "SKEWED_COL_VALUE_LOC_MAP", column: "LOCATION", only_keys: None },
-    LocationColumn { table: "FUNC_RU", column: "RESOURCE_URI", only_keys: None },
+    LocationColumn { table: "DBS", column: "DB_LOCATION_URI", only_keys: None, since: None },
+    LocationColumn { table: "DBS", column: "DB_MANAGED_LOCATION_URI", only_keys: None, since: Some("4.0") },
+    LocationColumn { table: "CTLGS", column: "LOCATION_URI", only_keys: None, since: Some("3.0") },
+    LocationColumn { table: "SDS", column: "LOCATION", only_keys: None, since: None },
+    LocationColumn { table: "SKEWED_COL_VALUE_LOC_MAP", column: "LOCATION", only_keys: None, since: None },
+    LocationColumn { table: "FUNC_RU", column: "RESOURCE_URI", only_keys: None, since: None },
     // Spark datasource tables read their data from the `path` storage property: with only
     // SDS.LOCATION rewritten Spark silently reads 0 rows.
-    LocationColumn { table: "SERDE_PARAMS", column: "PARAM_VALUE", only_keys: Some(("PARAM_KEY", &["path", "avro.schema.url"])) },
+    LocationColumn { table: "SERDE_PARAMS", column: "PARAM_VALUE", only_keys: Some(("PARAM_KEY", &["path", "avro.schema.url"])), since: None },
     LocationColumn {
         table: "TABLE_PARAMS",
         column: "PARAM_VALUE",
         only_keys: Some(("PARAM_KEY", &["avro.schema.url", "metadata_location", "previous_metadata_location"])),
+        since: None,
     },
-    LocationColumn { table: "PARTITION_PARAMS", column: "PARAM_VALUE", only_keys: Some(("PARAM_KEY", &["avro.schema.url"])) },
+    LocationColumn { table: "PARTITION_PARAMS", column: "PARAM_VALUE", only_keys: Some(("PARAM_KEY", &["avro.schema.url"])), since: None },
 ];
 
 /// Whether tandem supports metastore schema `version` (`2.3.0`, `3.1.0`, `4.0.0-beta-1`).

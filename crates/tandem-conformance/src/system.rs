@@ -1,1 +1,0 @@
-//! The system conformance suite (see the crate docs).
