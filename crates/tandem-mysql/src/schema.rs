@@ -20,50 +20,69 @@ use crate::{field, lit, q, query_strings};
 /// kinds whose content cannot be copied faithfully (sequences, system-versioned tables).
 pub(crate) async fn read_schema(conn: &mut Conn, db: &str) -> Result<SchemaDump> {
     let mut dump = SchemaDump::default();
-    let rows = query_strings(
-        conn,
-        &format!(
-            "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = {}",
-            lit(db)
-        ),
-    )
-    .await?;
-    if let Some(r) = rows.first() {
-        dump.charset = r.first().cloned().flatten();
-        dump.collation = r.get(1).cloned().flatten();
+    (dump.charset, dump.collation) = database_defaults(conn, db).await?;
+    let (tables, views) = relations(conn, db).await?;
+    let mut columns = columns(conn, db).await?;
+    let mut pks = primary_keys(conn, db).await?;
+    for t in &tables {
+        dump.pre_data.push(show_create(conn, "TABLE", t, 1).await?);
+        dump.tables.push(TableDef {
+            schema: None,
+            name: t.clone(),
+            columns: columns.remove(t).unwrap_or_default(),
+            primary_key: pks.remove(t).unwrap_or_default(),
+            ..Default::default()
+        });
     }
+    let mut view_ddl = BTreeMap::new();
+    for v in &views {
+        view_ddl.insert(v.clone(), unqualify(&strip_definer(&show_create(conn, "VIEW", v, 1).await?), db));
+    }
+    dump.post_data.extend(order_views(&view_ddl));
+    dump.untranslatable.extend(views.iter().map(|v| format!("view {v}")));
+    for name in triggers(conn, db).await? {
+        dump.post_data.push(unqualify(&strip_definer(&show_create(conn, "TRIGGER", &name, 2).await?), db));
+        dump.untranslatable.push(format!("trigger {name}"));
+    }
+    crate::keys::read_keys(conn, db, &mut dump.tables).await?;
+    warn_uncopied_objects(conn, db).await?;
+    Ok(dump)
+}
 
-    let rel = query_strings(
-        conn,
-        &format!("SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} ORDER BY TABLE_NAME", lit(db)),
-    )
-    .await?;
-    let mut tables = Vec::new();
-    let mut views = Vec::new();
-    for r in &rel {
+/// The database's default character set and collation.
+async fn database_defaults(conn: &mut Conn, db: &str) -> Result<(Option<String>, Option<String>)> {
+    let sql = format!("SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = {}", lit(db));
+    let rows = query_strings(conn, &sql).await?;
+    Ok(match rows.first() {
+        Some(r) => (r.first().cloned().flatten(), r.get(1).cloned().flatten()),
+        None => (None, None),
+    })
+}
+
+/// The base tables and the views, each by name; Unsupported for any other kind of relation.
+async fn relations(conn: &mut Conn, db: &str) -> Result<(Vec<String>, Vec<String>)> {
+    let sql = format!("SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} ORDER BY TABLE_NAME", lit(db));
+    let (mut tables, mut views) = (Vec::new(), Vec::new());
+    for r in &query_strings(conn, &sql).await? {
         let (name, kind) = (field(r, 0), field(r, 1));
         match kind.as_str() {
             "BASE TABLE" => tables.push(name),
             "VIEW" => views.push(name),
-            other => {
-                return Err(Error::unsupported(format!(
-                    "table {name}: relations of type {other} cannot be copied faithfully by tandem"
-                )))
-            }
+            other => return Err(Error::unsupported(format!("table {name}: relations of type {other} cannot be copied faithfully by tandem"))),
         }
     }
+    Ok((tables, views))
+}
 
+/// The copied columns of every table in column order (generated columns are not copied).
+async fn columns(conn: &mut Conn, db: &str) -> Result<HashMap<String, Vec<ColumnDef>>> {
+    let sql = format!(
+        "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, EXTRA, CHARACTER_SET_NAME, COLUMN_DEFAULT \
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {} ORDER BY TABLE_NAME, ORDINAL_POSITION",
+        lit(db)
+    );
     let mut columns: HashMap<String, Vec<ColumnDef>> = HashMap::new();
-    for r in query_strings(
-        conn,
-        &format!(
-            "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, EXTRA, CHARACTER_SET_NAME, COLUMN_DEFAULT \
-             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {} ORDER BY TABLE_NAME, ORDINAL_POSITION",
-            lit(db)
-        ),
-    )
-    .await?
-    {
+    for r in query_strings(conn, &sql).await? {
         let extra = field(&r, 4).to_ascii_uppercase();
         if extra.contains("VIRTUAL GENERATED") || extra.contains("STORED GENERATED") || extra.contains("PERSISTENT GENERATED") {
             continue;
@@ -77,64 +96,43 @@ pub(crate) async fn read_schema(conn: &mut Conn, db: &str) -> Result<SchemaDump>
             auto_increment: extra.contains("AUTO_INCREMENT"),
         });
     }
+    Ok(columns)
+}
+
+/// The primary key columns of every table, in key order.
+async fn primary_keys(conn: &mut Conn, db: &str) -> Result<HashMap<String, Vec<String>>> {
+    let sql = format!(
+        "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE \
+         WHERE TABLE_SCHEMA = {} AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY TABLE_NAME, ORDINAL_POSITION",
+        lit(db)
+    );
     let mut pks: HashMap<String, Vec<String>> = HashMap::new();
-    for r in query_strings(
-        conn,
-        &format!(
-            "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE \
-             WHERE TABLE_SCHEMA = {} AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY TABLE_NAME, ORDINAL_POSITION",
-            lit(db)
-        ),
-    )
-    .await?
-    {
+    for r in query_strings(conn, &sql).await? {
         pks.entry(field(&r, 0)).or_default().push(field(&r, 1));
     }
+    Ok(pks)
+}
 
-    for t in &tables {
-        let rows = query_strings(conn, &format!("SHOW CREATE TABLE {}", q(t))).await.with_context(|| format!("table {t}"))?;
-        let ddl = rows.first().map(|r| field(r, 1)).filter(|s| !s.is_empty());
-        let ddl = ddl.ok_or_else(|| Error::internal(format!("table {t}: SHOW CREATE TABLE returned nothing")))?;
-        dump.pre_data.push(ddl);
-        dump.tables.push(TableDef {
-            schema: None,
-            name: t.clone(),
-            columns: columns.remove(t).unwrap_or_default(),
-            primary_key: pks.remove(t).unwrap_or_default(),
-            ..Default::default()
-        });
-    }
+/// The trigger names, in the order they fire per table.
+async fn triggers(conn: &mut Conn, db: &str) -> Result<Vec<String>> {
+    let sql = format!(
+        "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = {} \
+         ORDER BY EVENT_OBJECT_TABLE, EVENT_MANIPULATION, ACTION_TIMING, ACTION_ORDER",
+        lit(db)
+    );
+    Ok(query_strings(conn, &sql).await?.iter().map(|r| field(r, 0)).collect())
+}
 
-    let mut view_ddl = BTreeMap::new();
-    for v in &views {
-        let rows = query_strings(conn, &format!("SHOW CREATE VIEW {}", q(v))).await.with_context(|| format!("view {v}"))?;
-        let ddl = rows.first().map(|r| field(r, 1)).filter(|s| !s.is_empty());
-        let ddl = ddl.ok_or_else(|| Error::internal(format!("view {v}: SHOW CREATE VIEW returned nothing")))?;
-        view_ddl.insert(v.clone(), unqualify(&strip_definer(&ddl), db));
-    }
-    dump.post_data.extend(order_views(&view_ddl));
-    dump.untranslatable.extend(views.iter().map(|v| format!("view {v}")));
+/// The statement `SHOW CREATE {kind} name` prints (in column `column` of its one row).
+async fn show_create(conn: &mut Conn, kind: &str, name: &str, column: usize) -> Result<String> {
+    let what = format!("{} {name}", kind.to_ascii_lowercase());
+    let rows = query_strings(conn, &format!("SHOW CREATE {kind} {}", q(name))).await.with_context(|| what.clone())?;
+    let ddl = rows.first().map(|r| field(r, column)).filter(|s| !s.is_empty());
+    ddl.ok_or_else(|| Error::internal(format!("{what}: SHOW CREATE {kind} returned nothing")))
+}
 
-    let trig = query_strings(
-        conn,
-        &format!(
-            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = {} \
-             ORDER BY EVENT_OBJECT_TABLE, EVENT_MANIPULATION, ACTION_TIMING, ACTION_ORDER",
-            lit(db)
-        ),
-    )
-    .await?;
-    for r in &trig {
-        let name = field(r, 0);
-        let rows = query_strings(conn, &format!("SHOW CREATE TRIGGER {}", q(&name))).await.with_context(|| format!("trigger {name}"))?;
-        let ddl = rows.first().map(|r| field(r, 2)).filter(|s| !s.is_empty());
-        let ddl = ddl.ok_or_else(|| Error::internal(format!("trigger {name}: SHOW CREATE TRIGGER returned nothing")))?;
-        dump.post_data.push(unqualify(&strip_definer(&ddl), db));
-        dump.untranslatable.push(format!("trigger {name}"));
-    }
-
-    crate::keys::read_keys(conn, db, &mut dump.tables).await?;
-
+/// Warns about what a backup does not copy: stored routines and events.
+async fn warn_uncopied_objects(conn: &mut Conn, db: &str) -> Result<()> {
     let routines = query_strings(conn, &format!("SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {}", lit(db))).await?;
     let events = query_strings(conn, &format!("SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {}", lit(db))).await?;
     let count = |rows: &[Vec<Option<String>>]| rows.first().map(|r| field(r, 0)).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
@@ -142,7 +140,7 @@ pub(crate) async fn read_schema(conn: &mut Conn, db: &str) -> Result<SchemaDump>
     if nr + ne > 0 {
         tracing::warn!(database = db, routines = nr, events = ne, "stored routines and events are not copied by tandem");
     }
-    Ok(dump)
+    Ok(())
 }
 
 /// Removes the `DEFINER=user@host` clause from the header of a `CREATE VIEW/TRIGGER` statement,
