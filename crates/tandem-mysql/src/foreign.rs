@@ -12,7 +12,7 @@ use std::collections::HashSet;
 
 use tandem_engine::text::Charset;
 use tandem_engine::value::type_args;
-use tandem_engine::{ColumnDef, DefaultValue, ForeignSchema, LogicalColumn, LogicalType, RowEncoding, SchemaDump, TableDef, Value};
+use tandem_engine::{ColumnDef, DefaultValue, ForeignSchema, ForeignTable, LogicalColumn, LogicalType, RowEncoding, SchemaDump, TableDef, Value};
 use tandem_error::{Error, Result};
 
 use crate::{lit, q};
@@ -214,116 +214,139 @@ fn unique_name(used: &mut HashSet<String>, table: &str, name: &str) -> String {
     candidate
 }
 
+/// MySQL's schema for tables of another engine (see [`tandem_engine::Engine::translate_schema`]):
+/// one `CREATE TABLE` per table with native types, keys, indexes and foreign keys, in the
+/// system's charset (`utf8mb4` by default) with its binary collation.
 pub(crate) fn translate_schema(schema: &ForeignSchema) -> Result<SchemaDump> {
     let charset = schema.text_charset.clone().unwrap_or_else(|| "utf8mb4".into());
     let collation = format!("{charset}_bin");
-    let cb = char_bytes(&charset);
     let mut dump = SchemaDump { charset: Some(charset.clone()), collation: Some(collation.clone()), ..Default::default() };
-    let mut fk_names = HashSet::new();
     let names: HashSet<String> = schema.tables.iter().map(|t| t.def.name.to_ascii_lowercase()).collect();
     if names.len() != schema.tables.len() {
         return Err(Error::unsupported("the backup has tables of the same name in several schemas; MySQL has one namespace per database"));
     }
+    let mut fk_names = HashSet::new();
     for t in &schema.tables {
-        let def = &t.def;
-        let mut types: Vec<String> = t.columns.iter().map(|c| native_type(&c.ty)).collect();
-        // Row size: the longest varchars outside indexes become mediumtext until the row fits.
-        let indexed: HashSet<&str> = def.primary_key.iter().chain(def.indexes.iter().flat_map(|i| &i.columns)).map(String::as_str).collect();
-        loop {
-            let total: u64 = types.iter().map(|ty| inline_bytes(ty, cb)).sum();
-            if total <= MAX_ROW {
-                break;
-            }
-            let widest = (0..types.len())
-                .filter(|&i| types[i].starts_with("varchar") && !indexed.contains(def.columns[i].name.as_str()))
-                .max_by_key(|&i| inline_bytes(&types[i], cb));
-            match widest {
-                Some(i) => types[i] = "mediumtext".into(),
-                None => break,
-            }
-        }
-        let mut lines = Vec::new();
-        let mut columns = Vec::new();
-        for ((c, lc), ty) in def.columns.iter().zip(&t.columns).zip(&types) {
-            let mut line = format!("  {} {ty}", q(&c.name));
-            if !c.nullable {
-                line.push_str(" NOT NULL");
-            }
-            let keyed = def.primary_key.first() == Some(&c.name) || def.indexes.iter().any(|i| i.columns.first() == Some(&c.name));
-            let auto = c.auto_increment && keyed && matches!(lc.ty, LogicalType::Int16 | LogicalType::Int32 | LogicalType::Int64);
-            if c.auto_increment && !auto {
-                tracing::warn!("{}.{}: generated values are not kept as AUTO_INCREMENT (not an indexed integer)", def.name, c.name);
-            }
-            if auto {
-                line.push_str(" AUTO_INCREMENT");
-            } else if let Some(d) = lc.default.as_ref().and_then(|d| default_sql(d, &lc.ty)) {
-                if d != "NULL" || c.nullable {
-                    line.push_str(&format!(" DEFAULT {d}"));
-                }
-            }
-            lines.push(line);
-            let is_text = lc.ty.is_text() || matches!(lc.ty, LogicalType::Bytes);
-            columns.push(ColumnDef {
-                name: c.name.clone(),
-                sql_type: ty.clone(),
-                nullable: c.nullable,
-                charset: is_text.then(|| if matches!(lc.ty, LogicalType::Bytes) { "binary".to_string() } else { charset.clone() }),
-                default: None,
-                auto_increment: auto,
-            });
-        }
-        // Key parts: long text needs a prefix; a key longer than InnoDB allows gets prefixes on
-        // its columns longer than an equal share.
-        let key_part = |cols: &[String]| -> String {
-            let ty_of = |name: &String| def.columns.iter().position(|c| &c.name == name).map(|i| types[i].as_str()).unwrap_or("");
-            let blob = |ty: &str| matches!(ty, "mediumtext" | "longblob" | "json");
-            let key_bytes = |ty: &str| if blob(ty) { 255 * cb } else { inline_bytes(ty, cb).saturating_sub(if ty.starts_with("varchar") { 2 } else { 0 }) };
-            let total: u64 = cols.iter().map(|c| key_bytes(ty_of(c))).sum();
-            let share = MAX_KEY / cols.len().max(1) as u64;
-            let parts: Vec<String> = cols
-                .iter()
-                .map(|name| {
-                    let ty = ty_of(name);
-                    let (bytes, limit) = (key_bytes(ty), if total > MAX_KEY { share } else { u64::MAX });
-                    if blob(ty) || bytes > limit {
-                        format!("{}({})", q(name), (bytes.min(limit) / cb).max(1))
-                    } else {
-                        q(name)
-                    }
-                })
-                .collect();
-            parts.join(",")
-        };
-        if !def.primary_key.is_empty() {
-            lines.push(format!("  PRIMARY KEY ({})", key_part(&def.primary_key)));
-        }
-        let mut index_names = HashSet::new();
-        for idx in &def.indexes {
-            let name = unique_name(&mut index_names, &def.name, &idx.name);
-            lines.push(format!("  {}KEY {} ({})", if idx.unique { "UNIQUE " } else { "" }, q(&name), key_part(&idx.columns)));
-        }
-        for fk in &def.foreign_keys {
-            let name = unique_name(&mut fk_names, &def.name, &fk.name);
-            let cols: Vec<String> = fk.columns.iter().map(|c| q(c)).collect();
-            let refs: Vec<String> = fk.ref_columns.iter().map(|c| q(c)).collect();
-            lines.push(format!(
-                "  CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {} ON UPDATE {}",
-                q(&name),
-                cols.join(","),
-                q(&fk.ref_table),
-                refs.join(","),
-                fk.on_delete,
-                fk.on_update
-            ));
-        }
-        dump.pre_data.push(format!(
-            "CREATE TABLE {} (\n{}\n) ENGINE=InnoDB DEFAULT CHARSET={charset} COLLATE={collation}",
-            q(&def.name),
-            lines.join(",\n")
-        ));
-        dump.tables.push(TableDef { schema: None, name: def.name.clone(), columns, primary_key: def.primary_key.clone(), ..Default::default() });
+        let (ddl, def) = create_table(t, &charset, &collation, &mut fk_names);
+        dump.pre_data.push(ddl);
+        dump.tables.push(def);
     }
     Ok(dump)
+}
+
+/// The `CREATE TABLE` of one foreign table and the definition rows are loaded with.
+/// `fk_names` holds the foreign key names used so far (they are unique per database).
+fn create_table(t: &ForeignTable, charset: &str, collation: &str, fk_names: &mut HashSet<String>) -> (String, TableDef) {
+    let def = &t.def;
+    let cb = char_bytes(charset);
+    let types = column_types(t, cb);
+    let mut lines = Vec::new();
+    let mut columns = Vec::new();
+    for ((c, lc), ty) in def.columns.iter().zip(&t.columns).zip(&types) {
+        let (line, column) = column_line(def, c, lc, ty, charset);
+        lines.push(line);
+        columns.push(column);
+    }
+    let key_part = |cols: &[String]| key_part(def, &types, cb, cols);
+    if !def.primary_key.is_empty() {
+        lines.push(format!("  PRIMARY KEY ({})", key_part(&def.primary_key)));
+    }
+    let mut index_names = HashSet::new();
+    for idx in &def.indexes {
+        let name = unique_name(&mut index_names, &def.name, &idx.name);
+        lines.push(format!("  {}KEY {} ({})", if idx.unique { "UNIQUE " } else { "" }, q(&name), key_part(&idx.columns)));
+    }
+    for fk in &def.foreign_keys {
+        let name = unique_name(fk_names, &def.name, &fk.name);
+        let cols: Vec<String> = fk.columns.iter().map(|c| q(c)).collect();
+        let refs: Vec<String> = fk.ref_columns.iter().map(|c| q(c)).collect();
+        lines.push(format!(
+            "  CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {} ON UPDATE {}",
+            q(&name),
+            cols.join(","),
+            q(&fk.ref_table),
+            refs.join(","),
+            fk.on_delete,
+            fk.on_update
+        ));
+    }
+    let ddl = format!("CREATE TABLE {} (\n{}\n) ENGINE=InnoDB DEFAULT CHARSET={charset} COLLATE={collation}", q(&def.name), lines.join(",\n"));
+    (ddl, TableDef { schema: None, name: def.name.clone(), columns, primary_key: def.primary_key.clone(), ..Default::default() })
+}
+
+/// The native type of each column; the longest varchars outside indexes become mediumtext
+/// until the row fits InnoDB's row size.
+fn column_types(t: &ForeignTable, cb: u64) -> Vec<String> {
+    let def = &t.def;
+    let mut types: Vec<String> = t.columns.iter().map(|c| native_type(&c.ty)).collect();
+    let indexed: HashSet<&str> = def.primary_key.iter().chain(def.indexes.iter().flat_map(|i| &i.columns)).map(String::as_str).collect();
+    loop {
+        let total: u64 = types.iter().map(|ty| inline_bytes(ty, cb)).sum();
+        if total <= MAX_ROW {
+            return types;
+        }
+        let widest = (0..types.len())
+            .filter(|&i| types[i].starts_with("varchar") && !indexed.contains(def.columns[i].name.as_str()))
+            .max_by_key(|&i| inline_bytes(&types[i], cb));
+        match widest {
+            Some(i) => types[i] = "mediumtext".into(),
+            None => return types,
+        }
+    }
+}
+
+/// One column's line of the `CREATE TABLE` (type, NOT NULL, AUTO_INCREMENT on an indexed
+/// integer, else its default) and its definition for loading.
+fn column_line(def: &TableDef, c: &ColumnDef, lc: &LogicalColumn, ty: &str, charset: &str) -> (String, ColumnDef) {
+    let mut line = format!("  {} {ty}", q(&c.name));
+    if !c.nullable {
+        line.push_str(" NOT NULL");
+    }
+    let keyed = def.primary_key.first() == Some(&c.name) || def.indexes.iter().any(|i| i.columns.first() == Some(&c.name));
+    let auto = c.auto_increment && keyed && matches!(lc.ty, LogicalType::Int16 | LogicalType::Int32 | LogicalType::Int64);
+    if c.auto_increment && !auto {
+        tracing::warn!("{}.{}: generated values are not kept as AUTO_INCREMENT (not an indexed integer)", def.name, c.name);
+    }
+    if auto {
+        line.push_str(" AUTO_INCREMENT");
+    } else if let Some(d) = lc.default.as_ref().and_then(|d| default_sql(d, &lc.ty)) {
+        if d != "NULL" || c.nullable {
+            line.push_str(&format!(" DEFAULT {d}"));
+        }
+    }
+    let is_text = lc.ty.is_text() || matches!(lc.ty, LogicalType::Bytes);
+    let column = ColumnDef {
+        name: c.name.clone(),
+        sql_type: ty.to_string(),
+        nullable: c.nullable,
+        charset: is_text.then(|| if matches!(lc.ty, LogicalType::Bytes) { "binary".to_string() } else { charset.to_string() }),
+        default: None,
+        auto_increment: auto,
+    };
+    (line, column)
+}
+
+/// The key parts of an index on `cols`: long text needs a prefix; a key longer than InnoDB
+/// allows gets prefixes on its columns longer than an equal share.
+fn key_part(def: &TableDef, types: &[String], cb: u64, cols: &[String]) -> String {
+    let ty_of = |name: &String| def.columns.iter().position(|c| &c.name == name).map(|i| types[i].as_str()).unwrap_or("");
+    let blob = |ty: &str| matches!(ty, "mediumtext" | "longblob" | "json");
+    let key_bytes = |ty: &str| if blob(ty) { 255 * cb } else { inline_bytes(ty, cb).saturating_sub(if ty.starts_with("varchar") { 2 } else { 0 }) };
+    let total: u64 = cols.iter().map(|c| key_bytes(ty_of(c))).sum();
+    let share = MAX_KEY / cols.len().max(1) as u64;
+    let parts: Vec<String> = cols
+        .iter()
+        .map(|name| {
+            let ty = ty_of(name);
+            let (bytes, limit) = (key_bytes(ty), if total > MAX_KEY { share } else { u64::MAX });
+            if blob(ty) || bytes > limit {
+                format!("{}({})", q(name), (bytes.min(limit) / cb).max(1))
+            } else {
+                q(name)
+            }
+        })
+        .collect();
+    parts.join(",")
 }
 
 #[cfg(test)]
