@@ -15,5 +15,8 @@ if ! command -v chromium >/dev/null 2>&1; then
   echo "test: installing chromium" >&2
   apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
+# Style first: formatting (rustfmt.toml) and lints are part of the suite.
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo build --workspace --all-targets --quiet
 exec cargo test --workspace --no-fail-fast -- --test-threads="${TANDEM_TEST_THREADS:-4}"

@@ -70,12 +70,7 @@ async fn run(req: &BackupRequest<'_>, events: Arc<dyn Events>) -> Result<BackupR
     let (system, tables, schema, info, known) = copied?;
     closed?;
     let mut new = std::collections::HashSet::new();
-    let new_bytes = tables
-        .iter()
-        .flat_map(|t| &t.chunks)
-        .filter(|c| !known.contains(&c.id) && new.insert(c.id.clone()))
-        .map(|c| c.stored)
-        .sum();
+    let new_bytes = tables.iter().flat_map(|t| &t.chunks).filter(|c| !known.contains(&c.id) && new.insert(c.id.clone())).map(|c| c.stored).sum();
 
     let mut schema = schema;
     schema.tables.clear();
@@ -132,7 +127,12 @@ async fn copy_all(req: &BackupRequest<'_>, snapshot: &dyn Snapshot, events: Arc<
     Ok((info, entries, snapshot.schema().clone(), snapshot.info().clone(), known))
 }
 
-async fn detect<'r>(registry: &'r Registry, choice: &SystemChoice, snapshot: &dyn Snapshot, source: &DbUrl) -> Result<(&'r dyn System, tandem_system::Detected)> {
+async fn detect<'r>(
+    registry: &'r Registry,
+    choice: &SystemChoice,
+    snapshot: &dyn Snapshot,
+    source: &DbUrl,
+) -> Result<(&'r dyn System, tandem_system::Detected)> {
     match choice {
         SystemChoice::Auto => {
             for system in registry.systems() {

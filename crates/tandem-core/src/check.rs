@@ -51,8 +51,7 @@ async fn run(repo: &Repository, read_data: bool, events: Arc<dyn Events>) -> Res
                 report.backups += 1;
                 for t in &m.tables {
                     for c in &t.chunks {
-                        used.entry(c.id.clone())
-                            .or_insert_with(|| (c.clone(), format!("backup {id} table {}", t.table.display_name())));
+                        used.entry(c.id.clone()).or_insert_with(|| (c.clone(), format!("backup {id} table {}", t.table.display_name())));
                     }
                 }
             }

@@ -63,18 +63,7 @@ pub struct ChunkWriter {
 
 impl ChunkWriter {
     pub fn new(repo: Repository, known: Arc<HashSet<String>>, events: Arc<dyn Events>) -> ChunkWriter {
-        ChunkWriter {
-            repo,
-            known,
-            events,
-            buf: BytesMut::new(),
-            gear: 0,
-            hashed: 0,
-            trigger: None,
-            pending: VecDeque::new(),
-            chunks: Vec::new(),
-            bytes: 0,
-        }
+        ChunkWriter { repo, known, events, buf: BytesMut::new(), gear: 0, hashed: 0, trigger: None, pending: VecDeque::new(), chunks: Vec::new(), bytes: 0 }
     }
 
     /// Where the next chunk ends in `buf` (exclusive), if it ends in what is buffered.

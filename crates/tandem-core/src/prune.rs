@@ -49,13 +49,7 @@ pub fn select_kept(ids: &[BackupId], policy: RetentionPolicy) -> BTreeSet<Backup
 }
 
 /// Prunes the repository. Refuses a policy that keeps nothing.
-pub async fn prune(
-    repo: &Repository,
-    policy: RetentionPolicy,
-    grace: Duration,
-    dry_run: bool,
-    events: Arc<dyn Events>,
-) -> Result<PruneReport> {
+pub async fn prune(repo: &Repository, policy: RetentionPolicy, grace: Duration, dry_run: bool, events: Arc<dyn Events>) -> Result<PruneReport> {
     if policy.keep_last == 0 && policy.keep_daily == 0 {
         return Err(Error::bad_input("this policy keeps no backup at all").with_hint(tandem_error::Hint::KeepOneBackup));
     }
@@ -95,12 +89,7 @@ async fn run(repo: &Repository, policy: RetentionPolicy, grace: Duration, dry_ru
     // Phase 2: chunks nobody references, older than the grace period (a backup running
     // elsewhere may have written chunks that its manifest does not list yet).
     let cutoff = Utc::now() - chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
-    let garbage: Vec<_> = repo
-        .list_chunks()
-        .await?
-        .into_iter()
-        .filter(|c| !referenced.contains(&c.id) && c.last_modified < cutoff)
-        .collect();
+    let garbage: Vec<_> = repo.list_chunks().await?.into_iter().filter(|c| !referenced.contains(&c.id) && c.last_modified < cutoff).collect();
     report.chunks_deleted = garbage.len();
     report.bytes_freed = garbage.iter().map(|c| c.stored).sum();
     if !dry_run {
@@ -134,10 +123,7 @@ mod tests {
         let kept = select_kept(&ids, RetentionPolicy { keep_last: 1, keep_daily: 0 });
         assert_eq!(kept.into_iter().collect::<Vec<_>>(), vec![id("20261122T090000Z-0005")]);
         let kept = select_kept(&ids, RetentionPolicy { keep_last: 1, keep_daily: 3 });
-        assert_eq!(
-            kept.into_iter().collect::<Vec<_>>(),
-            vec![id("20261120T230000Z-0002"), id("20261121T120000Z-0003"), id("20261122T090000Z-0005")]
-        );
+        assert_eq!(kept.into_iter().collect::<Vec<_>>(), vec![id("20261120T230000Z-0002"), id("20261121T120000Z-0003"), id("20261122T090000Z-0005")]);
         let kept = select_kept(&ids, RetentionPolicy { keep_last: 10, keep_daily: 0 });
         assert_eq!(kept.len(), 5);
     }

@@ -75,9 +75,10 @@ pub async fn newest_backup_of(repo: &Repository, source: &SourceFilter) -> Resul
 /// Restores the newest backup of the source into the standby (see the module doc).
 pub async fn refresh(req: RefreshRequest<'_>, events: Arc<dyn Events>) -> Result<RefreshReport> {
     let what = format!("refresh of {} from site {}", req.target, req.source.site);
-    let manifest = newest_backup_of(&req.repo, &req.source).await.with_context(|| what.clone())?.ok_or_else(|| {
-        Error::bad_input(format!("{what}: repository {} holds no backup of site {} yet", req.repo.url(), req.source.site))
-    })?;
+    let manifest = newest_backup_of(&req.repo, &req.source)
+        .await
+        .with_context(|| what.clone())?
+        .ok_or_else(|| Error::bad_input(format!("{what}: repository {} holds no backup of site {} yet", req.repo.url(), req.source.site)))?;
     let standby = match req.registry.system_named(&manifest.system.name) {
         Some(system) => match system.standby_table() {
             Some(marker) => {

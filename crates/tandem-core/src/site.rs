@@ -76,9 +76,8 @@ async fn in_transaction<'r, T>(
 pub async fn fence(registry: &Registry, engine: &dyn Engine, url: &DbUrl, events: Arc<dyn Events>) -> Result<SiteReport> {
     events.phase("fencing the site", None, Unit::Items);
     let note = format!("fence at {}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
-    let (change, system) = in_transaction(registry, engine, url, |tx, s| Box::pin(async move { s.fence(tx, &note).await }))
-        .await
-        .with_context(|| format!("fence of {url}"))?;
+    let (change, system) =
+        in_transaction(registry, engine, url, |tx, s| Box::pin(async move { s.fence(tx, &note).await })).await.with_context(|| format!("fence of {url}"))?;
     events.phase_done();
     Ok(SiteReport { site: url.to_string(), system: system.name().into(), action: SiteAction::Fence, change })
 }
@@ -104,7 +103,7 @@ pub async fn health(registry: &Registry, engine: &dyn Engine, url: &DbUrl, thres
         let tx = engine.transaction(url).await?;
         let health = system.health(tx.as_ref(), threshold_s).await;
         let _ = tx.rollback().await;
-        Ok::<_, Error>((system, health?, ))
+        Ok::<_, Error>((system, health?))
     };
     match probe.await {
         Ok((system, health)) => {

@@ -311,7 +311,8 @@ mod tests {
     #[test]
     fn rewrites_locations_and_keyed_params_only() {
         let rw = Rewriter::new(LocationMap::parse(&["gs://us/wh=gs://eu/wh"]).unwrap());
-        let (sds, params, other) = (table("SDS", &["SD_ID", "LOCATION"]), table("SERDE_PARAMS", &["SERDE_ID", "PARAM_KEY", "PARAM_VALUE"]), table("TBLS", &["TBL_ID"]));
+        let (sds, params, other) =
+            (table("SDS", &["SD_ID", "LOCATION"]), table("SERDE_PARAMS", &["SERDE_ID", "PARAM_KEY", "PARAM_VALUE"]), table("TBLS", &["TBL_ID"]));
         assert!(TableTransform::new(&plan(&rw), &other, &other, &[]).is_none());
         let t = TableTransform::new(&plan(&rw), &sds, &sds, &[]).unwrap();
         let out = t.apply(b"1\tgs://us/wh/db.db/t/city=Z\xfcrich\n2\tgs://us/whx\n3\t\\N\n4\tgs://us/other\n").unwrap();

@@ -86,10 +86,7 @@ pub fn decode_rows(encoding: RowEncoding, data: &[u8]) -> Result<Vec<Vec<Field>>
     if data.last() != Some(&b'\n') {
         return Err(Error::corrupt("row data does not end with a newline"));
     }
-    data[..data.len() - 1]
-        .split(|&b| b == b'\n')
-        .map(|line| line.split(|&b| b == b'\t').map(|f| decode_field(encoding, f)).collect())
-        .collect()
+    data[..data.len() - 1].split(|&b| b == b'\n').map(|line| line.split(|&b| b == b'\t').map(|f| decode_field(encoding, f)).collect()).collect()
 }
 
 /// Decodes one field.
@@ -160,8 +157,7 @@ mod tests {
 
     #[test]
     fn mysql_round_trip_of_awkward_values() {
-        let values: Vec<Option<&[u8]>> =
-            vec![None, Some(b""), Some(b"\\N"), Some(b"a\tb\nc\r\\d\0e\x1a"), Some("n\u{e4}\u{1F600}".as_bytes())];
+        let values: Vec<Option<&[u8]>> = vec![None, Some(b""), Some(b"\\N"), Some(b"a\tb\nc\r\\d\0e\x1a"), Some("n\u{e4}\u{1F600}".as_bytes())];
         let mut row = Vec::new();
         for (i, v) in values.iter().enumerate() {
             if i > 0 {

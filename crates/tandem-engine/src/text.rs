@@ -60,10 +60,7 @@ impl Charset {
                 }
                 let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(text);
                 if unmappable {
-                    let bad = text
-                        .chars()
-                        .find(|c| encoding_rs::WINDOWS_1252.encode(c.encode_utf8(&mut [0; 4])).2)
-                        .unwrap_or('?');
+                    let bad = text.chars().find(|c| encoding_rs::WINDOWS_1252.encode(c.encode_utf8(&mut [0; 4])).2).unwrap_or('?');
                     return Err(Error::bad_input(format!("character {bad:?} (U+{:04X}) cannot be stored in Latin-1", bad as u32)));
                 }
                 Ok(Cow::Owned(bytes.into_owned()))

@@ -26,10 +26,7 @@ impl DbUrl {
     pub fn parse(input: &str) -> Result<DbUrl> {
         let bad = |why: &str| Error::bad_input(format!("invalid database URL {}: {why}", redact(input)));
         let url = url::Url::parse(input).map_err(|e| bad(&e.to_string()))?;
-        let host = url
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| bad("no host (expected scheme://user:password@host:port/database)"))?;
+        let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| bad("no host (expected scheme://user:password@host:port/database)"))?;
         let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
         let decode = |s: &str| percent_decode_str(s).decode_utf8().map(|c| c.into_owned()).map_err(|_| bad("not UTF-8 after percent-decoding"));
         let database = decode(url.path().trim_start_matches('/'))?;

@@ -19,7 +19,10 @@ pub enum LogicalType {
     Int32,
     Int64,
     /// Exact numbers (`None`: unconstrained).
-    Decimal { precision: Option<u32>, scale: Option<u32> },
+    Decimal {
+        precision: Option<u32>,
+        scale: Option<u32>,
+    },
     Float32,
     Float64,
     /// Fixed-length text of `n` characters.
@@ -32,7 +35,9 @@ pub enum LogicalType {
     Date,
     Time,
     /// A date and time; `tz`: an instant (stored in UTC), else a wall-clock value.
-    Timestamp { tz: bool },
+    Timestamp {
+        tz: bool,
+    },
     Json,
     Uuid,
 }

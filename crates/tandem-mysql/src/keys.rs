@@ -65,11 +65,7 @@ pub(crate) async fn read_keys(conn: &mut Conn, db: &str, tables: &mut [TableDef]
             .filter(|(_, (_, plain, cols))| *plain && !cols.is_empty())
             .map(|((_, name), (unique, _, cols))| IndexDef { name: name.clone(), columns: cols.clone(), unique: *unique })
             .collect();
-        t.foreign_keys = fks
-            .range((t.name.clone(), String::new())..)
-            .take_while(|((table, _), _)| table == &t.name)
-            .map(|(_, fk)| fk.clone())
-            .collect();
+        t.foreign_keys = fks.range((t.name.clone(), String::new())..).take_while(|((table, _), _)| table == &t.name).map(|(_, fk)| fk.clone()).collect();
     }
     Ok(())
 }

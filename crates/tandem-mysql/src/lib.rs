@@ -147,11 +147,7 @@ pub(crate) async fn connect(url: &DbUrl, extra: &[&str]) -> Result<Conn> {
         Ok(Err(e)) => return Err(unreachable(one_line(&e))),
         Ok(Ok(c)) => c,
     };
-    let mut setup = vec![
-        "SET NAMES utf8mb4".to_string(),
-        "SET SESSION time_zone = '+00:00'".to_string(),
-        format!("SET SESSION sql_mode = '{SQL_MODE}'"),
-    ];
+    let mut setup = vec!["SET NAMES utf8mb4".to_string(), "SET SESSION time_zone = '+00:00'".to_string(), format!("SET SESSION sql_mode = '{SQL_MODE}'")];
     setup.extend(extra.iter().map(|s| s.to_string()));
     for stmt in &setup {
         conn.query_drop(stmt.as_str()).await.map_err(|e| db_err(e).context(format!("session setup on {}", addr(url))))?;

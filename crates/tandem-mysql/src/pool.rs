@@ -4,9 +4,9 @@
 use std::sync::Mutex;
 
 use mysql_async::Conn;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use std::sync::Arc;
 use tandem_error::{Error, Result};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Connections handed out one caller at a time. A connection that is not given back (dropped
 /// after an error) is gone for good; when the last one is gone, [`ConnPool::get`] fails instead of
@@ -31,12 +31,8 @@ impl ConnPool {
 
     /// Waits for a free connection.
     pub async fn get(&self) -> Result<Lease> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::internal("every connection of this session has been lost after earlier errors"))?;
+        let permit =
+            self.permits.clone().acquire_owned().await.map_err(|_| Error::internal("every connection of this session has been lost after earlier errors"))?;
         let conn = self.conns.lock().map_err(|_| Error::internal("connection pool poisoned"))?.pop();
         match conn {
             Some(conn) => Ok(Lease { conn, permit }),

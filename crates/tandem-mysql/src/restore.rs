@@ -63,11 +63,9 @@ async fn db_exists(conn: &mut Conn, db: &str) -> Result<bool> {
 
 /// Relations of `db` as `(name, TABLE_TYPE)`, by name.
 async fn relations(conn: &mut Conn, db: &str) -> Result<Vec<(String, String)>> {
-    let rows = query_strings(
-        conn,
-        &format!("SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} ORDER BY TABLE_NAME", lit(db)),
-    )
-    .await?;
+    let rows =
+        query_strings(conn, &format!("SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} ORDER BY TABLE_NAME", lit(db)))
+            .await?;
     Ok(rows.iter().map(|r| (field(r, 0), field(r, 1))).collect())
 }
 
@@ -93,12 +91,8 @@ fn name_prefix(db: &str) -> String {
 }
 
 fn conflict_not_empty(db: &str, rel: &[(String, String)]) -> Error {
-    Error::conflict(format!(
-        "target database {db} is not empty ({} relations, e.g. {})",
-        rel.len(),
-        rel.first().map(|r| r.0.as_str()).unwrap_or("?")
-    ))
-    .with_hint(tandem_error::Hint::ReplaceTarget)
+    Error::conflict(format!("target database {db} is not empty ({} relations, e.g. {})", rel.len(), rel.first().map(|r| r.0.as_str()).unwrap_or("?")))
+        .with_hint(tandem_error::Hint::ReplaceTarget)
 }
 
 #[async_trait]
@@ -140,7 +134,10 @@ impl Target for MyTarget {
         for r in &leftovers {
             let name = field(r, 0);
             tracing::info!(database = %name, "dropping the leftover of an earlier restore");
-            ctl.query_drop(format!("DROP DATABASE IF EXISTS {}", q(&name))).await.map_err(db_err).with_context(|| format!("dropping leftover database {name}"))?;
+            ctl.query_drop(format!("DROP DATABASE IF EXISTS {}", q(&name)))
+                .await
+                .map_err(db_err)
+                .with_context(|| format!("dropping leftover database {name}"))?;
         }
 
         let nonce = {

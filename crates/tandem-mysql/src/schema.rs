@@ -202,13 +202,7 @@ pub(crate) fn unqualify(sql: &str, db: &str) -> String {
 
 /// Orders view definitions so a view comes after every view it mentions.
 fn order_views(views: &BTreeMap<String, String>) -> Vec<String> {
-    fn visit<'a>(
-        name: &'a str,
-        views: &'a BTreeMap<String, String>,
-        done: &mut HashSet<&'a str>,
-        active: &mut HashSet<&'a str>,
-        out: &mut Vec<String>,
-    ) {
+    fn visit<'a>(name: &'a str, views: &'a BTreeMap<String, String>, done: &mut HashSet<&'a str>, active: &mut HashSet<&'a str>, out: &mut Vec<String>) {
         if done.contains(name) || !active.insert(name) {
             return;
         }
@@ -408,10 +402,7 @@ mod tests {
     #[test]
     fn strips_definer_and_qualification() {
         let v = "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW `v` AS select `src`.`t`.`a` AS `a` from `src`.`t`";
-        assert_eq!(
-            unqualify(&strip_definer(v), "src"),
-            "CREATE ALGORITHM=UNDEFINED SQL SECURITY DEFINER VIEW `v` AS select `t`.`a` AS `a` from `t`"
-        );
+        assert_eq!(unqualify(&strip_definer(v), "src"), "CREATE ALGORITHM=UNDEFINED SQL SECURITY DEFINER VIEW `v` AS select `t`.`a` AS `a` from `t`");
         let t = "CREATE DEFINER=`a``b`@`%` TRIGGER trg BEFORE INSERT ON t FOR EACH ROW SET NEW.x = 1";
         assert_eq!(strip_definer(t), "CREATE TRIGGER trg BEFORE INSERT ON t FOR EACH ROW SET NEW.x = 1");
         let body = "CREATE TRIGGER trg BEFORE INSERT ON t FOR EACH ROW SET @s = 'DEFINER=x'";
@@ -442,10 +433,7 @@ mod tests {
             ..Default::default()
         };
         let sql = load_sql(&t);
-        assert!(
-            sql.ends_with("(@tandem_v0, @tandem_v1, @tandem_v2) SET `a` = @tandem_v0, `b` = @tandem_v1, `j` = CONVERT(@tandem_v2 USING utf8mb4)"),
-            "{sql}"
-        );
+        assert!(sql.ends_with("(@tandem_v0, @tandem_v1, @tandem_v2) SET `a` = @tandem_v0, `b` = @tandem_v1, `j` = CONVERT(@tandem_v2 USING utf8mb4)"), "{sql}");
         assert_eq!(select_sql(&t), "SELECT `a`, `b`, `j` FROM `t` ORDER BY `a`");
         t.columns.pop();
         t.columns[1].sql_type = "float".into();
@@ -477,7 +465,13 @@ mod tests {
         assert!(defer_indexes("CREATE TABLE `t` (\n  `a` int(11) NOT NULL,\n  UNIQUE KEY `u` (`a`)\n) ENGINE=InnoDB").is_none());
         assert!(defer_indexes("CREATE TABLE `t` (\n  `a` int(11) NOT NULL,\n  PRIMARY KEY (`a`)\n) ENGINE=InnoDB").is_none());
         assert!(defer_indexes("CREATE TABLE `t` (\n  `a` int(11) NOT NULL,\n  PRIMARY KEY (`a`),\n  KEY `k` (`a`)\n) ENGINE=MyISAM").is_none());
-        assert!(defer_indexes("CREATE TABLE `t` (\n  `a` int(11) NOT NULL,\n  PRIMARY KEY (`a`),\n  KEY `k` (`a`)\n) ENGINE=InnoDB\n PARTITION BY HASH (`a`)\nPARTITIONS 2").is_none());
-        assert!(defer_indexes("CREATE TABLE `t` (\n  `a` int(11) NOT NULL,\n  PRIMARY KEY (`a`),\n  KEY `k` (`a`),\n  PERIOD FOR p (`a`, `a`)\n) ENGINE=InnoDB").is_none());
+        assert!(defer_indexes(
+            "CREATE TABLE `t` (\n  `a` int(11) NOT NULL,\n  PRIMARY KEY (`a`),\n  KEY `k` (`a`)\n) ENGINE=InnoDB\n PARTITION BY HASH (`a`)\nPARTITIONS 2"
+        )
+        .is_none());
+        assert!(defer_indexes(
+            "CREATE TABLE `t` (\n  `a` int(11) NOT NULL,\n  PRIMARY KEY (`a`),\n  KEY `k` (`a`),\n  PERIOD FOR p (`a`, `a`)\n) ENGINE=InnoDB"
+        )
+        .is_none());
     }
 }

@@ -23,11 +23,9 @@ const BATCH: usize = 64 * 1024;
 
 /// Session settings of snapshot connections: values come back as their stored bytes, and a slow
 /// sink does not make the server drop the connection.
-const SNAPSHOT_SESSION: &[&str] =
-    &["SET SESSION character_set_results = NULL", "SET SESSION net_write_timeout = 3600", "SET SESSION wait_timeout = 86400"];
+const SNAPSHOT_SESSION: &[&str] = &["SET SESSION character_set_results = NULL", "SET SESSION net_write_timeout = 3600", "SET SESSION wait_timeout = 86400"];
 
-const START_TRX: &[&str] =
-    &["SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"];
+const START_TRX: &[&str] = &["SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"];
 
 /// A snapshot held open by one or more worker connections, each inside its own
 /// `REPEATABLE READ` transaction started at the same instant.
@@ -189,7 +187,9 @@ impl Snapshot for MySnapshot {
             // UTF-8 results; aggregates and sort keys never cut short; room to sort in memory.
             lease
                 .conn
-                .query_drop("SET SESSION character_set_results = utf8mb4, group_concat_max_len = 4294967295, max_sort_length = 65535, sort_buffer_size = 67108864")
+                .query_drop(
+                    "SET SESSION character_set_results = utf8mb4, group_concat_max_len = 4294967295, max_sort_length = 65535, sort_buffer_size = 67108864",
+                )
                 .await
                 .map_err(db_err)?;
             let n = stream_rows(&mut lease.conn, sql, sink).await?;

@@ -97,7 +97,10 @@ async fn every_type_round_trips() {
                  WHERE b.id IS NULL OR NOT (a.`{c}` <=> b.`{c}`) OR NOT (HEX(a.`{c}`) <=> HEX(b.`{c}`))"
             ),
         );
-        if diff != "0" { eprintln!("column {c} differs"); bad.push(c.to_string()); }
+        if diff != "0" {
+            eprintln!("column {c} differs");
+            bad.push(c.to_string());
+        }
     }
     assert!(bad.is_empty(), "columns differ: {bad:?}");
     for t in ["t_all", "t_latin", "parent", "child", "t_nopk", "audit"] {
@@ -105,7 +108,12 @@ async fn every_type_round_trips() {
         assert_eq!(checksum(&src, t), checksum(&dst, t), "CHECKSUM TABLE {t}");
         assert_eq!(s.sql(&src, &format!("SELECT COUNT(*) FROM `{t}`")), s.sql(&dst, &format!("SELECT COUNT(*) FROM `{t}`")), "{t}");
     }
-    let diff = s.sql(&src, &format!("SELECT COUNT(*) FROM `{src}`.t_latin a JOIN `{dst}`.t_latin b ON a.id = b.id WHERE HEX(a.name) <=> HEX(b.name) AND HEX(a.val) <=> HEX(b.val)"));
+    let diff = s.sql(
+        &src,
+        &format!(
+            "SELECT COUNT(*) FROM `{src}`.t_latin a JOIN `{dst}`.t_latin b ON a.id = b.id WHERE HEX(a.name) <=> HEX(b.name) AND HEX(a.val) <=> HEX(b.val)"
+        ),
+    );
     assert_eq!(diff, "3");
     assert_eq!(s.sql(&dst, "SELECT LENGTH(lt), MD5(lt) = MD5(REPEAT('0123456789abcde\\n', 1024 * 1024)) FROM t_all WHERE id = 10"), "16777216\t1");
     assert_eq!(s.sql(&dst, "SELECT id FROM t_all WHERE id = 0"), "0", "the AUTO_INCREMENT 0 row survives");
@@ -141,7 +149,11 @@ async fn single_connection_snapshot_and_latin1_database() {
         let (t, chunks, _) = b.data.iter().find(|d| d.0.name == "t_all").unwrap();
         let all: Vec<u8> = chunks.iter().flat_map(|c| c.to_vec()).collect();
         std::fs::write("/tmp/scratch/t_all.tsv", &all).unwrap();
-        std::fs::write("/tmp/scratch/t_all.json", format!("{:?}\n{:?}", b.schema.pre_data[b.schema.tables.iter().position(|x| x.name == "t_all").unwrap()], t.columns)).unwrap();
+        std::fs::write(
+            "/tmp/scratch/t_all.json",
+            format!("{:?}\n{:?}", b.schema.pre_data[b.schema.tables.iter().position(|x| x.name == "t_all").unwrap()], t.columns),
+        )
+        .unwrap();
         let dbg = s.create_database("dbg");
         let ddl = &b.schema.pre_data[b.schema.tables.iter().position(|x| x.name == "t_all").unwrap()];
         let load = format!("SET SESSION sql_mode='NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'; SET SESSION unique_checks=0; SET foreign_key_checks=0; {ddl}; LOAD DATA LOCAL INFILE '/tmp/scratch/t_all.tsv' INTO TABLE t_all CHARACTER SET binary FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({}); SELECT GROUP_CONCAT(id) FROM t_all; SHOW WARNINGS", t.columns.iter().map(|c| format!("`{}`", c.name)).collect::<Vec<_>>().join(","));

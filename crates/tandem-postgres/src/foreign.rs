@@ -71,7 +71,12 @@ fn parse_default(d: &str, ty: &LogicalType) -> Option<DefaultValue> {
                 }
                 return Some(match ty {
                     LogicalType::Bool => DefaultValue::Bool(matches!(text.as_str(), "t" | "true" | "1")),
-                    LogicalType::Int16 | LogicalType::Int32 | LogicalType::Int64 | LogicalType::Decimal { .. } | LogicalType::Float32 | LogicalType::Float64
+                    LogicalType::Int16
+                    | LogicalType::Int32
+                    | LogicalType::Int64
+                    | LogicalType::Decimal { .. }
+                    | LogicalType::Float32
+                    | LogicalType::Float64
                         if text.parse::<f64>().is_ok() =>
                     {
                         DefaultValue::Number(text)

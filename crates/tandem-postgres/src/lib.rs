@@ -104,8 +104,7 @@ impl tandem_engine::Dialect for PgDialect {
         "current_schema()"
     }
     fn agg_tuples(&self, exprs: &[String]) -> String {
-        let parts: Vec<String> =
-            exprs.iter().map(|e| format!("COALESCE(pg_catalog.encode(pg_catalog.convert_to(({e})::text, 'UTF8'), 'hex'), '-')")).collect();
+        let parts: Vec<String> = exprs.iter().map(|e| format!("COALESCE(pg_catalog.encode(pg_catalog.convert_to(({e})::text, 'UTF8'), 'hex'), '-')")).collect();
         format!("pg_catalog.string_agg({}, ',')", parts.join(" || ':' || "))
     }
 }
@@ -126,9 +125,7 @@ pub(crate) fn addr(url: &DbUrl) -> String {
 /// Errors: `BadInput` if the database does not exist or `sslmode` asks for TLS; `Unreachable`
 /// if the server cannot be reached or refuses the credentials.
 pub(crate) async fn connect(url: &DbUrl, database: &str) -> Result<Client> {
-    try_connect(url, database)
-        .await?
-        .ok_or_else(|| Error::bad_input(format!("database {database} does not exist on {}", addr(url))))
+    try_connect(url, database).await?.ok_or_else(|| Error::bad_input(format!("database {database} does not exist on {}", addr(url))))
 }
 
 /// Like [`connect`], but `Ok(None)` when the database does not exist.
@@ -136,17 +133,10 @@ pub(crate) async fn try_connect(url: &DbUrl, database: &str) -> Result<Option<Cl
     match url.param("sslmode") {
         None | Some("disable") | Some("allow") | Some("prefer") => {}
         Some(other) => {
-            return Err(Error::bad_input(format!(
-                "sslmode={other} needs TLS, which tandem's PostgreSQL engine does not support yet; use sslmode=disable"
-            )))
+            return Err(Error::bad_input(format!("sslmode={other} needs TLS, which tandem's PostgreSQL engine does not support yet; use sslmode=disable")))
         }
     }
-    let user = url
-        .user
-        .clone()
-        .or_else(|| std::env::var("PGUSER").ok())
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "postgres".to_string());
+    let user = url.user.clone().or_else(|| std::env::var("PGUSER").ok()).or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "postgres".to_string());
     let mut cfg = tokio_postgres::Config::new();
     cfg.host(&url.host)
         .port(url.port.unwrap_or(5432))

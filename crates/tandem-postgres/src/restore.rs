@@ -78,7 +78,8 @@ async fn inspect_on(client: &Client) -> Result<TargetState> {
         )
         .await
         .map_err(|e| pg_err("listing the relations of the target", e))?;
-    let relations = rows.iter().map(|r| r.try_get(0)).collect::<std::result::Result<Vec<String>, _>>().map_err(|e| pg_err("listing the relations of the target", e))?;
+    let relations =
+        rows.iter().map(|r| r.try_get(0)).collect::<std::result::Result<Vec<String>, _>>().map_err(|e| pg_err("listing the relations of the target", e))?;
     Ok(TargetState { server_version, relations })
 }
 
@@ -98,11 +99,8 @@ impl Target for PgTarget {
         let state = self.inspect().await?;
         if !replace {
             if let Some(first) = state.relations.first() {
-                return Err(Error::conflict(format!(
-                    "target database {db} is not empty ({} relations, e.g. {first})",
-                    state.relations.len()
-                ))
-                .with_hint(tandem_error::Hint::ReplaceTarget));
+                return Err(Error::conflict(format!("target database {db} is not empty ({} relations, e.g. {first})", state.relations.len()))
+                    .with_hint(tandem_error::Hint::ReplaceTarget));
             }
         }
         if !self.exists {

@@ -43,24 +43,15 @@ impl PgSnapshot {
         let ctx = |what: &str| format!("snapshot of database {db} on {}: {what}", crate::addr(url));
         let conn0 = connect(url, db).await?;
         conn0.batch_execute(SESSION_SETUP).await.map_err(|e| pg_err(ctx("session setup"), e))?;
-        let version_num: i32 = scalar(&conn0, "SELECT pg_catalog.current_setting('server_version_num')::int4")
-            .await
-            .map_err(|e| pg_err(ctx("server version"), e))?;
+        let version_num: i32 =
+            scalar(&conn0, "SELECT pg_catalog.current_setting('server_version_num')::int4").await.map_err(|e| pg_err(ctx("server version"), e))?;
         if version_num < 100000 {
             return Err(Error::unsupported(ctx(&format!("PostgreSQL {version_num} is too old (10 or newer needed)"))));
         }
-        conn0
-            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await
-            .map_err(|e| pg_err(ctx("starting the snapshot transaction"), e))?;
-        let snapshot_id: String =
-            scalar(&conn0, "SELECT pg_catalog.pg_export_snapshot()").await.map_err(|e| pg_err(ctx("exporting the snapshot"), e))?;
+        conn0.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await.map_err(|e| pg_err(ctx("starting the snapshot transaction"), e))?;
+        let snapshot_id: String = scalar(&conn0, "SELECT pg_catalog.pg_export_snapshot()").await.map_err(|e| pg_err(ctx("exporting the snapshot"), e))?;
         let standby: bool = scalar(&conn0, "SELECT pg_catalog.pg_is_in_recovery()").await.map_err(|e| pg_err(ctx("recovery state"), e))?;
-        let lsn_sql = if standby {
-            "SELECT COALESCE(pg_catalog.pg_last_wal_replay_lsn()::text, '')"
-        } else {
-            "SELECT pg_catalog.pg_current_wal_lsn()::text"
-        };
+        let lsn_sql = if standby { "SELECT COALESCE(pg_catalog.pg_last_wal_replay_lsn()::text, '')" } else { "SELECT pg_catalog.pg_current_wal_lsn()::text" };
         let lsn: String = scalar(&conn0, lsn_sql).await.map_err(|e| pg_err(ctx("WAL position"), e))?;
         let server_version: String = scalar(&conn0, "SHOW server_version").await.map_err(|e| pg_err(ctx("server version"), e))?;
         let schema = catalog::read_schema(&conn0, version_num).await.map_err(|e| e.context(ctx("reading the schema")))?;

@@ -17,10 +17,7 @@ impl PgTransaction {
     pub(crate) async fn begin(url: &DbUrl) -> Result<PgTransaction> {
         let client = connect(url, &url.database).await?;
         let what = format!("database {} on {}", url.database, addr(url));
-        client
-            .batch_execute("SET TimeZone = 'UTC'; SET DateStyle = ISO; BEGIN ISOLATION LEVEL READ COMMITTED")
-            .await
-            .map_err(|e| pg_err(&what, e))?;
+        client.batch_execute("SET TimeZone = 'UTC'; SET DateStyle = ISO; BEGIN ISOLATION LEVEL READ COMMITTED").await.map_err(|e| pg_err(&what, e))?;
         // The first message may be the row description: take the first row.
         let messages = client.simple_query("SHOW server_version").await.map_err(|e| pg_err(&what, e))?;
         let version = messages
@@ -71,4 +68,3 @@ impl Transaction for PgTransaction {
         self.client.batch_execute("ROLLBACK").await.map_err(|e| pg_err(&self.what, e))
     }
 }
-

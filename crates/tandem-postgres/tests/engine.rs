@@ -69,11 +69,7 @@ SELECT nextval('app.ticket_seq');
 "#;
 
 fn sequences(db: &str) -> Vec<String> {
-    server()
-        .sql(db, "SELECT schemaname || '.' || sequencename FROM pg_sequences ORDER BY 1")
-        .lines()
-        .map(String::from)
-        .collect()
+    server().sql(db, "SELECT schemaname || '.' || sequencename FROM pg_sequences ORDER BY 1").lines().map(String::from).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,9 +103,12 @@ async fn round_trip_is_faithful() {
     assert_eq!(ddl, schema_text(&dst), "DDL differs");
 
     // Sequences land past their columns, and the free-standing one where the source is.
-    for (seq, col) in [("app.kinds_id_seq", "SELECT max(id) FROM app.kinds"), ("app.kinds_big_seq", "SELECT max(big) FROM app.kinds"),
-        ("app.kinds_ident_seq", "SELECT max(ident) FROM app.kinds"), ("app.child_id_seq", "SELECT max(id) FROM app.child")]
-    {
+    for (seq, col) in [
+        ("app.kinds_id_seq", "SELECT max(id) FROM app.kinds"),
+        ("app.kinds_big_seq", "SELECT max(big) FROM app.kinds"),
+        ("app.kinds_ident_seq", "SELECT max(ident) FROM app.kinds"),
+        ("app.child_id_seq", "SELECT max(id) FROM app.child"),
+    ] {
         let next: i64 = s.sql(&dst, &format!("SELECT nextval('{seq}')")).parse().expect("int");
         let max: i64 = s.sql(&dst, col).parse().expect("int");
         assert!(next > max, "{seq}: nextval {next} <= max {max}");

@@ -64,9 +64,7 @@ impl LeaseRecord {
     /// Held by anyone at `now`: not expired, and not taken on this host by a process that is
     /// gone (a daemon killed with `kill -9` and restarted takes its lease back at once).
     pub fn live(&self, now: DateTime<Utc>) -> bool {
-        let gone = self.hostname == crate::lock::hostname()
-            && self.pid != std::process::id()
-            && !std::path::Path::new(&format!("/proc/{}", self.pid)).exists();
+        let gone = self.hostname == crate::lock::hostname() && self.pid != std::process::id() && !std::path::Path::new(&format!("/proc/{}", self.pid)).exists();
         self.expires > now && !gone
     }
 }
@@ -118,8 +116,8 @@ impl Repository {
         for &seq in seqs.iter().rev() {
             // A record deleted between list and read was superseded: try the one before.
             if let Some(data) = self.read_daemon_object(&lease_name(seq)).await? {
-                let record: LeaseRecord = serde_json::from_slice(&data)
-                    .map_err(|e| Error::corrupt(format!("lease record {DAEMON}/{} is corrupt: {e}", lease_name(seq))))?;
+                let record: LeaseRecord =
+                    serde_json::from_slice(&data).map_err(|e| Error::corrupt(format!("lease record {DAEMON}/{} is corrupt: {e}", lease_name(seq))))?;
                 return Ok(Some(record));
             }
         }
@@ -175,12 +173,9 @@ impl Repository {
 
     async fn lease_seqs(&self) -> Result<Vec<u64>> {
         let prefix = Path::from_iter([DAEMON, LEASE]);
-        let metas: Vec<_> =
-            self.store.list(Some(&prefix)).try_collect().await.map_err(|e| store_error(&self.url, format!("listing {prefix}/"), e))?;
-        let mut seqs: Vec<u64> = metas
-            .iter()
-            .filter_map(|m| m.location.filename().and_then(|f| f.strip_suffix(".json")).and_then(|s| s.parse().ok()))
-            .collect();
+        let metas: Vec<_> = self.store.list(Some(&prefix)).try_collect().await.map_err(|e| store_error(&self.url, format!("listing {prefix}/"), e))?;
+        let mut seqs: Vec<u64> =
+            metas.iter().filter_map(|m| m.location.filename().and_then(|f| f.strip_suffix(".json")).and_then(|s| s.parse().ok())).collect();
         seqs.sort_unstable();
         Ok(seqs)
     }

@@ -7,8 +7,8 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tandem_format::{SchemaDump, SnapshotInfo, TableDef};
 use tandem_error::{Error, Result};
+use tandem_format::{SchemaDump, SnapshotInfo, TableDef};
 
 /// The repository format version this tandem writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;

@@ -76,14 +76,7 @@ impl Drop for RepoLock {
 /// Takes a lock (see the module doc for the protocol).
 pub(crate) async fn acquire(store: Arc<dyn ObjectStore>, url: String, mode: LockMode, purpose: &str) -> Result<RepoLock> {
     let now = Utc::now();
-    let mut info = LockInfo {
-        mode,
-        purpose: purpose.to_string(),
-        hostname: hostname(),
-        pid: std::process::id(),
-        created: now,
-        expires: expires_from(now),
-    };
+    let mut info = LockInfo { mode, purpose: purpose.to_string(), hostname: hostname(), pid: std::process::id(), created: now, expires: expires_from(now) };
     let id = format!("{:032x}", rand::random::<u128>());
     let path = Path::from_iter(["locks".to_string(), format!("{id}.json")]);
     write_lock(&store, &path, &info).await.map_err(|e| store_error(&url, format!("writing lock {path}"), e))?;
@@ -111,11 +104,7 @@ pub(crate) async fn acquire(store: Arc<dyn ObjectStore>, url: String, mode: Lock
 
 /// Fails with Conflict if a live lock other than `own` conflicts with `mode`.
 async fn check_conflicts(store: &Arc<dyn ObjectStore>, url: &str, own: &Path, mode: LockMode, me: &LockInfo) -> Result<()> {
-    let metas: Vec<_> = store
-        .list(Some(&Path::from("locks")))
-        .try_collect()
-        .await
-        .map_err(|e| store_error(url, "listing locks/", e))?;
+    let metas: Vec<_> = store.list(Some(&Path::from("locks"))).try_collect().await.map_err(|e| store_error(url, "listing locks/", e))?;
     let now = Utc::now();
     for m in metas {
         if &m.location == own || !m.location.as_ref().ends_with(".json") {
@@ -138,10 +127,7 @@ async fn check_conflicts(store: &Arc<dyn ObjectStore>, url: &str, own: &Path, mo
                     tracing::warn!(lock = %m.location, "ignoring an old unreadable lock: {e}");
                     continue;
                 }
-                return Err(Error::conflict(format!(
-                    "repository is locked by an unreadable lock {} ({e}); try again later",
-                    m.location
-                )));
+                return Err(Error::conflict(format!("repository is locked by an unreadable lock {} ({e}); try again later", m.location)));
             }
         };
         if is_stale(&other, me, now) {

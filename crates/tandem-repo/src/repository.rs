@@ -11,8 +11,8 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload};
 use tandem_error::{Error, Kind, Result};
 
-use crate::format::{BackupId, ChunkRef, Manifest, RepoConfig, FORMAT_VERSION};
 use crate::format::LockMode;
+use crate::format::{BackupId, ChunkRef, Manifest, RepoConfig, FORMAT_VERSION};
 use crate::lock::RepoLock;
 use crate::store::{open_store, store_error, Missing};
 
@@ -139,12 +139,7 @@ impl Repository {
     /// Every stored chunk with size and modification time. Objects under `chunks/` that are not
     /// named like chunks are ignored.
     pub async fn list_chunks(&self) -> Result<Vec<ChunkInfo>> {
-        let metas: Vec<_> = self
-            .store
-            .list(Some(&Path::from("chunks")))
-            .try_collect()
-            .await
-            .map_err(|e| store_error(&self.url, "listing chunks/", e))?;
+        let metas: Vec<_> = self.store.list(Some(&Path::from("chunks"))).try_collect().await.map_err(|e| store_error(&self.url, "listing chunks/", e))?;
         let mut out = Vec::with_capacity(metas.len());
         for m in metas {
             let parts: Vec<_> = m.location.parts().collect();
@@ -175,10 +170,7 @@ impl Repository {
             return Ok(chunk);
         }
         let path = chunk_path(&chunk.id);
-        self.store
-            .put(&path, PutPayload::from(compressed))
-            .await
-            .map_err(|e| store_error(&self.url, format!("writing chunk {}", chunk.id), e))?;
+        self.store.put(&path, PutPayload::from(compressed)).await.map_err(|e| store_error(&self.url, format!("writing chunk {}", chunk.id), e))?;
         Ok(chunk)
     }
 
@@ -195,15 +187,11 @@ impl Repository {
         };
         let stored = match stored {
             Ok(b) => b,
-            Err(object_store::Error::NotFound { .. }) => {
-                return Err(Error::corrupt(format!("chunk {} is missing from {}", chunk.id, self.url)))
-            }
+            Err(object_store::Error::NotFound { .. }) => return Err(Error::corrupt(format!("chunk {} is missing from {}", chunk.id, self.url))),
             Err(e) => return Err(store_error(&self.url, format!("reading chunk {}", chunk.id), e)),
         };
         let chunk = chunk.clone();
-        tokio::task::spawn_blocking(move || decode_chunk(&chunk, &stored))
-            .await
-            .map_err(|e| Error::internal(format!("decompressing a chunk: {e}")))?
+        tokio::task::spawn_blocking(move || decode_chunk(&chunk, &stored)).await.map_err(|e| Error::internal(format!("decompressing a chunk: {e}")))?
     }
 
     /// Whether a chunk object exists (a HEAD request).
@@ -232,12 +220,7 @@ impl Repository {
     /// Ids of all backups, oldest first. Objects under `backups/` that are not `<valid-id>.json`
     /// are ignored (and logged).
     pub async fn list_backups(&self) -> Result<Vec<BackupId>> {
-        let metas: Vec<_> = self
-            .store
-            .list(Some(&Path::from("backups")))
-            .try_collect()
-            .await
-            .map_err(|e| store_error(&self.url, "listing backups/", e))?;
+        let metas: Vec<_> = self.store.list(Some(&Path::from("backups"))).try_collect().await.map_err(|e| store_error(&self.url, "listing backups/", e))?;
         let mut ids = Vec::with_capacity(metas.len());
         for m in metas {
             let id = (m.location.parts_count() == 2)
@@ -270,9 +253,7 @@ impl Repository {
         };
         let data = match data {
             Ok(d) => d,
-            Err(object_store::Error::NotFound { .. }) => {
-                return Err(Error::bad_input(format!("no backup {id} in {}", self.url)))
-            }
+            Err(object_store::Error::NotFound { .. }) => return Err(Error::bad_input(format!("no backup {id} in {}", self.url))),
             Err(e) => return Err(store_error(&self.url, format!("reading {path}"), e)),
         };
         let corrupt = |e: &dyn std::fmt::Display| Error::corrupt(format!("manifest {path} is corrupt: {e}"));
@@ -295,13 +276,10 @@ impl Repository {
     /// (Conflict).
     pub async fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
         let path = manifest_path(&manifest.id);
-        let json = serde_json::to_vec_pretty(manifest)
-            .map_err(|e| Error::internal(format!("encoding manifest of backup {}: {e}", manifest.id)))?;
+        let json = serde_json::to_vec_pretty(manifest).map_err(|e| Error::internal(format!("encoding manifest of backup {}: {e}", manifest.id)))?;
         match self.store.put_opts(&path, PutPayload::from(json), PutMode::Create.into()).await {
             Ok(_) => Ok(()),
-            Err(object_store::Error::AlreadyExists { .. }) => {
-                Err(Error::conflict(format!("backup {} already exists in {} ({path})", manifest.id, self.url)))
-            }
+            Err(object_store::Error::AlreadyExists { .. }) => Err(Error::conflict(format!("backup {} already exists in {} ({path})", manifest.id, self.url))),
             Err(e) => Err(store_error(&self.url, format!("writing {path}"), e)),
         }
     }
@@ -338,18 +316,12 @@ async fn read_config(store: &Arc<dyn ObjectStore>, url: &str) -> Result<Option<R
     let value: serde_json::Value = serde_json::from_slice(&data).map_err(|e| corrupt(&e))?;
     match value.get("kind").and_then(|k| k.as_str()) {
         Some(REPO_KIND) => {}
-        Some(other) => {
-            return Err(Error::unsupported(format!(
-                "{CONFIG_FILE} at {url} is of kind {other:?}, not a {REPO_KIND} this tandem understands"
-            )))
-        }
+        Some(other) => return Err(Error::unsupported(format!("{CONFIG_FILE} at {url} is of kind {other:?}, not a {REPO_KIND} this tandem understands"))),
         None => return Err(corrupt(&"it has no \"kind\"")),
     }
     let version = value.get("version").and_then(|v| v.as_u64()).ok_or_else(|| corrupt(&"it has no numeric \"version\""))?;
     if version > u64::from(FORMAT_VERSION) {
-        return Err(Error::unsupported(format!(
-            "repository format version {version} is newer than this tandem supports ({FORMAT_VERSION}); upgrade tandem"
-        )));
+        return Err(Error::unsupported(format!("repository format version {version} is newer than this tandem supports ({FORMAT_VERSION}); upgrade tandem")));
     }
     let config: RepoConfig = serde_json::from_value(value).map_err(|e| corrupt(&e))?;
     if config.compression != "zstd" {
@@ -370,10 +342,7 @@ fn decode_chunk(chunk: &ChunkRef, stored: &[u8]) -> Result<Bytes> {
     let decoder = zstd::stream::read::Decoder::with_buffer(stored).map_err(|e| corrupt(format!("zstd: {e}")))?;
     // Read at most one byte more than expected, so a lying length cannot exhaust memory.
     let mut raw = Vec::with_capacity(usize::try_from(chunk.raw.min(64 << 20)).unwrap_or(0));
-    decoder
-        .take(chunk.raw.saturating_add(1))
-        .read_to_end(&mut raw)
-        .map_err(|e| corrupt(format!("zstd: {e}")))?;
+    decoder.take(chunk.raw.saturating_add(1)).read_to_end(&mut raw).map_err(|e| corrupt(format!("zstd: {e}")))?;
     if raw.len() as u64 != chunk.raw {
         let got = if raw.len() as u64 > chunk.raw { "more".to_string() } else { raw.len().to_string() };
         return Err(corrupt(format!("{got} bytes after decompression, expected {}", chunk.raw)));

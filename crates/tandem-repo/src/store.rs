@@ -52,9 +52,7 @@ pub(crate) fn open_store(url: &str, options: &[(&str, &str)], missing: Missing) 
     }
     if trimmed.starts_with("file:") {
         let parsed = Url::parse(trimmed).map_err(|e| Error::bad_input(format!("invalid repository URL {trimmed:?}: {e}")))?;
-        let dir = parsed
-            .to_file_path()
-            .map_err(|()| Error::bad_input(format!("repository URL {trimmed:?} is not a local file path")))?;
+        let dir = parsed.to_file_path().map_err(|()| Error::bad_input(format!("repository URL {trimmed:?} is not a local file path")))?;
         reject_options(options, "file")?;
         return open_local(&dir, trimmed, missing);
     }
@@ -64,19 +62,12 @@ pub(crate) fn open_store(url: &str, options: &[(&str, &str)], missing: Missing) 
     };
     let scheme = scheme.to_ascii_lowercase();
     if !matches!(scheme.as_str(), "s3" | "s3a" | "gs" | "az" | "azure") {
-        return Err(Error::bad_input(format!(
-            "unsupported repository URL scheme {scheme:?} in {}; supported: {SUPPORTED}",
-            redact_str(trimmed)
-        )));
+        return Err(Error::bad_input(format!("unsupported repository URL scheme {scheme:?} in {}; supported: {SUPPORTED}", redact_str(trimmed))));
     }
     let parsed = Url::parse(trimmed).map_err(|e| Error::bad_input(format!("invalid repository URL {}: {e}", redact_str(trimmed))))?;
     let display = redact(&parsed);
-    let bucket = parsed
-        .host_str()
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| Error::bad_input(format!("repository URL {display} names no bucket")))?;
-    let prefix = Path::from_url_path(parsed.path())
-        .map_err(|e| Error::bad_input(format!("invalid prefix in repository URL {display}: {e}")))?;
+    let bucket = parsed.host_str().filter(|h| !h.is_empty()).ok_or_else(|| Error::bad_input(format!("repository URL {display} names no bucket")))?;
+    let prefix = Path::from_url_path(parsed.path()).map_err(|e| Error::bad_input(format!("invalid prefix in repository URL {display}: {e}")))?;
     let base = format!("{scheme}://{bucket}");
     let (retry, options) = retry_policy(options, &display)?;
     let options = &options[..];
@@ -128,10 +119,7 @@ pub(crate) fn open_store(url: &str, options: &[(&str, &str)], missing: Missing) 
 
 /// Timeouts of every remote store (applied unless the environment or options set them).
 fn remote_policy() -> [(ClientConfigKey, String); 2] {
-    [
-        (ClientConfigKey::Timeout, format!("{}s", REQUEST_TIMEOUT.as_secs())),
-        (ClientConfigKey::ConnectTimeout, format!("{}s", CONNECT_TIMEOUT.as_secs())),
-    ]
+    [(ClientConfigKey::Timeout, format!("{}s", REQUEST_TIMEOUT.as_secs())), (ClientConfigKey::ConnectTimeout, format!("{}s", CONNECT_TIMEOUT.as_secs()))]
 }
 
 /// Retries of every remote store: transient failures (5xx, timeouts, connection resets) are
@@ -156,8 +144,7 @@ fn retry_policy<'a>(options: &[(&'a str, &'a str)], display: &str) -> Result<(Re
 }
 
 fn parse_key<K: std::str::FromStr>(key: &str, display: &str) -> Result<K> {
-    key.parse::<K>()
-        .map_err(|_| Error::bad_input(format!("unknown store option {key:?} for repository {display}")))
+    key.parse::<K>().map_err(|_| Error::bad_input(format!("unknown store option {key:?} for repository {display}")))
 }
 
 fn reject_options(options: &[(&str, &str)], what: &str) -> Result<()> {
@@ -172,16 +159,12 @@ fn open_local(dir: &FsPath, display: &str, missing: Missing) -> Result<Opened> {
         Ok(m) if m.is_dir() => {}
         Ok(_) => return Err(Error::bad_input(format!("repository path {display} is a file, not a directory"))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => match missing {
-            Missing::Fail => {
-                return Err(Error::bad_input(format!("no tandem repository at {display} (the directory does not exist)")))
-            }
-            Missing::Create => std::fs::create_dir_all(dir)
-                .map_err(|e| Error::unreachable(format!("cannot create repository directory {display}: {e}")))?,
+            Missing::Fail => return Err(Error::bad_input(format!("no tandem repository at {display} (the directory does not exist)"))),
+            Missing::Create => std::fs::create_dir_all(dir).map_err(|e| Error::unreachable(format!("cannot create repository directory {display}: {e}")))?,
         },
         Err(e) => return Err(Error::unreachable(format!("cannot access repository path {display}: {e}"))),
     }
-    let canonical = std::fs::canonicalize(dir)
-        .map_err(|e| Error::unreachable(format!("cannot access repository path {display}: {e}")))?;
+    let canonical = std::fs::canonicalize(dir).map_err(|e| Error::unreachable(format!("cannot access repository path {display}: {e}")))?;
     // put() writes a staged file and renames (or hard-links, for create-only puts) it into place,
     // so readers never see a partial object; fsync makes a finished put durable like a cloud put.
     let store = LocalFileSystem::new_with_prefix(&canonical)

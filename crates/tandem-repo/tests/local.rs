@@ -113,9 +113,7 @@ async fn unknown_scheme_and_bad_urls() {
     let e = Repository::open("").await.expect_err("empty");
     assert_eq!(e.kind(), Kind::BadInput, "{e}");
     let dir = tempfile::tempdir().expect("tempdir");
-    let e = Repository::open_or_create_with_options(&dir.path().display().to_string(), &[("aws_endpoint", "x")])
-        .await
-        .expect_err("options on local");
+    let e = Repository::open_or_create_with_options(&dir.path().display().to_string(), &[("aws_endpoint", "x")]).await.expect_err("options on local");
     assert_eq!(e.kind(), Kind::BadInput, "{e}");
 }
 
@@ -123,10 +121,14 @@ async fn unknown_scheme_and_bad_urls() {
 async fn concurrent_creators_agree() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = dir.path().join("repo").display().to_string();
-    let tasks: Vec<_> = (0..8).map(|_| tokio::spawn({
-        let url = url.clone();
-        async move { Repository::open_or_create(&url).await.map(|r| r.config().id.clone()) }
-    })).collect();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            tokio::spawn({
+                let url = url.clone();
+                async move { Repository::open_or_create(&url).await.map(|r| r.config().id.clone()) }
+            })
+        })
+        .collect();
     let mut ids = Vec::new();
     for t in tasks {
         ids.push(t.await.expect("join").expect("create"));

@@ -96,8 +96,7 @@ pub trait System: Send + Sync {
     /// `schema.name`) is of this system.
     fn recognizes(&self, relations: &[String]) -> bool {
         let markers = self.marker_tables();
-        !markers.is_empty()
-            && markers.iter().all(|m| relations.iter().any(|r| r.rsplit('.').next().is_some_and(|n| n.eq_ignore_ascii_case(m))))
+        !markers.is_empty() && markers.iter().all(|m| relations.iter().any(|r| r.rsplit('.').next().is_some_and(|n| n.eq_ignore_ascii_case(m))))
     }
 
     /// Refuses (BadInput, naming it) a schema version that tandem does not support for this

@@ -133,9 +133,7 @@ impl LocationRule {
         for side in [from, to] {
             let scheme_ok = side.find(':').is_some_and(|i| i > 0 && side[..i].chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)));
             if !scheme_ok && !side.starts_with('/') {
-                return Err(Error::bad_input(format!(
-                    "location rule {spec:?}: {side:?} is not an absolute location (expected scheme://bucket/path or /path)"
-                )));
+                return Err(Error::bad_input(format!("location rule {spec:?}: {side:?} is not an absolute location (expected scheme://bucket/path or /path)")));
             }
         }
         let from_key = key_of(trim_slashes(from)).0.owned();
@@ -200,11 +198,7 @@ impl LocationMap {
         for s in specs {
             let rule = LocationRule::parse(s.as_ref())?;
             if let Some(dup) = rules.iter().find(|r| r.from_key == rule.from_key) {
-                return Err(Error::bad_input(format!(
-                    "location map: {:?} and {:?} map the same location",
-                    format!("{}={}", dup.from, dup.to),
-                    s.as_ref()
-                )));
+                return Err(Error::bad_input(format!("location map: {:?} and {:?} map the same location", format!("{}={}", dup.from, dup.to), s.as_ref())));
             }
             rules.push(rule);
         }
@@ -297,12 +291,7 @@ mod tests {
 
     #[test]
     fn bad_specs_are_refused_with_a_reason() {
-        for (spec, needle) in [
-            ("gs://a", "no '='"),
-            ("=gs://b", "empty FROM"),
-            ("gs://a=", "empty TO"),
-            ("lake-us=lake-eu", "not an absolute location"),
-        ] {
+        for (spec, needle) in [("gs://a", "no '='"), ("=gs://b", "empty FROM"), ("gs://a=", "empty TO"), ("lake-us=lake-eu", "not an absolute location")] {
             let e = LocationRule::parse(spec).unwrap_err();
             assert_eq!(e.kind(), tandem_error::Kind::BadInput);
             assert!(e.to_string().contains(needle), "{spec}: {e}");

@@ -36,10 +36,7 @@ pub async fn first_value(snapshot: &dyn Snapshot, table: &TableDef, column: &str
         return Ok(None);
     };
     let rows = read_rows(snapshot, table).await?;
-    Ok(rows
-        .into_iter()
-        .find_map(|r| r.into_iter().nth(idx).flatten())
-        .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    Ok(rows.into_iter().find_map(|r| r.into_iter().nth(idx).flatten()).map(|v| String::from_utf8_lossy(&v).into_owned()))
 }
 
 /// Recognition by [`System::marker_tables`]: `Some` iff the snapshot has every marker table, with

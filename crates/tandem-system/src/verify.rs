@@ -63,7 +63,11 @@ pub enum Loc {
     /// The whole value (scalar) or element `i` of every tuple.
     At(usize),
     /// Element `value` of the tuples whose element `key` is one of the keys.
-    Keyed { key: usize, value: usize, keys: &'static [&'static str] },
+    Keyed {
+        key: usize,
+        value: usize,
+        keys: &'static [&'static str],
+    },
 }
 
 /// One compared field of an object.
@@ -164,8 +168,7 @@ impl Side<'_> {
             }
             sql.push_str(&format!("{} {}", self.dialect.table(t), j.alias));
             if !j.on.is_empty() {
-                let conds: Vec<String> =
-                    j.on.iter().map(|(c, a2, c2)| format!("{} = {}", self.col(joins, j.alias, c), self.col(joins, a2, c2))).collect();
+                let conds: Vec<String> = j.on.iter().map(|(c, a2, c2)| format!("{} = {}", self.col(joins, j.alias, c), self.col(joins, a2, c2))).collect();
                 sql.push_str(&format!(" ON {}", conds.join(" AND ")));
             }
         }
@@ -299,11 +302,7 @@ pub fn decode_tuples(s: &str) -> Option<Vec<Vec<Option<String>>>> {
     }
     let mut out: Vec<Vec<Option<String>>> = s
         .split(',')
-        .map(|t| {
-            t.split(':')
-                .map(|e| if e == "-" { Some(None) } else { unhex(e).map(Some) })
-                .collect::<Option<Vec<_>>>()
-        })
+        .map(|t| t.split(':').map(|e| if e == "-" { Some(None) } else { unhex(e).map(Some) }).collect::<Option<Vec<_>>>())
         .collect::<Option<Vec<_>>>()?;
     out.sort();
     Some(out)

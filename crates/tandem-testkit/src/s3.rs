@@ -26,10 +26,7 @@ pub fn server() -> &'static Server {
 }
 
 fn start() -> Server {
-    let dir = tempfile::Builder::new()
-        .prefix("tandem-s3-")
-        .tempdir()
-        .expect("creating the S3 server's temp dir");
+    let dir = tempfile::Builder::new().prefix("tandem-s3-").tempdir().expect("creating the S3 server's temp dir");
     // Kept for the life of the process; a watchdog removes it when the process is gone.
     let root = dir.keep();
     crate::server::remove_when_gone(&root);

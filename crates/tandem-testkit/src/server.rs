@@ -192,8 +192,7 @@ impl Server {
             let ok = match self.flavor {
                 Flavor::MariaDb => {
                     let mut c = Command::new("mariadb");
-                    c.args(["--no-defaults", "-uroot", "-N", "-e", "SELECT 1"])
-                        .arg(format!("--socket={}", self.dir.join("mysqld.sock").display()));
+                    c.args(["--no-defaults", "-uroot", "-N", "-e", "SELECT 1"]).arg(format!("--socket={}", self.dir.join("mysqld.sock").display()));
                     c.stdout(Stdio::null()).stderr(Stdio::null()).status().map(|s| s.success()).unwrap_or(false)
                 }
                 Flavor::Postgres => Command::new(pg_bin("pg_isready"))
@@ -214,9 +213,7 @@ impl Server {
 
     fn bootstrap(&self) {
         if self.flavor == Flavor::MariaDb {
-            let sql = format!(
-                "CREATE USER '{USER}'@'%' IDENTIFIED BY '{PASSWORD}'; GRANT ALL ON *.* TO '{USER}'@'%' WITH GRANT OPTION;"
-            );
+            let sql = format!("CREATE USER '{USER}'@'%' IDENTIFIED BY '{PASSWORD}'; GRANT ALL ON *.* TO '{USER}'@'%' WITH GRANT OPTION;");
             let status = Command::new("mariadb")
                 .args(["--no-defaults", "-uroot", "-e", &sql])
                 .arg(format!("--socket={}", self.dir.join("mysqld.sock").display()))
@@ -267,8 +264,7 @@ fn is_root() -> bool {
 fn alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks for existence.
     let exists = unsafe { libc::kill(pid, 0) == 0 };
-    exists
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| s.contains(") Z ")).unwrap_or(false)
+    exists && !std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| s.contains(") Z ")).unwrap_or(false)
 }
 
 fn kill_and_wait(pid: i32) {
@@ -288,23 +284,15 @@ pub(crate) fn remove_when_gone(dir: &Path) {
 /// A shell loop that kills `pid` (unless 0) and removes `dir` once the current process is gone.
 fn spawn_watchdog(pid: i32, dir: &Path) {
     let me = std::process::id();
-    let script = format!(
-        "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; [ {pid} -gt 0 ] && kill -9 {pid} 2>/dev/null; sleep 0.5; rm -rf '{}'",
-        dir.display()
-    );
-    let _ = Command::new("sh")
-        .args(["-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
+    let script =
+        format!("while kill -0 {me} 2>/dev/null; do sleep 0.5; done; [ {pid} -gt 0 ] && kill -9 {pid} 2>/dev/null; sleep 0.5; rm -rf '{}'", dir.display());
+    let _ = Command::new("sh").args(["-c", &script]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
 }
 
 /// Finds a PostgreSQL server binary: PATH first, then the newest /usr/lib/postgresql/*/bin.
 pub fn pg_bin(name: &str) -> PathBuf {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect())
-        .unwrap_or_default();
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir("/usr/lib/postgresql").map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect()).unwrap_or_default();
     dirs.sort();
     if let Some(d) = dirs.iter().rev().find(|d| d.join(name).exists()) {
         return d.join(name);

@@ -148,13 +148,47 @@ const TABLES: [&str; 13] = [
 ];
 
 const COL_NAMES: [&str; 20] = [
-    "event_id", "event_ts", "user_id", "session_id", "country", "device_type", "os_version", "app_version", "page_url",
-    "referrer", "event_name", "event_value", "currency", "amount", "is_test", "ingest_ts", "payload", "tags",
-    "attributes", "batch_id",
+    "event_id",
+    "event_ts",
+    "user_id",
+    "session_id",
+    "country",
+    "device_type",
+    "os_version",
+    "app_version",
+    "page_url",
+    "referrer",
+    "event_name",
+    "event_value",
+    "currency",
+    "amount",
+    "is_test",
+    "ingest_ts",
+    "payload",
+    "tags",
+    "attributes",
+    "batch_id",
 ];
 const COL_TYPES: [&str; 20] = [
-    "bigint", "timestamp", "bigint", "string", "string", "string", "string", "string", "string", "string", "string",
-    "double", "string", "decimal(18,4)", "boolean", "timestamp", "string", "array<string>", "map<string,string>",
+    "bigint",
+    "timestamp",
+    "bigint",
+    "string",
+    "string",
+    "string",
+    "string",
+    "string",
+    "string",
+    "string",
+    "string",
+    "double",
+    "string",
+    "decimal(18,4)",
+    "boolean",
+    "timestamp",
+    "string",
+    "array<string>",
+    "map<string,string>",
     "string",
 ];
 
@@ -248,9 +282,7 @@ fn mariadb_fill(s: &Shape) -> Vec<String> {
          FROM seq_1_to_{t} s JOIN seq_1_to_{k} k",
         k = TABLE_PARAMS_PER_TABLE
     ));
-    out.push(format!(
-        "INSERT INTO `PARTITION_KEYS` SELECT s.seq, NULL, ELT(k.seq, 'dt', 'hour'), 'string', k.seq - 1 FROM seq_1_to_{t} s JOIN seq_1_to_2 k"
-    ));
+    out.push(format!("INSERT INTO `PARTITION_KEYS` SELECT s.seq, NULL, ELT(k.seq, 'dt', 'hour'), 'string', k.seq - 1 FROM seq_1_to_{t} s JOIN seq_1_to_2 k"));
     // partitions in batches; `s.seq` is PART_ID, the table is (PART_ID - 1) DIV ppt + 1
     let mut lo = 1;
     while lo <= s.partitions {
@@ -267,12 +299,8 @@ fn mariadb_fill(s: &Shape) -> Vec<String> {
         out.push(format!(
             "INSERT INTO `SDS` SELECT {t} + s.seq, {tbl}, '{INPUT_FORMAT}', 0, 0, {loc}, -1, '{OUTPUT_FORMAT}', {t} + s.seq FROM seq_{lo}_to_{hi} s"
         ));
-        out.push(format!(
-            "INSERT INTO `PARTITIONS` SELECT s.seq, {ctime}, 0, CONCAT('dt=', {dt}, '/hour=', {hh}), {t} + s.seq, {tbl} FROM seq_{lo}_to_{hi} s"
-        ));
-        out.push(format!(
-            "INSERT INTO `PARTITION_KEY_VALS` SELECT s.seq, IF(k.seq = 1, {dt}, {hh}), k.seq - 1 FROM seq_{lo}_to_{hi} s JOIN seq_1_to_2 k"
-        ));
+        out.push(format!("INSERT INTO `PARTITIONS` SELECT s.seq, {ctime}, 0, CONCAT('dt=', {dt}, '/hour=', {hh}), {t} + s.seq, {tbl} FROM seq_{lo}_to_{hi} s"));
+        out.push(format!("INSERT INTO `PARTITION_KEY_VALS` SELECT s.seq, IF(k.seq = 1, {dt}, {hh}), k.seq - 1 FROM seq_{lo}_to_{hi} s JOIN seq_1_to_2 k"));
         out.push(format!(
             "INSERT INTO `PARTITION_PARAMS` SELECT s.seq, \
              ELT(k.seq, 'COLUMN_STATS_ACCURATE', 'numFiles', 'numRows', 'rawDataSize', 'totalSize', 'transient_lastDdlTime'), \
@@ -418,9 +446,7 @@ fn postgres_fill(s: &Shape) -> Vec<String> {
         out.push(format!(r#"INSERT INTO "SERDE_PARAMS" SELECT {t} + s, 'serialization.format', '1' FROM {gs}"#));
         out.push(format!(r#"INSERT INTO "SDS" SELECT {t} + s, '{INPUT_FORMAT}', false, {loc}, -1, '{OUTPUT_FORMAT}', {t} + s, {tbl}, false FROM {gs}"#));
         out.push(format!(r#"INSERT INTO "PARTITIONS" SELECT s, {ctime}, 0, 'dt=' || {dt} || '/hour=' || {hh}, {t} + s, {tbl} FROM {gs}"#));
-        out.push(format!(
-            r#"INSERT INTO "PARTITION_KEY_VALS" SELECT s, CASE WHEN k = 1 THEN {dt} ELSE {hh} END, k - 1 FROM {gs}, generate_series(1, 2) k"#
-        ));
+        out.push(format!(r#"INSERT INTO "PARTITION_KEY_VALS" SELECT s, CASE WHEN k = 1 THEN {dt} ELSE {hh} END, k - 1 FROM {gs}, generate_series(1, 2) k"#));
         out.push(format!(
             r#"INSERT INTO "PARTITION_PARAMS" SELECT s, {keys}[k], CASE k WHEN 1 THEN '{PART_STATS}' WHEN 2 THEN (1 + s * 7 % 48)::text
              WHEN 3 THEN (100000 + s * 7919 % 9000000)::text WHEN 4 THEN (5000000 + s * 104729 % 900000000)::text
@@ -595,13 +621,8 @@ fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
 }
 
-
 fn tool_version(bin: &Path) -> String {
-    Command::new(bin)
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|_| "?".into())
+    Command::new(bin).arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_else(|_| "?".into())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -701,10 +722,7 @@ impl EngineResult {
 
 fn parse_json(s: &str) -> serde_json::Value {
     // the JSON object is the whole stdout (pretty-printed); be tolerant of lines before it
-    serde_json::from_str(s.trim())
-        .ok()
-        .or_else(|| s.find('{').and_then(|i| serde_json::from_str(s[i..].trim()).ok()))
-        .unwrap_or(serde_json::Value::Null)
+    serde_json::from_str(s.trim()).ok().or_else(|| s.find('{').and_then(|i| serde_json::from_str(s[i..].trim()).ok())).unwrap_or(serde_json::Value::Null)
 }
 
 fn tandem_backup_cmd(source: &str, repo: &Path, parallel: Option<u16>) -> Command {
@@ -747,10 +765,9 @@ fn bench_engine(flavor: Flavor, opts: &Opts, runner: &mut Runner, shape: &Shape)
     }
     r.rows = src.iter().map(|(_, n, _)| n).sum();
     r.db_size_mb = match flavor {
-        Flavor::MariaDb => server.sql(
-            "mysql",
-            &format!("SELECT SUM(data_length + index_length) / 1048576 FROM information_schema.tables WHERE table_schema = '{db}'"),
-        ),
+        Flavor::MariaDb => {
+            server.sql("mysql", &format!("SELECT SUM(data_length + index_length) / 1048576 FROM information_schema.tables WHERE table_schema = '{db}'"))
+        }
         Flavor::Postgres => server.sql(db, "SELECT pg_database_size(current_database()) / 1048576.0"),
     }
     .trim()
@@ -775,8 +792,7 @@ fn bench_engine(flavor: Flavor, opts: &Opts, runner: &mut Runner, shape: &Shape)
     r.repo_bytes_1 = dir_size(&repo);
     log(format!("  repository {} bytes; backup report {}", r.repo_bytes_1, r.t_backup_json));
     if r.t_backup.ok {
-        r.t_backup2 =
-            runner.run(&format!("{name}: tandem backup (2nd, unchanged)"), tandem_backup_cmd(&source, &repo, opts.parallel), None, None, &server);
+        r.t_backup2 = runner.run(&format!("{name}: tandem backup (2nd, unchanged)"), tandem_backup_cmd(&source, &repo, opts.parallel), None, None, &server);
         r.t_backup2_json = parse_json(&r.t_backup2.stdout);
         r.repo_bytes_2 = dir_size(&repo);
         log(format!("  repository {} bytes; backup report {}", r.repo_bytes_2, r.t_backup2_json));
@@ -840,7 +856,12 @@ fn bench_engine(flavor: Flavor, opts: &Opts, runner: &mut Runner, shape: &Shape)
         }
         if r.a_restore.ok {
             r.a_restore_match = Some(compare(&src, &server, target));
-            log(format!("  {} matches: {} {}", r.alt_restore_tool, match_str(&r.a_restore_match), r.a_restore_match.as_ref().map(|m| m.detail.as_str()).unwrap_or("")));
+            log(format!(
+                "  {} matches: {} {}",
+                r.alt_restore_tool,
+                match_str(&r.a_restore_match),
+                r.a_restore_match.as_ref().map(|m| m.detail.as_str()).unwrap_or("")
+            ));
         }
     }
     log(format!("== {name}: stopping the server"));
@@ -911,7 +932,8 @@ fn markdown(results: &[EngineResult], opts: &Opts, shape: &Shape) -> String {
         .ok()
         .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
         .unwrap_or_default();
-    let tandem_version = Command::new(tandem_bin()).arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    let tandem_version =
+        Command::new(tandem_bin()).arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
     s += &format!("- date: {date}\n");
     s += &format!("- machine: {nproc} CPUs ({cpu_model}), {:.1} GiB RAM\n", mem / 1048576.0);
     let build = if tandem_bin().to_string_lossy().contains("/release/") { "release build" } else { "NOT a release build" };
@@ -922,7 +944,11 @@ fn markdown(results: &[EngineResult], opts: &Opts, shape: &Shape) -> String {
             r.name, r.version, r.rows, r.db_size_mb, r.alt_backup_tool, r.alt_restore_tool
         );
     }
-    s += &format!("- tools: {}; {}\n", tool_version(&which("mariadb-dump").or_else(|| which("mysqldump")).unwrap_or_default()), tool_version(&tandem_testkit::pg_bin("pg_dump")));
+    s += &format!(
+        "- tools: {}; {}\n",
+        tool_version(&which("mariadb-dump").or_else(|| which("mysqldump")).unwrap_or_default()),
+        tool_version(&tandem_testkit::pg_bin("pg_dump"))
+    );
     s += "\n| engine | step | tandem s | alternative | alt s | tandem/alt (≤ 0.5) | tandem peak RSS MB (≤ 200) | alt peak RSS MB | CPU s tandem client/server | CPU s alt client/server | output size tandem / alt | restored copy matches (tandem / alt) |\n";
     s += "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|---|\n";
     for r in results {

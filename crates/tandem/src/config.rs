@@ -148,8 +148,7 @@ impl Site {
 impl Config {
     /// Reads and validates a config file. Errors name the file, and the line for syntax errors.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::bad_input(format!("cannot read config file {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::bad_input(format!("cannot read config file {}: {e}", path.display())))?;
         Self::parse(&text).map_err(|e| e.context(format!("config file {}", path.display())))
     }
 
@@ -185,9 +184,7 @@ impl Config {
             site.schedules.backup = checked(text, site.backup.as_ref(), &format!("sites.{name}.backup"), Schedule::parse)?;
             site.schedules.refresh = checked(text, site.refresh.as_ref(), &format!("sites.{name}.refresh"), Schedule::parse)?;
             if let (Some(r), None) = (&site.refresh, &site.source) {
-                return Err(at(text, r, &format!(
-                    "sites.{name}.refresh: a refresh restores the newest backup of the site's source; add `source = \"SITE\"`"
-                )));
+                return Err(at(text, r, &format!("sites.{name}.refresh: a refresh restores the newest backup of the site's source; add `source = \"SITE\"`")));
             }
         }
         if let Some(r) = &mut config.retention {

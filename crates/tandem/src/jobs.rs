@@ -48,7 +48,9 @@ pub async fn apply_retention(config: &Config, repo: &Repository, events: Arc<dyn
 pub async fn refresh_site(config: &Config, name: &str, unless_newest_is: Option<BackupId>, repo: Repository, events: Arc<dyn Events>) -> Result<RefreshReport> {
     let site = config.site(name)?;
     let source_name = site.source().ok_or_else(|| {
-        Error::bad_input(format!("site {name} has no `source`: a refresh restores the newest backup of the site's source (add `source = \"SITE\"` to [sites.{name}])"))
+        Error::bad_input(format!(
+            "site {name} has no `source`: a refresh restores the newest backup of the site's source (add `source = \"SITE\"` to [sites.{name}])"
+        ))
     })?;
     let source = config.site(source_name)?;
     let (engine, target) = registry::engine_for(&site.db)?;

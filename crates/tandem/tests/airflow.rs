@@ -87,7 +87,13 @@ fn standby_promote_fence_failback_with_real_airflow() {
     let health = tandem(&["health", "--db", &dr_server.url(&dr.db), "--json"]);
     assert_eq!(health.code, 1);
     assert_eq!(health.json()["standby"], true);
-    let running_before: Vec<String> = populated["dag_runs"].as_array().unwrap().iter().filter(|r| r["state"] == "running" || r["state"] == "queued").map(|r| r["run_id"].as_str().unwrap().to_string()).collect();
+    let running_before: Vec<String> = populated["dag_runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] == "running" || r["state"] == "queued")
+        .map(|r| r["run_id"].as_str().unwrap().to_string())
+        .collect();
     let promoted = tandem(&["promote", "--target", &dr_server.url(&dr.db), "--json"]).ok().json();
     let unpaused = changed(&promoted, "dag", "active");
     let active: Vec<String> = at_source.iter().filter(|(_, p)| !**p).map(|(d, _)| d.clone()).collect();
@@ -133,7 +139,8 @@ fn bad_input_changes_nothing() {
     assert!(run.stderr.contains("connection ") || run.stderr.contains("variable "), "names the row: {}", run.stderr);
     assert!(!exists(&never), "nothing was created");
     tandem(&["restore", "--target", &server.url(&never), "--repo", r, "--fernet-key-from", &key]).fails_with(2, "needs --fernet-key-to");
-    tandem(&["restore", "--target", &server.url(&never), "--repo", r, "--fernet-key-from", "short", "--fernet-key-to", &key]).fails_with(2, "is not a Fernet key");
+    tandem(&["restore", "--target", &server.url(&never), "--repo", r, "--fernet-key-from", "short", "--fernet-key-to", &key])
+        .fails_with(2, "is not a Fernet key");
 
     // A non-empty target, and a target on another Airflow version.
     let dr = Site::new(server, &server.create_database("afbad_dr"), &key);
@@ -178,7 +185,12 @@ fn mysql_layout_standby_promote_fence() {
     let encrypt = |k: &str, v: &str| {
         let py = std::env::var("AIRFLOW_PY").expect("AIRFLOW_PY");
         let out = std::process::Command::new(py)
-            .args(["-c", "import sys; from cryptography.fernet import Fernet; print(Fernet(sys.argv[1].encode()).encrypt(sys.argv[2].encode()).decode())", k, v])
+            .args([
+                "-c",
+                "import sys; from cryptography.fernet import Fernet; print(Fernet(sys.argv[1].encode()).encrypt(sys.argv[2].encode()).decode())",
+                k,
+                v,
+            ])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).trim().to_string()
@@ -219,7 +231,12 @@ fn mysql_layout_standby_promote_fence() {
     let token = server.sql(&dr, "SELECT val FROM variable WHERE `key` = 'city'");
     let py = std::env::var("AIRFLOW_PY").unwrap();
     let out = std::process::Command::new(&py)
-        .args(["-c", "import sys; from cryptography.fernet import Fernet; print(Fernet(sys.argv[1].encode()).decrypt(sys.argv[2].encode()).decode())", &dr_key, &token])
+        .args([
+            "-c",
+            "import sys; from cryptography.fernet import Fernet; print(Fernet(sys.argv[1].encode()).decrypt(sys.argv[2].encode()).decode())",
+            &dr_key,
+            &token,
+        ])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Zürich", "re-encrypted for the DR key: {}", String::from_utf8_lossy(&out.stderr));

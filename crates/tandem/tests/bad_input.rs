@@ -53,8 +53,7 @@ fn unknown_scheme_and_malformed_urls() {
     tandem(&["backup", "--source", "oracle://u:p@h:1521/db", "--repo", p(repo.path())]).fails_with(2, "unknown database URL scheme oracle://");
     tandem(&["backup", "--source", "mysql://u:p@h:3306", "--repo", p(repo.path())]).fails_with(2, "no database name");
     tandem(&["backup", "--source", "not a url", "--repo", p(repo.path())]).fails_with(2, "invalid database URL");
-    tandem(&["restore", "--target", "mysql://u:p@127.0.0.1:1/x", "--repo", p(repo.path()), "--backup", "yesterday"])
-        .fails_with(2, "invalid backup id");
+    tandem(&["restore", "--target", "mysql://u:p@127.0.0.1:1/x", "--repo", p(repo.path()), "--backup", "yesterday"]).fails_with(2, "invalid backup id");
     tandem(&["backup", "--repo", p(repo.path())]).fails_with(2, "--source");
     tandem(&["backups", "list"]).fails_with(2, "no repository given");
     tandem(&["backups", "list", "--repo", "ftp://host/path"]).fails_with(2, "ftp");

@@ -12,12 +12,16 @@ use common::*;
 fn big_db(server: &Server) -> String {
     let db = server.create_database("crash");
     let sql = match server.flavor() {
-        Flavor::MariaDb => "CREATE TABLE big (id INT PRIMARY KEY, a VARCHAR(200), b BIGINT, KEY (b));
+        Flavor::MariaDb => {
+            "CREATE TABLE big (id INT PRIMARY KEY, a VARCHAR(200), b BIGINT, KEY (b));
              INSERT INTO big SELECT seq, CONCAT(REPEAT('x', 150), seq), seq * 7 FROM seq_1_to_400000;
-             CREATE TABLE small (id INT PRIMARY KEY); INSERT INTO small VALUES (1), (2);",
-        Flavor::Postgres => "CREATE TABLE big (id INT PRIMARY KEY, a VARCHAR(200), b BIGINT); CREATE INDEX ON big (b);
+             CREATE TABLE small (id INT PRIMARY KEY); INSERT INTO small VALUES (1), (2);"
+        }
+        Flavor::Postgres => {
+            "CREATE TABLE big (id INT PRIMARY KEY, a VARCHAR(200), b BIGINT); CREATE INDEX ON big (b);
              INSERT INTO big SELECT g, repeat('x', 150) || g, g * 7 FROM generate_series(1, 400000) g;
-             CREATE TABLE small (id INT PRIMARY KEY); INSERT INTO small VALUES (1), (2);",
+             CREATE TABLE small (id INT PRIMARY KEY); INSERT INTO small VALUES (1), (2);"
+        }
     };
     server.sql(&db, sql);
     db

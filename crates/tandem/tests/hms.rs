@@ -22,9 +22,10 @@ fn restore_and_verify(flavor: Flavor, layout: &str) {
 
     let dr = format!("{db}_dr");
     let maps = [format!("{US}={EU}"), "gs://lake-us/external=gs://lake-eu/external".to_string()];
-    let restored = tandem(&["restore", "--target", &server.url(&dr), "--repo", p(repo.path()), "--map-location", &maps[0], "--map-location", &maps[1], "--json"])
-        .ok()
-        .json();
+    let restored =
+        tandem(&["restore", "--target", &server.url(&dr), "--repo", p(repo.path()), "--map-location", &maps[0], "--map-location", &maps[1], "--json"])
+            .ok()
+            .json();
     assert_eq!(restored["locations"]["unmapped_total"], 0, "{restored}");
     let sds = restored["locations"]["columns"]["SDS.LOCATION"]["rewritten"].as_u64().unwrap();
     assert!(sds >= gen["tables"].as_u64().unwrap(), "{restored}");
@@ -68,7 +69,8 @@ fn restore_and_verify(flavor: Flavor, layout: &str) {
     let run = verify();
     assert_eq!(run.code, 1, "{}", run.stdout);
     let report = run.json();
-    let lines: Vec<String> = report["differences"].as_array().unwrap().iter().map(|d| format!("{}: {}", d["object"].as_str().unwrap(), d["detail"].as_str().unwrap())).collect();
+    let lines: Vec<String> =
+        report["differences"].as_array().unwrap().iter().map(|d| format!("{}: {}", d["object"].as_str().unwrap(), d["detail"].as_str().unwrap())).collect();
     let has = |needle: &str| lines.iter().any(|l| l.contains(needle));
     assert!(has(&format!("partition {}: location differs", rows[0][1])), "{lines:#?}");
     assert!(has(&format!("partition {}: param numRows only in source", rows[1][1])), "{lines:#?}");
@@ -139,7 +141,8 @@ fn fixups_make_the_restore_usable() {
     backup(&server.url(&db), repo.path());
     let dr = format!("{db}_dr");
     let report = tandem(&["restore", "--target", &server.url(&dr), "--repo", p(repo.path()), "--json"]).ok().json();
-    let rows = |what: &str| report["fixups"].as_array().unwrap().iter().find(|f| f["what"].as_str().unwrap().contains(what)).map(|f| f["rows"].as_u64().unwrap());
+    let rows =
+        |what: &str| report["fixups"].as_array().unwrap().iter().find(|f| f["what"].as_str().unwrap().contains(what)).map(|f| f["rows"].as_u64().unwrap());
     assert_eq!(rows("MTable"), Some(1), "{report}");
     assert_eq!(rows("NOTIFICATION_SEQUENCE"), Some(1), "{report}");
     assert!(rows("drop locks").unwrap() > 0 && rows("abort transactions").unwrap() > 0, "{report}");
@@ -150,7 +153,10 @@ fn fixups_make_the_restore_usable() {
     assert_eq!(server.sql(&dr, "SELECT COUNT(*) FROM HIVE_LOCKS"), "0");
     assert_eq!(server.sql(&dr, "SELECT COUNT(*) FROM TXNS WHERE TXN_STATE = 'o'"), "0");
     // Write ids are kept: the data directories are named by them.
-    assert_eq!(server.sql(&dr, "SELECT COUNT(*), COALESCE(SUM(T2W_WRITEID), 0) FROM TXN_TO_WRITE_ID"), server.sql(&db, "SELECT COUNT(*), COALESCE(SUM(T2W_WRITEID), 0) FROM TXN_TO_WRITE_ID"));
+    assert_eq!(
+        server.sql(&dr, "SELECT COUNT(*), COALESCE(SUM(T2W_WRITEID), 0) FROM TXN_TO_WRITE_ID"),
+        server.sql(&db, "SELECT COUNT(*), COALESCE(SUM(T2W_WRITEID), 0) FROM TXN_TO_WRITE_ID")
+    );
     // The copy of the dead source's state is the only difference a verify would see.
     let run = tandem(&["verify", "--source", &server.url(&db), "--target", &server.url(&dr)]);
     assert_eq!(run.code, 0, "{}", run.stdout);
@@ -176,15 +182,38 @@ fn bad_input_changes_nothing() {
 
     // A map that matches nothing is a warning, not silence.
     let dr = format!("{db}_dr");
-    let run = tandem(&["restore", "--target", &server.url(&dr), "--repo", r, "--map-location", &format!("{US}={EU}"), "--map-location", "s3://nothing-here/=s3://x/"]).ok();
+    let run = tandem(&[
+        "restore",
+        "--target",
+        &server.url(&dr),
+        "--repo",
+        r,
+        "--map-location",
+        &format!("{US}={EU}"),
+        "--map-location",
+        "s3://nothing-here/=s3://x/",
+    ])
+    .ok();
     assert!(run.stdout.contains("warning: location rule s3://nothing-here/=s3://x/ matched no location"), "{}", run.stdout);
 
     // A target that already holds a metastore is not overwritten without --force.
     let fingerprint = "SELECT COUNT(*), SUM(LOCATION LIKE 'gs://lake-eu/%') FROM SDS";
     let before = server.sql(&dr, fingerprint);
-    tandem(&["restore", "--target", &server.url(&dr), "--repo", r]).fails_with(5, "already holds a Hive Metastore").fails_with(5, "; use --force to replace its content");
+    tandem(&["restore", "--target", &server.url(&dr), "--repo", r])
+        .fails_with(5, "already holds a Hive Metastore")
+        .fails_with(5, "; use --force to replace its content");
     // --require-mapped refuses to make a restore visible that still points at the source bucket.
-    let run = tandem(&["restore", "--target", &server.url(&dr), "--repo", r, "--force", "--map-location", "gs://lake-us/warehouse/retail.db=gs://lake-eu/retail.db", "--require-mapped"]);
+    let run = tandem(&[
+        "restore",
+        "--target",
+        &server.url(&dr),
+        "--repo",
+        r,
+        "--force",
+        "--map-location",
+        "gs://lake-us/warehouse/retail.db=gs://lake-eu/retail.db",
+        "--require-mapped",
+    ]);
     let run = run.fails_with(2, "still point at a mapped-from bucket").fails_with(2, "add --map-location rules for them or drop --require-mapped");
     assert!(run.stderr.contains("gs://lake-us/warehouse"), "{}", run.stderr);
     assert_eq!(server.sql(&dr, fingerprint), before, "the earlier restore is intact");
@@ -193,7 +222,9 @@ fn bad_input_changes_nothing() {
     let old = server.create_database("hmsold");
     generate(server, &old, "2.3", &["--schema-only"]);
     server.sql(&old, "UPDATE VERSION SET SCHEMA_VERSION = '1.2.0'");
-    tandem(&["backup", "--source", &server.url(&old), "--repo", r]).fails_with(2, "schema version 1.2.0 is not supported").fails_with(2, "; use --system generic to copy the database as it is");
+    tandem(&["backup", "--source", &server.url(&old), "--repo", r])
+        .fails_with(2, "schema version 1.2.0 is not supported")
+        .fails_with(2, "; use --system generic to copy the database as it is");
     tandem(&["backup", "--source", &server.url(&old), "--repo", r, "--system", "generic"]).ok();
     // ... and so is a backup that claims one (a newer tandem's, or an edited manifest).
     let manifest = repo.path().join("backups").join(format!("{id}.json"));
@@ -210,7 +241,8 @@ fn bad_input_changes_nothing() {
     tandem(&["restore", "--target", &server.url(&missing), "--repo", r, "--backup", &generic, "--map-location", "gs://a/=gs://b/"])
         .fails_with(2, "stores no storage locations");
     tandem(&["verify", "--source", &server.url(&db), "--target", &server.url(&plain)]).fails_with(2, "is not a Hive Metastore like the source");
-    tandem(&["verify", "--source", &server.url(&plain), "--target", &server.url(&plain)]).fails_with(6, "compares the systems that describe their objects (hive-metastore, airflow)");
+    tandem(&["verify", "--source", &server.url(&plain), "--target", &server.url(&plain)])
+        .fails_with(6, "compares the systems that describe their objects (hive-metastore, airflow)");
     tandem(&["verify", "--target", &server.url(&plain)]).fails_with(2, "--source");
 }
 

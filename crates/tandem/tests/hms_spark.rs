@@ -143,12 +143,7 @@ fn backup_while_spark_writes_restores_one_instant() {
 /// writer's metastore, asserted whole: tables exactly 1..k, partitions exactly batch=1..m, and
 /// m = k or k−1 (each step commits its table, then its partition).
 fn writer_steps(copy: &serde_json::Value) -> (u64, u64) {
-    let mut tables: Vec<u64> = copy["tables"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .filter_map(|k| k.strip_prefix("writer.t_").and_then(|n| n.parse().ok()))
-        .collect();
+    let mut tables: Vec<u64> = copy["tables"].as_object().unwrap().keys().filter_map(|k| k.strip_prefix("writer.t_").and_then(|n| n.parse().ok())).collect();
     tables.sort();
     let k = tables.len() as u64;
     assert_eq!(tables, (1..=k).collect::<Vec<_>>(), "writer tables must be 1..k without gaps");
@@ -237,5 +232,9 @@ fn daemon_keeps_a_standby_that_spark_reads_whole() {
     let job = daemon.job("dr", "refresh");
     // Only a refresh before the first backup may have failed (nothing to restore yet).
     let failed = job["last_failure"]["error"].as_str().unwrap_or("no backup of site");
-    assert!(failed.contains("no backup of site") && job["last_success"]["finished"].as_str() > job["last_failure"]["finished"].as_str(), "{job}\n{}", daemon.log_text());
+    assert!(
+        failed.contains("no backup of site") && job["last_success"]["finished"].as_str() > job["last_failure"]["finished"].as_str(),
+        "{job}\n{}",
+        daemon.log_text()
+    );
 }

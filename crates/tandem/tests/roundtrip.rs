@@ -153,6 +153,5 @@ fn system_detection() {
     server.sql(&plain, "CREATE TABLE t (id int PRIMARY KEY);");
     tandem(&["backup", "--source", &server.url(&plain), "--repo", p(repo.path()), "--system", "hive-metastore"])
         .fails_with(2, "is not a Hive Metastore (it lacks one of the tables VERSION, DBS, TBLS)");
-    tandem(&["backup", "--source", &server.url(&plain), "--repo", p(repo.path()), "--system", "oracle-forms"])
-        .fails_with(2, "unknown system \"oracle-forms\"");
+    tandem(&["backup", "--source", &server.url(&plain), "--repo", p(repo.path()), "--system", "oracle-forms"]).fails_with(2, "unknown system \"oracle-forms\"");
 }

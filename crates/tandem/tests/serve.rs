@@ -102,7 +102,11 @@ fn scheduled_backups_and_refreshes_keep_a_consistent_standby_under_a_writer() {
     assert_eq!(u(&backup_job["failures_total"]), 0, "{backup_job}\n{}", daemon.log_text());
     // Only a refresh before the first backup may have failed (nothing to restore yet).
     let failed = refresh_job["last_failure"]["error"].as_str().unwrap_or("no backup of site");
-    assert!(failed.contains("no backup of site") && refresh_job["last_success"]["finished"].as_str() > refresh_job["last_failure"]["finished"].as_str(), "{refresh_job}\n{}", daemon.log_text());
+    assert!(
+        failed.contains("no backup of site") && refresh_job["last_success"]["finished"].as_str() > refresh_job["last_failure"]["finished"].as_str(),
+        "{refresh_job}\n{}",
+        daemon.log_text()
+    );
     // Staleness is bounded by both schedule intervals plus the time of both jobs (and the probe).
     let took = |j: &serde_json::Value| j["last_success"]["duration_s"].as_f64().unwrap();
     let bound = 3.0 + 4.0 + took(&backup_job) + took(&refresh_job) + 3.0;
@@ -113,7 +117,13 @@ fn scheduled_backups_and_refreshes_keep_a_consistent_standby_under_a_writer() {
     assert!(listed.len() <= 5 && u(&backup_job["runs_total"]) > listed.len() as u64, "{} listed after {} backups", listed.len(), backup_job["runs_total"]);
     let (code, metrics) = daemon.get("/metrics");
     assert_eq!(code, 200);
-    for name in ["tandem_job_last_success_timestamp_seconds{", "tandem_job_last_duration_seconds{", "tandem_job_failures_total{", "tandem_job_last_bytes{", "tandem_lease_held 1"] {
+    for name in [
+        "tandem_job_last_success_timestamp_seconds{",
+        "tandem_job_last_duration_seconds{",
+        "tandem_job_failures_total{",
+        "tandem_job_last_bytes{",
+        "tandem_lease_held 1",
+    ] {
         assert!(metrics.contains(name), "{name} missing from\n{metrics}");
     }
     assert_eq!(daemon.metric("tandem_site_healthy", "site=\"primary\""), Some(1.0), "{metrics}");
@@ -216,9 +226,7 @@ fn a_second_daemon_waits_for_the_lease_and_takes_over_when_the_first_is_killed()
     let killed = Instant::now();
     second.wait_for("the second daemon to take the lease", Duration::from_secs(8), |s| s["lease"]["held"] == true);
     assert!(killed.elapsed() < Duration::from_secs(7), "took over within the lease TTL");
-    second.wait_for("a backup by the second daemon", Duration::from_secs(20), |_| {
-        daemon_of(&second.job("primary", "backup")["last_success"]) == second_holder
-    });
+    second.wait_for("a backup by the second daemon", Duration::from_secs(20), |_| daemon_of(&second.job("primary", "backup")["last_success"]) == second_holder);
     assert!(backups(&repo).len() > by_first);
 }
 
@@ -232,13 +240,7 @@ fn http_triggers_need_the_bearer_token_and_report_their_job() {
     let primary = pair_db(my, 10);
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
-    let body = |token: &str| {
-        format!(
-            "repo = \"{}\"\n[sites.primary]\ndb = \"{}\"\nbackup = \"0 0 1 1 *\"\n[serve]\n{token}\n",
-            p(&repo),
-            my.url(&primary)
-        )
-    };
+    let body = |token: &str| format!("repo = \"{}\"\n[sites.primary]\ndb = \"{}\"\nbackup = \"0 0 1 1 *\"\n[serve]\n{token}\n", p(&repo), my.url(&primary));
     std::env::set_var("TANDEM_TEST_SERVE_TOKEN", "tok-123");
     let cfg = write_config(dir.path(), &body("token-env = \"TANDEM_TEST_SERVE_TOKEN\""));
     let daemon = Daemon::start(&cfg, &dir.path().join("daemon.log"));
@@ -400,7 +402,8 @@ fn bad_config_is_refused_at_start_with_the_line_and_reason() {
     let head = format!("repo = \"{}\"\n{site}", p(&repo));
     serve(&format!("{head}backup = \"61 * * * *\"\n")).fails_with(2, "line 4: sites.primary.backup: invalid cron pattern");
     serve(&format!("{head}backup = \"every hour\"\n")).fails_with(2, "line 4");
-    serve(&format!("{head}[sites.dr]\ndb = \"mysql://h/dr\"\nsource = \"primry\"\nrefresh = \"* * * * *\"\n")).fails_with(2, "line 6: sites.dr.source: there is no site \"primry\"");
+    serve(&format!("{head}[sites.dr]\ndb = \"mysql://h/dr\"\nsource = \"primry\"\nrefresh = \"* * * * *\"\n"))
+        .fails_with(2, "line 6: sites.dr.source: there is no site \"primry\"");
     serve(&format!("{head}backup = \"* * * * *\"\n[serve]\nlisten = \"nowhere\"\n")).fails_with(2, "line 6: serve.listen");
     serve(&format!("{head}backup = \"* * * * *\"\n[serve]\ntoken-file = \"/nonexistent/token\"\n")).fails_with(2, "line 6: serve.token-file: cannot read");
     serve(&format!("{head}backup = \"* * * * *\"\n[serve]\nlease-tll = \"5s\"\n")).fails_with(2, "line 6");
@@ -470,7 +473,8 @@ fn a_daemon_that_loses_its_lease_stops_running_jobs_and_alerts() {
     // Another daemon elsewhere (another host) takes the lease, as after a network partition.
     let current = daemon.status()["lease"]["record"]["seq"].as_u64().unwrap();
     let expires = chrono::Utc::now() + chrono::Duration::hours(1);
-    let record = serde_json::json!({"seq": current + 1, "holder": "thief", "hostname": "elsewhere", "pid": 1, "written": chrono::Utc::now(), "expires": expires});
+    let record =
+        serde_json::json!({"seq": current + 1, "holder": "thief", "hostname": "elsewhere", "pid": 1, "written": chrono::Utc::now(), "expires": expires});
     std::fs::write(repo.join(format!("daemon/lease/{:020}.json", current + 1)), record.to_string()).unwrap();
     daemon.wait_for("the lost lease", Duration::from_secs(10), |s| s["lease"]["held"] == false && s["lease"]["record"]["holder"] == "thief");
     std::thread::sleep(Duration::from_millis(1500));

@@ -102,7 +102,8 @@ pub async fn abort_and_drop_leave_the_target_unchanged(s: Subject) {
     for drop_it in [false, true] {
         let target = s.engine.target(&url).await.expect("target");
         let session = target.begin(&dump, true).await.expect("begin");
-        let data = super::encode_rows(s.engine, &dump.tables[0], other.tables[0].columns.iter().map(|c| &c.ty), &[vec![Value::Text("9".into())]]).expect("encode");
+        let data =
+            super::encode_rows(s.engine, &dump.tables[0], other.tables[0].columns.iter().map(|c| &c.ty), &[vec![Value::Text("9".into())]]).expect("encode");
         session.copy_in(&dump.tables[0], Box::pin(futures::stream::iter([Ok(Bytes::from(data))]))).await.expect("copy_in");
         match drop_it {
             false => session.abort().await.expect("abort"),

@@ -1,8 +1,8 @@
 //! The dialect checks: every statement piece a [`tandem_engine::Dialect`] spells runs on the
 //! real server and means what its contract says.
 
-use tandem_engine::{Dialect, Transaction, Value};
 use tandem_engine::value::unhex;
+use tandem_engine::{Dialect, Transaction, Value};
 
 use super::{load, sample, Subject};
 
@@ -43,11 +43,8 @@ pub async fn dialect_literals_and_identifiers_run(s: Subject) {
     tx.execute(&format!("INSERT INTO {} ({}) VALUES (7)", d.ident(odd), d.ident("Col"))).await.expect("insert");
     let def = tandem_engine::TableDef { name: odd.into(), ..Default::default() };
     assert_eq!(column(tx.query(&format!("SELECT {} FROM {}", d.ident("Col"), d.table(&def))).await.expect("select")), [Some("7".into())]);
-    let sql = format!(
-        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = {} AND table_name IN ('words', {})",
-        d.current_schema(),
-        d.literal(odd)
-    );
+    let sql =
+        format!("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = {} AND table_name IN ('words', {})", d.current_schema(), d.literal(odd));
     assert_eq!(column(tx.query(&sql).await.expect("information_schema")), [Some("2".into())], "{}: current_schema", s.engine.name());
     tx.rollback().await.expect("rollback");
 }

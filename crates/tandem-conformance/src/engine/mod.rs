@@ -85,7 +85,12 @@ pub async fn load(s: Subject, url: &DbUrl, schema: &ForeignSchema, rows: &[Vec<V
 }
 
 /// `rows` in the engine's row encoding for the columns of `def`.
-pub fn encode_rows<'t>(engine: &dyn Engine, def: &TableDef, types: impl Iterator<Item = &'t tandem_engine::LogicalType> + Clone, rows: &[Vec<Value>]) -> Result<Vec<u8>> {
+pub fn encode_rows<'t>(
+    engine: &dyn Engine,
+    def: &TableDef,
+    types: impl Iterator<Item = &'t tandem_engine::LogicalType> + Clone,
+    rows: &[Vec<Value>],
+) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     for row in rows {
         let mut fields = Vec::with_capacity(row.len());
@@ -142,7 +147,8 @@ pub async fn copy_database(s: Subject, src: &DbUrl, dst: &DbUrl) -> Result<(Sche
 /// The rows of a copied table decoded by its engine into neutral values, with the logical type
 /// the engine names for each column (panics on a column without one: the sample has none).
 pub fn decode(engine: &dyn Engine, t: &Copied) -> Result<Vec<Vec<Value>>> {
-    let types: Vec<_> = t.def.columns.iter().map(|c| engine.logical_column(c).unwrap_or_else(|| panic!("{}: no logical type for {c:?}", engine.name())).ty).collect();
+    let types: Vec<_> =
+        t.def.columns.iter().map(|c| engine.logical_column(c).unwrap_or_else(|| panic!("{}: no logical type for {c:?}", engine.name())).ty).collect();
     let mut out = Vec::new();
     for row in rowcodec::decode_rows(engine.row_encoding(), &t.data)? {
         let mut values = Vec::with_capacity(row.len());

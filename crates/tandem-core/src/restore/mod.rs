@@ -108,11 +108,7 @@ pub async fn restore(req: RestoreRequest<'_>, events: Arc<dyn Events>) -> Result
     let start = Instant::now();
     let id = match &req.backup {
         Some(id) => id.clone(),
-        None => req
-            .repo
-            .latest_backup()
-            .await?
-            .ok_or_else(|| Error::bad_input(format!("repository {} has no backups", req.repo.url())))?,
+        None => req.repo.latest_backup().await?.ok_or_else(|| Error::bad_input(format!("repository {} has no backups", req.repo.url())))?,
     };
     let lock = req.repo.lock(LockMode::Shared, "restore").await?;
     let result = run(&req, &id, start, events).await;
@@ -172,9 +168,10 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
 /// and the secret codecs.
 async fn prepare<'a>(req: &RestoreRequest<'a>, id: &BackupId) -> Result<Prepared<'a>> {
     let manifest = req.repo.read_manifest(id).await?;
-    let system = req.registry.system_named(&manifest.system.name).ok_or_else(|| {
-        Error::unsupported(format!("backup {id} is of system {:?}, which this tandem does not know; upgrade tandem", manifest.system.name))
-    })?;
+    let system = req
+        .registry
+        .system_named(&manifest.system.name)
+        .ok_or_else(|| Error::unsupported(format!("backup {id} is of system {:?}, which this tandem does not know; upgrade tandem", manifest.system.name)))?;
     system.check_version(manifest.system.version.as_deref()).with_context(|| format!("backup {id} cannot be restored"))?;
     if !req.locations.is_empty() && system.location_columns().is_empty() {
         return Err(Error::bad_input(format!(
@@ -206,9 +203,10 @@ fn rekey(system: &dyn System, keys: &SiteKeys) -> Result<Option<Rekey>> {
     match (&keys.source, &keys.target) {
         (None, None) => Ok(None),
         (Some(from), Some(to)) => Ok(Some(Rekey { from: system.secret_codec(from)?, to: system.secret_codec(to)? })),
-        (Some(k), None) | (None, Some(k)) => {
-            Err(Error::bad_input(format!("{} given alone: secrets are re-encrypted from the source site's key to the target site's, so give both or neither", k.origin())))
-        }
+        (Some(k), None) | (None, Some(k)) => Err(Error::bad_input(format!(
+            "{} given alone: secrets are re-encrypted from the source site's key to the target site's, so give both or neither",
+            k.origin()
+        ))),
     }
 }
 
@@ -255,7 +253,13 @@ async fn check_target(req: &RestoreRequest<'_>, p: &Prepared<'_>, state: &Target
 
 /// Loads everything into a new session, runs the fix-ups and commits; aborts the session on any
 /// error so the target keeps its old content.
-async fn execute(req: &RestoreRequest<'_>, p: &Prepared<'_>, target: &dyn tandem_engine::Target, report: &mut RestoreReport, events: Arc<dyn Events>) -> Result<()> {
+async fn execute(
+    req: &RestoreRequest<'_>,
+    p: &Prepared<'_>,
+    target: &dyn tandem_engine::Target,
+    report: &mut RestoreReport,
+    events: Arc<dyn Events>,
+) -> Result<()> {
     let rewriter = (!req.locations.is_empty()).then(|| Rewriter::new(req.locations.clone()));
     events.phase("creating the schema", None, Unit::Items);
     let session = target.begin(&p.schema, req.force).await?;
@@ -365,7 +369,13 @@ fn source_engine<'a>(m: &Manifest, req: &RestoreRequest<'a>) -> Result<Option<&'
 fn make_plan(req: &RestoreRequest<'_>, p: &Prepared<'_>, existing: usize) -> Result<Plan> {
     let (m, schema, target, engine) = (&p.manifest, &p.schema, &req.target, req.engine);
     let mut plan = Plan::default();
-    plan.step(format!("verify that all {} chunks of backup {} ({} {}) are present", m.tables.iter().map(|t| t.chunks.len()).sum::<usize>(), m.id, m.system.name, m.source));
+    plan.step(format!(
+        "verify that all {} chunks of backup {} ({} {}) are present",
+        m.tables.iter().map(|t| t.chunks.len()).sum::<usize>(),
+        m.id,
+        m.system.name,
+        m.source
+    ));
     if p.foreign.is_some() {
         plan.step(format!("translate the {} schema of {} tables into {} types, keys and indexes", m.snapshot.engine, m.tables.len(), engine.name()));
     }

@@ -104,8 +104,8 @@ pub async fn verify(req: VerifyRequest<'_>, events: Arc<dyn Events>) -> Result<V
             scratch_req.backup = Some(id.clone());
             scratch_req.force = true;
             let restored = restore(scratch_req, events.clone())
-            .await
-            .with_context(|| format!("restoring backup {id} into the scratch database {} to compare it", scratch.database))?;
+                .await
+                .with_context(|| format!("restoring backup {id} into the scratch database {} to compare it", scratch.database))?;
             let label = format!("backup {id} (restored into scratch database {})", scratch.database);
             let result = compare_dbs(&req, req.engine, scratch, label, events.clone()).await;
             if let Err(e) = req.engine.drop_database(scratch).await {
@@ -169,7 +169,14 @@ async fn compare_dbs(req: &VerifyRequest<'_>, src_engine: &dyn Engine, src_url: 
 
 type Outcome = (Vec<KindReport>, Vec<Difference>, u64, Vec<String>);
 
-async fn run(req: &VerifyRequest<'_>, src: &dyn Snapshot, dst: &dyn Snapshot, system: &dyn System, dst_system: &dyn System, events: Arc<dyn Events>) -> Result<Outcome> {
+async fn run(
+    req: &VerifyRequest<'_>,
+    src: &dyn Snapshot,
+    dst: &dyn Snapshot,
+    system: &dyn System,
+    dst_system: &dyn System,
+    events: Arc<dyn Events>,
+) -> Result<Outcome> {
     let views = system.verify_views();
     if views.is_empty() {
         return Err(Error::unsupported(format!(
@@ -256,7 +263,16 @@ async fn table_sizes(snapshot: &dyn Snapshot, names: &BTreeSet<&str>) -> Result<
         let sql = format!("SELECT COUNT(*) FROM (SELECT 1 AS one FROM {} LIMIT {}) x", snapshot.dialect().table(t), SMALL_TABLE + 1);
         snapshot.query(&sql, &mut sink).await?;
         let n: u64 = String::from_utf8_lossy(&sink.0).trim().parse().unwrap_or(u64::MAX);
-        out.insert(t.name.clone(), if n == 0 { Size::Empty } else if n <= SMALL_TABLE { Size::Small } else { Size::Large });
+        out.insert(
+            t.name.clone(),
+            if n == 0 {
+                Size::Empty
+            } else if n <= SMALL_TABLE {
+                Size::Small
+            } else {
+                Size::Large
+            },
+        );
     }
     Ok(out)
 }
@@ -370,4 +386,3 @@ impl Merge<'_> {
         Ok(())
     }
 }
-

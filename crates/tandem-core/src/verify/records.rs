@@ -127,7 +127,14 @@ pub(super) struct Batches {
 
 impl Batches {
     /// Decodes the rows arriving on `rx`; source records get their locations mapped by `map`.
-    pub fn spawn(rx: mpsc::Receiver<Bytes>, plan: Plan, encoding: RowEncoding, side: &'static str, map: Option<LocationMap>, keys: Option<Arc<dyn SecretCodec>>) -> Batches {
+    pub fn spawn(
+        rx: mpsc::Receiver<Bytes>,
+        plan: Plan,
+        encoding: RowEncoding,
+        side: &'static str,
+        map: Option<LocationMap>,
+        keys: Option<Arc<dyn SecretCodec>>,
+    ) -> Batches {
         let (mut tx, out) = mpsc::channel::<Result<Vec<Record>>>(4);
         tokio::spawn(async move {
             let mut reader = Reader { rx, encoding, rows: VecDeque::new(), side, last: None };

@@ -134,8 +134,11 @@ pub(crate) async fn read_schema(client: &Client, version: i32) -> Result<SchemaD
 
 /// Enum, domain and composite types (in that order); range types are skipped with a warning.
 async fn types(client: &Client, pre: &mut Vec<String>) -> Result<()> {
-    let rows = query(client, "types", &format!(
-        "SELECT t.oid::int8, n.nspname::text, t.typname::text, t.typtype::text, \
+    let rows = query(
+        client,
+        "types",
+        &format!(
+            "SELECT t.oid::int8, n.nspname::text, t.typname::text, t.typtype::text, \
                 pg_catalog.format_type(t.typbasetype, t.typtypmod), t.typnotnull, t.typdefault, \
                 CASE WHEN t.typcollation <> 0 AND t.typcollation <> bt.typcollation \
                      THEN pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname) END, \
@@ -147,7 +150,10 @@ async fn types(client: &Client, pre: &mut Vec<String>) -> Result<()> {
          WHERE {USER_NS} AND {} AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND \
                (SELECT r.relkind FROM pg_catalog.pg_class r WHERE r.oid = t.typrelid) = 'c')) \
          ORDER BY t.oid",
-        not_ext("pg_type", "t.oid"))).await?;
+            not_ext("pg_type", "t.oid")
+        ),
+    )
+    .await?;
     if rows.is_empty() {
         return Ok(());
     }
@@ -156,17 +162,25 @@ async fn types(client: &Client, pre: &mut Vec<String>) -> Result<()> {
         labels.entry(get(r, 0)?).or_default().push(literal(&get::<String>(r, 1)?));
     }
     let mut checks: HashMap<i64, Vec<String>> = HashMap::new();
-    for r in &query(client, "domain constraints",
+    for r in &query(
+        client,
+        "domain constraints",
         "SELECT contypid::int8, conname::text, pg_catalog.pg_get_constraintdef(oid) FROM pg_catalog.pg_constraint \
-         WHERE contypid <> 0 AND contype = 'c' ORDER BY contypid, conname").await?
+         WHERE contypid <> 0 AND contype = 'c' ORDER BY contypid, conname",
+    )
+    .await?
     {
         checks.entry(get(r, 0)?).or_default().push(format!("CONSTRAINT {} {}", ident(&get::<String>(r, 1)?), get::<String>(r, 2)?));
     }
     let mut attrs: HashMap<i64, Vec<String>> = HashMap::new();
-    for r in &query(client, "composite type attributes",
+    for r in &query(
+        client,
+        "composite type attributes",
         "SELECT a.attrelid::int8, a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod) \
          FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
-         WHERE c.relkind = 'c' AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum").await?
+         WHERE c.relkind = 'c' AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum",
+    )
+    .await?
     {
         attrs.entry(get(r, 0)?).or_default().push(format!("{} {}", ident(&get::<String>(r, 1)?), get::<String>(r, 2)?));
     }
@@ -208,17 +222,19 @@ async fn types(client: &Client, pre: &mut Vec<String>) -> Result<()> {
 
 /// Appends views and materialized views (with their indexes) in dependency order; returns oid →
 /// (comment kind, qualified name) of each.
-async fn views(
-    client: &Client,
-    post: &mut Vec<String>,
-    view_indexes: &mut HashMap<i64, Vec<String>>,
-) -> Result<HashMap<i64, (&'static str, String)>> {
-    let rows = query(client, "views", &format!(
-        "SELECT c.oid::int8, n.nspname::text, c.relname::text, c.relkind::text, pg_catalog.pg_get_viewdef(c.oid), \
+async fn views(client: &Client, post: &mut Vec<String>, view_indexes: &mut HashMap<i64, Vec<String>>) -> Result<HashMap<i64, (&'static str, String)>> {
+    let rows = query(
+        client,
+        "views",
+        &format!(
+            "SELECT c.oid::int8, n.nspname::text, c.relname::text, c.relkind::text, pg_catalog.pg_get_viewdef(c.oid), \
                 pg_catalog.array_to_string(c.reloptions, ', '), c.relispopulated \
          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('v', 'm') AND {USER_NS} AND {} ORDER BY c.oid",
-        not_ext("pg_class", "c.oid"))).await?;
+            not_ext("pg_class", "c.oid")
+        ),
+    )
+    .await?;
     let mut out = HashMap::new();
     if rows.is_empty() {
         return Ok(out);
@@ -242,10 +258,14 @@ async fn views(
     }
     // Dependencies between views, through their rewrite rules.
     let mut deps: HashMap<i64, HashSet<i64>> = HashMap::new();
-    for r in &query(client, "view dependencies",
+    for r in &query(
+        client,
+        "view dependencies",
         "SELECT DISTINCT rw.ev_class::int8, d.refobjid::int8 FROM pg_catalog.pg_rewrite rw \
          JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = rw.oid \
-         WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> rw.ev_class").await?
+         WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> rw.ev_class",
+    )
+    .await?
     {
         let (v, on): (i64, i64) = (get(r, 0)?, get(r, 1)?);
         if defs.contains_key(&v) && defs.contains_key(&on) {
@@ -255,11 +275,7 @@ async fn views(
     // Repeatedly emit the lowest-oid view whose dependencies are all emitted.
     let mut done: HashSet<i64> = HashSet::new();
     while !defs.is_empty() {
-        let next = defs
-            .keys()
-            .copied()
-            .find(|v| deps.get(v).is_none_or(|d| d.iter().all(|x| done.contains(x))))
-            .or_else(|| defs.keys().next().copied());
+        let next = defs.keys().copied().find(|v| deps.get(v).is_none_or(|d| d.iter().all(|x| done.contains(x)))).or_else(|| defs.keys().next().copied());
         let Some(v) = next else { break };
         if let Some(ddl) = defs.remove(&v) {
             post.push(ddl);

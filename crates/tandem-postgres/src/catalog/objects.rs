@@ -11,8 +11,13 @@ use crate::{ident, literal, qname};
 
 /// The database's default encoding and collation.
 pub(super) async fn database_defaults(client: &Client) -> Result<(Option<String>, Option<String>)> {
-    let db = query(client, "the database", "SELECT pg_catalog.pg_encoding_to_char(encoding)::text, datcollate::text \
-         FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()").await?;
+    let db = query(
+        client,
+        "the database",
+        "SELECT pg_catalog.pg_encoding_to_char(encoding)::text, datcollate::text \
+         FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()",
+    )
+    .await?;
     Ok(match db.first() {
         Some(r) => (Some(get::<String>(r, 0)?), Some(get::<String>(r, 1)?)),
         None => (None, None),
@@ -23,15 +28,22 @@ impl Reader<'_> {
     /// Appends `CREATE SCHEMA` for the user schemas and `CREATE EXTENSION` for the extensions
     /// (in creation order) to `pre`.
     pub(super) async fn schemas_and_extensions(&mut self) -> Result<()> {
-        for r in query(self.client, "schemas", &format!(
-            "SELECT n.nspname::text FROM pg_catalog.pg_namespace n WHERE {USER_NS} AND {} ORDER BY n.nspname",
-            not_ext("pg_namespace", "n.oid"))).await?
+        for r in query(
+            self.client,
+            "schemas",
+            &format!("SELECT n.nspname::text FROM pg_catalog.pg_namespace n WHERE {USER_NS} AND {} ORDER BY n.nspname", not_ext("pg_namespace", "n.oid")),
+        )
+        .await?
         {
             self.pre.push(format!("CREATE SCHEMA IF NOT EXISTS {}", ident(&get::<String>(&r, 0)?)));
         }
-        for r in query(self.client, "extensions",
+        for r in query(
+            self.client,
+            "extensions",
             "SELECT e.extname::text, n.nspname::text FROM pg_catalog.pg_extension e \
-             JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname <> 'plpgsql' ORDER BY e.oid").await?
+             JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname <> 'plpgsql' ORDER BY e.oid",
+        )
+        .await?
         {
             self.pre.push(format!("CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {}", ident(&get::<String>(&r, 0)?), ident(&get::<String>(&r, 1)?)));
         }
@@ -42,15 +54,21 @@ impl Reader<'_> {
     /// with a warning); returns those whose signature uses a table's row type, which must come
     /// after the tables.
     pub(super) async fn functions(&mut self) -> Result<Vec<String>> {
-        let rows = query(self.client, "functions", &format!(
-            "SELECT n.nspname::text, p.proname::text, p.prokind::text, \
+        let rows = query(
+            self.client,
+            "functions",
+            &format!(
+                "SELECT n.nspname::text, p.proname::text, p.prokind::text, \
                     CASE WHEN p.prokind IN ('f', 'p') THEN pg_catalog.pg_get_functiondef(p.oid) END, \
                     EXISTS (SELECT 1 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_class r ON r.oid = t.typrelid \
                             WHERE r.relkind <> 'c' AND (t.oid = p.prorettype OR t.oid = ANY (p.proargtypes::oid[]) \
                                   OR t.oid = ANY (COALESCE(p.proallargtypes, '{{}}'::oid[])))) \
              FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
              WHERE {USER_NS} AND {} ORDER BY p.oid",
-            not_ext("pg_proc", "p.oid"))).await?;
+                not_ext("pg_proc", "p.oid")
+            ),
+        )
+        .await?;
         let mut late_functions = Vec::new();
         for r in &rows {
             let (schema, name, kind): (String, String, String) = (get(r, 0)?, get(r, 1)?, get(r, 2)?);
@@ -72,10 +90,14 @@ impl Reader<'_> {
     /// exclusion constraints, checks, indexes that back no constraint, and foreign keys last.
     /// Returns the indexes of other relations (materialized views) by relation oid.
     pub(super) async fn constraints_and_indexes(&mut self) -> Result<HashMap<i64, Vec<String>>> {
-        let rows = query(self.client, "constraints",
+        let rows = query(
+            self.client,
+            "constraints",
             "SELECT con.conrelid::int8, con.conname::text, con.contype::text, pg_catalog.pg_get_constraintdef(con.oid) \
              FROM pg_catalog.pg_constraint con WHERE con.conrelid <> 0 AND con.contype IN ('p', 'u', 'x', 'c', 'f') \
-             ORDER BY con.conrelid, con.conname").await?;
+             ORDER BY con.conrelid, con.conname",
+        )
+        .await?;
         let mut by_kind: BTreeMap<u8, Vec<String>> = BTreeMap::new();
         for r in &rows {
             let Some(&i) = self.table_idx.get(&get::<i64>(r, 0)?) else { continue };
@@ -89,12 +111,16 @@ impl Reader<'_> {
             let t = &self.tables[i];
             by_kind.entry(rank).or_default().push(format!("ALTER TABLE ONLY {} ADD CONSTRAINT {} {def}", qname(&t.schema, &t.name), ident(&name)));
         }
-        let rows = query(self.client, "indexes",
+        let rows = query(
+            self.client,
+            "indexes",
             "SELECT i.indrelid::int8, pg_catalog.pg_get_indexdef(i.indexrelid) FROM pg_catalog.pg_index i \
              JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid \
              WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c WHERE c.conindid = i.indexrelid \
                                AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x')) \
-             ORDER BY i.indrelid, ic.relname").await?;
+             ORDER BY i.indrelid, ic.relname",
+        )
+        .await?;
         let mut view_indexes: HashMap<i64, Vec<String>> = HashMap::new();
         for r in &rows {
             let oid: i64 = get(r, 0)?;
@@ -120,9 +146,15 @@ impl Reader<'_> {
     /// again); each is untranslatable.
     pub(super) async fn triggers(&mut self, views: &HashMap<i64, (&'static str, String)>) -> Result<()> {
         let parent = if self.version >= 130000 { "AND t.tgparentid = 0" } else { "" };
-        let rows = query(self.client, "triggers", &format!(
-            "SELECT t.tgrelid::int8, pg_catalog.pg_get_triggerdef(t.oid), t.tgenabled::text, t.tgname::text \
-             FROM pg_catalog.pg_trigger t WHERE NOT t.tgisinternal {parent} ORDER BY t.tgrelid, t.tgname")).await?;
+        let rows = query(
+            self.client,
+            "triggers",
+            &format!(
+                "SELECT t.tgrelid::int8, pg_catalog.pg_get_triggerdef(t.oid), t.tgenabled::text, t.tgname::text \
+             FROM pg_catalog.pg_trigger t WHERE NOT t.tgisinternal {parent} ORDER BY t.tgrelid, t.tgname"
+            ),
+        )
+        .await?;
         for r in &rows {
             let Some(rel) = self.relation_name(get(r, 0)?, views) else { continue };
             self.untranslatable.push(format!("trigger {} on {rel}", get::<String>(r, 3)?));
@@ -137,10 +169,14 @@ impl Reader<'_> {
 
     /// Appends the comments on tables, views, sequences and their columns to `post`.
     pub(super) async fn comments(&mut self, views: &HashMap<i64, (&'static str, String)>) -> Result<()> {
-        let rows = query(self.client, "comments",
+        let rows = query(
+            self.client,
+            "comments",
             "SELECT d.objoid::int8, a.attname::text, d.description FROM pg_catalog.pg_description d \
              LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = d.objoid AND a.attnum = d.objsubid \
-             WHERE d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass ORDER BY d.objoid, d.objsubid").await?;
+             WHERE d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass ORDER BY d.objoid, d.objsubid",
+        )
+        .await?;
         let seq_names: HashMap<i64, String> = self.seqs.iter().map(|s| (s.oid, qname(&s.schema, &s.name))).collect();
         for r in &rows {
             let oid: i64 = get(r, 0)?;

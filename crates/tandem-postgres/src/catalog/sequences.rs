@@ -14,8 +14,11 @@ impl Reader<'_> {
     /// identity column's (an unowned sequence is also untranslatable). Returns (table oid,
     /// column) → index in `seqs` of the identity sequences.
     pub(super) async fn sequences(&mut self) -> Result<HashMap<(i64, String), usize>> {
-        let rows = query(self.client, "sequences", &format!(
-            "SELECT c.oid::int8, n.nspname::text, c.relname::text, pg_catalog.format_type(s.seqtypid, NULL), \
+        let rows = query(
+            self.client,
+            "sequences",
+            &format!(
+                "SELECT c.oid::int8, n.nspname::text, c.relname::text, pg_catalog.format_type(s.seqtypid, NULL), \
                     s.seqstart, s.seqincrement, s.seqmax, s.seqmin, s.seqcache, s.seqcycle, \
                     d.deptype::text, d.refobjid::int8, a.attname::text \
              FROM pg_catalog.pg_sequence s JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid \
@@ -24,7 +27,10 @@ impl Reader<'_> {
                   AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjsubid > 0 AND d.deptype IN ('a', 'i') \
              LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
              WHERE {USER_NS} AND {} ORDER BY n.nspname, c.relname",
-            not_ext("pg_class", "c.oid"))).await?;
+                not_ext("pg_class", "c.oid")
+            ),
+        )
+        .await?;
         for r in &rows {
             let deptype: Option<String> = get(r, 10)?;
             let owner_oid: Option<i64> = get(r, 11)?;

@@ -14,13 +14,19 @@ use crate::{ident, pg_err, qname};
 /// partitions and inheritance children kept as plain tables), locked `ACCESS SHARE`, in
 /// schema and name order, without columns yet.
 pub(super) async fn lock_tables(client: &Client) -> Result<Vec<Table>> {
-    let rows = query(client, "tables", &format!(
-        "SELECT c.oid::int8, n.nspname::text, c.relname::text, c.relkind::text, c.relpersistence::text, \
+    let rows = query(
+        client,
+        "tables",
+        &format!(
+            "SELECT c.oid::int8, n.nspname::text, c.relname::text, c.relkind::text, c.relpersistence::text, \
                 c.relispartition, EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid), \
                 pg_catalog.array_to_string(c.reloptions, ', ') \
          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p', 'f') AND {USER_NS} AND {} ORDER BY n.nspname, c.relname",
-        not_ext("pg_class", "c.oid"))).await?;
+            not_ext("pg_class", "c.oid")
+        ),
+    )
+    .await?;
     let mut tables: Vec<Table> = Vec::new();
     for r in &rows {
         let (schema, name, kind): (String, String, String) = (get(r, 1)?, get(r, 2)?, get(r, 3)?);
@@ -59,8 +65,11 @@ impl Reader<'_> {
     /// Fills each table's columns, in column order (generated columns included).
     pub(super) async fn columns(&mut self) -> Result<()> {
         let generated = if self.version >= 120000 { "a.attgenerated::text" } else { "''::text" };
-        let rows = query(self.client, "columns", &format!(
-            "SELECT a.attrelid::int8, a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull, \
+        let rows = query(
+            self.client,
+            "columns",
+            &format!(
+                "SELECT a.attrelid::int8, a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull, \
                     pg_catalog.pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, {generated}, \
                     CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation \
                          THEN pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname) END \
@@ -69,7 +78,10 @@ impl Reader<'_> {
              LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation \
              LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace \
-             WHERE c.relkind = 'r' AND {USER_NS} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum")).await?;
+             WHERE c.relkind = 'r' AND {USER_NS} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum"
+            ),
+        )
+        .await?;
         for r in &rows {
             let oid: i64 = get(r, 0)?;
             let Some(&i) = self.table_idx.get(&oid) else { continue };
@@ -88,11 +100,15 @@ impl Reader<'_> {
 
     /// Fills each table's primary key columns, in key order.
     pub(super) async fn primary_keys(&mut self) -> Result<()> {
-        for r in &query(self.client, "primary keys",
+        for r in &query(
+            self.client,
+            "primary keys",
             "SELECT con.conrelid::int8, a.attname::text FROM pg_catalog.pg_constraint con \
              CROSS JOIN LATERAL pg_catalog.unnest(con.conkey) WITH ORDINALITY k(attnum, ord) \
              JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum \
-             WHERE con.contype = 'p' ORDER BY con.conrelid, k.ord").await?
+             WHERE con.contype = 'p' ORDER BY con.conrelid, k.ord",
+        )
+        .await?
         {
             if let Some(&i) = self.table_idx.get(&get::<i64>(r, 0)?) {
                 self.tables[i].pk.push(get(r, 1)?);
@@ -106,12 +122,7 @@ impl Reader<'_> {
     pub(super) fn create_tables(&mut self, identity_seq: &HashMap<(i64, String), usize>) {
         for t in &self.tables {
             let cols: Vec<String> = t.columns.iter().map(|c| self.column_ddl(t, c, identity_seq)).collect();
-            let mut ddl = format!(
-                "CREATE {}TABLE {} (\n    {}\n)",
-                if t.unlogged { "UNLOGGED " } else { "" },
-                qname(&t.schema, &t.name),
-                cols.join(",\n    ")
-            );
+            let mut ddl = format!("CREATE {}TABLE {} (\n    {}\n)", if t.unlogged { "UNLOGGED " } else { "" }, qname(&t.schema, &t.name), cols.join(",\n    "));
             if let Some(o) = &t.options {
                 ddl.push_str(&format!(" WITH ({o})"));
             }

@@ -85,9 +85,8 @@ pub fn table_md5(db: &str, table: &str) -> String {
 }
 
 fn pg_dump() -> PathBuf {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect())
-        .unwrap_or_default();
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir("/usr/lib/postgresql").map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect()).unwrap_or_default();
     dirs.sort();
     dirs.iter().rev().map(|d| d.join("pg_dump")).find(|p| p.exists()).unwrap_or_else(|| "pg_dump".into())
 }
@@ -95,12 +94,7 @@ fn pg_dump() -> PathBuf {
 /// `pg_dump --schema-only` of `db` without comments, settings and blank lines.
 pub fn schema_text(db: &str) -> String {
     let (args, env) = server().tool_args(db);
-    let out = Command::new(pg_dump())
-        .args(["--schema-only", "--no-owner", "--no-privileges"])
-        .args(&args)
-        .envs(env)
-        .output()
-        .expect("pg_dump");
+    let out = Command::new(pg_dump()).args(["--schema-only", "--no-owner", "--no-privileges"]).args(&args).envs(env).output().expect("pg_dump");
     assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout)
         .lines()

@@ -11,8 +11,8 @@ use bytes::Bytes;
 use chrono::{Duration, Utc};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use tandem_format::{ColumnDef, Position, PositionKind, RowEncoding, SchemaDump, SnapshotInfo, TableDef};
 use tandem_error::{Kind, Result};
+use tandem_format::{ColumnDef, Position, PositionKind, RowEncoding, SchemaDump, SnapshotInfo, TableDef};
 use tandem_repo::*;
 
 /// A fresh, empty repository location and a raw view of it for tampering.
@@ -79,12 +79,7 @@ pub fn manifest(id: &str) -> Manifest {
             consistency: "repeatable read".into(),
         },
         schema: SchemaDump { pre_data: vec!["CREATE TABLE ...".into()], ..Default::default() },
-        tables: vec![TableEntry {
-            table,
-            rows: 2,
-            bytes: 12,
-            chunks: vec![ChunkRef { id: "ab".repeat(32), raw: 12, stored: 20 }],
-        }],
+        tables: vec![TableEntry { table, rows: 2, bytes: 12, chunks: vec![ChunkRef { id: "ab".repeat(32), raw: 12, stored: 20 }] }],
         started: Utc::now(),
         finished: Utc::now(),
         tool: "tandem test".into(),
@@ -193,10 +188,7 @@ pub async fn refuses_newer_version(t: &Target) {
     for r in [t.open().await, t.open_or_create().await] {
         let e = r.expect_err("newer version");
         assert_eq!(e.kind(), Kind::Unsupported, "{e}");
-        assert_eq!(
-            e.to_string(),
-            "repository format version 2 is newer than this tandem supports (1); upgrade tandem"
-        );
+        assert_eq!(e.to_string(), "repository format version 2 is newer than this tandem supports (1); upgrade tandem");
     }
     // A newer manifest is refused, not misread.
     let mut m = serde_json::to_value(manifest("20261123T171900Z-3f2a")).expect("json");

@@ -78,7 +78,10 @@ impl System for Airflow {
             });
         }
         if let Some(t) = find_table(tables, "trigger").filter(|t| t.column("triggerer_id").is_some()) {
-            out.push(Fixup { what: "release triggers from the source's triggerers".into(), sql: format!("UPDATE {} SET triggerer_id = NULL WHERE triggerer_id IS NOT NULL", d.table(t)) });
+            out.push(Fixup {
+                what: "release triggers from the source's triggerers".into(),
+                sql: format!("UPDATE {} SET triggerer_id = NULL WHERE triggerer_id IS NOT NULL", d.table(t)),
+            });
         }
         for (name, why) in EMPTIED {
             if let Some(t) = find_table(tables, name) {

@@ -99,12 +99,14 @@ mod tests {
         let conn = table("connection", &["id", "conn_id", "password", "extra", "is_encrypted", "is_extra_encrypted"]);
         let rw = rewriter(&conn, &keys).unwrap();
         let pw = old.encrypt(b"pw");
-        let mut row = vec![Some(b"1".to_vec()), Some(b"pg".to_vec()), Some(pw.into_bytes()), Some(b"{\"a\": 1}".to_vec()), Some(b"t".to_vec()), Some(b"f".to_vec())];
+        let mut row =
+            vec![Some(b"1".to_vec()), Some(b"pg".to_vec()), Some(pw.into_bytes()), Some(b"{\"a\": 1}".to_vec()), Some(b"t".to_vec()), Some(b"f".to_vec())];
         rw.rewrite(&mut row).unwrap();
         let new = String::from_utf8(row[2].clone().unwrap()).unwrap();
         assert_eq!(keys.to.decrypt(&new).unwrap(), b"pw");
         assert_eq!(row[3].as_deref(), Some(&b"{\"a\": 1}"[..]), "a plain extra stays");
-        let mut bad = vec![Some(b"2".to_vec()), Some(b"my_conn".to_vec()), Some(keys.to.encrypt(b"x").into_bytes()), None, Some(b"1".to_vec()), Some(b"0".to_vec())];
+        let mut bad =
+            vec![Some(b"2".to_vec()), Some(b"my_conn".to_vec()), Some(keys.to.encrypt(b"x").into_bytes()), None, Some(b"1".to_vec()), Some(b"0".to_vec())];
         let e = rw.rewrite(&mut bad).unwrap_err();
         assert!(e.to_string().contains("connection my_conn") && e.to_string().contains("password"), "{e}");
         assert!(rewriter(&table("dag", &["dag_id"]), &keys).is_none());

@@ -70,11 +70,7 @@ fn texts(rows: Vec<Vec<Option<String>>>) -> Vec<String> {
 async fn is_standby(tx: &dyn Transaction) -> Result<bool> {
     let d = tx.dialect();
     let rows = tx
-        .query(&format!(
-            "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = {} AND table_schema = {}",
-            d.literal(TABLE),
-            d.current_schema()
-        ))
+        .query(&format!("SELECT COUNT(*) FROM information_schema.tables WHERE table_name = {} AND table_schema = {}", d.literal(TABLE), d.current_schema()))
         .await?;
     Ok(rows.first().and_then(|r| r.first().cloned().flatten()).is_some_and(|n| n != "0"))
 }
@@ -101,8 +97,13 @@ pub(super) async fn promote(tx: &dyn Transaction, opts: &PromoteOptions) -> Resu
     if standby {
         let unpause = format!("SELECT s.dag_id FROM {TABLE} s JOIN dag d ON d.dag_id = s.dag_id WHERE s.was_paused = 0 ORDER BY s.dag_id");
         change.changed = texts(tx.query(&unpause).await?).into_iter().map(|d| Change::new(DAG, d, PAUSED, ACTIVE)).collect();
-        change.kept = texts(tx.query(&format!("SELECT s.dag_id FROM {TABLE} s JOIN dag d ON d.dag_id = s.dag_id WHERE s.was_paused <> 0 ORDER BY s.dag_id")).await?).into_iter().map(|d| Change::new(DAG, d, PAUSED, PAUSED)).collect();
-        let new = texts(tx.query(&format!("SELECT dag_id FROM dag d WHERE NOT EXISTS (SELECT 1 FROM {TABLE} s WHERE s.dag_id = d.dag_id) ORDER BY dag_id")).await?);
+        change.kept =
+            texts(tx.query(&format!("SELECT s.dag_id FROM {TABLE} s JOIN dag d ON d.dag_id = s.dag_id WHERE s.was_paused <> 0 ORDER BY s.dag_id")).await?)
+                .into_iter()
+                .map(|d| Change::new(DAG, d, PAUSED, PAUSED))
+                .collect();
+        let new =
+            texts(tx.query(&format!("SELECT dag_id FROM dag d WHERE NOT EXISTS (SELECT 1 FROM {TABLE} s WHERE s.dag_id = d.dag_id) ORDER BY dag_id")).await?);
         if !new.is_empty() {
             change.notes.push(format!("{} DAG(s) unknown when the site became a standby stay paused: {}", new.len(), new.join(", ")));
         }
@@ -129,7 +130,9 @@ pub(super) async fn promote(tx: &dyn Transaction, opts: &PromoteOptions) -> Resu
                 ("queued".to_string(), n)
             }
             Interrupted::Fail => {
-                let n = tx.execute(&format!("UPDATE task_instance SET state = 'failed', end_date = CURRENT_TIMESTAMP WHERE {run} AND state IN ({UNFINISHED})")).await?;
+                let n = tx
+                    .execute(&format!("UPDATE task_instance SET state = 'failed', end_date = CURRENT_TIMESTAMP WHERE {run} AND state IN ({UNFINISHED})"))
+                    .await?;
                 tx.execute(&format!("UPDATE dag_run SET state = 'failed', end_date = CURRENT_TIMESTAMP WHERE {run}")).await?;
                 ("failed".to_string(), n)
             }

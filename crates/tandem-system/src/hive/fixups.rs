@@ -132,13 +132,11 @@ pub(crate) fn fixups(tables: &[TableDef], d: &dyn Dialect) -> Vec<Fixup> {
         fix(format!("advance {table} past {}", over.join(", ")), format!("UPDATE {} SET {c} = {max} + 1 WHERE {c} <= {max}", t.sql));
     }
     if let (Some(n), Some(w)) = (T::find(tables, d, "NEXT_WRITE_ID"), T::find(tables, d, "TXN_TO_WRITE_ID")) {
-        let cols = (n.col(d, "NWI_NEXT"), n.col(d, "NWI_DATABASE"), n.col(d, "NWI_TABLE"), w.col(d, "T2W_WRITEID"), w.col(d, "T2W_DATABASE"), w.col(d, "T2W_TABLE"));
+        let cols =
+            (n.col(d, "NWI_NEXT"), n.col(d, "NWI_DATABASE"), n.col(d, "NWI_TABLE"), w.col(d, "T2W_WRITEID"), w.col(d, "T2W_DATABASE"), w.col(d, "T2W_TABLE"));
         if let (Some(next), Some(ndb), Some(ntbl), Some(wid), Some(wdb), Some(wtbl)) = cols {
             let max = format!("(SELECT COALESCE(MAX(w.{wid}), 0) FROM {} w WHERE w.{wdb} = {}.{ndb} AND w.{wtbl} = {}.{ntbl})", w.sql, n.sql, n.sql);
-            fix(
-                "advance NEXT_WRITE_ID past TXN_TO_WRITE_ID (write ids kept)".into(),
-                format!("UPDATE {} SET {next} = {max} + 1 WHERE {next} <= {max}", n.sql),
-            );
+            fix("advance NEXT_WRITE_ID past TXN_TO_WRITE_ID (write ids kept)".into(), format!("UPDATE {} SET {next} = {max} + 1 WHERE {next} <= {max}", n.sql));
         }
     }
     if let Some(t) = T::find(tables, d, "HIVE_LOCKS") {

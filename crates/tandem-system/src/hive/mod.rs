@@ -69,10 +69,8 @@ impl System for HiveMetastore {
                  it can be copied as it is, without location maps or fix-ups"
             ))
             .with_hint(Hint::GenericSystem)),
-            None => Err(Error::bad_input(format!(
-                "the Hive Metastore has no schema version (its VERSION table is empty; tandem supports {list})"
-            ))
-            .with_hint(Hint::GenericSystem)),
+            None => Err(Error::bad_input(format!("the Hive Metastore has no schema version (its VERSION table is empty; tandem supports {list})"))
+                .with_hint(Hint::GenericSystem)),
         }
     }
 

@@ -31,7 +31,12 @@ const fn params(name: &'static str, table: &'static str, fk: &'static str, paren
     Field::Agg { name, table, on: (fk, parent, id), join: None, columns: &[("c", "PARAM_KEY", Norm::Text), ("c", "PARAM_VALUE", Norm::Text)], loc, pairs: true }
 }
 
-const fn list(name: &'static str, table: &'static str, on: (&'static str, &'static str, &'static str), columns: &'static [(&'static str, &'static str, Norm)]) -> Field {
+const fn list(
+    name: &'static str,
+    table: &'static str,
+    on: (&'static str, &'static str, &'static str),
+    columns: &'static [(&'static str, &'static str, Norm)],
+) -> Field {
     Field::Agg { name, table, on, join: None, columns, loc: Loc::No, pairs: false }
 }
 
@@ -144,17 +149,47 @@ const TABLE_FIELDS: [Field; 14] = [
         Loc::Keyed { key: 0, value: 1, keys: &["avro.schema.url", "metadata_location", "previous_metadata_location"] },
     ),
     list("columns", "COLUMNS_V2", ("CD_ID", "s", "CD_ID"), &[("c", "INTEGER_IDX", T), ("c", "COLUMN_NAME", T), ("c", "TYPE_NAME", T), ("c", "COMMENT", T)]),
-    list("partition keys", "PARTITION_KEYS", ("TBL_ID", "t", "TBL_ID"), &[("c", "INTEGER_IDX", T), ("c", "PKEY_NAME", T), ("c", "PKEY_TYPE", T), ("c", "PKEY_COMMENT", T)]),
+    list(
+        "partition keys",
+        "PARTITION_KEYS",
+        ("TBL_ID", "t", "TBL_ID"),
+        &[("c", "INTEGER_IDX", T), ("c", "PKEY_NAME", T), ("c", "PKEY_TYPE", T), ("c", "PKEY_COMMENT", T)],
+    ),
     list("column statistics", "TAB_COL_STATS", ("TBL_ID", "t", "TBL_ID"), STATS),
 ];
 
 const TABLE_PRIVS: [Field; 2] = [
-    list("privileges", "TBL_PRIVS", ("TBL_ID", "t", "TBL_ID"), &[
-        ("c", "TBL_PRIV", T), ("c", "PRINCIPAL_NAME", T), ("c", "PRINCIPAL_TYPE", T), ("c", "GRANTOR", T), ("c", "GRANTOR_TYPE", T), ("c", "GRANT_OPTION", T), ("c", "CREATE_TIME", T), ("c", "AUTHORIZER", T),
-    ]),
-    list("column privileges", "TBL_COL_PRIVS", ("TBL_ID", "t", "TBL_ID"), &[
-        ("c", "COLUMN_NAME", T), ("c", "TBL_COL_PRIV", T), ("c", "PRINCIPAL_NAME", T), ("c", "PRINCIPAL_TYPE", T), ("c", "GRANTOR", T), ("c", "GRANTOR_TYPE", T), ("c", "GRANT_OPTION", T), ("c", "CREATE_TIME", T), ("c", "AUTHORIZER", T),
-    ]),
+    list(
+        "privileges",
+        "TBL_PRIVS",
+        ("TBL_ID", "t", "TBL_ID"),
+        &[
+            ("c", "TBL_PRIV", T),
+            ("c", "PRINCIPAL_NAME", T),
+            ("c", "PRINCIPAL_TYPE", T),
+            ("c", "GRANTOR", T),
+            ("c", "GRANTOR_TYPE", T),
+            ("c", "GRANT_OPTION", T),
+            ("c", "CREATE_TIME", T),
+            ("c", "AUTHORIZER", T),
+        ],
+    ),
+    list(
+        "column privileges",
+        "TBL_COL_PRIVS",
+        ("TBL_ID", "t", "TBL_ID"),
+        &[
+            ("c", "COLUMN_NAME", T),
+            ("c", "TBL_COL_PRIV", T),
+            ("c", "PRINCIPAL_NAME", T),
+            ("c", "PRINCIPAL_TYPE", T),
+            ("c", "GRANTOR", T),
+            ("c", "GRANTOR_TYPE", T),
+            ("c", "GRANT_OPTION", T),
+            ("c", "CREATE_TIME", T),
+            ("c", "AUTHORIZER", T),
+        ],
+    ),
 ];
 
 const ALL_TABLE_FIELDS: [Field; 35] = concat::<16, 19, 35>(concat::<14, 2, 16>(TABLE_FIELDS, TABLE_PRIVS), STORAGE);
@@ -164,12 +199,37 @@ const PARTITION_FIELDS: [Field; 7] = [
     col("last access time", "p", "LAST_ACCESS_TIME"),
     col("write id", "p", "WRITE_ID"),
     params("param", "PARTITION_PARAMS", "PART_ID", "p", "PART_ID", Loc::Keyed { key: 0, value: 1, keys: &["avro.schema.url"] }),
-    list("privileges", "PART_PRIVS", ("PART_ID", "p", "PART_ID"), &[
-        ("c", "PART_PRIV", T), ("c", "PRINCIPAL_NAME", T), ("c", "PRINCIPAL_TYPE", T), ("c", "GRANTOR", T), ("c", "GRANTOR_TYPE", T), ("c", "GRANT_OPTION", T), ("c", "CREATE_TIME", T), ("c", "AUTHORIZER", T),
-    ]),
-    list("column privileges", "PART_COL_PRIVS", ("PART_ID", "p", "PART_ID"), &[
-        ("c", "COLUMN_NAME", T), ("c", "PART_COL_PRIV", T), ("c", "PRINCIPAL_NAME", T), ("c", "PRINCIPAL_TYPE", T), ("c", "GRANTOR", T), ("c", "GRANTOR_TYPE", T), ("c", "GRANT_OPTION", T), ("c", "CREATE_TIME", T), ("c", "AUTHORIZER", T),
-    ]),
+    list(
+        "privileges",
+        "PART_PRIVS",
+        ("PART_ID", "p", "PART_ID"),
+        &[
+            ("c", "PART_PRIV", T),
+            ("c", "PRINCIPAL_NAME", T),
+            ("c", "PRINCIPAL_TYPE", T),
+            ("c", "GRANTOR", T),
+            ("c", "GRANTOR_TYPE", T),
+            ("c", "GRANT_OPTION", T),
+            ("c", "CREATE_TIME", T),
+            ("c", "AUTHORIZER", T),
+        ],
+    ),
+    list(
+        "column privileges",
+        "PART_COL_PRIVS",
+        ("PART_ID", "p", "PART_ID"),
+        &[
+            ("c", "COLUMN_NAME", T),
+            ("c", "PART_COL_PRIV", T),
+            ("c", "PRINCIPAL_NAME", T),
+            ("c", "PRINCIPAL_TYPE", T),
+            ("c", "GRANTOR", T),
+            ("c", "GRANTOR_TYPE", T),
+            ("c", "GRANT_OPTION", T),
+            ("c", "CREATE_TIME", T),
+            ("c", "AUTHORIZER", T),
+        ],
+    ),
     list("column statistics", "PART_COL_STATS", ("PART_ID", "p", "PART_ID"), STATS),
 ];
 
@@ -206,7 +266,14 @@ pub(crate) const VIEWS: &[View] = &[
                 on: ("DB_ID", "d", "DB_ID"),
                 join: None,
                 columns: &[
-                    ("c", "DB_PRIV", T), ("c", "PRINCIPAL_NAME", T), ("c", "PRINCIPAL_TYPE", T), ("c", "GRANTOR", T), ("c", "GRANTOR_TYPE", T), ("c", "GRANT_OPTION", T), ("c", "CREATE_TIME", T), ("c", "AUTHORIZER", T),
+                    ("c", "DB_PRIV", T),
+                    ("c", "PRINCIPAL_NAME", T),
+                    ("c", "PRINCIPAL_TYPE", T),
+                    ("c", "GRANTOR", T),
+                    ("c", "GRANTOR_TYPE", T),
+                    ("c", "GRANT_OPTION", T),
+                    ("c", "CREATE_TIME", T),
+                    ("c", "AUTHORIZER", T),
                 ],
                 loc: Loc::No,
                 pairs: false,
@@ -280,9 +347,19 @@ pub(crate) const VIEWS: &[View] = &[
         fields: &[
             col("owner", "r", "OWNER_NAME"),
             col("create time", "r", "CREATE_TIME"),
-            list("members", "ROLE_MAP", ("ROLE_ID", "r", "ROLE_ID"), &[
-                ("c", "PRINCIPAL_NAME", T), ("c", "PRINCIPAL_TYPE", T), ("c", "GRANTOR", T), ("c", "GRANTOR_TYPE", T), ("c", "GRANT_OPTION", T), ("c", "ADD_TIME", T),
-            ]),
+            list(
+                "members",
+                "ROLE_MAP",
+                ("ROLE_ID", "r", "ROLE_ID"),
+                &[
+                    ("c", "PRINCIPAL_NAME", T),
+                    ("c", "PRINCIPAL_TYPE", T),
+                    ("c", "GRANTOR", T),
+                    ("c", "GRANTOR_TYPE", T),
+                    ("c", "GRANT_OPTION", T),
+                    ("c", "ADD_TIME", T),
+                ],
+            ),
         ],
         label: |k| format!("role {}", k.join(".")),
         subkind: None,

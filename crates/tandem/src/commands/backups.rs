@@ -9,7 +9,6 @@ use super::Ctx;
 use crate::cli::PruneArgs;
 use crate::output;
 
-
 pub async fn list(ctx: &Ctx) -> Result<i32> {
     let repo = ctx.open_repo().await?;
     let mut manifests = Vec::new();

@@ -3,8 +3,8 @@
 use tandem_core::{VerifyReport, VerifyRequest, VerifySource};
 use tandem_engine::DbUrl;
 use tandem_error::Result;
-use tandem_system::SiteKeys;
 use tandem_repo::BackupId;
+use tandem_system::SiteKeys;
 
 use super::Ctx;
 use crate::cli::VerifyArgs;
@@ -34,10 +34,7 @@ pub async fn run(ctx: &Ctx, args: VerifyArgs) -> Result<i32> {
                 Some(url) => {
                     let (e, url) = registry::engine_for(url)?;
                     if e.name() != engine.name() {
-                        return Err(tandem_error::Error::bad_input(format!(
-                            "--scratch {url} must be on the target's engine ({})",
-                            engine.name()
-                        )));
+                        return Err(tandem_error::Error::bad_input(format!("--scratch {url} must be on the target's engine ({})", engine.name())));
                     }
                     url
                 }

@@ -37,15 +37,7 @@ pub struct Alert {
 
 impl Alert {
     pub fn new(event: &'static str, site: &str, job: Option<JobKind>, message: String) -> Alert {
-        Alert {
-            event,
-            site: site.to_string(),
-            job,
-            text: format!("tandem: {message}"),
-            message,
-            at: Utc::now(),
-            host: tandem_repo::hostname(),
-        }
+        Alert { event, site: site.to_string(), job, text: format!("tandem: {message}"), message, at: Utc::now(), host: tandem_repo::hostname() }
     }
 }
 

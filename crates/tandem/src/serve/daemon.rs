@@ -346,10 +346,8 @@ impl Daemon {
         done.finished = Some(Utc::now());
         done.duration_s = Some(took.as_secs_f64());
         // Alert on the change (the first failure, the recovery), not on every failed run.
-        let failing_before = lock(&self.slots)
-            .get(&(done.site.clone(), done.job))
-            .and_then(|s| s.history.last_run.as_ref())
-            .is_some_and(|r| r.state != RunState::Succeeded);
+        let failing_before =
+            lock(&self.slots).get(&(done.site.clone(), done.job)).and_then(|s| s.history.last_run.as_ref()).is_some_and(|r| r.state != RunState::Succeeded);
         match &done.error {
             None => {
                 tracing::warn!(site = %done.site, job = done.job.as_str(), id = %done.id, "succeeded in {:.1}s: {}", took.as_secs_f64(), done.summary);
@@ -438,8 +436,7 @@ impl Daemon {
 
     async fn health_loop(self: Arc<Self>) {
         while !self.stopping.load(Ordering::SeqCst) {
-            let sites: Vec<(String, String, bool)> =
-                self.config.sites.iter().map(|(n, s)| (n.clone(), s.db.clone(), s.source().is_some())).collect();
+            let sites: Vec<(String, String, bool)> = self.config.sites.iter().map(|(n, s)| (n.clone(), s.db.clone(), s.source().is_some())).collect();
             for (name, db, standby) in sites {
                 let checked_at = Utc::now();
                 let report = match crate::registry::engine_for(&db) {

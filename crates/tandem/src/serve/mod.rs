@@ -111,9 +111,7 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> Result<i32> {
         true => Repository::open_or_create(url).await?,
         false => Repository::open(url).await?,
     };
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .map_err(|e| Error::bad_input(format!("cannot listen on {}: {e}", settings.listen)))?;
+    let listener = tokio::net::TcpListener::bind(settings.listen).await.map_err(|e| Error::bad_input(format!("cannot listen on {}: {e}", settings.listen)))?;
     let addr = listener.local_addr().map_err(|e| Error::internal(format!("listen address: {e}")))?;
     if !addr.ip().is_loopback() && settings.token.is_none() {
         tracing::warn!(%addr, "listening beyond loopback; the status and metrics are readable by anyone who can reach it");

@@ -59,7 +59,9 @@ pub fn render(s: &Status) -> String {
     );
     let lease = match (&s.lease.held, &s.lease.record) {
         (true, _) => "<span class=\"ok\">held by this daemon: jobs run here</span>".to_string(),
-        (false, Some(r)) => format!("<span class=\"bad\">held by {} on {} until {}</span>: this daemon waits", esc(&r.holder), esc(&r.hostname), time(Some(r.expires))),
+        (false, Some(r)) => {
+            format!("<span class=\"bad\">held by {} on {} until {}</span>: this daemon waits", esc(&r.holder), esc(&r.hostname), time(Some(r.expires)))
+        }
         (false, None) => "<span class=\"bad\">not held</span>".to_string(),
     };
     let _ = write!(
@@ -106,7 +108,9 @@ pub fn render(s: &Status) -> String {
 fn site_row(h: &mut String, site: &SiteStatus) {
     let (healthy, health) = match &site.health {
         None => ("unknown", "<span class=\"muted\">not probed yet</span>".to_string()),
-        Some(x) if x.healthy => ("true", format!("<span class=\"ok\">healthy</span> <span class=\"muted\">({} ms, {})</span>", x.report.probe_ms, time(Some(x.checked_at)))),
+        Some(x) if x.healthy => {
+            ("true", format!("<span class=\"ok\">healthy</span> <span class=\"muted\">({} ms, {})</span>", x.report.probe_ms, time(Some(x.checked_at))))
+        }
         Some(x) => {
             let failed: Vec<String> = x.report.health.checks.iter().filter(|c| !c.ok).map(|c| format!("{}: {}", c.name, c.detail)).collect();
             ("false", format!("<span class=\"bad\">unhealthy</span> {}", esc(&failed.join("; "))))

@@ -17,9 +17,7 @@ impl Schedule {
     pub fn parse(pattern: &str) -> Result<Schedule, String> {
         let fields = pattern.split_whitespace().count();
         if !(5..=6).contains(&fields) {
-            return Err(format!(
-                "cron pattern {pattern:?} has {fields} fields; use 5 (minute hour day month weekday) or 6 (second first)"
-            ));
+            return Err(format!("cron pattern {pattern:?} has {fields} fields; use 5 (minute hour day month weekday) or 6 (second first)"));
         }
         let cron = croner::Cron::from_str(pattern).map_err(|e| format!("invalid cron pattern {pattern:?}: {e}"))?;
         // A pattern that never fires (`0 0 31 2 *`) is a mistake, not a schedule.

@@ -134,8 +134,7 @@ pub async fn load(repo: &Repository, site: &str, job: JobKind) -> Result<JobHist
     let name = object_name(site, job);
     match repo.read_daemon_object(&name).await? {
         None => Ok(JobHistory::default()),
-        Some(data) => serde_json::from_slice(&data)
-            .map_err(|e| Error::corrupt(format!("job history daemon/{name} in {} is corrupt: {e}", repo.url()))),
+        Some(data) => serde_json::from_slice(&data).map_err(|e| Error::corrupt(format!("job history daemon/{name} in {} is corrupt: {e}", repo.url()))),
     }
 }
 

@@ -12,9 +12,8 @@ fn root() -> PathBuf {
 }
 
 fn python() -> String {
-    std::env::var("AIRFLOW_PY").unwrap_or_else(|_| {
-        panic!("AIRFLOW_PY is not set: run the tests with ./scripts/test.sh (it sources scripts/airflow-env.sh, which installs Airflow)")
-    })
+    std::env::var("AIRFLOW_PY")
+        .unwrap_or_else(|_| panic!("AIRFLOW_PY is not set: run the tests with ./scripts/test.sh (it sources scripts/airflow-env.sh, which installs Airflow)"))
 }
 
 /// A new Fernet key, as Airflow makes them.

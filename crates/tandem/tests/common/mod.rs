@@ -93,7 +93,12 @@ pub fn fingerprint(server: &Server, db: &str) -> String {
         }
         Flavor::Postgres => {
             let (args, env) = server.tool_args(db);
-            let dump = Command::new(tandem_testkit::pg_bin("pg_dump")).args(["--schema-only", "--no-owner", "--no-privileges"]).args(&args).envs(env).output().expect("pg_dump");
+            let dump = Command::new(tandem_testkit::pg_bin("pg_dump"))
+                .args(["--schema-only", "--no-owner", "--no-privileges"])
+                .args(&args)
+                .envs(env)
+                .output()
+                .expect("pg_dump");
             assert!(dump.status.success(), "pg_dump: {}", String::from_utf8_lossy(&dump.stderr));
             let schema: String = String::from_utf8_lossy(&dump.stdout)
                 .lines()
@@ -115,7 +120,6 @@ pub fn fingerprint(server: &Server, db: &str) -> String {
         }
     }
 }
-
 
 /// 256 bytes 0x00..0xff as hex.
 pub fn all_bytes_hex() -> String {

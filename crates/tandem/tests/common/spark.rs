@@ -14,9 +14,8 @@ fn root() -> PathBuf {
 }
 
 fn python() -> String {
-    std::env::var("SPARK_PY").unwrap_or_else(|_| {
-        panic!("SPARK_PY is not set: run the tests with ./scripts/test.sh (it sources scripts/hms-env.sh, which installs PySpark)")
-    })
+    std::env::var("SPARK_PY")
+        .unwrap_or_else(|_| panic!("SPARK_PY is not set: run the tests with ./scripts/test.sh (it sources scripts/hms-env.sh, which installs PySpark)"))
 }
 
 /// One metastore database as Spark sees it.
