@@ -8,7 +8,7 @@
 //!    crash of tandem at any point before commit) leaves the target as it was.
 //!
 //! Engines know nothing about repositories, systems (Hive Metastore, Airflow) or the CLI. Each
-//! engine lives in its own crate and passes the shared conformance suite in `tandem-core/tests`.
+//! engine lives in its own crate and passes the shared conformance suite in `tandem-conformance`.
 
 mod model;
 pub mod rowcodec;
