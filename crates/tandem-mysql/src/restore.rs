@@ -90,6 +90,40 @@ fn name_prefix(db: &str) -> String {
     format!("{}_{:08x}", &db[..end], hash as u32)
 }
 
+/// How long one attempt of the swap waits for the target's metadata locks, and how many
+/// attempts a swap makes.
+const SWAP_LOCK_WAIT_S: u32 = 2;
+const SWAP_ATTEMPTS: u32 = 30;
+
+/// Runs the swap's `RENAME TABLE`, giving way to readers: a reader's open transaction holds
+/// metadata locks on the target's tables, and a waiting `RENAME` makes every new query on them
+/// queue behind it, so a client that reads on two connections (Spark) would wait for the swap
+/// while the swap waits for it, forever (`lock_wait_timeout` defaults to a year). Each attempt
+/// waits [`SWAP_LOCK_WAIT_S`], then lets the queue drain for a second; after [`SWAP_ATTEMPTS`]
+/// the swap fails (Conflict) and the target keeps its old content.
+async fn rename_yielding(ctl: &mut Conn, sql: &str) -> Result<()> {
+    ctl.query_drop(format!("SET SESSION lock_wait_timeout = {SWAP_LOCK_WAIT_S}")).await.map_err(db_err)?;
+    let mut attempt = 1;
+    let result = loop {
+        match ctl.query_drop(sql).await {
+            Err(e) if server_code(&e) == Some(1205) && attempt < SWAP_ATTEMPTS => {
+                tracing::info!(attempt, "the target's tables are in use by other sessions; trying the swap again");
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Err(e) if server_code(&e) == Some(1205) => {
+                break Err(Error::conflict(format!(
+                    "other sessions kept the target's tables in use (open transactions hold their metadata locks) through {SWAP_ATTEMPTS} \
+                     attempts of {SWAP_LOCK_WAIT_S} s; the target keeps its old content"
+                )))
+            }
+            other => break other.map_err(db_err),
+        }
+    };
+    ctl.query_drop("SET SESSION lock_wait_timeout = DEFAULT").await.map_err(db_err)?;
+    result
+}
+
 fn conflict_not_empty(db: &str, rel: &[(String, String)]) -> Error {
     Error::conflict(format!("target database {db} is not empty ({} relations, e.g. {})", rel.len(), rel.first().map(|r| r.0.as_str()).unwrap_or("?")))
         .with_hint(tandem_error::Hint::ReplaceTarget)
@@ -290,7 +324,7 @@ impl MySession {
             }
         }
         if !renames.is_empty() {
-            ctl.query_drop(format!("RENAME TABLE {}", renames.join(", "))).await.map_err(db_err).context("moving the restored tables in")?;
+            rename_yielding(ctl, &format!("RENAME TABLE {}", renames.join(", "))).await.context("moving the restored tables in")?;
         }
         Ok(())
     }

@@ -119,7 +119,7 @@ impl Target for PgTarget {
             .await
             .map_err(|e| pg_err(format!("{ctx}: starting the transaction"), e))?;
         if replace {
-            drop_content(&client).await.map_err(|e| e.context(format!("{ctx}: dropping the old content")))?;
+            drop_yielding(&client).await.map_err(|e| e.context(format!("{ctx}: dropping the old content")))?;
         }
         for (i, stmt) in schema.pre_data.iter().enumerate() {
             if let Err(e) = client.batch_execute(stmt).await {
@@ -208,9 +208,48 @@ async fn drop_content(client: &Client) -> Result<()> {
 
 async fn run_all(client: &Client, stmts: &mut Vec<String>) -> Result<()> {
     for s in stmts.drain(..) {
-        client.batch_execute(&s).await.map_err(|e| pg_err(&s, e))?;
+        client.batch_execute(&s).await.map_err(|e| match e.code() {
+            Some(&SqlState::LOCK_NOT_AVAILABLE) => Error::conflict(format!("{s}: {}", pg_text(&e))),
+            _ => pg_err(&s, e),
+        })?;
     }
     Ok(())
+}
+
+/// How long one attempt to drop the old content waits for its locks, and how many attempts a
+/// restore makes.
+const DROP_LOCK_WAIT_S: u32 = 2;
+const DROP_ATTEMPTS: u32 = 30;
+
+/// [`drop_content`], giving way to readers: a reader's open transaction holds locks on the
+/// target's tables, and a waiting `DROP` makes every new query on them queue behind it, so a
+/// client that reads on two connections (Spark) would wait for the restore while the restore
+/// waits for it, forever. Each attempt waits [`DROP_LOCK_WAIT_S`] inside a savepoint, rolls back
+/// to it (releasing what it locked) and lets the queue drain for a second; after
+/// [`DROP_ATTEMPTS`] the restore fails (Conflict) and the target keeps its content.
+async fn drop_yielding(client: &Client) -> Result<()> {
+    let run = |sql: &'static str| async move { client.batch_execute(sql).await.map_err(|e| pg_err(sql, e)) };
+    client.batch_execute(&format!("SET LOCAL lock_timeout = '{DROP_LOCK_WAIT_S}s'")).await.map_err(|e| pg_err("SET lock_timeout", e))?;
+    for attempt in 1..=DROP_ATTEMPTS {
+        run("SAVEPOINT tandem_drop").await?;
+        match drop_content(client).await {
+            Ok(()) => {
+                run("RELEASE SAVEPOINT tandem_drop").await?;
+                return run("SET LOCAL lock_timeout = 0").await;
+            }
+            Err(e) if e.kind() == tandem_error::Kind::Conflict => {
+                tracing::info!(attempt, "the target's tables are in use by other sessions; trying again: {e}");
+                run("ROLLBACK TO SAVEPOINT tandem_drop").await?;
+                if attempt < DROP_ATTEMPTS {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::conflict(format!(
+        "other sessions kept the target's tables in use (open transactions hold their locks) through {DROP_ATTEMPTS} attempts of {DROP_LOCK_WAIT_S} s"
+    )))
 }
 
 /// The open restore transaction.

@@ -133,6 +133,38 @@ pub async fn replace_swaps_the_content_at_commit(s: Subject) {
     assert_eq!(tables[0].rows, 1);
 }
 
+/// A replacing restore gives way to readers: while a reader's open transaction holds the target's
+/// tables, a new reader still gets its answer within seconds (it does not queue forever behind
+/// the restore's wait, which would wedge a client reading on two connections), and the restore
+/// completes once the first reader ends.
+pub async fn restore_gives_way_to_readers(s: Subject) {
+    let (_, url) = sample_db(s, "conf_busy").await;
+    let count = "SELECT COUNT(*) FROM kinds";
+    let holder = s.engine.transaction(&url).await.expect("transaction");
+    assert_eq!(holder.query(count).await.expect("read")[0][0].as_deref(), Some("3"));
+    let restore = tokio::spawn({
+        let url = url.clone();
+        async move {
+            let other = other_schema();
+            let dump = s.engine.translate_schema(&other)?;
+            let session = s.engine.target(&url).await?.begin(&dump, true).await?;
+            let data = super::encode_rows(s.engine, &dump.tables[0], other.tables[0].columns.iter().map(|c| &c.ty), &[vec![Value::Text("9".into())]])?;
+            session.copy_in(&dump.tables[0], Box::pin(futures::stream::iter([Ok(Bytes::from(data))]))).await?;
+            session.commit().await
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let reader = s.engine.transaction(&url).await.expect("transaction");
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(15), reader.query(count)).await;
+    let answer = answer.unwrap_or_else(|_| panic!("{}: a reader queued behind the restore for 15 s", s.engine.name()));
+    assert_eq!(answer.expect("read")[0][0].as_deref(), Some("3"), "the old content until the restore commits");
+    reader.rollback().await.expect("rollback");
+    holder.rollback().await.expect("rollback");
+    tokio::time::timeout(std::time::Duration::from_secs(60), restore).await.expect("the restore finishes").expect("join").expect("restore");
+    let (_, tables) = read(s, &url).await.expect("read");
+    assert_eq!(tables.iter().map(|t| t.def.name.as_str()).collect::<Vec<_>>(), ["other"]);
+}
+
 /// A snapshot does not see rows committed after it was opened (by any of its readers), and it
 /// records a log position of the engine's kind.
 pub async fn snapshot_is_consistent_and_positioned(s: Subject) {

@@ -180,6 +180,7 @@ macro_rules! engine_suite {
                 non_empty_target_is_refused,
                 abort_and_drop_leave_the_target_unchanged,
                 replace_swaps_the_content_at_commit,
+                restore_gives_way_to_readers,
                 snapshot_is_consistent_and_positioned,
                 transactions_commit_and_roll_back,
                 missing_database_and_unreachable_server,
