@@ -88,7 +88,8 @@ async fn run(repo: &Repository, policy: RetentionPolicy, grace: Duration, dry_ru
 
     // Phase 2: chunks nobody references, older than the grace period (a backup running
     // elsewhere may have written chunks that its manifest does not list yet).
-    let cutoff = Utc::now() - chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
+    // A grace longer than the calendar (callers bound it; this only guards): nothing is old enough.
+    let cutoff = chrono::Duration::from_std(grace).ok().and_then(|g| Utc::now().checked_sub_signed(g)).unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
     let garbage: Vec<_> = repo.list_chunks().await?.into_iter().filter(|c| !referenced.contains(&c.id) && c.last_modified < cutoff).collect();
     report.chunks_deleted = garbage.len();
     report.bytes_freed = garbage.iter().map(|c| c.stored).sum();

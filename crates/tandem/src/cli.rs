@@ -206,7 +206,7 @@ pub struct HealthArgs {
     #[arg(long, value_name = "DB_URL")]
     pub db: Option<String>,
     /// Oldest scheduler heartbeat that still counts as alive (Airflow's own check uses 30 s).
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::config::parse_duration)]
     pub threshold: std::time::Duration,
 }
 
@@ -275,7 +275,7 @@ pub struct PruneArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub keep_daily: usize,
     /// Only delete unreferenced chunks older than this (protects backups running elsewhere).
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = crate::config::parse_duration)]
     pub grace: std::time::Duration,
     /// Print what would be deleted and delete nothing.
     #[arg(long)]

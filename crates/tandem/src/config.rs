@@ -264,8 +264,17 @@ impl ServeConfig {
     }
 }
 
-fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e} (e.g. 30s, 15m, 1h)"))
+/// The longest duration tandem takes from a flag or the config: longer ones overflow clocks
+/// and timestamps (a grace of 300000 years cannot be subtracted from now).
+const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(100 * 366 * 24 * 3600);
+
+/// Parses a duration from a flag or the config (`30s`, `15m`, `1h`), at most 100 years.
+pub fn parse_duration(s: &str) -> std::result::Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e} (e.g. 30s, 15m, 1h)"))?;
+    if d > MAX_DURATION {
+        return Err(format!("duration {s:?} is too long (at most 100 years)"));
+    }
+    Ok(d)
 }
 
 /// 1-based line of byte `offset` in `text`.

@@ -164,6 +164,10 @@ fn restore_from_an_empty_repository_and_unknown_backup() {
     backup(&server.url(&db), &repo);
     tandem(&["restore", "--repo", p(&repo), "--target", &server.url("x_unknown"), "--backup", "20200101T000000Z-0000"]).fails_with(2, "20200101T000000Z-0000");
     tandem(&["backups", "prune", "--keep-last", "0", "--repo", p(&repo)]).fails_with(2, "keeps no backup at all; give --keep-last 1 or more");
+    // A grace past the calendar is refused before anything is read or deleted (it panicked).
+    let run = tandem(&["backups", "prune", "--keep-last", "1", "--grace", "300000y", "--repo", p(&repo)]);
+    assert!(run.code == 2 && run.stderr.contains("is too long (at most 100 years)"), "exit {}: {}", run.code, run.stderr);
+    tandem(&["backups", "prune", "--keep-last", "1", "--grace", "99y", "--repo", p(&repo)]).ok();
     assert_eq!(backups(&repo), 1);
 }
 

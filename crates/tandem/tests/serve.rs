@@ -407,6 +407,9 @@ fn bad_config_is_refused_at_start_with_the_line_and_reason() {
     serve(&format!("{head}backup = \"* * * * *\"\n[serve]\nlisten = \"nowhere\"\n")).fails_with(2, "line 6: serve.listen");
     serve(&format!("{head}backup = \"* * * * *\"\n[serve]\ntoken-file = \"/nonexistent/token\"\n")).fails_with(2, "line 6: serve.token-file: cannot read");
     serve(&format!("{head}backup = \"* * * * *\"\n[serve]\nlease-tll = \"5s\"\n")).fails_with(2, "line 6");
+    serve(&format!("{head}backup = \"* * * * *\"\n[serve]\nlease-ttl = \"300000y\"\n"))
+        .fails_with(2, "line 6: serve.lease-ttl: duration \"300000y\" is too long");
+    serve(&format!("{head}backup = \"* * * * *\"\n[retention]\nkeep-last = 1\ngrace = \"300000y\"\n")).fails_with(2, "retention.grace: duration");
     serve(&format!("{site}backup = \"* * * * *\"\n")).fails_with(2, "no repository given");
     serve(&head).fails_with(2, "no site has a `backup` or `refresh` schedule");
     // A refresh-only daemon needs an existing repository.
