@@ -1,10 +1,14 @@
 //! Every engine runs the whole engine conformance suite (`tandem_conformance::engine`): one line
 //! per engine, one per pair of engines a cross-engine restore converts between.
 
+use tandem_conformance::engine::profile::{MYSQL, POSTGRES};
 use tandem_conformance::{cross_engine_suite, engine_suite};
+use tandem_mysql::MySql;
+use tandem_postgres::Postgres;
+use tandem_testkit::Flavor;
 
-engine_suite!(mysql, tandem_mysql::MySql, tandem_testkit::Flavor::MariaDb);
-engine_suite!(postgres, tandem_postgres::Postgres, tandem_testkit::Flavor::Postgres);
+engine_suite!(mysql, MySql, Flavor::MariaDb, MYSQL);
+engine_suite!(postgres, Postgres, Flavor::Postgres, POSTGRES);
 
-cross_engine_suite!(mysql_to_postgres, tandem_mysql::MySql, tandem_testkit::Flavor::MariaDb, tandem_postgres::Postgres, tandem_testkit::Flavor::Postgres);
-cross_engine_suite!(postgres_to_mysql, tandem_postgres::Postgres, tandem_testkit::Flavor::Postgres, tandem_mysql::MySql, tandem_testkit::Flavor::MariaDb);
+cross_engine_suite!(mysql_to_postgres, MySql, Flavor::MariaDb, MYSQL, Postgres, Flavor::Postgres, POSTGRES);
+cross_engine_suite!(postgres_to_mysql, Postgres, Flavor::Postgres, POSTGRES, MySql, Flavor::MariaDb, MYSQL);

@@ -166,7 +166,7 @@ pub async fn restore_gives_way_to_readers(s: Subject) {
 }
 
 /// A snapshot does not see rows committed after it was opened (by any of its readers), and it
-/// records a log position of the engine's kind.
+/// records a log position of the engine's kind ([`Profile::position`](super::profile::Profile)).
 pub async fn snapshot_is_consistent_and_positioned(s: Subject) {
     let (name, url) = sample_db(s, "conf_snap").await;
     let snapshot = s.engine.snapshot(&url, &SnapshotOptions { parallelism: 2 }).await.expect("snapshot");
@@ -180,7 +180,7 @@ pub async fn snapshot_is_consistent_and_positioned(s: Subject) {
     snapshot.close().await.expect("close");
     assert_eq!(info.engine, s.engine.name());
     assert_eq!(info.row_encoding, s.engine.row_encoding());
-    assert!(info.position.kind != tandem_engine::PositionKind::None && !info.position.value.is_empty(), "the test servers keep a log: {:?}", info.position);
+    assert!(info.position.kind == s.profile().position && !info.position.value.is_empty(), "the test servers keep a log: {:?}", info.position);
     assert_eq!(read_sample(s, &url).await.len(), 5, "a new snapshot sees them");
 }
 
@@ -265,12 +265,6 @@ fn free_port() -> u16 {
 pub async fn every_logical_type_converts(from: Subject, to: Subject) {
     let what = format!("{} -> {}", from.engine.name(), to.engine.name());
     let (_, src) = sample_db(from, "conf_from").await;
-    let (_, tables) = read(from, &src).await.expect("read");
-    let t = &tables[0];
-    let columns = t.def.columns.iter().map(|c| from.engine.logical_column(c).unwrap_or_else(|| panic!("{what}: no logical type for {c:?}"))).collect();
-    let foreign = ForeignSchema { tables: vec![ForeignTable { def: t.def.clone(), columns }], text_charset: None };
-    let values = decode(from.engine, t).expect("decode");
-    let (_, dst) = to.database("conf_to");
-    load(to, &dst, &foreign, &[values]).await.unwrap_or_else(|e| panic!("{what}: {e}"));
-    sample::assert_same(&what, &sample::rows(), &read_sample(to, &dst).await);
+    let (_, _, got) = super::natives::convert(from, to, &src).await.unwrap_or_else(|e| panic!("{what}: {e}"));
+    sample::assert_same(&what, &sample::rows(), &got);
 }

@@ -49,13 +49,24 @@ pub async fn dialect_literals_and_identifiers_run(s: Subject) {
     tx.rollback().await.expect("rollback");
 }
 
-/// `text_order` sorts by code point (UTF-8 byte) order, whatever the column's collation.
+/// `text_order` sorts by code point (UTF-8 byte) order, whatever the column's collation: also on
+/// a column whose collation orders [`ORDERED`] otherwise
+/// ([`Profile::collated_text`](super::profile::Profile)).
 pub async fn dialect_text_order_is_code_point_order(s: Subject) {
     let tx = words(s).await;
     let d = tx.dialect();
-    let sql = format!("SELECT w FROM words WHERE w IS NOT NULL ORDER BY {}", d.text_order("w"));
-    let got: Vec<String> = column(tx.query(&sql).await.expect("ordered")).into_iter().flatten().collect();
-    assert_eq!(got, ORDERED, "{}: {sql}", s.engine.name());
+    let ordered = |table: &'static str| {
+        let sql = format!("SELECT w FROM {table} WHERE w IS NOT NULL ORDER BY {}", d.text_order("w"));
+        let tx = &tx;
+        async move { column(tx.query(&sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"))).into_iter().flatten().collect::<Vec<String>>() }
+    };
+    assert_eq!(ordered("words").await, ORDERED, "{}", s.engine.name());
+    tx.ddl(&format!("CREATE TABLE collated (w {})", s.profile().collated_text)).await.expect("create a collated column");
+    let values: Vec<String> = ORDERED.iter().rev().map(|w| format!("({})", d.literal(w))).collect();
+    tx.execute(&format!("INSERT INTO collated (w) VALUES {}", values.join(", "))).await.expect("insert");
+    let by_collation: Vec<String> = column(tx.query("SELECT w FROM collated ORDER BY w").await.expect("ordered")).into_iter().flatten().collect();
+    assert_ne!(by_collation, ORDERED, "{}: the collation of {:?} orders by code point, the check proves nothing", s.engine.name(), s.profile().collated_text);
+    assert_eq!(ordered("collated").await, ORDERED, "{}: text_order on a collated column", s.engine.name());
     tx.rollback().await.expect("rollback");
 }
 

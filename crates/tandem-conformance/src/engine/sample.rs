@@ -98,12 +98,14 @@ pub fn schema() -> ForeignSchema {
     ForeignSchema { tables: vec![ForeignTable { def, columns }], text_charset: None }
 }
 
-/// `value` in a form where two spellings of the same value of `ty` are equal: numbers by value,
-/// JSON by structure, fixed-length text without its padding, times without a zero fraction,
+/// `value` in a form where two spellings of the same value of `ty` are equal: numbers by value
+/// (integers without leading zeros),
+/// JSON by structure, fixed-length text without its padding, times without trailing zeros in their fraction,
 /// UUIDs in lower case.
 pub fn normal(ty: &LogicalType, value: &Value) -> String {
     let Value::Text(s) = value else { return format!("{value:?}") };
     match ty {
+        LogicalType::Int16 | LogicalType::Int32 | LogicalType::Int64 => s.parse::<i128>().map(|i| i.to_string()).unwrap_or_else(|_| s.clone()),
         LogicalType::Float32 | LogicalType::Float64 => match s.parse::<f64>() {
             Ok(f) => format!("{f:e}"),
             Err(_) => s.clone(),
@@ -114,7 +116,9 @@ pub fn normal(ty: &LogicalType, value: &Value) -> String {
         }
         LogicalType::Char(_) => s.trim_end_matches(' ').to_string(),
         LogicalType::Time | LogicalType::Timestamp { .. } => match s.split_once('.') {
-            Some((whole, frac)) if frac.bytes().all(|b| b == b'0') => whole.to_string(),
+            Some((whole, frac)) if frac.bytes().all(|b| b.is_ascii_digit()) => {
+                format!("{whole}.{}", frac.trim_end_matches('0')).trim_end_matches('.').to_string()
+            }
             _ => s.clone(),
         },
         LogicalType::Json => serde_json::from_str::<serde_json::Value>(s).map(|v| v.to_string()).unwrap_or_else(|_| s.clone()),
@@ -131,10 +135,16 @@ pub fn normal(ty: &LogicalType, value: &Value) -> String {
 /// Panics naming the first column whose value differs semantically between `want` and `got`
 /// (rows matched by position, both ordered by `id`).
 pub fn assert_same(what: &str, want: &[Vec<Value>], got: &[Vec<Value>]) {
+    let (names, types): (Vec<_>, Vec<_>) = columns().into_iter().unzip();
+    assert_values(what, &names, &types, want, got);
+}
+
+/// Like [`assert_same`] for columns `names` of logical types `types`.
+pub fn assert_values(what: &str, names: &[impl std::fmt::Display], types: &[LogicalType], want: &[Vec<Value>], got: &[Vec<Value>]) {
     assert_eq!(want.len(), got.len(), "{what}: row count");
-    let cols = columns();
     for (w, g) in want.iter().zip(got) {
-        for (((name, ty), a), b) in cols.iter().zip(w).zip(g) {
+        assert_eq!(w.len(), g.len(), "{what}: column count");
+        for (((name, ty), a), b) in names.iter().zip(types).zip(w).zip(g) {
             let (a, b) = (bool_text(a), bool_text(b));
             assert_eq!(normal(ty, &a), normal(ty, &b), "{what}: row id {:?}, column {name} ({ty:?})", w[0]);
         }
