@@ -99,9 +99,8 @@ pub fn schema() -> ForeignSchema {
 }
 
 /// `value` in a form where two spellings of the same value of `ty` are equal: numbers by value
-/// (integers without leading zeros),
-/// JSON by structure, fixed-length text without its padding, times without trailing zeros in their fraction,
-/// UUIDs in lower case.
+/// (integers without leading zeros), JSON by structure, fixed-length text without its padding,
+/// times without trailing zeros in their fraction, UUIDs in lower case.
 pub fn normal(ty: &LogicalType, value: &Value) -> String {
     let Value::Text(s) = value else { return format!("{value:?}") };
     match ty {
