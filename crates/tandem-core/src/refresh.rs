@@ -4,13 +4,15 @@
 //! complete: the target shows either the old or the new state, never a mix) and, for systems
 //! with a standby mode (Airflow), `--standby` semantics. It refuses a target that is an
 //! *active* site of such a system (promoted, or never made a standby): overwriting the site the
-//! platform runs on would lose its work. Fence it first to make it a standby again.
+//! platform runs on would lose its work. Fence it first to make it a standby again. The check
+//! is made again atomically with the replacement (the standby marker is the restore's
+//! [`Replace::IfHolds`] guard), so a promote that lands while a refresh runs always wins.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tandem_engine::{DbUrl, Engine};
+use tandem_engine::{DbUrl, Engine, Replace};
 use tandem_error::{Error, Result, ResultExt};
 use tandem_repo::{BackupId, Manifest, Repository};
 use tandem_system::{LocationMap, SiteKeys};
@@ -79,25 +81,24 @@ pub async fn refresh(req: RefreshRequest<'_>, events: Arc<dyn Events>) -> Result
         .await
         .with_context(|| what.clone())?
         .ok_or_else(|| Error::bad_input(format!("{what}: repository {} holds no backup of site {} yet", req.repo.url(), req.source.site)))?;
-    let standby = match req.registry.system_named(&manifest.system.name) {
-        Some(system) => match system.standby_table() {
-            Some(marker) => {
-                refuse_active_site(req.engine, &req.target, system, marker).await.with_context(|| what.clone())?;
-                true
-            }
-            None => false,
-        },
-        // restore names the unknown system.
-        None => false,
-    };
+    let system = req.registry.system_named(&manifest.system.name).filter(|s| s.standby_table().is_some());
+    // An unknown system: restore names it.
+    let standby = system.is_some();
+    let mut replace = Replace::Always;
+    if let Some((system, marker)) = system.and_then(|s| Some((s, s.standby_table()?))) {
+        if refuse_active_site(req.engine, &req.target, system, marker, "").await.with_context(|| what.clone())? {
+            replace = Replace::IfHolds(marker.to_string());
+        }
+    }
     let snapshot_at = manifest.started;
     if req.unless_newest_is.as_ref() == Some(&manifest.id) {
         return Ok(RefreshReport { backup: manifest.id, snapshot_at, standby, restore: None });
     }
+    let (engine, target) = (req.engine, req.target.clone());
     let restored = restore(
         RestoreRequest {
             backup: Some(manifest.id.clone()),
-            force: true,
+            replace: replace.clone(),
             locations: req.locations,
             require_mapped: req.require_mapped,
             standby,
@@ -106,22 +107,31 @@ pub async fn refresh(req: RefreshRequest<'_>, events: Arc<dyn Events>) -> Result
         },
         events,
     )
-    .await?;
+    .await;
+    let restored = match (restored, system, replace.guard()) {
+        // The guard was lost: say why in the system's words when the site is active now.
+        (Err(e), Some(system), Some(marker)) if e.kind() == tandem_error::Kind::Conflict => {
+            refuse_active_site(engine, &target, system, marker, " while this refresh ran").await.with_context(|| what.clone())?;
+            return Err(e);
+        }
+        (r, ..) => r?,
+    };
     Ok(RefreshReport { backup: manifest.id, snapshot_at, standby, restore: Some(restored) })
 }
 
-/// Conflict if the target holds the system but not its standby marker: an active site.
-async fn refuse_active_site(engine: &dyn Engine, url: &DbUrl, system: &dyn tandem_system::System, marker: &str) -> Result<()> {
+/// Conflict if the target holds the system but not its standby marker: an active site
+/// (`when` tells since when, for the message). Whether the target holds the marker.
+async fn refuse_active_site(engine: &dyn Engine, url: &DbUrl, system: &dyn tandem_system::System, marker: &str, when: &str) -> Result<bool> {
     let state = engine.target(url).await?.inspect().await?;
     let has_marker = state.relations.iter().any(|r| r.rsplit('.').next().is_some_and(|n| n.eq_ignore_ascii_case(marker)));
     if system.recognizes(&state.relations) && !has_marker {
         return Err(Error::conflict(format!(
-            "database {} holds {} that is active (it has no {marker} table: it was promoted, or never restored as a standby); \
+            "database {} holds {} that is active (it has no {marker} table: it was promoted{when}, or never restored as a standby); \
              a refresh would overwrite the site the platform runs on. Fence it first (`tandem fence`) if it should be a \
              standby again; nothing was changed",
             url.database,
             system.describe()
         )));
     }
-    Ok(())
+    Ok(has_marker)
 }

@@ -191,11 +191,47 @@ pub trait Target: Send + Sync {
     /// What the target database holds now.
     async fn inspect(&self) -> Result<TargetState>;
 
-    /// Starts an all-or-nothing restore of `schema`. With `replace`, the current content of the
-    /// target is replaced at commit; without it, a non-empty target is refused with
-    /// [`Kind::Conflict`](tandem_error::Kind::Conflict). Leftovers of an earlier crashed restore
-    /// are cleaned up here.
-    async fn begin(&self, schema: &SchemaDump, replace: bool) -> Result<Box<dyn RestoreSession>>;
+    /// Starts an all-or-nothing restore of `schema`; `replace` says what happens to a target
+    /// that holds something (see [`Replace`]). Leftovers of an earlier crashed restore are
+    /// cleaned up here.
+    async fn begin(&self, schema: &SchemaDump, replace: Replace) -> Result<Box<dyn RestoreSession>>;
+}
+
+/// What [`Target::begin`] does with the target's current content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replace {
+    /// A non-empty target is refused with [`Kind::Conflict`](tandem_error::Kind::Conflict).
+    Never,
+    /// The current content is replaced (at commit, or when the engine takes the old content's
+    /// locks, whichever the engine does).
+    Always,
+    /// As `Always`, but only if the current content still holds this table (unqualified, in the
+    /// default schema) at the moment it is replaced, checked atomically with the replacement;
+    /// otherwise `Conflict` and the target keeps its content. A guard against a concurrent
+    /// change of the target's role (a standby marker dropped by a promote).
+    IfHolds(String),
+}
+
+impl Replace {
+    /// Whether the current content may be replaced at all.
+    pub fn allowed(&self) -> bool {
+        !matches!(self, Replace::Never)
+    }
+
+    /// The table the current content must hold, if any.
+    pub fn guard(&self) -> Option<&str> {
+        match self {
+            Replace::IfHolds(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The Conflict of a target whose content lost the guard table.
+    pub fn guard_lost(database: &str, table: &str) -> tandem_error::Error {
+        tandem_error::Error::conflict(format!(
+            "database {database} no longer holds table {table}: its content changed while the restore ran; nothing was replaced"
+        ))
+    }
 }
 
 /// One restore in progress. Dropping it without [`commit`](RestoreSession::commit) must not make

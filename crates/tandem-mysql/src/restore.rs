@@ -22,7 +22,7 @@ use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
-use tandem_engine::{DbUrl, RestoreSession, SchemaDump, TableDef, Target, TargetState};
+use tandem_engine::{DbUrl, Replace, RestoreSession, SchemaDump, TableDef, Target, TargetState};
 use tandem_error::{Error, Kind, Result, ResultExt};
 
 use crate::pool::ConnPool;
@@ -101,7 +101,9 @@ const SWAP_ATTEMPTS: u32 = 30;
 /// while the swap waits for it, forever (`lock_wait_timeout` defaults to a year). Each attempt
 /// waits [`SWAP_LOCK_WAIT_S`], then lets the queue drain for a second; after [`SWAP_ATTEMPTS`]
 /// the swap fails (Conflict) and the target keeps its old content.
-async fn rename_yielding(ctl: &mut Conn, sql: &str) -> Result<()> {
+/// A table missing when the RENAME runs (1146) is, with a `guard` (database, table), the
+/// guard's [`Replace::guard_lost`].
+async fn rename_yielding(ctl: &mut Conn, sql: &str, guard: Option<(&str, &str)>) -> Result<()> {
     ctl.query_drop(format!("SET SESSION lock_wait_timeout = {SWAP_LOCK_WAIT_S}")).await.map_err(db_err)?;
     let mut attempt = 1;
     let result = loop {
@@ -116,6 +118,10 @@ async fn rename_yielding(ctl: &mut Conn, sql: &str) -> Result<()> {
                     "other sessions kept the target's tables in use (open transactions hold their metadata locks) through {SWAP_ATTEMPTS} \
                      attempts of {SWAP_LOCK_WAIT_S} s; the target keeps its old content"
                 )))
+            }
+            Err(e) if server_code(&e) == Some(1146) && guard.is_some() => {
+                let (db, table) = guard.unwrap_or_default();
+                break Err(Replace::guard_lost(db, table));
             }
             other => break other.map_err(db_err),
         }
@@ -138,7 +144,7 @@ impl Target for MyTarget {
         Ok(TargetState { server_version: self.version.clone(), relations: rel.into_iter().map(|r| r.0).collect() })
     }
 
-    async fn begin(&self, schema: &SchemaDump, replace: bool) -> Result<Box<dyn RestoreSession>> {
+    async fn begin(&self, schema: &SchemaDump, replace: Replace) -> Result<Box<dyn RestoreSession>> {
         let db = self.url.database.clone();
         let prefix = name_prefix(&db);
         let mut ctl = connect(&self.url, LOAD_SESSION).await?;
@@ -151,7 +157,7 @@ impl Target for MyTarget {
             ctl.query_drop(format!("CREATE DATABASE {}", q(&db))).await.map_err(db_err).with_context(|| format!("creating database {db}"))?;
         }
         let rel = relations(&mut ctl, &db).await?;
-        if !rel.is_empty() && !replace {
+        if !rel.is_empty() && !replace.allowed() {
             return Err(conflict_not_empty(&db, &rel));
         }
         // Leftovers of earlier restores that died before finishing.
@@ -248,7 +254,7 @@ struct MySession {
     target: String,
     staging: String,
     old: String,
-    replace: bool,
+    replace: Replace,
     schema: SchemaDump,
     /// Control connection: holds the restore lock, runs DDL.
     ctl: Mutex<Option<Conn>>,
@@ -301,8 +307,14 @@ impl MySession {
             }
         }
         let current = relations(ctl, t).await?;
-        if !current.is_empty() && !self.replace {
+        if !current.is_empty() && !self.replace.allowed() {
             return Err(conflict_not_empty(t, &current));
+        }
+        // The guard table is renamed with the rest: should it vanish after this check, the one
+        // RENAME fails as a whole (1146) and the target keeps its content.
+        let guard = self.replace.guard();
+        if let Some(g) = guard.filter(|g| !current.iter().any(|(name, _)| name.eq_ignore_ascii_case(g))) {
+            return Err(Replace::guard_lost(t, g));
         }
         let mut renames = Vec::new();
         if !current.is_empty() {
@@ -324,7 +336,9 @@ impl MySession {
             }
         }
         if !renames.is_empty() {
-            rename_yielding(ctl, &format!("RENAME TABLE {}", renames.join(", "))).await.context("moving the restored tables in")?;
+            rename_yielding(ctl, &format!("RENAME TABLE {}", renames.join(", ")), guard.map(|g| (t.as_str(), g)))
+                .await
+                .context("moving the restored tables in")?;
         }
         Ok(())
     }

@@ -6,7 +6,7 @@ mod common;
 use bytes::Bytes;
 use common::*;
 use futures::stream::{self, StreamExt};
-use tandem_engine::{DbUrl, Engine, SnapshotOptions};
+use tandem_engine::{DbUrl, Engine, Replace, SnapshotOptions};
 use tandem_error::{Error, Kind};
 use tandem_mysql::MySql;
 
@@ -59,7 +59,7 @@ async fn non_empty_target_needs_replace() {
     let target = MySql.target(&url(&dst)).await.expect("target");
     let rel = target.inspect().await.expect("inspect").relations;
     assert_eq!(rel, vec!["items", "legacy", "legacy_log", "old_view"]);
-    let err = target.begin(&b.schema, false).await.err().expect("refused");
+    let err = target.begin(&b.schema, Replace::Never).await.err().expect("refused");
     assert_eq!(err.kind(), Kind::Conflict);
     assert!(err.to_string().contains(&format!("target database {dst} is not empty (4 relations, e.g. items)")), "{err}");
     assert_eq!(err.hint(), Some(tandem_error::Hint::ReplaceTarget), "{err}");
@@ -83,7 +83,7 @@ async fn abort_and_drop_leave_the_target_unchanged() {
     let target = MySql.target(&url(&dst)).await.expect("target");
 
     // Abort after loading: target unchanged, staging gone.
-    let session = target.begin(&b.schema, true).await.expect("begin");
+    let session = target.begin(&b.schema, Replace::Always).await.expect("begin");
     assert_eq!(databases_like(&format!("{dst}__tandem_stage_")).len(), 1);
     let (t, chunks, _) = &b.data[0];
     let n = session.copy_in(t, stream::iter(chunks.clone().into_iter().map(Ok)).boxed()).await.expect("copy_in");
@@ -93,16 +93,16 @@ async fn abort_and_drop_leave_the_target_unchanged() {
     assert!(databases_like(&format!("{dst}__tandem")).is_empty());
 
     // Dropped without commit: nothing visible; the leftover goes away at the latest with the next begin.
-    let session = target.begin(&b.schema, true).await.expect("begin");
+    let session = target.begin(&b.schema, Replace::Always).await.expect("begin");
     session.copy_in(t, stream::iter(chunks.clone().into_iter().map(Ok)).boxed()).await.expect("copy_in");
     drop(session);
     assert_eq!(state(&dst), before);
     // A leftover of a crashed restore (as after kill -9) is cleaned up by the next begin.
     server().sql("mysql", &format!("CREATE DATABASE IF NOT EXISTS `{dst}__tandem_stage_deadbeef`; CREATE DATABASE `{dst}__tandem_old_deadbeef`"));
-    let session = target.begin(&b.schema, true).await.expect("begin");
+    let session = target.begin(&b.schema, Replace::Always).await.expect("begin");
     assert_eq!(databases_like(&format!("{dst}__tandem")).len(), 1, "only the new staging database is left");
     // A second restore into the same target is refused while this one runs.
-    let err = target.begin(&b.schema, true).await.err().expect("second begin refused");
+    let err = target.begin(&b.schema, Replace::Always).await.err().expect("second begin refused");
     assert_eq!(err.kind(), Kind::Conflict, "{err}");
     session.abort().await.expect("abort");
     assert!(databases_like(&format!("{dst}__tandem")).is_empty());
@@ -116,7 +116,7 @@ async fn stream_error_fails_the_load_and_changes_nothing() {
     let b = backup(&src, 2).await;
     let before = state(&dst);
     let target = MySql.target(&url(&dst)).await.expect("target");
-    let session = target.begin(&b.schema, true).await.expect("begin");
+    let session = target.begin(&b.schema, Replace::Always).await.expect("begin");
     let (t, chunks, _) = &b.data[0];
     let first = chunks[0].clone();
     let rows: Vec<tandem_error::Result<Bytes>> = vec![Ok(first), Err(Error::corrupt("chunk 3fa2 is corrupt"))];
@@ -136,7 +136,7 @@ async fn lossy_load_is_an_error() {
     // Rows whose values do not fit the column must not load silently.
     b.data[0].1 = vec![Bytes::from_static(b"1\tthis value is far too long for a varchar of fifty characters, really\n")];
     let target = MySql.target(&url(&dst)).await.expect("target");
-    let session = target.begin(&b.schema, false).await.expect("begin");
+    let session = target.begin(&b.schema, Replace::Never).await.expect("begin");
     let err = session.copy_in(&b.data[0].0, stream::iter(b.data[0].1.clone().into_iter().map(Ok)).boxed()).await.expect_err("warning");
     assert!(err.to_string().contains("table items") && err.to_string().contains("1265"), "{err}");
     session.abort().await.expect("abort");
@@ -170,7 +170,7 @@ async fn bad_input_and_unreachable_servers() {
     assert!(t.inspect().await.expect("inspect").relations.is_empty());
     let exists = format!("SELECT count(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{fresh}'");
     assert_eq!(server().sql("mysql", &exists), "0");
-    let session = t.begin(&tandem_engine::SchemaDump::default(), false).await.expect("begin");
+    let session = t.begin(&tandem_engine::SchemaDump::default(), tandem_engine::Replace::Never).await.expect("begin");
     session.abort().await.expect("abort");
     assert_eq!(server().sql("mysql", &exists), "1");
 }

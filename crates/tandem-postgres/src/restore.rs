@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{SinkExt, StreamExt};
-use tandem_engine::{DbUrl, RestoreSession, SchemaDump, TableDef, Target, TargetState};
+use tandem_engine::{DbUrl, Replace, RestoreSession, SchemaDump, TableDef, Target, TargetState};
 use tandem_error::{Error, Result};
 use tokio::sync::Mutex;
 use tokio_postgres::error::SqlState;
@@ -94,10 +94,10 @@ impl Target for PgTarget {
         inspect_on(&self.client).await.map_err(|e| e.context(format!("target database {}", self.url.database)))
     }
 
-    async fn begin(&self, schema: &SchemaDump, replace: bool) -> Result<Box<dyn RestoreSession>> {
+    async fn begin(&self, schema: &SchemaDump, replace: Replace) -> Result<Box<dyn RestoreSession>> {
         let db = &self.url.database;
         let state = self.inspect().await?;
-        if !replace {
+        if !replace.allowed() {
             if let Some(first) = state.relations.first() {
                 return Err(Error::conflict(format!("target database {db} is not empty ({} relations, e.g. {first})", state.relations.len()))
                     .with_hint(tandem_error::Hint::ReplaceTarget));
@@ -118,8 +118,8 @@ impl Target for PgTarget {
             )
             .await
             .map_err(|e| pg_err(format!("{ctx}: starting the transaction"), e))?;
-        if replace {
-            drop_yielding(&client).await.map_err(|e| e.context(format!("{ctx}: dropping the old content")))?;
+        if replace.allowed() {
+            drop_yielding(&client, db, replace.guard()).await.map_err(|e| e.context(format!("{ctx}: dropping the old content")))?;
         }
         for (i, stmt) in schema.pre_data.iter().enumerate() {
             if let Err(e) = client.batch_execute(stmt).await {
@@ -227,13 +227,22 @@ const DROP_ATTEMPTS: u32 = 30;
 /// waits for it, forever. Each attempt waits [`DROP_LOCK_WAIT_S`] inside a savepoint, rolls back
 /// to it (releasing what it locked) and lets the queue drain for a second; after
 /// [`DROP_ATTEMPTS`] the restore fails (Conflict) and the target keeps its content.
-async fn drop_yielding(client: &Client) -> Result<()> {
+async fn drop_yielding(client: &Client, database: &str, guard: Option<&str>) -> Result<()> {
     let run = |sql: &'static str| async move { client.batch_execute(sql).await.map_err(|e| pg_err(sql, e)) };
     client.batch_execute(&format!("SET LOCAL lock_timeout = '{DROP_LOCK_WAIT_S}s'")).await.map_err(|e| pg_err("SET lock_timeout", e))?;
     for attempt in 1..=DROP_ATTEMPTS {
         run("SAVEPOINT tandem_drop").await?;
-        match drop_content(client).await {
-            Ok(()) => {
+        let dropped = async {
+            if let Some(table) = guard {
+                if !lock_guard(client, table).await? {
+                    return Ok(Err(table));
+                }
+            }
+            drop_content(client).await.map(Ok)
+        };
+        match dropped.await {
+            Ok(Err(table)) => return Err(Replace::guard_lost(database, table)),
+            Ok(Ok(())) => {
                 run("RELEASE SAVEPOINT tandem_drop").await?;
                 return run("SET LOCAL lock_timeout = 0").await;
             }
@@ -250,6 +259,24 @@ async fn drop_yielding(client: &Client) -> Result<()> {
     Err(Error::conflict(format!(
         "other sessions kept the target's tables in use (open transactions hold their locks) through {DROP_ATTEMPTS} attempts of {DROP_LOCK_WAIT_S} s"
     )))
+}
+
+/// Locks the guard table of [`Replace::IfHolds`] for the rest of the restore transaction (a
+/// promote's `DROP` of it waits for the restore, then finds the new content). `Ok(false)` when
+/// it is gone; Conflict when its lock cannot be had within the lock timeout.
+async fn lock_guard(client: &Client, table: &str) -> Result<bool> {
+    let name = format!("public.{}", ident(table));
+    let found = client.query_one("SELECT to_regclass($1) IS NOT NULL", &[&name]).await.and_then(|r| r.try_get::<_, bool>(0));
+    if !found.map_err(|e| pg_err("looking for the guard table", e))? {
+        return Ok(false);
+    }
+    let sql = format!("LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE");
+    match client.batch_execute(&sql).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(false),
+        Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => Err(Error::conflict(format!("{sql}: {}", pg_text(&e)))),
+        Err(e) => Err(pg_err(&sql, e)),
+    }
 }
 
 /// The open restore transaction.

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use futures::StreamExt;
-use tandem_engine::{Engine, SnapshotOptions};
+use tandem_engine::{Engine, Replace, SnapshotOptions};
 use tandem_error::{Error, Kind};
 use tandem_postgres::Postgres;
 
@@ -163,13 +163,13 @@ async fn abort_and_drop_leave_the_target_unchanged() {
     let t = &b.schema.tables[0];
     let bufs = b.data["public.t"].0.clone();
 
-    let session = target.begin(&b.schema, true).await.expect("begin");
+    let session = target.begin(&b.schema, Replace::Always).await.expect("begin");
     session.copy_in(t, futures::stream::iter(bufs.clone().into_iter().map(Ok)).boxed()).await.expect("copy");
     session.abort().await.expect("abort");
     assert_eq!(s.sql(&dst, "SELECT v FROM keep"), "old content");
     assert_eq!(schema_text(&dst), before);
 
-    let session = target.begin(&b.schema, true).await.expect("begin");
+    let session = target.begin(&b.schema, Replace::Always).await.expect("begin");
     session.copy_in(t, futures::stream::iter(bufs.into_iter().map(Ok)).boxed()).await.expect("copy");
     drop(session);
     // The server rolls back when the connection closes; wait for it.
@@ -182,7 +182,7 @@ async fn abort_and_drop_leave_the_target_unchanged() {
     let target = Postgres.target(&url(&fresh)).await.expect("target of a missing database");
     assert!(target.inspect().await.expect("inspect").relations.is_empty());
     assert_eq!(s.sql("postgres", &exists), "0");
-    let session = target.begin(&b.schema, false).await.expect("begin creates the database");
+    let session = target.begin(&b.schema, Replace::Never).await.expect("begin creates the database");
     session.abort().await.expect("abort");
     assert_eq!(s.sql("postgres", &exists), "1");
 }
@@ -198,7 +198,7 @@ async fn stream_error_mid_copy_leaves_the_target_unchanged() {
     let (bufs, _) = b.data["public.t"].clone();
     assert!(bufs.len() > 2);
     let target = Postgres.target(&url(&dst)).await.expect("target");
-    let session = target.begin(&b.schema, true).await.expect("begin");
+    let session = target.begin(&b.schema, Replace::Always).await.expect("begin");
     let rows = futures::stream::iter(bufs.into_iter().take(2).map(Ok).chain(std::iter::once(Err(Error::corrupt("chunk ab12 is corrupt")))));
     let e = session.copy_in(&b.schema.tables[0], rows.boxed()).await.expect_err("stream error");
     assert_eq!(e.kind(), Kind::Corrupt);

@@ -1,7 +1,7 @@
 //! The checks of the engine suite (see the module doc of [`crate::engine`]).
 
 use bytes::Bytes;
-use tandem_engine::{rowcodec, DbUrl, ForeignSchema, ForeignTable, SnapshotOptions, Value};
+use tandem_engine::{rowcodec, DbUrl, ForeignSchema, ForeignTable, Replace, SnapshotOptions, Value};
 use tandem_error::{Hint, Kind};
 
 use super::{decode, load, read, sample, Collect, Subject};
@@ -85,7 +85,7 @@ pub async fn non_empty_target_is_refused(s: Subject) {
     let relations = target.inspect().await.expect("inspect").relations;
     assert_eq!(relations.len(), 1, "{relations:?}");
     let dump = s.engine.translate_schema(&sample::schema()).expect("translate");
-    let e = target.begin(&dump, false).await.err().expect("a non-empty target must be refused");
+    let e = target.begin(&dump, Replace::Never).await.err().expect("a non-empty target must be refused");
     assert_eq!((e.kind(), e.hint()), (Kind::Conflict, Some(Hint::ReplaceTarget)), "{e}");
     assert!(e.to_string().contains(&name), "the error names the database: {e}");
     assert_eq!(target.inspect().await.expect("inspect").relations, relations);
@@ -101,7 +101,7 @@ pub async fn abort_and_drop_leave_the_target_unchanged(s: Subject) {
     let dump = s.engine.translate_schema(&other).expect("translate");
     for drop_it in [false, true] {
         let target = s.engine.target(&url).await.expect("target");
-        let session = target.begin(&dump, true).await.expect("begin");
+        let session = target.begin(&dump, Replace::Always).await.expect("begin");
         let data =
             super::encode_rows(s.engine, &dump.tables[0], other.tables[0].columns.iter().map(|c| &c.ty), &[vec![Value::Text("9".into())]]).expect("encode");
         session.copy_in(&dump.tables[0], Box::pin(futures::stream::iter([Ok(Bytes::from(data))]))).await.expect("copy_in");
@@ -121,7 +121,7 @@ pub async fn replace_swaps_the_content_at_commit(s: Subject) {
     let (_, url) = sample_db(s, "conf_swap").await;
     let other = other_schema();
     let dump = s.engine.translate_schema(&other).expect("translate");
-    let session = s.engine.target(&url).await.expect("target").begin(&dump, true).await.expect("begin");
+    let session = s.engine.target(&url).await.expect("target").begin(&dump, Replace::Always).await.expect("begin");
     let data = super::encode_rows(s.engine, &dump.tables[0], other.tables[0].columns.iter().map(|c| &c.ty), &[vec![Value::Text("9".into())]]).expect("encode");
     session.copy_in(&dump.tables[0], Box::pin(futures::stream::iter([Ok(Bytes::from(data))]))).await.expect("copy_in");
     let during = s.engine.target(&url).await.expect("target").inspect().await.expect("inspect").relations;
@@ -131,6 +131,59 @@ pub async fn replace_swaps_the_content_at_commit(s: Subject) {
     let names: Vec<&str> = tables.iter().map(|t| t.def.name.as_str()).collect();
     assert_eq!(names, ["other"], "{}: the old content is gone, the new one is there", s.engine.name());
     assert_eq!(tables[0].rows, 1);
+}
+
+/// A guarded replace ([`Replace::IfHolds`]) never replaces content that lost its guard table
+/// before the replacement: without the guard the target is refused (Conflict) and kept; when
+/// another session drops the guard while the restore runs, either the restore fails (Conflict)
+/// and the drop stands, or the drop waits for the restore's commit (it comes after).
+pub async fn guarded_replace_never_overwrites_a_lost_guard(s: Subject) {
+    let other = other_schema();
+    let dump = s.engine.translate_schema(&other).expect("translate");
+    let data = super::encode_rows(s.engine, &dump.tables[0], other.tables[0].columns.iter().map(|c| &c.ty), &[vec![Value::Text("9".into())]]).expect("encode");
+    let load = |session: Box<dyn tandem_engine::RestoreSession>| {
+        let (table, data) = (dump.tables[0].clone(), Bytes::from(data.clone()));
+        async move {
+            session.copy_in(&table, Box::pin(futures::stream::iter([Ok(data)]))).await?;
+            session.commit().await
+        }
+    };
+    let names = |url: DbUrl| async move { read(s, &url).await.expect("read").1.iter().map(|t| t.def.name.clone()).collect::<Vec<_>>() };
+
+    let (_, url) = sample_db(s, "conf_guard").await;
+    let attempt = async { load(s.engine.target(&url).await?.begin(&dump, Replace::IfHolds("absent".into())).await?).await };
+    let e = attempt.await.err().unwrap_or_else(|| panic!("{}: a replace guarded by a missing table went through", s.engine.name()));
+    assert_eq!(e.kind(), Kind::Conflict, "{e}");
+    assert!(e.to_string().contains("absent"), "the error names the guard: {e}");
+    assert_eq!(names(url.clone()).await, ["kinds"], "the target keeps its content");
+
+    let (_, url) = sample_db(s, "conf_guard_race").await;
+    let session = s.engine.target(&url).await.expect("target").begin(&dump, Replace::IfHolds("kinds".into())).await.expect("begin");
+    let dropper = tokio::spawn({
+        let url = url.clone();
+        async move {
+            let tx = s.engine.transaction(&url).await?;
+            let dropped = tx.ddl("DROP TABLE kinds").await;
+            let at = std::time::Instant::now();
+            tx.commit().await?;
+            Ok::<_, tandem_error::Error>((dropped.is_ok(), at))
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let committing = std::time::Instant::now();
+    let committed = load(session).await;
+    let (dropped, dropped_at) = tokio::time::timeout(std::time::Duration::from_secs(30), dropper).await.expect("the drop ends").expect("join").expect("drop");
+    match committed {
+        Err(e) => {
+            assert_eq!(e.kind(), Kind::Conflict, "{e}");
+            assert!(dropped, "the restore failed though the guard was not dropped: {e}");
+            assert!(names(url).await.is_empty(), "the drop stands, nothing was replaced");
+        }
+        Ok(()) => {
+            assert!(!dropped || dropped_at >= committing, "{}: the restore replaced content whose guard was dropped before", s.engine.name());
+            assert_eq!(names(url).await, ["other"]);
+        }
+    }
 }
 
 /// A replacing restore gives way to readers: while a reader's open transaction holds the target's
@@ -147,7 +200,7 @@ pub async fn restore_gives_way_to_readers(s: Subject) {
         async move {
             let other = other_schema();
             let dump = s.engine.translate_schema(&other)?;
-            let session = s.engine.target(&url).await?.begin(&dump, true).await?;
+            let session = s.engine.target(&url).await?.begin(&dump, Replace::Always).await?;
             let data = super::encode_rows(s.engine, &dump.tables[0], other.tables[0].columns.iter().map(|c| &c.ty), &[vec![Value::Text("9".into())]])?;
             session.copy_in(&dump.tables[0], Box::pin(futures::stream::iter([Ok(Bytes::from(data))]))).await?;
             session.commit().await

@@ -21,7 +21,7 @@ pub use natives::*;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use tandem_engine::{rowcodec, DbUrl, Engine, ForeignSchema, RowSink, SchemaDump, SnapshotOptions, TableDef, Value};
+use tandem_engine::{rowcodec, DbUrl, Engine, ForeignSchema, Replace, RowSink, SchemaDump, SnapshotOptions, TableDef, Value};
 use tandem_error::Result;
 use tandem_testkit::{Flavor, Server};
 
@@ -91,7 +91,7 @@ impl Collect {
 /// engine made.
 pub async fn load(s: Subject, url: &DbUrl, schema: &ForeignSchema, rows: &[Vec<Vec<Value>>]) -> Result<SchemaDump> {
     let dump = s.engine.translate_schema(schema)?;
-    let session = s.engine.target(url).await?.begin(&dump, false).await?;
+    let session = s.engine.target(url).await?.begin(&dump, Replace::Never).await?;
     for ((def, foreign), table_rows) in dump.tables.iter().zip(&schema.tables).zip(rows) {
         let data = encode_rows(s.engine, def, foreign.columns.iter().map(|c| &c.ty), table_rows)?;
         session.copy_in(def, Box::pin(futures::stream::iter([Ok(Bytes::from(data))]))).await?;
@@ -151,7 +151,7 @@ pub async fn read(s: Subject, url: &DbUrl) -> Result<(SchemaDump, Vec<Copied>)> 
 /// snapshot's own schema and raw rows, committed in one step.
 pub async fn copy_database(s: Subject, src: &DbUrl, dst: &DbUrl) -> Result<(SchemaDump, Vec<Copied>)> {
     let (schema, tables) = read(s, src).await?;
-    let session = s.engine.target(dst).await?.begin(&schema, false).await?;
+    let session = s.engine.target(dst).await?.begin(&schema, Replace::Never).await?;
     for t in &tables {
         let n = session.copy_in(&t.def, Box::pin(futures::stream::iter([Ok(Bytes::from(t.data.clone()))]))).await?;
         assert_eq!(n, t.rows, "copy_in counts the rows of {}", t.def.name);
@@ -201,6 +201,7 @@ macro_rules! engine_suite {
                 abort_and_drop_leave_the_target_unchanged,
                 replace_swaps_the_content_at_commit,
                 restore_gives_way_to_readers,
+                guarded_replace_never_overwrites_a_lost_guard,
                 snapshot_is_consistent_and_positioned,
                 transactions_commit_and_roll_back,
                 missing_database_and_unreachable_server,

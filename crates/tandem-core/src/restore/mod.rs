@@ -8,7 +8,7 @@ mod foreign;
 mod load;
 
 use serde::Serialize;
-use tandem_engine::{DbUrl, Engine, LogicalType, SchemaDump, TargetState};
+use tandem_engine::{DbUrl, Engine, LogicalType, Replace, SchemaDump, TargetState};
 use tandem_error::{Error, Hint, Result, ResultExt};
 use tandem_repo::{BackupId, LockMode, Manifest, Repository};
 use tandem_system::{LocationMap, Rekey, SiteKeys, System};
@@ -27,8 +27,8 @@ pub struct RestoreRequest<'a> {
     pub repo: Repository,
     /// The backup to restore; the newest when `None`.
     pub backup: Option<BackupId>,
-    /// Replace a non-empty target (only once the new content is complete).
-    pub force: bool,
+    /// Whether a non-empty target is replaced (only once the new content is complete).
+    pub replace: Replace,
     /// Only compute and return the plan.
     pub dry_run: bool,
     /// Storage locations to rewrite (systems that store locations only).
@@ -51,7 +51,7 @@ impl<'a> RestoreRequest<'a> {
             target,
             repo,
             backup: None,
-            force: false,
+            replace: Replace::Never,
             dry_run: false,
             locations: LocationMap::default(),
             require_mapped: false,
@@ -234,7 +234,7 @@ async fn check_target(req: &RestoreRequest<'_>, p: &Prepared<'_>, state: &Target
     if p.system.recognizes(&state.relations) {
         check_target_version(req, &p.manifest, p.system).await?;
     }
-    if !state.relations.is_empty() && !req.force {
+    if !state.relations.is_empty() && !req.replace.allowed() {
         let found = req.registry.system_of(&state.relations);
         let holds = match found.marker_tables().is_empty() {
             true => "is not empty".to_string(),
@@ -262,7 +262,7 @@ async fn execute(
 ) -> Result<()> {
     let rewriter = (!req.locations.is_empty()).then(|| Rewriter::new(req.locations.clone()));
     events.phase("creating the schema", None, Unit::Items);
-    let session = target.begin(&p.schema, req.force).await?;
+    let session = target.begin(&p.schema, req.replace.clone()).await?;
     events.phase_done();
     let note = format!("standby restore of backup {} ({})", p.manifest.id, p.manifest.source);
     let standby_fixups = match req.standby {

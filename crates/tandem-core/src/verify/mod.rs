@@ -102,7 +102,7 @@ pub async fn verify(req: VerifyRequest<'_>, events: Arc<dyn Events>) -> Result<V
             };
             let mut scratch_req = RestoreRequest::new(req.engine, req.registry, scratch.clone(), repo.clone());
             scratch_req.backup = Some(id.clone());
-            scratch_req.force = true;
+            scratch_req.replace = tandem_engine::Replace::Always;
             let restored = restore(scratch_req, events.clone())
                 .await
                 .with_context(|| format!("restoring backup {id} into the scratch database {} to compare it", scratch.database))?;

@@ -53,7 +53,7 @@ pub async fn backup(db: &str, parallelism: usize) -> Backup {
 /// begin + copy_in of every table + commit.
 pub async fn restore(b: &Backup, db: &str, replace: bool) -> Result<()> {
     let target = MySql.target(&url(db)).await?;
-    let session = target.begin(&b.schema, replace).await?;
+    let session = target.begin(&b.schema, if replace { tandem_engine::Replace::Always } else { tandem_engine::Replace::Never }).await?;
     for (t, chunks, n) in &b.data {
         let s = stream::iter(chunks.clone().into_iter().map(Ok)).boxed();
         let loaded = session.copy_in(t, s).await?;

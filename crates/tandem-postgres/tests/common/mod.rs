@@ -70,7 +70,7 @@ pub async fn backup(db: &str, parallelism: usize, delay_ms: u64) -> Backup {
 /// Restores `backup` into `db` and commits.
 pub async fn restore(db: &str, backup: &Backup, replace: bool) -> Result<()> {
     let target = Postgres.target(&url(db)).await?;
-    let session = target.begin(&backup.schema, replace).await?;
+    let session = target.begin(&backup.schema, if replace { tandem_engine::Replace::Always } else { tandem_engine::Replace::Never }).await?;
     for t in &backup.schema.tables {
         let (bufs, rows) = backup.data.get(&t.display_name()).cloned().unwrap_or_default();
         let n = session.copy_in(t, futures::stream::iter(bufs.into_iter().map(Ok)).boxed()).await?;

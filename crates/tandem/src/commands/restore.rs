@@ -31,7 +31,7 @@ pub async fn run(ctx: &Ctx, args: RestoreArgs) -> Result<i32> {
     }
     let req = RestoreRequest {
         backup,
-        force: args.force,
+        replace: if args.force { tandem_engine::Replace::Always } else { tandem_engine::Replace::Never },
         dry_run: args.dry_run,
         locations,
         require_mapped: args.require_mapped,
