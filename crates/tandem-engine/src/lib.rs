@@ -10,6 +10,7 @@
 //! Engines know nothing about repositories, systems (Hive Metastore, Airflow) or the CLI. Each
 //! engine lives in its own crate and passes the shared conformance suite in `tandem-conformance`.
 
+pub mod changes;
 mod model;
 pub mod rowcodec;
 pub mod text;
@@ -84,6 +85,24 @@ pub trait Engine: Send + Sync {
     /// definitions (same names, columns in the same order, native types) that
     /// [`RestoreSession::copy_in`] gets.
     fn translate_schema(&self, schema: &ForeignSchema) -> Result<SchemaDump>;
+
+    // Change data capture (see [`changes`]).
+
+    /// Opens a stream of the committed changes to `tables` of the database of `url`, starting
+    /// right after `from` (a position this engine recorded in a snapshot or a checkpoint).
+    /// Checks the source's preconditions first (log on, row format, privileges) and refuses
+    /// (`BadInput`) with the setting to change. Engines without change capture refuse.
+    async fn changes(&self, url: &DbUrl, from: &Position, tables: &[TableDef]) -> Result<Box<dyn changes::ChangeStream>> {
+        let _ = (from, tables);
+        Err(tandem_error::Error::bad_input(format!("{} cannot stream changes (database {})", self.name(), url.database)))
+    }
+
+    /// Opens an applier that writes changes into `tables` (this engine's definitions) of the
+    /// existing database of `url`.
+    async fn applier(&self, url: &DbUrl, tables: Vec<TableDef>) -> Result<Box<dyn changes::Applier>> {
+        let _ = tables;
+        Err(tandem_error::Error::bad_input(format!("{} cannot apply changes (database {})", self.name(), url.database)))
+    }
 }
 
 /// A consistent, read-only view of one whole database at one instant ([`SnapshotInfo::position`]).

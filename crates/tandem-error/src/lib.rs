@@ -57,6 +57,8 @@ pub enum Hint {
     PromoteAnyway,
     /// Keep at least one backup in a retention policy.
     KeepOneBackup,
+    /// Bootstrap the replica again (a fresh copy, then streaming from its position).
+    Rebootstrap,
 }
 
 /// An error of tandem: a kind, a message with its context chain already folded in, and what

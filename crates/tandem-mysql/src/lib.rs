@@ -14,6 +14,8 @@
 //!
 //! Stored routines and events are not copied (a warning is logged when the source has any).
 
+mod apply;
+mod binlog;
 mod foreign;
 mod keys;
 mod pool;
@@ -27,7 +29,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder};
-use tandem_engine::{ColumnDef, DbUrl, Engine, ForeignSchema, LogicalColumn, LogicalType, RowEncoding, SchemaDump, Snapshot, SnapshotOptions, Target, Value};
+use tandem_engine::changes::{Applier, ChangeStream};
+use tandem_engine::{
+    ColumnDef, DbUrl, Engine, ForeignSchema, LogicalColumn, LogicalType, Position, RowEncoding, SchemaDump, Snapshot, SnapshotOptions, TableDef, Target, Value,
+};
 use tandem_error::{Error, Kind, Result};
 
 /// How long a connection attempt may take before the server counts as unreachable.
@@ -78,6 +83,14 @@ impl Engine for MySql {
 
     fn translate_schema(&self, schema: &ForeignSchema) -> Result<SchemaDump> {
         foreign::translate_schema(schema)
+    }
+
+    async fn changes(&self, url: &DbUrl, from: &Position, tables: &[TableDef]) -> Result<Box<dyn ChangeStream>> {
+        Ok(Box::new(binlog::MyChangeStream::open(url, from, tables).await?))
+    }
+
+    async fn applier(&self, url: &DbUrl, tables: Vec<TableDef>) -> Result<Box<dyn Applier>> {
+        Ok(Box::new(apply::MyApplier::open(url, tables).await?))
     }
 
     async fn transaction(&self, url: &DbUrl) -> Result<Box<dyn tandem_engine::Transaction>> {
@@ -135,12 +148,19 @@ pub(crate) fn addr(url: &DbUrl) -> String {
 /// Errors: [`Kind::Unreachable`] naming `host:port` and the server's reason when the server
 /// cannot be reached in [`CONNECT_TIMEOUT`] or refuses the credentials.
 pub(crate) async fn connect(url: &DbUrl, extra: &[&str]) -> Result<Conn> {
-    let opts = OptsBuilder::default()
-        .ip_or_hostname(url.host.clone())
-        .tcp_port(url.port.unwrap_or(3306))
-        .user(url.user.clone())
-        .pass(url.password.clone())
-        .prefer_socket(false);
+    connect_with(url, extra, |o| o).await
+}
+
+/// [`connect`] with driver options adjusted by `tune`.
+pub(crate) async fn connect_with(url: &DbUrl, extra: &[&str], tune: impl FnOnce(OptsBuilder) -> OptsBuilder) -> Result<Conn> {
+    let opts = tune(
+        OptsBuilder::default()
+            .ip_or_hostname(url.host.clone())
+            .tcp_port(url.port.unwrap_or(3306))
+            .user(url.user.clone())
+            .pass(url.password.clone())
+            .prefer_socket(false),
+    );
     let unreachable = |why: String| Error::unreachable(format!("cannot connect to MySQL server {}: {why}", addr(url)));
     let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(opts)).await {
         Err(_) => return Err(unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()))),

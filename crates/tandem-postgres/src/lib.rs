@@ -14,6 +14,7 @@
 //!
 //! TLS is not supported: `sslmode` may be absent, `disable`, `allow` or `prefer` (all mean no TLS).
 
+mod apply;
 mod catalog;
 mod foreign;
 mod keys;
@@ -24,7 +25,10 @@ mod transaction;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tandem_engine::{ColumnDef, DbUrl, Engine, ForeignSchema, LogicalColumn, LogicalType, RowEncoding, SchemaDump, Snapshot, SnapshotOptions, Target, Value};
+use tandem_engine::changes::Applier;
+use tandem_engine::{
+    ColumnDef, DbUrl, Engine, ForeignSchema, LogicalColumn, LogicalType, RowEncoding, SchemaDump, Snapshot, SnapshotOptions, TableDef, Target, Value,
+};
 use tandem_error::{Error, Result};
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
@@ -69,6 +73,10 @@ impl Engine for Postgres {
 
     fn translate_schema(&self, schema: &ForeignSchema) -> Result<SchemaDump> {
         foreign::translate_schema(schema)
+    }
+
+    async fn applier(&self, url: &DbUrl, tables: Vec<TableDef>) -> Result<Box<dyn Applier>> {
+        Ok(Box::new(apply::PgApplier::open(url, tables).await?))
     }
 
     async fn transaction(&self, url: &DbUrl) -> Result<Box<dyn tandem_engine::Transaction>> {

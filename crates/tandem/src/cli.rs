@@ -74,6 +74,11 @@ pub enum Command {
     /// Restore the newest backup of a site's `source` into it (a standby), replacing its content
     /// only once the new one is complete. What `tandem serve` runs on the `refresh` schedule.
     Refresh(RefreshArgs),
+    /// Keep a site within seconds of its `source` by streaming the source's committed changes
+    /// (MySQL/MariaDB binlog) into it, until Ctrl-C/SIGTERM (which stops between transactions).
+    /// The first run bootstraps the replica from a fresh backup.
+    #[command(after_help = REPLICATE_HELP, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Replicate(ReplicateArgs),
     /// Run the daemon: every site's scheduled backups and refreshes, the retention policy, health
     /// probes, alerts, Prometheus metrics and a status page over HTTP.
     #[command(after_help = SERVE_HELP)]
@@ -85,6 +90,41 @@ pub struct RefreshArgs {
     /// Site from the config file to refresh (it names its `source`).
     pub site: String,
 }
+
+#[derive(Debug, Args)]
+pub struct ReplicateArgs {
+    /// Site from the config file to keep current (it names its `source`).
+    #[arg(required = true)]
+    pub site: Option<String>,
+    /// Copy the source afresh (a new backup, restored over the replica's content) and stream
+    /// from there: after a schema change, a purged binlog or a divergence.
+    #[arg(long)]
+    pub rebootstrap: bool,
+    #[command(subcommand)]
+    pub command: Option<ReplicateCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReplicateCommand {
+    /// Where a replica stands, from its checkpoint: position, last applied source commit, when
+    /// it was last known caught up, whether replication stopped and why.
+    Status {
+        /// Site from the config file.
+        site: String,
+    },
+}
+
+const REPLICATE_HELP: &str = "\
+The source must log row images: log_bin on, binlog_format = ROW, binlog_row_image = FULL, and
+tandem's user needs REPLICATION SLAVE (MariaDB: also BINLOG MONITOR). The replica holds its
+position in table tandem_replication, written in the same transaction as the rows it applies, so
+a crash or kill resumes exactly where it stopped. A schema change (DDL) at the source stops
+replication with the statement named; `--rebootstrap` continues.
+
+Examples:
+  tandem --config tandem.toml replicate dr
+  tandem --config tandem.toml replicate dr --rebootstrap
+  tandem --config tandem.toml replicate status dr --json";
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {

@@ -12,6 +12,7 @@ pub fn for_command(e: &Error) -> String {
         Hint::AllowUnmapped => "drop --require-mapped",
         Hint::PromoteAnyway => "use --force to promote it anyway",
         Hint::KeepOneBackup => "give --keep-last 1 or more",
+        Hint::Rebootstrap => "run `tandem replicate SITE --rebootstrap` to copy it afresh and stream from there",
         _ => "",
     });
     join(e, hint)
@@ -27,6 +28,7 @@ pub fn for_daemon(e: &Error) -> String {
         Hint::AllowUnmapped => "accept unmapped locations",
         Hint::PromoteAnyway => "promote the site by hand with `tandem promote --force`",
         Hint::KeepOneBackup => "set `retention.keep-last` to 1 or more",
+        Hint::Rebootstrap => "run `tandem replicate SITE --rebootstrap` by hand",
         _ => "",
     });
     join(e, hint)

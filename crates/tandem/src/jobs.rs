@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use tandem_core::{BackupReport, Events, PruneReport, RefreshReport, RefreshRequest, SourceFilter, SystemChoice};
+use tandem_core::{
+    BackupReport, Events, PruneReport, RefreshReport, RefreshRequest, ReplicaStatus, ReplicateReport, ReplicateRequest, SourceFilter, SystemChoice,
+};
 use tandem_error::{Error, Result};
 use tandem_repo::{BackupId, Repository};
 use tandem_system::SiteKeys;
@@ -47,11 +49,7 @@ pub async fn apply_retention(config: &Config, repo: &Repository, events: Arc<dyn
 /// [`tandem_core::refresh`]); nothing when that backup is `unless_newest_is`.
 pub async fn refresh_site(config: &Config, name: &str, unless_newest_is: Option<BackupId>, repo: Repository, events: Arc<dyn Events>) -> Result<RefreshReport> {
     let site = config.site(name)?;
-    let source_name = site.source().ok_or_else(|| {
-        Error::bad_input(format!(
-            "site {name} has no `source`: a refresh restores the newest backup of the site's source (add `source = \"SITE\"` to [sites.{name}])"
-        ))
-    })?;
+    let source_name = source_of(config, name, "a refresh restores the newest backup of the site's source")?;
     let source = config.site(source_name)?;
     let (engine, target) = registry::engine_for(&site.db)?;
     let source_url = tandem_engine::DbUrl::parse(&source.db)?;
@@ -67,6 +65,39 @@ pub async fn refresh_site(config: &Config, name: &str, unless_newest_is: Option<
         unless_newest_is,
     };
     tandem_core::refresh(req, events).await
+}
+
+/// The site's `source`, or BadInput saying what `job` needs it for.
+fn source_of<'c>(config: &'c Config, name: &str, job: &str) -> Result<&'c str> {
+    config.site(name)?.source().ok_or_else(|| Error::bad_input(format!("site {name} has no `source`: {job} (add `source = \"SITE\"` to [sites.{name}])")))
+}
+
+/// Streams the changes of the site's `source` into site `name` until `stop` turns true (see
+/// [`tandem_core::replicate`]).
+pub async fn replicate_site(
+    config: &Config,
+    name: &str,
+    rebootstrap: bool,
+    repo: Repository,
+    events: Arc<dyn Events>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    status: tokio::sync::watch::Sender<ReplicaStatus>,
+) -> Result<ReplicateReport> {
+    let site = config.site(name)?;
+    let source_name = source_of(config, name, "replication streams the changes of the site's source")?;
+    let source = config.site(source_name)?;
+    let req = ReplicateRequest {
+        registry: registry::registry(),
+        site: source_name.to_string(),
+        source: tandem_engine::DbUrl::parse(&source.db)?,
+        target: tandem_engine::DbUrl::parse(&site.db)?,
+        repo,
+        locations: config.location_map(Some(name), &[])?,
+        keys: site_keys(config, source_name, name)?,
+        rebootstrap,
+        stop,
+    };
+    tandem_core::replicate(req, events, status).await
 }
 
 /// The keys of a refresh from one site into another: both or neither must be configured.

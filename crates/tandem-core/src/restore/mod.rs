@@ -8,10 +8,11 @@ mod foreign;
 mod load;
 
 use serde::Serialize;
+use tandem_engine::changes::Checkpoint;
 use tandem_engine::{DbUrl, Engine, LogicalType, Replace, SchemaDump, TargetState};
 use tandem_error::{Error, Hint, Result, ResultExt};
 use tandem_repo::{BackupId, LockMode, Manifest, Repository};
-use tandem_system::{LocationMap, Rekey, SiteKeys, System};
+use tandem_system::{Fixup, LocationMap, Rekey, SiteKeys, System};
 
 use crate::transform::{LocationReport, Rewriter};
 use crate::{Events, Plan, Registry, Unit};
@@ -40,6 +41,9 @@ pub struct RestoreRequest<'a> {
     /// The sites' keys: with both, the system's secrets are re-encrypted from the source's key
     /// to the target's.
     pub keys: SiteKeys,
+    /// A replica's bootstrap: this checkpoint is stored with the restored content (created
+    /// before it becomes visible), so the replica streams from exactly the backup's position.
+    pub checkpoint: Option<Checkpoint>,
 }
 
 impl<'a> RestoreRequest<'a> {
@@ -57,6 +61,7 @@ impl<'a> RestoreRequest<'a> {
             require_mapped: false,
             standby: false,
             keys: SiteKeys::default(),
+            checkpoint: None,
         }
     }
 }
@@ -119,14 +124,14 @@ pub async fn restore(req: RestoreRequest<'_>, events: Arc<dyn Events>) -> Result
 }
 
 /// What a restore decided before touching the target.
-struct Prepared<'a> {
-    manifest: Manifest,
-    system: &'a dyn System,
+pub(crate) struct Prepared<'a> {
+    pub manifest: Manifest,
+    pub system: &'a dyn System,
     /// The schema the target gets (translated for another engine).
-    schema: SchemaDump,
+    pub schema: SchemaDump,
     /// For a restore into another engine: the backup's engine and each table's column types.
-    foreign: Option<(&'a dyn Engine, Vec<Vec<LogicalType>>)>,
-    rekey: Option<Rekey>,
+    pub foreign: Option<(&'a dyn Engine, Vec<Vec<LogicalType>>)>,
+    pub rekey: Option<Rekey>,
 }
 
 async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Arc<dyn Events>) -> Result<RestoreReport> {
@@ -166,7 +171,7 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
 /// Reads the manifest and decides what the restore does: the backup's system (known, at a
 /// supported version, and able to take the location map and keys given), the target's schema,
 /// and the secret codecs.
-async fn prepare<'a>(req: &RestoreRequest<'a>, id: &BackupId) -> Result<Prepared<'a>> {
+pub(crate) async fn prepare<'a>(req: &RestoreRequest<'a>, id: &BackupId) -> Result<Prepared<'a>> {
     let manifest = req.repo.read_manifest(id).await?;
     let system = req
         .registry
@@ -265,10 +270,16 @@ async fn execute(
     let session = target.begin(&p.schema, req.replace.clone()).await?;
     events.phase_done();
     let note = format!("standby restore of backup {} ({})", p.manifest.id, p.manifest.source);
-    let standby_fixups = match req.standby {
+    let mut standby_fixups = match req.standby {
         true => p.system.standby_fixups(&p.schema.tables, session.dialect(), &note)?,
         false => Vec::new(),
     };
+    if let Some(c) = &req.checkpoint {
+        let (d, schema) = (session.dialect(), p.schema.tables.first().and_then(|t| t.schema.as_deref()));
+        let what = format!("store the replication checkpoint ({})", c.position.value);
+        standby_fixups.push(Fixup { what: what.clone(), sql: Checkpoint::create_sql(d, schema) });
+        standby_fixups.push(Fixup { what, sql: c.insert_sql(d, schema) });
+    }
     let load = load::Load {
         session: session.as_ref(),
         repo: &req.repo,

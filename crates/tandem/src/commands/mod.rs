@@ -3,6 +3,7 @@
 mod backup;
 mod backups;
 mod refresh;
+mod replicate;
 mod repo;
 mod restore;
 mod site;
@@ -82,6 +83,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Backups(BackupsCommand::Prune(args)) => backups::prune(&ctx, args).await,
         Command::Repo(RepoCommand::Check { read_data }) => repo::check(&ctx, read_data).await,
         Command::Refresh(args) => refresh::run(&ctx, args).await,
+        Command::Replicate(args) => replicate::run(&ctx, args).await,
         Command::Serve(args) => crate::serve::run(&ctx, args).await,
     }
 }

@@ -127,7 +127,7 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> Result<i32> {
 }
 
 /// Waits for SIGTERM or SIGINT and names it.
-async fn shutdown_signal() -> &'static str {
+pub(crate) async fn shutdown_signal() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
         // Without signal handlers the daemon can still be stopped by SIGKILL; never return early.

@@ -1,0 +1,274 @@
+//! Continuous replication: a replica kept within seconds of its source by streaming the
+//! source's committed changes ([`tandem_engine::changes`]) into it.
+//!
+//! 1. **Bootstrap** (no checkpoint in the replica, or asked for): a backup of the source into
+//!    the repository, then a restore of it into the replica (location maps, cross-engine
+//!    conversion, re-encryption, fix-ups) that stores the [`Checkpoint`] at the backup's log
+//!    position with the restored content, before it becomes visible. A stream opened there
+//!    delivers exactly the transactions the backup does not hold.
+//! 2. **Stream**: whole source transactions, transformed row by row as the restore transforms
+//!    rows ([`pipeline`]), several per target transaction, each target transaction storing the
+//!    checkpoint of its last source transaction: a crash anywhere resumes exactly once.
+//! 3. **Stop**: when asked (between target transactions), when the source changes its schema
+//!    (the checkpoint records why and replication refuses to go on until a rebootstrap), or on
+//!    an error.
+
+mod bootstrap;
+mod pipeline;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tandem_engine::changes::{Applier, ChangeEvent, ChangeStream, Checkpoint, SourceTransaction};
+use tandem_engine::{DbUrl, Engine};
+use tandem_error::{Error, Hint, Result, ResultExt};
+use tandem_repo::Repository;
+use tandem_system::{LocationMap, SiteKeys};
+use tokio::sync::watch;
+
+use crate::{Events, Registry};
+use pipeline::Pipeline;
+
+/// The most rows one target transaction takes (several source transactions share one).
+const BATCH_ROWS: usize = 5_000;
+
+/// How long to wait for more source transactions before applying a batch.
+const BATCH_WAIT: Duration = Duration::from_millis(5);
+
+/// How often an idle replica stores a position that moved past other databases' events (so
+/// the binlog it needs stays recent; not more often: on a shared server the write is itself
+/// logged).
+const IDLE_CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
+
+/// How often progress is reported.
+const REPORT_EVERY: Duration = Duration::from_secs(5);
+
+/// Everything replication needs.
+pub struct ReplicateRequest<'a> {
+    pub registry: &'a Registry,
+    /// The source site's name (its backups in the repository are recorded under it).
+    pub site: String,
+    pub source: DbUrl,
+    pub target: DbUrl,
+    pub repo: Repository,
+    pub locations: LocationMap,
+    pub keys: SiteKeys,
+    /// Bootstrap again even when the replica has a checkpoint (replacing its content).
+    pub rebootstrap: bool,
+    /// Becomes `true` to stop at the next transaction boundary.
+    pub stop: watch::Receiver<bool>,
+}
+
+/// Where a running replication stands; published on every change.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReplicaStatus {
+    /// `bootstrapping`, `streaming`, `stopped`.
+    pub state: String,
+    /// The position after the last applied source transaction.
+    pub position: Option<String>,
+    /// When the source committed the last applied transaction.
+    pub committed_at: Option<DateTime<Utc>>,
+    /// When the replica was last known to hold everything the source had committed (the last
+    /// heartbeat with nothing pending).
+    pub caught_up_at: Option<DateTime<Utc>>,
+    /// Seconds the replica trails its source: 0 when caught up at the last heartbeat, else the
+    /// age of the last applied transaction's commit.
+    pub lag_seconds: f64,
+    pub transactions: u64,
+    pub rows: u64,
+    /// Rows applied per second over the last report interval.
+    pub rows_per_second: f64,
+    /// Bytes of source log not yet read, when the source tells.
+    pub behind_bytes: Option<u64>,
+}
+
+/// What a replication run did before it stopped.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicateReport {
+    /// Whether this run bootstrapped the replica, and from which backup.
+    pub bootstrapped: Option<String>,
+    pub status: ReplicaStatus,
+}
+
+/// Runs replication until stopped (see the module doc). Returns when `stop` turns true; an
+/// error otherwise (a schema change is a Conflict with the rebootstrap hint).
+pub async fn replicate(req: ReplicateRequest<'_>, events: Arc<dyn Events>, status: watch::Sender<ReplicaStatus>) -> Result<ReplicateReport> {
+    let what = format!("replication of site {} into {}", req.site, req.target);
+    run(req, events, status).await.with_context(|| what)
+}
+
+async fn run(req: ReplicateRequest<'_>, events: Arc<dyn Events>, status: watch::Sender<ReplicaStatus>) -> Result<ReplicateReport> {
+    let (source_engine, _) = req.registry.engine_for(&req.source.to_string())?;
+    let (target_engine, _) = req.registry.engine_for(&req.target.to_string())?;
+    let mut checkpoint = read_checkpoint(target_engine, &req.target).await?;
+    let mut bootstrapped = None;
+    if checkpoint.is_none() || req.rebootstrap {
+        status.send_modify(|s| s.state = "bootstrapping".into());
+        let cp = bootstrap::bootstrap(&req, source_engine, target_engine, checkpoint.is_some(), events.clone()).await?;
+        bootstrapped = Some(cp.backup.clone());
+        checkpoint = Some(cp);
+    }
+    let checkpoint = checkpoint.ok_or_else(|| Error::internal("no checkpoint after bootstrap"))?;
+    if let Some(why) = &checkpoint.stopped {
+        return Err(Error::conflict(format!("replication stopped at {}: {why}", checkpoint.position.value)).with_hint(Hint::Rebootstrap));
+    }
+    let pipeline = Pipeline::new(&req, target_engine, &checkpoint).await?;
+    let mut stream = source_engine.changes(&req.source, &checkpoint.position, &pipeline.source_tables()).await?;
+    if stream.source_id() != checkpoint.source {
+        let theirs = stream.source_id().to_string();
+        let _ = stream.close().await;
+        return Err(Error::bad_input(format!(
+            "the replica was bootstrapped from {}, but the source is now {theirs}: its position means nothing there",
+            checkpoint.source
+        ))
+        .with_hint(Hint::Rebootstrap));
+    }
+    let mut applier = target_engine.applier(&req.target, pipeline.target_tables()).await?;
+    let mut streaming = Streaming { pipeline: &pipeline, checkpoint, status: &status, events: events.as_ref(), last_report: Instant::now(), rows_at_report: 0 };
+    status.send_modify(|s| {
+        s.state = "streaming".into();
+        s.position = Some(streaming.checkpoint.position.value.clone());
+        s.committed_at = Some(streaming.checkpoint.committed_at);
+    });
+    events.info(&format!("streaming from {} at {}", req.source, streaming.checkpoint.position.value));
+    let result = streaming.stream(stream.as_mut(), applier.as_mut(), req.stop.clone()).await;
+    let _ = stream.close().await;
+    let _ = applier.close().await;
+    status.send_modify(|s| s.state = "stopped".into());
+    result?;
+    Ok(ReplicateReport { bootstrapped, status: status.borrow().clone() })
+}
+
+/// The replica's checkpoint, if it has one (an empty or missing database has none).
+async fn read_checkpoint(engine: &dyn Engine, target: &DbUrl) -> Result<Option<Checkpoint>> {
+    let state = engine.target(target).await?.inspect().await?;
+    if state.relations.is_empty() {
+        return Ok(None);
+    }
+    let mut applier = engine.applier(target, Vec::new()).await?;
+    let cp = applier.checkpoint().await;
+    let _ = applier.close().await;
+    cp
+}
+
+/// The streaming loop's state.
+struct Streaming<'a> {
+    pipeline: &'a Pipeline<'a>,
+    checkpoint: Checkpoint,
+    status: &'a watch::Sender<ReplicaStatus>,
+    events: &'a dyn Events,
+    last_report: Instant,
+    rows_at_report: u64,
+}
+
+impl Streaming<'_> {
+    async fn stream(&mut self, stream: &mut dyn ChangeStream, applier: &mut dyn Applier, mut stop: watch::Receiver<bool>) -> Result<()> {
+        let mut next: Option<ChangeEvent> = None;
+        loop {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            let event = match next.take() {
+                Some(e) => e,
+                None => tokio::select! {
+                    _ = stop.changed() => continue,
+                    e = stream.next() => e?,
+                },
+            };
+            match event {
+                ChangeEvent::Commit(txn) => {
+                    let mut batch = vec![txn];
+                    // More transactions that are already there join the batch.
+                    while batch.iter().map(|t| t.changes.len()).sum::<usize>() < BATCH_ROWS {
+                        match tokio::time::timeout(BATCH_WAIT, stream.next()).await {
+                            Ok(Ok(ChangeEvent::Commit(t))) => batch.push(t),
+                            Ok(Ok(other)) => {
+                                next = Some(other);
+                                break;
+                            }
+                            Ok(Err(e)) => {
+                                self.apply(applier, &batch).await?;
+                                return Err(e);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.apply(applier, &batch).await?;
+                }
+                ChangeEvent::Idle { position, at } => {
+                    let since = (Utc::now() - self.checkpoint.applied_at).to_std().unwrap_or_default();
+                    if position != self.checkpoint.position && since >= IDLE_CHECKPOINT_EVERY {
+                        // Events outside the replicated tables moved the position: keep it.
+                        self.checkpoint.position = position;
+                        self.checkpoint.applied_at = Utc::now();
+                        applier.apply(&[], &self.checkpoint).await?;
+                    }
+                    self.status.send_modify(|s| {
+                        s.caught_up_at = Some(at);
+                        s.lag_seconds = 0.0;
+                        s.position = Some(self.checkpoint.position.value.clone());
+                    });
+                    if let Ok(Some((_, behind))) = stream.source_end().await {
+                        self.status.send_modify(|s| s.behind_bytes = Some(behind));
+                    }
+                    self.report();
+                }
+                ChangeEvent::SchemaChange { position, statement } => {
+                    let why = format!("schema changed at {}: {statement}", position.value);
+                    self.checkpoint.stopped = Some(why.clone());
+                    self.checkpoint.applied_at = Utc::now();
+                    applier.apply(&[], &self.checkpoint).await?;
+                    self.status.send_modify(|s| s.state = format!("paused: {why}"));
+                    return Err(Error::conflict(format!("replication paused: {why}")).with_hint(Hint::Rebootstrap));
+                }
+            }
+        }
+    }
+
+    /// Applies source transactions in one target transaction with the checkpoint of the last.
+    async fn apply(&mut self, applier: &mut dyn Applier, batch: &[SourceTransaction]) -> Result<()> {
+        let Some(last) = batch.last() else { return Ok(()) };
+        let changes = self.pipeline.transform(batch)?;
+        let mut cp = self.checkpoint.clone();
+        cp.position = last.position.clone();
+        cp.committed_at = last.committed_at;
+        cp.applied_at = Utc::now();
+        applier.apply(&changes, &cp).await?;
+        self.checkpoint = cp;
+        let rows = changes.len() as u64;
+        let lag = (Utc::now() - last.committed_at).num_milliseconds().max(0) as f64 / 1000.0;
+        self.status.send_modify(|s| {
+            s.position = Some(last.position.value.clone());
+            s.committed_at = Some(last.committed_at);
+            s.transactions += batch.len() as u64;
+            s.rows += rows;
+            s.lag_seconds = lag;
+        });
+        self.report();
+        Ok(())
+    }
+
+    /// A progress line every [`REPORT_EVERY`].
+    fn report(&mut self) {
+        let elapsed = self.last_report.elapsed();
+        if elapsed < REPORT_EVERY {
+            return;
+        }
+        let rows = self.status.borrow().rows;
+        let rate = (rows - self.rows_at_report) as f64 / elapsed.as_secs_f64();
+        self.status.send_modify(|s| s.rows_per_second = rate);
+        let s = self.status.borrow().clone();
+        self.events.info(&format!(
+            "{}: {} transactions, {} rows applied ({rate:.0} rows/s), lag {:.1} s, at {}",
+            s.state,
+            s.transactions,
+            s.rows,
+            s.lag_seconds,
+            s.position.as_deref().unwrap_or("?")
+        ));
+        self.last_report = Instant::now();
+        self.rows_at_report = rows;
+    }
+}

@@ -1,0 +1,92 @@
+//! Source transactions turned into the replica's changes, row by row exactly as a restore of
+//! the bootstrap backup turns rows (the same [`TableTransform`]).
+
+use std::collections::HashMap;
+
+use tandem_engine::changes::{SourceTransaction, TargetChange};
+use tandem_engine::{Engine, TableDef};
+use tandem_error::{Error, Result, ResultExt};
+use tandem_repo::BackupId;
+
+use super::ReplicateRequest;
+use crate::restore::{prepare, Prepared};
+use crate::transform::{Plan, Rewriter, TableTransform};
+use crate::RestoreRequest;
+
+pub(super) struct Pipeline<'a> {
+    prepared: Prepared<'a>,
+    target: &'a dyn Engine,
+    rewriter: Option<Rewriter>,
+}
+
+impl<'a> Pipeline<'a> {
+    /// The pipeline of the replica bootstrapped from the checkpoint's backup.
+    pub async fn new(req: &ReplicateRequest<'a>, target: &'a dyn Engine, checkpoint: &tandem_engine::changes::Checkpoint) -> Result<Pipeline<'a>> {
+        let id: BackupId = checkpoint.backup.parse().with_context(|| format!("the replica's checkpoint names backup {:?}", checkpoint.backup))?;
+        let restore_req = RestoreRequest {
+            locations: req.locations.clone(),
+            keys: req.keys.clone(),
+            ..RestoreRequest::new(target, req.registry, req.target.clone(), req.repo.clone())
+        };
+        let prepared = prepare(&restore_req, &id).await.context("reading the backup the replica was bootstrapped from")?;
+        refuse_standby_systems(prepared.system)?;
+        let rewriter = (!req.locations.is_empty()).then(|| Rewriter::new(req.locations.clone()));
+        Ok(Pipeline { prepared, target, rewriter })
+    }
+
+    /// The tables as the source's stream delivers them.
+    pub fn source_tables(&self) -> Vec<TableDef> {
+        self.prepared.manifest.tables.iter().map(|t| t.table.clone()).collect()
+    }
+
+    /// The same tables as the replica holds them (same order).
+    pub fn target_tables(&self) -> Vec<TableDef> {
+        self.prepared.schema.tables.clone()
+    }
+
+    /// Every row image of `batch` in the replica's encoding, mapped and converted.
+    pub fn transform(&self, batch: &[SourceTransaction]) -> Result<Vec<TargetChange>> {
+        let p = &self.prepared;
+        let plan = Plan {
+            system: p.system,
+            rewriter: self.rewriter.as_ref(),
+            source_encoding: p.manifest.snapshot.row_encoding,
+            source_charset: p.manifest.schema.charset.as_deref(),
+            engines: p.foreign.as_ref().map(|(from, _)| (*from, self.target)),
+            rekey: p.rekey.as_ref(),
+        };
+        let mut transforms: HashMap<usize, Option<TableTransform<'_>>> = HashMap::new();
+        let mut out = Vec::with_capacity(batch.iter().map(|t| t.changes.len()).sum());
+        for change in batch.iter().flat_map(|t| &t.changes) {
+            let i = change.table;
+            let (source, target) = match (p.manifest.tables.get(i), p.schema.tables.get(i)) {
+                (Some(s), Some(t)) => (&s.table, t),
+                _ => return Err(Error::internal(format!("a change of table {i}, which the stream was not opened with"))),
+            };
+            let types = p.foreign.as_ref().and_then(|(_, types)| types.get(i)).map(Vec::as_slice).unwrap_or(&[]);
+            let tf = transforms.entry(i).or_insert_with(|| TableTransform::new(&plan, source, target, types));
+            let image = |b: &Option<bytes::Bytes>| -> Result<Option<bytes::Bytes>> {
+                match (b, tf.as_ref()) {
+                    (Some(b), Some(tf)) => tf.apply(b).map(Some),
+                    (b, None) => Ok(b.clone()),
+                    (None, _) => Ok(None),
+                }
+            };
+            out.push(TargetChange { table: i, op: change.op, before: image(&change.before)?, after: image(&change.after)? });
+        }
+        Ok(out)
+    }
+}
+
+/// Systems with a standby mode (Airflow) need their pause states kept on every event, which
+/// streaming does not do yet.
+pub(super) fn refuse_standby_systems(system: &dyn tandem_system::System) -> Result<()> {
+    match system.standby_table() {
+        Some(_) => Err(Error::unsupported(format!(
+            "{} keeps its standbys passive (paused) through refreshes; continuous replication does not do that yet: \
+             keep this site current with scheduled refreshes",
+            system.describe()
+        ))),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,271 @@
+//! Change data capture: the source side ([`ChangeStream`], an engine reading its log) and the
+//! apply side ([`Applier`], an engine writing whole source transactions into a replica), with
+//! engine-neutral events between them.
+//!
+//! Rows travel as they do in a backup: each image is one row in the source engine's
+//! [`RowEncoding`](crate::RowEncoding) (ending in `\n`), with every column of the table's
+//! [`TableDef`](crate::TableDef) as the snapshot read it, so the restore's transforms (location
+//! maps, cross-engine conversion, secret re-encryption) apply to change events unchanged.
+//!
+//! Exactly-once: an applier writes the transactions of one [`Applier::apply`] call and the
+//! [`Checkpoint`] that follows them in one target transaction; a stream started at that
+//! checkpoint's position delivers the next source transaction, whole, and nothing before it.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tandem_error::Result;
+
+use crate::{Dialect, Position, TableDef};
+
+/// What a change stream delivers next.
+#[derive(Debug, Clone)]
+pub enum ChangeEvent {
+    /// One committed source transaction, whole, in commit order.
+    Commit(SourceTransaction),
+    /// A schema change of the replicated database (DDL) at `position` (just after it): nothing
+    /// after it is delivered; the replica must be bootstrapped again.
+    SchemaChange { position: Position, statement: String },
+    /// Nothing new: the stream has delivered everything the source committed up to `position`
+    /// as of `at` (a heartbeat). Lets the caller tell idle from behind.
+    Idle { position: Position, at: DateTime<Utc> },
+}
+
+/// One committed source transaction.
+#[derive(Debug, Clone)]
+pub struct SourceTransaction {
+    pub changes: Vec<RowChange>,
+    /// The position right after the transaction's commit: where a stream resumes.
+    pub position: Position,
+    /// When the source committed it (the log's clock, whole seconds on MySQL).
+    pub committed_at: DateTime<Utc>,
+    /// Encoded size of the transaction's row images (for progress and lag in bytes).
+    pub bytes: u64,
+}
+
+/// One row changed by a source transaction.
+#[derive(Debug, Clone)]
+pub struct RowChange {
+    /// Index of the table in the list the stream was opened with.
+    pub table: usize,
+    pub op: RowOp,
+    /// The row before the change (updates, deletes): one encoded row.
+    pub before: Option<Bytes>,
+    /// The row after the change (inserts, updates): one encoded row.
+    pub after: Option<Bytes>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RowOp {
+    Insert,
+    Update,
+    Delete,
+}
+
+/// Reads one database's committed changes from the engine's log, in commit order.
+#[async_trait]
+pub trait ChangeStream: Send {
+    /// The next event. Waits for the source when there is nothing to deliver, but returns
+    /// [`ChangeEvent::Idle`] at least every few seconds so the caller can report and stop.
+    /// Errors: `Unreachable` (the connection broke: open a new stream at the last applied
+    /// position), `BadInput` (the log at the position is gone, or the source is misconfigured:
+    /// the message says which), `Corrupt` (an event that cannot be decoded).
+    async fn next(&mut self) -> Result<ChangeEvent>;
+
+    /// The source's identity (server and database), as stored in [`Checkpoint::source`].
+    fn source_id(&self) -> &str;
+
+    /// Where the source's log ends now and how far behind the stream's last event is, when the
+    /// engine can tell (bytes of log not yet read).
+    async fn source_end(&mut self) -> Result<Option<(Position, u64)>>;
+
+    /// Ends the stream and closes its connections.
+    async fn close(self: Box<Self>) -> Result<()>;
+}
+
+/// Where a replica stands: stored in the replica, written with every applied batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The source's identity (server id/uuid and database): a checkpoint of another source
+    /// must never be resumed from.
+    pub source: String,
+    /// The backup the replica was bootstrapped from: its tables are the ones replicated.
+    pub backup: String,
+    /// The position after the last applied source transaction.
+    pub position: Position,
+    /// When the source committed the last applied transaction.
+    pub committed_at: DateTime<Utc>,
+    /// When it was applied.
+    pub applied_at: DateTime<Utc>,
+    /// Why replication stopped and must not go on from here (a schema change), if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+}
+
+/// The table, in every replica, that holds its [`Checkpoint`] (one row, as JSON).
+pub const CHECKPOINT_TABLE: &str = "tandem_replication";
+
+impl Checkpoint {
+    /// The checkpoint table in `schema` (the schema of the replica's tables; `None` for
+    /// engines without schemas).
+    fn table(d: &dyn Dialect, schema: Option<&str>) -> String {
+        match schema {
+            Some(s) => format!("{}.{}", d.ident(s), d.ident(CHECKPOINT_TABLE)),
+            None => d.ident(CHECKPOINT_TABLE),
+        }
+    }
+
+    /// `CREATE TABLE` of the checkpoint table, in plain SQL that both engines run.
+    pub fn create_sql(d: &dyn Dialect, schema: Option<&str>) -> String {
+        format!("CREATE TABLE {} (id INT NOT NULL PRIMARY KEY, checkpoint TEXT NOT NULL)", Self::table(d, schema))
+    }
+
+    /// The statement that stores `self` (the table exists and holds its row).
+    pub fn update_sql(&self, d: &dyn Dialect, schema: Option<&str>) -> String {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        format!("UPDATE {} SET checkpoint = {} WHERE id = 1", Self::table(d, schema), d.literal(&json))
+    }
+
+    /// The statement that stores `self` the first time.
+    pub fn insert_sql(&self, d: &dyn Dialect, schema: Option<&str>) -> String {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        format!("INSERT INTO {} (id, checkpoint) VALUES (1, {})", Self::table(d, schema), d.literal(&json))
+    }
+
+    /// The query that reads it.
+    pub fn select_sql(d: &dyn Dialect, schema: Option<&str>) -> String {
+        format!("SELECT checkpoint FROM {} WHERE id = 1", Self::table(d, schema))
+    }
+}
+
+/// Indexes of the columns of `table` that identify a row: the primary key, or every column
+/// when there is none.
+pub fn row_key(table: &TableDef) -> Vec<usize> {
+    let pk: Vec<usize> = table.primary_key.iter().filter_map(|k| table.columns.iter().position(|c| c.name.eq_ignore_ascii_case(k))).collect();
+    match pk.is_empty() {
+        true => (0..table.columns.len()).collect(),
+        false => pk,
+    }
+}
+
+/// One change as the applier gets it: rows already in the target engine's encoding.
+#[derive(Debug, Clone)]
+pub struct TargetChange {
+    /// Index into the applier's tables.
+    pub table: usize,
+    pub op: RowOp,
+    pub before: Option<Bytes>,
+    pub after: Option<Bytes>,
+}
+
+/// Writes source transactions into a replica database (see the module doc).
+#[async_trait]
+pub trait Applier: Send {
+    /// The replica's checkpoint; `None` when it has none (never bootstrapped).
+    async fn checkpoint(&mut self) -> Result<Option<Checkpoint>>;
+
+    /// Applies `changes` (several source transactions, in order) and stores `checkpoint`, in one
+    /// target transaction: all of it or nothing. An update or delete that finds no row, or an
+    /// insert that finds one, is an error (`Corrupt`: the replica diverged) and nothing is
+    /// written.
+    async fn apply(&mut self, changes: &[TargetChange], checkpoint: &Checkpoint) -> Result<()>;
+
+    /// Ends the applier's connection.
+    async fn close(self: Box<Self>) -> Result<()>;
+}
+
+/// The fields of one row image (exactly one encoded row).
+pub fn decode_image(encoding: crate::RowEncoding, image: &[u8]) -> Result<Vec<crate::rowcodec::Field>> {
+    let mut rows = crate::rowcodec::decode_rows(encoding, image)?;
+    match (rows.pop(), rows.is_empty()) {
+        (Some(row), true) => Ok(row),
+        _ => Err(tandem_error::Error::corrupt("a row image that is not exactly one row")),
+    }
+}
+
+/// The parameters of a change's statement (see [`ApplySql`]), from its decoded images.
+pub fn change_params(
+    op: RowOp,
+    key: &[usize],
+    before: Option<Vec<crate::rowcodec::Field>>,
+    after: Option<Vec<crate::rowcodec::Field>>,
+) -> Result<Vec<crate::rowcodec::Field>> {
+    let missing = |what: &str| tandem_error::Error::corrupt(format!("a {op:?} change without its {what} image"));
+    Ok(match op {
+        RowOp::Insert => after.ok_or_else(|| missing("after"))?,
+        RowOp::Update => {
+            let (before, mut after) = (before.ok_or_else(|| missing("before"))?, after.ok_or_else(|| missing("after"))?);
+            after.extend(key.iter().map(|&k| before.get(k).cloned().flatten()));
+            after
+        }
+        RowOp::Delete => {
+            let before = before.ok_or_else(|| missing("before"))?;
+            key.iter().map(|&k| before.get(k).cloned().flatten()).collect()
+        }
+    })
+}
+
+/// The three statements that apply changes to one table. Parameters: an insert takes every
+/// column; an update every column, then the key columns of the row before; a delete the key
+/// columns of the row before (see [`change_params`]).
+#[derive(Debug, Clone)]
+pub struct ApplySql {
+    pub insert: String,
+    pub update: String,
+    pub delete: String,
+}
+
+impl ApplySql {
+    /// `param(n, column)` spells the n-th parameter (0-based) for a column; `matches(column,
+    /// param)` the key comparison; `one_row(table, condition)` the condition that picks one row
+    /// when the table has no primary key (several identical rows).
+    pub fn new(
+        d: &dyn Dialect,
+        table: &TableDef,
+        param: impl Fn(usize, &crate::ColumnDef) -> String,
+        matches: impl Fn(&str, &str) -> String,
+        one_row: impl Fn(&str, &str) -> String,
+    ) -> ApplySql {
+        let name = d.table(table);
+        let cols = &table.columns;
+        let key = row_key(table);
+        let list: Vec<String> = cols.iter().map(|c| d.ident(&c.name)).collect();
+        let values: Vec<String> = cols.iter().enumerate().map(|(i, c)| param(i, c)).collect();
+        let sets: Vec<String> = cols.iter().enumerate().map(|(i, c)| format!("{} = {}", d.ident(&c.name), param(i, c))).collect();
+        let cond = |first: usize| {
+            let parts: Vec<String> = key.iter().enumerate().map(|(n, &k)| matches(&d.ident(&cols[k].name), &param(first + n, &cols[k]))).collect();
+            let c = parts.join(" AND ");
+            match table.primary_key.is_empty() {
+                true => one_row(&name, &c),
+                false => c,
+            }
+        };
+        ApplySql {
+            insert: format!("INSERT INTO {name} ({}) VALUES ({})", list.join(", "), values.join(", ")),
+            update: format!("UPDATE {name} SET {} WHERE {}", sets.join(", "), cond(cols.len())),
+            delete: format!("DELETE FROM {name} WHERE {}", cond(0)),
+        }
+    }
+
+    pub fn for_op(&self, op: RowOp) -> &str {
+        match op {
+            RowOp::Insert => &self.insert,
+            RowOp::Update => &self.update,
+            RowOp::Delete => &self.delete,
+        }
+    }
+}
+
+/// The error of a change that found the replica without the row it changes (or with the row it
+/// inserts): the replica diverged from its source.
+pub fn diverged(table: &TableDef, op: RowOp) -> tandem_error::Error {
+    let what = match op {
+        RowOp::Insert => "an insert found nothing inserted",
+        RowOp::Update => "an update found no row to change",
+        RowOp::Delete => "a delete found no row to remove",
+    };
+    tandem_error::Error::corrupt(format!("the replica diverged from its source: in table {}, {what}; nothing of this batch was applied", table.name))
+        .with_hint(tandem_error::Hint::Rebootstrap)
+}

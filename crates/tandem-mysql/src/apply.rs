@@ -1,0 +1,103 @@
+//! Applying change events to a MySQL/MariaDB replica: one connection, one transaction per
+//! [`Applier::apply`], prepared statements whose parameters are the rows' text fields sent as
+//! binary strings (`SET NAMES binary`, as `LOAD DATA ... CHARACTER SET binary` loads them), and
+//! the checkpoint updated in the same transaction. `CLIENT_FOUND_ROWS` makes an update that
+//! changes nothing still count the row it found.
+
+use async_trait::async_trait;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Params, Value};
+use tandem_engine::changes::{change_params, decode_image, diverged, row_key, Applier, ApplySql, Checkpoint, TargetChange};
+use tandem_engine::{DbUrl, RowEncoding, TableDef};
+use tandem_error::{Error, Result, ResultExt};
+
+use crate::schema::ColumnCodec;
+use crate::{connect_with, db_err, q, server_code, MyDialect};
+
+pub(crate) struct MyApplier {
+    conn: Option<Conn>,
+    tables: Vec<(TableDef, ApplySql, Vec<usize>)>,
+    database: String,
+}
+
+impl MyApplier {
+    pub async fn open(url: &DbUrl, tables: Vec<TableDef>) -> Result<MyApplier> {
+        let use_db = format!("USE {}", q(&url.database));
+        let conn = connect_with(url, &["SET NAMES binary", "SET SESSION wait_timeout = 86400", &use_db], |o| o.client_found_rows(true)).await?;
+        let tables = tables
+            .into_iter()
+            .map(|t| {
+                let sql = ApplySql::new(
+                    &MyDialect,
+                    &t,
+                    |_, c| match ColumnCodec::of(c).needs_set() {
+                        true => ColumnCodec::of(c).load_expr("?"),
+                        false => "?".to_string(),
+                    },
+                    |col, p| format!("{col} <=> {p}"),
+                    |_, cond| format!("{cond} LIMIT 1"),
+                );
+                let key = row_key(&t);
+                (t, sql, key)
+            })
+            .collect();
+        Ok(MyApplier { conn: Some(conn), tables, database: url.database.clone() })
+    }
+
+    fn conn(&mut self) -> Result<&mut Conn> {
+        self.conn.as_mut().ok_or_else(|| Error::internal("applier closed"))
+    }
+
+    async fn run(&mut self, changes: &[TargetChange], checkpoint: &Checkpoint) -> Result<()> {
+        let mut conn = self.conn.take().ok_or_else(|| Error::internal("applier closed"))?;
+        let result = async {
+            conn.query_drop("START TRANSACTION").await.map_err(db_err)?;
+            for (n, c) in changes.iter().enumerate() {
+                let (table, sql, key) = self.tables.get(c.table).ok_or_else(|| Error::internal(format!("change {n} names table {}", c.table)))?;
+                let image = |b: &Option<bytes::Bytes>| b.as_deref().map(|b| decode_image(RowEncoding::MysqlTsv, b)).transpose();
+                let params = change_params(c.op, key, image(&c.before)?, image(&c.after)?)?;
+                let params: Vec<Value> = params.into_iter().map(|f| f.map(Value::Bytes).unwrap_or(Value::NULL)).collect();
+                conn.exec_drop(sql.for_op(c.op), Params::Positional(params)).await.map_err(db_err).with_context(|| format!("table {}", table.name))?;
+                if conn.affected_rows() == 0 {
+                    return Err(diverged(table, c.op));
+                }
+            }
+            conn.query_drop(checkpoint.update_sql(&MyDialect, None)).await.map_err(db_err).context("storing the checkpoint")?;
+            if conn.affected_rows() != 1 {
+                return Err(Error::conflict(format!("the replica's {} table holds no checkpoint", tandem_engine::changes::CHECKPOINT_TABLE)));
+            }
+            conn.query_drop("COMMIT").await.map_err(db_err)
+        }
+        .await;
+        if result.is_err() {
+            let _ = conn.query_drop("ROLLBACK").await;
+        }
+        self.conn = Some(conn);
+        result
+    }
+}
+
+#[async_trait]
+impl Applier for MyApplier {
+    async fn checkpoint(&mut self) -> Result<Option<Checkpoint>> {
+        let sql = Checkpoint::select_sql(&MyDialect, None);
+        let db = self.database.clone();
+        let rows: Vec<Vec<u8>> = match self.conn()?.query(sql).await {
+            Ok(rows) => rows,
+            Err(e) if server_code(&e) == Some(1146) => return Ok(None),
+            Err(e) => return Err(db_err(e).context(format!("reading the checkpoint of database {db}"))),
+        };
+        rows.first().map(|r| serde_json::from_slice(r).map_err(|e| Error::corrupt(format!("the checkpoint in database {db} cannot be read: {e}")))).transpose()
+    }
+
+    async fn apply(&mut self, changes: &[TargetChange], checkpoint: &Checkpoint) -> Result<()> {
+        self.run(changes, checkpoint).await.with_context(|| format!("applying changes to database {}", self.database))
+    }
+
+    async fn close(mut self: Box<Self>) -> Result<()> {
+        if let Some(c) = self.conn.take() {
+            let _ = c.disconnect().await;
+        }
+        Ok(())
+    }
+}

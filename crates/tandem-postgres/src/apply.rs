@@ -1,0 +1,142 @@
+//! Applying change events to a PostgreSQL replica: one connection, one transaction per
+//! [`Applier::apply`], prepared statements whose parameters are the rows' text fields sent in
+//! text format (the server parses them with each column type's input function, as `COPY`
+//! does), and the checkpoint updated in the same transaction.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use bytes::BytesMut;
+use tandem_engine::changes::{change_params, decode_image, diverged, row_key, Applier, ApplySql, Checkpoint, RowOp, TargetChange};
+use tandem_engine::{DbUrl, RowEncoding, TableDef};
+use tandem_error::{Error, Result, ResultExt};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{to_sql_checked, Format, IsNull, ToSql, Type};
+use tokio_postgres::{Client, Statement};
+
+use crate::{connect, pg_err, PgDialect};
+
+/// One parameter in the text format of its column's type; `None` is NULL.
+#[derive(Debug)]
+struct TextParam(Option<Vec<u8>>);
+
+impl ToSql for TextParam {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match &self.0 {
+            None => Ok(IsNull::Yes),
+            Some(v) => {
+                out.extend_from_slice(v);
+                Ok(IsNull::No)
+            }
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    fn encode_format(&self, _: &Type) -> Format {
+        Format::Text
+    }
+
+    to_sql_checked!();
+}
+
+/// The schema of the checkpoint table: restores put user tables there.
+const PG_SCHEMA: &str = "public";
+
+pub(crate) struct PgApplier {
+    client: Client,
+    tables: Vec<(TableDef, ApplySql, Vec<usize>)>,
+    prepared: HashMap<(usize, RowOp), Statement>,
+    database: String,
+}
+
+impl PgApplier {
+    pub async fn open(url: &DbUrl, tables: Vec<TableDef>) -> Result<PgApplier> {
+        let client = connect(url, &url.database).await?;
+        client
+            .batch_execute("SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0; SET DateStyle = ISO; SET IntervalStyle = postgres; SET TimeZone = 'UTC'")
+            .await
+            .map_err(|e| pg_err("session setup", e))?;
+        let tables = tables
+            .into_iter()
+            .map(|t| {
+                let keyed = !t.primary_key.is_empty();
+                let sql = ApplySql::new(
+                    &PgDialect,
+                    &t,
+                    |n, _| format!("${}", n + 1),
+                    |col, p| match keyed {
+                        true => format!("{col} = {p}"),
+                        false => format!("{col} IS NOT DISTINCT FROM {p}"),
+                    },
+                    |name, cond| format!("ctid = (SELECT ctid FROM {name} WHERE {cond} LIMIT 1)"),
+                );
+                let key = row_key(&t);
+                (t, sql, key)
+            })
+            .collect();
+        Ok(PgApplier { client, tables, prepared: HashMap::new(), database: url.database.clone() })
+    }
+
+    async fn statement(&mut self, table: usize, op: RowOp) -> Result<Statement> {
+        if let Some(s) = self.prepared.get(&(table, op)) {
+            return Ok(s.clone());
+        }
+        let (def, sql, _) = self.tables.get(table).ok_or_else(|| Error::internal(format!("a change names table {table}")))?;
+        let stmt = self.client.prepare(sql.for_op(op)).await.map_err(|e| pg_err(format!("table {}: preparing {:?}", def.name, op), e))?;
+        self.prepared.insert((table, op), stmt.clone());
+        Ok(stmt)
+    }
+
+    async fn run(&mut self, changes: &[TargetChange], checkpoint: &Checkpoint) -> Result<()> {
+        self.client.batch_execute("BEGIN").await.map_err(|e| pg_err("BEGIN", e))?;
+        for c in changes {
+            let stmt = self.statement(c.table, c.op).await?;
+            let (table, _, key) = &self.tables[c.table];
+            let image = |b: &Option<bytes::Bytes>| b.as_deref().map(|b| decode_image(RowEncoding::PgCopyText, b)).transpose();
+            let params: Vec<TextParam> = change_params(c.op, key, image(&c.before)?, image(&c.after)?)?.into_iter().map(TextParam).collect();
+            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+            let n = self.client.execute(&stmt, &refs).await.map_err(|e| pg_err(format!("table {}", table.name), e))?;
+            if n == 0 {
+                return Err(diverged(table, c.op));
+            }
+        }
+        let n = self.client.execute(checkpoint.update_sql(&PgDialect, Some(PG_SCHEMA)).as_str(), &[]).await.map_err(|e| pg_err("storing the checkpoint", e))?;
+        if n != 1 {
+            return Err(Error::conflict(format!("the replica's {} table holds no checkpoint", tandem_engine::changes::CHECKPOINT_TABLE)));
+        }
+        self.client.batch_execute("COMMIT").await.map_err(|e| pg_err("COMMIT", e))
+    }
+}
+
+#[async_trait]
+impl Applier for PgApplier {
+    async fn checkpoint(&mut self) -> Result<Option<Checkpoint>> {
+        let db = &self.database;
+        let rows = match self.client.query(Checkpoint::select_sql(&PgDialect, Some(PG_SCHEMA)).as_str(), &[]).await {
+            Ok(rows) => rows,
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => return Ok(None),
+            Err(e) => return Err(pg_err(format!("reading the checkpoint of database {db}"), e)),
+        };
+        rows.first()
+            .map(|r| {
+                let text: String = r.try_get(0).map_err(|e| pg_err("reading the checkpoint", e))?;
+                serde_json::from_str(&text).map_err(|e| Error::corrupt(format!("the checkpoint in database {db} cannot be read: {e}")))
+            })
+            .transpose()
+    }
+
+    async fn apply(&mut self, changes: &[TargetChange], checkpoint: &Checkpoint) -> Result<()> {
+        let result = self.run(changes, checkpoint).await;
+        if result.is_err() {
+            let _ = self.client.batch_execute("ROLLBACK").await;
+        }
+        result.with_context(|| format!("applying changes to database {}", self.database))
+    }
+
+    async fn close(self: Box<Self>) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,123 @@
+//! `tandem replicate SITE` and `tandem replicate status SITE`.
+
+use std::time::Duration;
+
+use tandem_core::ReplicaStatus;
+use tandem_engine::changes::Checkpoint;
+use tandem_error::{Error, Result};
+use tokio::sync::watch;
+
+use super::Ctx;
+use crate::cli::{ReplicateArgs, ReplicateCommand};
+use crate::{jobs, output, registry};
+
+/// How often the foreground run prints where it stands.
+const PRINT_EVERY: Duration = Duration::from_secs(5);
+
+pub async fn run(ctx: &Ctx, args: ReplicateArgs) -> Result<i32> {
+    match (args.command, args.site) {
+        (Some(ReplicateCommand::Status { site }), _) => status(ctx, &site).await,
+        (None, Some(site)) => stream(ctx, &site, args.rebootstrap).await,
+        (None, None) => Err(Error::bad_input("give the site to replicate into")),
+    }
+}
+
+async fn stream(ctx: &Ctx, site: &str, rebootstrap: bool) -> Result<i32> {
+    // The bootstrap's backup goes into the repository, created on first use as by `backup`.
+    let repo = tandem_repo::Repository::open_or_create(ctx.repo_url()?).await?;
+    let (stop_tx, stop) = watch::channel(false);
+    let (status_tx, status_rx) = watch::channel(ReplicaStatus::default());
+    let signals = tokio::spawn(async move {
+        let signal = crate::serve::shutdown_signal().await;
+        eprintln!("{signal}: stopping at the next transaction boundary");
+        let _ = stop_tx.send(true);
+    });
+    let printer = (!ctx.json).then(|| tokio::spawn(print_status(site.to_string(), status_rx)));
+    let result = jobs::replicate_site(&ctx.config, site, rebootstrap, repo, ctx.progress.clone(), stop, status_tx).await;
+    signals.abort();
+    if let Some(p) = printer {
+        p.abort();
+    }
+    let report = result?;
+    if ctx.json {
+        output::json(&report)?;
+    } else {
+        let s = &report.status;
+        println!(
+            "replication into {site} stopped at {}: {} transactions, {} rows applied{}",
+            s.position.as_deref().unwrap_or("?"),
+            s.transactions,
+            s.rows,
+            report.bootstrapped.as_ref().map(|b| format!(" (bootstrapped from backup {b})")).unwrap_or_default()
+        );
+    }
+    Ok(0)
+}
+
+/// Prints a status line whenever the state changes, and every [`PRINT_EVERY`].
+async fn print_status(site: String, mut rx: watch::Receiver<ReplicaStatus>) {
+    let mut last_state = String::new();
+    let mut tick = tokio::time::interval(PRINT_EVERY);
+    loop {
+        tokio::select! {
+            changed = rx.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                if rx.borrow().state == last_state {
+                    continue;
+                }
+            }
+            _ = tick.tick() => {}
+        }
+        let s = rx.borrow().clone();
+        last_state = s.state.clone();
+        if s.state.is_empty() {
+            continue;
+        }
+        eprintln!(
+            "{site}: {} at {}, lag {:.1} s, {} transactions / {} rows applied ({:.0} rows/s){}",
+            s.state,
+            s.position.as_deref().unwrap_or("-"),
+            s.lag_seconds,
+            s.transactions,
+            s.rows,
+            s.rows_per_second,
+            s.behind_bytes.map(|b| format!(", {b} bytes of log behind")).unwrap_or_default()
+        );
+    }
+}
+
+/// The replica's checkpoint, as stored in it.
+async fn status(ctx: &Ctx, site: &str) -> Result<i32> {
+    let url = ctx.config.site(site)?.db.clone();
+    let (engine, target) = registry::engine_for(&url)?;
+    let mut applier = engine.applier(&target, Vec::new()).await?;
+    let checkpoint: Result<Option<Checkpoint>> = applier.checkpoint().await;
+    let _ = applier.close().await;
+    let checkpoint = checkpoint?;
+    if ctx.json {
+        output::json(&serde_json::json!({ "site": site, "checkpoint": checkpoint }))?;
+        return Ok(if checkpoint.as_ref().is_some_and(|c| c.stopped.is_none()) { 0 } else { 1 });
+    }
+    let Some(c) = checkpoint else {
+        println!("{site} is no replica (no {} table): run `tandem replicate {site}`", tandem_engine::changes::CHECKPOINT_TABLE);
+        return Ok(1);
+    };
+    let age = |t: chrono::DateTime<chrono::Utc>| (chrono::Utc::now() - t).num_milliseconds() as f64 / 1000.0;
+    println!("{site}: replica of {}", c.source);
+    println!("  bootstrapped from backup {}", c.backup);
+    println!("  position          {}", c.position.value);
+    println!("  last source commit applied {} ({:.1} s ago)", c.committed_at.format("%Y-%m-%d %H:%M:%S UTC"), age(c.committed_at));
+    println!("  last written      {} ({:.1} s ago)", c.applied_at.format("%Y-%m-%d %H:%M:%S UTC"), age(c.applied_at));
+    match &c.stopped {
+        Some(why) => {
+            println!("  state             stopped: {why}");
+            Ok(1)
+        }
+        None => {
+            println!("  state             resumable");
+            Ok(0)
+        }
+    }
+}

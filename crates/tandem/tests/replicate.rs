@@ -1,0 +1,321 @@
+//! `tandem replicate`: a MariaDB source streamed into a MariaDB and a PostgreSQL replica
+//! through the real binary, with kill -9, schema changes and bad input.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const SCHEMA: &str = "
+CREATE TABLE items (
+  id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  name VARCHAR(100) NOT NULL,
+  location VARCHAR(200),
+  price DECIMAL(10,2),
+  created DATETIME(3),
+  happened TIMESTAMP(6) NULL,
+  day DATE,
+  took TIME,
+  kind ENUM('small','large'),
+  tags SET('x','y','z'),
+  big BIGINT UNSIGNED,
+  ratio FLOAT,
+  score DOUBLE,
+  payload BLOB
+);
+CREATE TABLE loose (a INT, b VARCHAR(10));
+INSERT INTO items (name, location, price, created, happened, day, took, kind, tags, big, ratio, score, payload) VALUES
+  ('first', 'hdfs://nn/warehouse/first', 1.50, '2024-01-02 03:04:05.678', '2024-01-02 03:04:05.123456', '2024-01-02', '12:34:56', 'small', 'x,z',
+   18446744073709551615, 0.25, 1e-7, X'00FF0A09'),
+  ('second', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '', NULL, NULL, NULL, NULL);
+INSERT INTO loose VALUES (1, 'a'), (1, 'a'), (2, NULL);
+";
+
+/// A `tandem replicate` child process with its output in files.
+struct Replica {
+    child: Child,
+    out: PathBuf,
+}
+
+impl Replica {
+    fn start(cfg: &Path, site: &str, extra: &[&str], dir: &Path) -> Replica {
+        let out = dir.join(format!("{site}-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()));
+        let log = std::fs::File::create(&out).unwrap();
+        let child = Command::new(tandem_bin())
+            .args(["-v", "--config", p(cfg), "replicate", site])
+            .args(extra)
+            .env_remove("TANDEM_REPO")
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start tandem replicate");
+        Replica { child, out }
+    }
+
+    /// Panics with the log when the process has exited.
+    fn check_running(&mut self) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!("tandem replicate exited ({status}):\n{}", self.log());
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn sigterm(&mut self) -> i32 {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.wait(Duration::from_secs(30))
+    }
+
+    /// Waits for the process to exit; its exit code.
+    fn wait(&mut self, limit: Duration) -> i32 {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "tandem replicate did not exit:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Waits until `ok` holds, failing with `what` and the replica logs after `limit`.
+fn wait_until(what: &str, limit: Duration, replicas: &mut [&mut Replica], mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ok() {
+        replicas.iter_mut().for_each(|r| r.check_running());
+        if Instant::now() > deadline {
+            let logs: Vec<String> = replicas.iter().map(|r| r.log()).collect();
+            panic!("timed out waiting for {what}; replica logs:\n{}", logs.join("\n----\n"));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The rows of the replicated tables of a MariaDB database, as one comparable text.
+fn my_rows(server: &Server, db: &str) -> String {
+    let cols = "id, name, location, price, created, happened, day, took, kind, tags, big, ratio, score, HEX(payload)";
+    format!("{}\n--\n{}", server.sql(db, &format!("SELECT {cols} FROM items ORDER BY id")), server.sql(db, "SELECT a, b FROM loose ORDER BY a, b"))
+}
+
+fn status(cfg: &Path, site: &str) -> serde_json::Value {
+    tandem(&["--config", p(cfg), "--json", "replicate", "status", site]).json()
+}
+
+/// The replica's checkpoint position, or None before bootstrap.
+fn checkpoint(cfg: &Path, site: &str) -> Option<serde_json::Value> {
+    let s = status(cfg, site);
+    (!s["checkpoint"].is_null()).then(|| s["checkpoint"].clone())
+}
+
+/// `tandem verify` of a replica against its source; the report when they differ.
+fn verify(src: &str, dst: &str, map: &str) -> Result<(), String> {
+    let run = tandem(&["verify", "--source", src, "--target", dst, "--map-location", map]);
+    match run.code {
+        0 => Ok(()),
+        _ => Err(format!("{}\n{}", run.stdout, run.stderr)),
+    }
+}
+
+#[test]
+fn replicas_follow_a_mariadb_source_across_engines_resume_after_kill_9_and_stop_at_ddl() {
+    let my = Server::shared(Flavor::MariaDb);
+    let pg = Server::shared(Flavor::Postgres);
+    let src = my.create_database("repl_src");
+    my.sql(&src, SCHEMA);
+    let dr = my.create_database("repl_dr");
+    let drpg = pg.create_database("repl_pg");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tandem.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "repo = \"{}\"\n[sites.primary]\ndb = \"{}\"\n[sites.dr]\ndb = \"{}\"\nsource = \"primary\"\n\
+             [sites.drpg]\ndb = \"{}\"\nsource = \"primary\"\n",
+            p(&dir.path().join("repo")),
+            my.url(&src),
+            my.url(&dr),
+            pg.url(&drpg)
+        ),
+    )
+    .unwrap();
+    assert_eq!(status(&cfg, "dr")["checkpoint"], serde_json::Value::Null, "no replica before the first run");
+
+    let mut a = Replica::start(&cfg, "dr", &[], dir.path());
+    let mut b = Replica::start(&cfg, "drpg", &[], dir.path());
+    wait_until("both bootstraps", Duration::from_secs(120), &mut [&mut a, &mut b], || checkpoint(&cfg, "dr").is_some() && checkpoint(&cfg, "drpg").is_some());
+    assert_eq!(my_rows(my, &dr), my_rows(my, &src), "the bootstrap copied the source");
+
+    // Changes of every kind, in several transactions, one of them multi-statement.
+    my.sql(
+        &src,
+        "INSERT INTO items (name, location, price, created, happened, kind, tags, big, ratio, score, payload)
+           VALUES ('third', 'hdfs://nn/warehouse/third', 99999998.99, '1999-12-31 23:59:59.999', '2038-01-19 03:14:07.5', 'large', 'y', 0, -1.5, 2.5e300, X'');
+         UPDATE items SET name = 'First', location = 'hdfs://nn/warehouse/moved', tags = 'x,y,z' WHERE id = 1;
+         START TRANSACTION; DELETE FROM items WHERE id = 2; INSERT INTO items (id, name) VALUES (2, 'again'); UPDATE items SET price = price + 1; COMMIT;
+         UPDATE loose SET b = 'z' WHERE a = 1 LIMIT 1; DELETE FROM loose WHERE a = 2; INSERT INTO loose VALUES (3, 'tab\there');",
+    );
+    wait_until("the MariaDB replica to catch up", Duration::from_secs(60), &mut [&mut a, &mut b], || my_rows(my, &dr) == my_rows(my, &src));
+    let pg_items = "SELECT string_agg(concat_ws('|', id, name, location, price, created, happened, day, took, kind, tags, big, ratio, score, \
+                    encode(payload, 'hex')), E'\\n' ORDER BY id) FROM items";
+    wait_until("the PostgreSQL replica to catch up", Duration::from_secs(60), &mut [&mut a, &mut b], || {
+        pg.sql(&drpg, "SELECT name FROM items WHERE id = 1") == "First" && pg.sql(&drpg, "SELECT count(*) FROM loose") == "3"
+    });
+    let converted = pg.sql(&drpg, pg_items);
+    let lines: Vec<&str> = converted.lines().collect();
+    assert_eq!(
+        lines[..2],
+        ["1|First|hdfs://nn/warehouse/moved|2.50|2024-01-02 03:04:05.678|2024-01-02 03:04:05.123456+00|2024-01-02|12:34:56|small|x,y,z|18446744073709551615|0.25|1e-07|00ff0a09", "2|again"],
+        "every value converted; the delete, insert and update of one transaction applied: {converted}"
+    );
+    assert!(
+        lines[2].starts_with("3|third|hdfs://nn/warehouse/third|99999999.99|1999-12-31 23:59:59.999|2038-01-19 03:14:07.5+00|large|y|0|-1.5|"),
+        "{converted}"
+    );
+    assert_eq!(pg.sql(&drpg, "SELECT string_agg(a || ':' || coalesce(b, '-'), ',' ORDER BY a, b) FROM loose"), "1:a,1:z,3:tab\there");
+
+    // A writer keeps going while the MariaDB replica is killed twice.
+    let writer = {
+        let (my, src) = (my, src.clone());
+        std::thread::spawn(move || {
+            for i in 0..150u32 {
+                my.sql(
+                    &src,
+                    &format!(
+                        "START TRANSACTION; INSERT INTO items (name, location, price) VALUES ('w{i}', 'hdfs://nn/w/{i}', {i}); \
+                         UPDATE items SET score = {i} WHERE id = 1; DELETE FROM items WHERE name = 'w{}'; COMMIT;",
+                        i.saturating_sub(5)
+                    ),
+                );
+            }
+        })
+    };
+    for _ in 0..2 {
+        std::thread::sleep(Duration::from_millis(700));
+        a.kill9();
+        a = Replica::start(&cfg, "dr", &[], dir.path());
+    }
+    writer.join().unwrap();
+    wait_until("the MariaDB replica to catch up after kill -9", Duration::from_secs(90), &mut [&mut a, &mut b], || my_rows(my, &dr) == my_rows(my, &src));
+    wait_until("the PostgreSQL replica to verify equal", Duration::from_secs(90), &mut [&mut a, &mut b], || {
+        pg.sql(&drpg, "SELECT count(*) FROM items") == my.sql(&src, "SELECT count(*) FROM items")
+    });
+    assert_eq!(
+        pg.sql(&drpg, "SELECT string_agg(id || ':' || name || ':' || coalesce(price::text, '-'), ',' ORDER BY id) FROM items"),
+        my.sql(&src, "SELECT GROUP_CONCAT(CONCAT(id, ':', name, ':', COALESCE(price, '-')) ORDER BY id) FROM items")
+    );
+
+    // A schema change stops both replicas, naming the statement; the checkpoint remembers it.
+    my.sql(&src, "ALTER TABLE items ADD COLUMN extra INT");
+    let code = a.wait(Duration::from_secs(30));
+    assert_eq!(code, 5, "{}", a.log());
+    assert!(a.log().contains("schema changed at") && a.log().contains("ADD COLUMN extra"), "{}", a.log());
+    assert!(a.log().contains("--rebootstrap"), "the error says how to go on: {}", a.log());
+    let stopped = checkpoint(&cfg, "dr").unwrap();
+    assert!(stopped["stopped"].as_str().unwrap().contains("ADD COLUMN extra"), "{stopped}");
+    tandem(&["--config", p(&cfg), "replicate", "dr"]).fails_with(5, "schema changed at");
+    drop(b);
+
+    // --rebootstrap copies afresh (with the new column) and streams on.
+    let mut a = Replica::start(&cfg, "dr", &["--rebootstrap"], dir.path());
+    my.sql(&src, "UPDATE items SET extra = 7 WHERE id = 1");
+    wait_until("the rebootstrapped replica", Duration::from_secs(90), &mut [&mut a], || {
+        my.try_sql(&dr, "SELECT extra FROM items WHERE id = 1").ok().as_deref() == Some("7")
+    });
+    assert_eq!(a.sigterm(), 0, "SIGTERM stops cleanly: {}", a.log());
+    assert!(checkpoint(&cfg, "dr").unwrap()["stopped"].is_null());
+}
+
+#[test]
+fn a_hive_metastore_replica_in_postgresql_maps_locations_as_rows_arrive_and_verifies_good() {
+    let my = Server::shared(Flavor::MariaDb);
+    let pg = Server::shared(Flavor::Postgres);
+    let src = my.create_database("repl_hms");
+    common::hms::generate(my, &src, "2.3", &["--sample", "retail", "--warehouse", "gs://lake-us/warehouse", "--external", "gs://lake-us/external"]);
+    let dr = pg.create_database("repl_hms_dr");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tandem.toml");
+    let map = "gs://lake-us/=gs://lake-eu/";
+    std::fs::write(
+        &cfg,
+        format!(
+            "repo = \"{}\"\n[sites.primary]\ndb = \"{}\"\n[sites.dr]\ndb = \"{}\"\nsource = \"primary\"\nmap-location = [\"{map}\"]\n",
+            p(&dir.path().join("repo")),
+            my.url(&src),
+            pg.url(&dr)
+        ),
+    )
+    .unwrap();
+    let mut a = Replica::start(&cfg, "dr", &[], dir.path());
+    wait_until("the bootstrap", Duration::from_secs(120), &mut [&mut a], || checkpoint(&cfg, "dr").is_some());
+    verify(&my.url(&src), &pg.url(&dr), map).unwrap();
+    // The metastore moves a table and renames another owner, as ALTER TABLE ... SET LOCATION does.
+    my.sql(&src, "UPDATE SDS SET LOCATION = CONCAT(LOCATION, '_v2') ORDER BY SD_ID LIMIT 3; UPDATE TBLS SET OWNER = 'etl' ORDER BY TBL_ID LIMIT 1;");
+    wait_until("the replica to verify good", Duration::from_secs(60), &mut [&mut a], || verify(&my.url(&src), &pg.url(&dr), map).is_ok());
+    assert_eq!(pg.sql(&dr, "SELECT count(*) FROM \"SDS\" WHERE \"LOCATION\" LIKE 'gs://lake-us/%'"), "0", "every location is mapped");
+    assert_eq!(pg.sql(&dr, "SELECT count(*) FROM \"SDS\" WHERE \"LOCATION\" LIKE 'gs://lake-eu/%\\_v2' ESCAPE '\\'"), "3");
+    assert_eq!(a.sigterm(), 0, "{}", a.log());
+}
+
+#[test]
+fn bad_sources_and_targets_are_refused_with_nothing_written() {
+    let my = Server::shared(Flavor::MariaDb);
+    let src = my.create_database("repl_bad_src");
+    my.sql(&src, SCHEMA);
+    let full = my.create_database("repl_bad_full");
+    my.sql(&full, "CREATE TABLE keep (a INT); INSERT INTO keep VALUES (1);");
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let cfg = dir.path().join("tandem.toml");
+    let write = |extra: &str| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "repo = \"{}\"\n[sites.primary]\ndb = \"{}\"\n[sites.full]\ndb = \"{}\"\nsource = \"primary\"\n{extra}",
+                p(&repo),
+                my.url(&src),
+                my.url(&full)
+            ),
+        )
+        .unwrap()
+    };
+    write("[sites.lonely]\ndb = \"mysql://root@127.0.0.1:1/x\"\n");
+    // A database that is no replica is not overwritten.
+    tandem(&["--config", p(&cfg), "replicate", "full"]).fails_with(5, "is no replica");
+    assert_eq!(my.sql(&full, "SELECT a FROM keep"), "1");
+    // A site without a source, an unknown site, no site.
+    tandem(&["--config", p(&cfg), "replicate", "lonely"]).fails_with(2, "has no `source`");
+    tandem(&["--config", p(&cfg), "replicate", "nowhere"]).fails_with(2, "nowhere");
+    assert_ne!(tandem(&["--config", p(&cfg), "replicate"]).code, 0);
+    // A source that logs statements, not rows (its own server: the setting is global): refused
+    // before anything is written.
+    let other = Server::start(Flavor::MariaDb);
+    let osrc = other.create_database("repl_stmt_src");
+    other.sql(&osrc, SCHEMA);
+    let odr = other.create_database("repl_stmt_dr");
+    write(&format!("[sites.stmt]\ndb = \"{}\"\n[sites.dr]\ndb = \"{}\"\nsource = \"stmt\"\n", other.url(&osrc), other.url(&odr)));
+    other.sql("mysql", "SET GLOBAL binlog_format = 'STATEMENT'");
+    tandem(&["--config", p(&cfg), "replicate", "dr"]).fails_with(2, "binlog_format = STATEMENT");
+    assert_eq!(other.sql(&odr, "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE()"), "0");
+    other.kill();
+    // A checkpoint that cannot be read.
+    my.sql(&full, "CREATE TABLE tandem_replication (id INT PRIMARY KEY, checkpoint TEXT); INSERT INTO tandem_replication VALUES (1, '{not json');");
+    tandem(&["--config", p(&cfg), "replicate", "full"]).fails_with(4, "checkpoint in database");
+    tandem(&["--config", p(&cfg), "replicate", "status", "full"]).fails_with(4, "cannot be read");
+}
