@@ -13,6 +13,7 @@
 //! source = "primary"                          # the site it is restored from
 //! fernet-key = "${AIRFLOW_DR_FERNET_KEY}"     # Airflow: the site's Fernet key
 //! refresh = "*/30 * * * *"                    # tandem serve: restore the newest backup of `source`
+//! # replicate = true                          # tandem serve: or stream `source`'s changes (MySQL/MariaDB)
 //!
 //! [sites.primary]                             # (continued) tandem serve: back it up every 15 min
 //! # backup = "*/15 * * * *"
@@ -126,6 +127,9 @@ pub struct Site {
     pub backup: Option<Spanned<String>>,
     /// `tandem serve`: cron schedule of the site's refresh from `source` (a standby).
     pub refresh: Option<Spanned<String>>,
+    /// `tandem serve`: keep the site current by continuous replication from `source`.
+    #[serde(default)]
+    pub replicate: bool,
     /// Parsed `backup` and `refresh`.
     #[serde(skip)]
     pub schedules: Schedules,
@@ -185,6 +189,12 @@ impl Config {
             site.schedules.refresh = checked(text, site.refresh.as_ref(), &format!("sites.{name}.refresh"), Schedule::parse)?;
             if let (Some(r), None) = (&site.refresh, &site.source) {
                 return Err(at(text, r, &format!("sites.{name}.refresh: a refresh restores the newest backup of the site's source; add `source = \"SITE\"`")));
+            }
+            if site.replicate && site.source.is_none() {
+                return Err(Error::bad_input(format!("sites.{name}.replicate: replication streams the changes of the site's source; add `source = \"SITE\"`")));
+            }
+            if let (true, Some(r)) = (site.replicate, &site.refresh) {
+                return Err(at(text, r, &format!("sites.{name}.refresh: the site is kept current by `replicate = true`; a refresh would replace the replica")));
             }
         }
         if let Some(r) = &mut config.retention {

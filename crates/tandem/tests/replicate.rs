@@ -319,3 +319,40 @@ fn bad_sources_and_targets_are_refused_with_nothing_written() {
     tandem(&["--config", p(&cfg), "replicate", "full"]).fails_with(4, "checkpoint in database");
     tandem(&["--config", p(&cfg), "replicate", "status", "full"]).fails_with(4, "cannot be read");
 }
+
+#[test]
+fn the_daemon_keeps_a_replica_streaming_reports_its_lag_and_stops_it_cleanly() {
+    use common::serve::Daemon;
+    let my = Server::shared(Flavor::MariaDb);
+    let src = my.create_database("repl_serve_src");
+    my.sql(&src, SCHEMA);
+    let dr = my.create_database("repl_serve_dr");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tandem.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "repo = \"{}\"\n[sites.primary]\ndb = \"{}\"\n[sites.dr]\ndb = \"{}\"\nsource = \"primary\"\nreplicate = true\n",
+            p(&dir.path().join("repo")),
+            my.url(&src),
+            my.url(&dr)
+        ),
+    )
+    .unwrap();
+    let mut daemon = Daemon::start(&cfg, &dir.path().join("daemon.log"));
+    let site = |s: &serde_json::Value| s["sites"].as_array().and_then(|a| a.iter().find(|x| x["name"] == "dr").cloned()).unwrap_or_default();
+    daemon.wait_for("replication to stream", Duration::from_secs(120), |s| site(s)["replication"]["status"]["state"] == "streaming");
+    my.sql(&src, "INSERT INTO items (name) VALUES ('via the daemon')");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while my.sql(&dr, "SELECT count(*) FROM items WHERE name = 'via the daemon'") != "1" {
+        assert!(Instant::now() < deadline, "the row never reached the replica:\n{}", daemon.log_text());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(daemon.metric("tandem_replication_running", "site=\"dr\""), Some(1.0));
+    let status = daemon.wait_for("the applied row in the status", Duration::from_secs(10), |s| site(s)["replication"]["status"]["rows"].as_u64() >= Some(1));
+    assert!(site(&status)["replication"]["status"]["lag_seconds"].as_f64().is_some_and(|l| l < 60.0), "{status}");
+    assert!(daemon.metric("tandem_replication_lag_seconds", "site=\"dr\"").is_some());
+    assert_eq!(daemon.terminate(Duration::from_secs(60)), Some(0), "{}", daemon.log_text());
+    // Stopped between transactions: the next run resumes from the checkpoint.
+    assert!(checkpoint(&cfg, "dr").is_some_and(|c| c["stopped"].is_null()));
+}

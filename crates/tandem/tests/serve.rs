@@ -412,6 +412,9 @@ fn bad_config_is_refused_at_start_with_the_line_and_reason() {
     serve(&format!("{head}backup = \"* * * * *\"\n[retention]\nkeep-last = 1\ngrace = \"300000y\"\n")).fails_with(2, "retention.grace: duration");
     serve(&format!("{site}backup = \"* * * * *\"\n")).fails_with(2, "no repository given");
     serve(&head).fails_with(2, "no site has a `backup` or `refresh` schedule");
+    serve(&format!("{head}[sites.dr]\ndb = \"mysql://h/dr\"\nreplicate = true\n")).fails_with(2, "sites.dr.replicate: replication streams the changes");
+    serve(&format!("{head}[sites.dr]\ndb = \"mysql://h/dr\"\nsource = \"primary\"\nreplicate = true\nrefresh = \"* * * * *\"\n"))
+        .fails_with(2, "kept current by `replicate = true`");
     // A refresh-only daemon needs an existing repository.
     serve(&format!("repo = \"{}\"\n{site}[sites.dr]\ndb = \"mysql://h/dr\"\nsource = \"primary\"\nrefresh = \"* * * * *\"\n", p(&dir.path().join("missing"))))
         .fails_with(2, "missing");

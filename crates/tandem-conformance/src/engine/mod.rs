@@ -9,12 +9,14 @@
 //! engine-neutral description ([`sample`]); what only the engine's own SQL can make (its native
 //! column types, a collation) comes from its [`profile::Profile`].
 
+mod changes;
 mod checks;
 mod dialect;
 mod natives;
 pub mod profile;
 pub mod sample;
 
+pub use changes::*;
 pub use checks::*;
 pub use dialect::*;
 pub use natives::*;
@@ -208,7 +210,9 @@ macro_rules! engine_suite {
                 inspect_changes_nothing_and_drop_database_drops,
                 dialect_literals_and_identifiers_run,
                 dialect_text_order_is_code_point_order,
-                dialect_agg_tuples_decode_back);
+                dialect_agg_tuples_decode_back,
+                change_events_carry_the_rows_a_snapshot_reads,
+                applier_applies_a_batch_and_its_checkpoint_in_one_transaction);
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             #[ignore = "engine bug: MariaDB INET6 and UUID columns do not restore into MariaDB (Warning 1292: Incorrect inet6 value: '::1')"]
             async fn native_types_with_a_known_bug_restore_identically() {

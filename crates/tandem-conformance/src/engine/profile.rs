@@ -9,6 +9,8 @@ use tandem_engine::PositionKind;
 pub struct Profile {
     /// The kind of position a snapshot records (the test servers keep a log).
     pub position: PositionKind,
+    /// Whether the engine streams changes (`Engine::changes`).
+    pub changes: bool,
     /// A text column type whose collation orders differently from code points.
     pub collated_text: &'static str,
     /// Column types the engine names a logical type for, each with SQL literals of values.
@@ -27,6 +29,7 @@ pub type Native = (&'static str, &'static [&'static str]);
 /// MySQL/MariaDB.
 pub const MYSQL: Profile = Profile {
     position: PositionKind::Binlog,
+    changes: true,
     collated_text: "VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
     mapped: &[
         ("BIT(1)", &["b'1'", "b'0'"]),
@@ -78,6 +81,7 @@ pub const MYSQL: Profile = Profile {
 /// PostgreSQL.
 pub const POSTGRES: Profile = Profile {
     position: PositionKind::Lsn,
+    changes: false,
     collated_text: "VARCHAR(20) COLLATE \"und-x-icu\"",
     mapped: &[
         ("BOOLEAN", &["true", "false"]),

@@ -9,10 +9,13 @@ use tandem_error::{Error, Result};
 /// How one column's binlog values become text fields.
 #[derive(Debug, Clone)]
 pub(crate) enum FieldKind {
-    /// Integers; `bits` is the width of an unsigned column (a negative value read without
-    /// signedness metadata is wrapped back), 0 for a signed one.
+    /// Integers of `bits` bits: the value is brought into the column's range whatever
+    /// signedness the binlog's metadata claimed (a MEDIUMINT or an unsigned BIGINT without
+    /// signedness metadata reads wrapped); ZEROFILL pads to `zerofill` digits.
     Integer {
-        unsigned_bits: u32,
+        bits: u32,
+        unsigned: bool,
+        zerofill: usize,
     },
     /// FLOAT and DOUBLE: the double's shortest text (FLOAT is read as `c + 0e0`).
     Real,
@@ -50,7 +53,11 @@ impl FieldKind {
                     "bigint" => 64,
                     _ => 32,
                 };
-                FieldKind::Integer { unsigned_bits: if unsigned { bits } else { 0 } }
+                let zerofill = match t.contains("zerofill") {
+                    true => arg.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0),
+                    false => 0,
+                };
+                FieldKind::Integer { bits, unsigned, zerofill }
             }
             "float" | "double" | "real" => FieldKind::Real,
             "date" => FieldKind::Date,
@@ -78,10 +85,6 @@ impl FieldKind {
         };
         Ok(match (self, v) {
             (_, Value::NULL) => None,
-            (FieldKind::Integer { unsigned_bits }, Value::Int(i)) if *i < 0 && *unsigned_bits > 0 => {
-                let wrapped = (*i as i128) + (1i128 << unsigned_bits);
-                Some(wrapped.to_string().into_bytes())
-            }
             (_, Value::Int(i)) => Some(self.int(*i as i128)),
             (_, Value::UInt(u)) => Some(self.int(*u as i128)),
             (_, Value::Float(f)) => Some(real(*f as f64)),
@@ -113,6 +116,15 @@ impl FieldKind {
 
     fn int(&self, i: i128) -> Vec<u8> {
         match self {
+            FieldKind::Integer { bits, unsigned, zerofill } => {
+                let span = 1i128 << bits;
+                let v = match unsigned {
+                    true if i < 0 => i + span,
+                    false if i >= span / 2 => i - span,
+                    _ => i,
+                };
+                format!("{v:0zerofill$}").into_bytes()
+            }
             FieldKind::Enum(names) => match i {
                 0 => Vec::new(),
                 n => names.get(n as usize - 1).cloned().unwrap_or_default(),
@@ -153,9 +165,15 @@ fn members(sql_type: &str) -> Vec<Vec<u8>> {
     out
 }
 
-/// The shortest text of a double that reads back as the same value.
+/// The shortest text of a double that reads back as the same value, in exponent form (`1e300`,
+/// `1.5e-7`) outside the range MySQL prints in positional form.
 fn real(d: f64) -> Vec<u8> {
-    format!("{d}").into_bytes()
+    let sci = format!("{d:e}");
+    let exp: i32 = sci.split_once('e').and_then(|(_, e)| e.parse().ok()).unwrap_or(0);
+    match d != 0.0 && !(-4..15).contains(&exp) {
+        true => sci.into_bytes(),
+        false => format!("{d}").into_bytes(),
+    }
 }
 
 fn with_fraction(mut s: String, us: u32, fsp: usize) -> Vec<u8> {
@@ -206,5 +224,8 @@ mod tests {
         assert_eq!(f("time(1)", Value::Time(true, 1, 2, 3, 4, 500000)), "-26:03:04.5");
         assert_eq!(f("binary(4)", Value::Bytes(vec![1])), "\u{1}\0\0\0");
         assert_eq!(f("double", Value::Double(0.5)), "0.5");
+        assert_eq!(f("double", Value::Double(1e300)), "1e300");
+        assert_eq!(f("mediumint(9)", Value::Int(8388608)), "-8388608");
+        assert_eq!(f("int(10) unsigned zerofill", Value::Int(42)), "0000000042");
     }
 }

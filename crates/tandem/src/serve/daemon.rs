@@ -77,6 +77,9 @@ pub struct Daemon {
     seq: AtomicU64,
     stopping: AtomicBool,
     wake: Notify,
+    /// Sites replicated continuously, and their supervisors.
+    replicas: super::replication::Replicas,
+    replica_tasks: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -117,11 +120,28 @@ impl Daemon {
             seq: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
             wake: Notify::new(),
+            replicas: Default::default(),
+            replica_tasks: Mutex::new(Vec::new()),
         });
         daemon.claim().await;
         tokio::spawn(daemon.clone().lease_loop());
         tokio::spawn(daemon.clone().schedule_loop());
         tokio::spawn(daemon.clone().health_loop());
+        for (site, _) in daemon.config.sites.iter().filter(|(_, s)| s.replicate) {
+            lock(&daemon.replicas).insert(site.clone(), Default::default());
+            // On a runtime of its own, as the other jobs: its connections live there.
+            let (d, name) = (daemon.clone(), site.clone());
+            let task = std::thread::Builder::new().name(format!("replicate-{site}")).spawn(move || {
+                match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+                    Ok(rt) => rt.block_on(super::replication::supervise(d, name)),
+                    Err(e) => tracing::error!(site = %name, "cannot start a runtime for replication: {e}"),
+                }
+            });
+            match task {
+                Ok(t) => lock(&daemon.replica_tasks).push(t),
+                Err(e) => tracing::error!(%site, "cannot start a thread for replication: {e}"),
+            }
+        }
         Ok(daemon)
     }
 
@@ -131,6 +151,30 @@ impl Daemon {
 
     pub fn lease(&self) -> LeaseView {
         lock(&self.lease).clone()
+    }
+
+    /// The repository URL as configured, to open it on another runtime.
+    pub fn repo_url(&self) -> &str {
+        &self.repo_url
+    }
+
+    /// Whether the daemon is shutting down.
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Whether this daemon holds the lease (and may run jobs).
+    pub fn is_leader(&self) -> bool {
+        self.leader()
+    }
+
+    /// Changes what the status shows of a site's replication.
+    pub fn update_replica(&self, site: &str, f: impl FnOnce(&mut super::replication::ReplicaView)) {
+        f(lock(&self.replicas).entry(site.to_string()).or_default());
+    }
+
+    pub fn alert(&self, alert: Alert) {
+        self.alerts.send(alert);
     }
 
     fn leader(&self) -> bool {
@@ -427,6 +471,14 @@ impl Daemon {
             // Let the aborted runs be recorded.
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+        // Replication stops at its next transaction boundary.
+        let limit = deadline.max(Instant::now() + Duration::from_secs(1));
+        while lock(&self.replica_tasks).iter().any(|t| !t.is_finished()) && Instant::now() < limit {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if lock(&self.replica_tasks).iter().any(|t| !t.is_finished()) {
+            tracing::warn!("a replication did not stop within the grace");
+        }
         if self.leader() {
             if let Err(e) = self.repo.release_lease(&self.holder).await {
                 tracing::warn!("cannot release the lease (it expires on its own): {e}");
@@ -515,6 +567,7 @@ impl Daemon {
                 source: site.source().map(str::to_string),
                 health: health.get(name).cloned(),
                 staleness_s: staleness.get(name).copied(),
+                replication: lock(&self.replicas).get(name).cloned(),
                 jobs: slots
                     .iter()
                     // Unscheduled jobs show once they ran (triggered over HTTP, or by another daemon).
@@ -549,8 +602,8 @@ impl Daemon {
 }
 
 /// Logs a run's progress at info (`-v`), warnings at warn.
-struct LogEvents {
-    run: String,
+pub(super) struct LogEvents {
+    pub run: String,
 }
 
 impl Events for LogEvents {

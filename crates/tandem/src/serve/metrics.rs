@@ -12,6 +12,9 @@
 //! | `tandem_backup_age_seconds` | site | age of the newest backup's snapshot |
 //! | `tandem_site_healthy` | site | 1 healthy, 0 not (last probe) |
 //! | `tandem_lease_held` | | 1 if this daemon runs the jobs |
+//! | `tandem_replication_running` | site | 1 while continuous replication into the site runs |
+//! | `tandem_replication_lag_seconds` | site | how far the replica trails its source (0 when caught up at the last heartbeat) |
+//! | `tandem_replication_rows_total` / `tandem_replication_failures_total` | site | rows applied since the daemon started; attempts that ended in an error |
 
 use std::sync::atomic::AtomicU64;
 
@@ -58,8 +61,22 @@ pub fn render(status: &Status) -> String {
     let lease = Gauge::<f64, AtomicU64>::default();
     r.register("tandem_lease_held", "1 if this daemon holds the lease and runs the jobs", lease.clone());
 
+    let repl_running = gauge(&mut r, "tandem_replication_running", "1 while continuous replication into the site runs");
+    let repl_lag = gauge(&mut r, "tandem_replication_lag_seconds", "How far the replica trails its source");
+    let repl_rows = Family::<Labels, Counter>::default();
+    r.register("tandem_replication_rows", "Rows applied by continuous replication", repl_rows.clone());
+    let repl_failures = Family::<Labels, Counter>::default();
+    r.register("tandem_replication_failures", "Replication attempts that ended in an error", repl_failures.clone());
+
     lease.set(if status.lease.held { 1.0 } else { 0.0 });
     for site in &status.sites {
+        if let Some(v) = &site.replication {
+            let l = labels(&site.name, None);
+            repl_running.get_or_create(&l).set(if v.running { 1.0 } else { 0.0 });
+            repl_lag.get_or_create(&l).set(v.status.lag_seconds);
+            repl_rows.get_or_create(&l).inc_by(v.status.rows);
+            repl_failures.get_or_create(&l).inc_by(v.failures_total);
+        }
         if let Some(s) = site.staleness_s {
             staleness.get_or_create(&labels(&site.name, None)).set(s);
         }

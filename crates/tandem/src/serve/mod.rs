@@ -19,6 +19,7 @@ mod daemon;
 mod http;
 mod metrics;
 mod page;
+mod replication;
 mod schedule;
 mod state;
 mod status;
@@ -102,12 +103,13 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> Result<i32> {
     let settings = Settings::from_config(&config, args.listen.as_deref()).map_err(in_file)?;
     let schedules = config.sites.values().map(|s| &s.schedules);
     let (backups, refreshes) = schedules.fold((false, false), |(b, r), s| (b || s.backup.is_some(), r || s.refresh.is_some()));
-    if !backups && !refreshes {
-        return Err(in_file(Error::bad_input("no site has a `backup` or `refresh` schedule: tandem serve would have nothing to do")));
+    let replicas = config.sites.values().any(|s| s.replicate);
+    if !backups && !refreshes && !replicas {
+        return Err(in_file(Error::bad_input("no site has a `backup` or `refresh` schedule or `replicate = true`: tandem serve would have nothing to do")));
     }
     let url = ctx.repo_url().map_err(in_file)?;
     // A daemon that backs up may create the repository; a refresh-only one needs it to exist.
-    let repo = match backups {
+    let repo = match backups || replicas {
         true => Repository::open_or_create(url).await?,
         false => Repository::open(url).await?,
     };

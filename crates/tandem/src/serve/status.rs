@@ -49,6 +49,8 @@ pub struct SiteStatus {
     pub health: Option<SiteHealth>,
     /// Seconds the standby is behind its source (the RPO if the source died now).
     pub staleness_s: Option<f64>,
+    /// Continuous replication into the site (`replicate = true`).
+    pub replication: Option<super::replication::ReplicaView>,
     pub jobs: Vec<JobStatus>,
 }
 

@@ -1,0 +1,161 @@
+//! Checks of change capture ([`tandem_engine::changes`]): what a stream delivers is what a
+//! snapshot reads, and an applier writes a batch and its checkpoint all-or-nothing.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tandem_engine::changes::{ChangeEvent, ChangeStream, Checkpoint, RowOp, SourceTransaction, TargetChange};
+use tandem_engine::{rowcodec, DbUrl, Position, SnapshotOptions, TableDef};
+use tandem_error::Kind;
+
+use super::profile::Native;
+use super::{encode_rows, load, read, sample, Subject};
+
+/// The next committed transaction of `stream` (heartbeats skipped); panics after 30 s.
+async fn next_commit(s: Subject, stream: &mut dyn ChangeStream) -> SourceTransaction {
+    match next_event(s, stream).await {
+        ChangeEvent::Commit(t) => t,
+        other => panic!("{}: expected a transaction, got {other:?}", s.engine.name()),
+    }
+}
+
+async fn next_event(s: Subject, stream: &mut dyn ChangeStream) -> ChangeEvent {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let event = tokio::time::timeout(left, stream.next()).await;
+        match event.unwrap_or_else(|_| panic!("{}: no change event within 30 s", s.engine.name())) {
+            Ok(ChangeEvent::Idle { .. }) => continue,
+            Ok(e) => return e,
+            Err(e) => panic!("{}: the change stream failed: {e}", s.engine.name()),
+        }
+    }
+}
+
+/// The encoded rows of a snapshot's copy of `natives`, one per row.
+async fn snapshot_rows(s: Subject, url: &DbUrl) -> (TableDef, Vec<Vec<u8>>) {
+    let (_, tables) = read(s, url).await.expect("read");
+    let t = &tables[0];
+    let rows = t.data.split_inclusive(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
+    (t.def.clone(), rows)
+}
+
+/// Every native type inserted, updated and deleted after a snapshot reaches a stream opened at
+/// the snapshot's position as whole transactions in commit order, each row image byte for byte
+/// what `copy_out` reads; a schema change ends the stream with the statement. An engine without
+/// change capture refuses to open a stream (BadInput).
+pub async fn change_events_carry_the_rows_a_snapshot_reads(s: Subject) {
+    let natives: Vec<Native> = s.profile().mapped.iter().chain(s.profile().unmapped).copied().collect();
+    let (name, url) = s.database("conf_cdc");
+    let columns: String = natives.iter().enumerate().map(|(i, (ty, _))| format!(", c{i} {ty}")).collect();
+    s.sql(&name, &format!("CREATE TABLE natives (id INT PRIMARY KEY{columns})"));
+    let snapshot = s.engine.snapshot(&url, &SnapshotOptions { parallelism: 1 }).await.expect("snapshot");
+    let position: Position = snapshot.info().position.clone();
+    snapshot.close().await.expect("close");
+    if !s.profile().changes {
+        let e = s.engine.changes(&url, &position, &[]).await.err().expect("an engine without change capture refuses");
+        assert_eq!(e.kind(), Kind::BadInput, "{e}");
+        return;
+    }
+    let rows = natives.iter().map(|(_, values)| values.len()).max().unwrap_or(0) + 1;
+    let mut sql = String::from("BEGIN;\n");
+    for row in 0..rows {
+        let values: String = natives.iter().map(|(_, values)| format!(", {}", values.get(row).unwrap_or(&"NULL"))).collect();
+        sql.push_str(&format!("INSERT INTO natives VALUES ({}{values});\n", row + 1));
+    }
+    sql.push_str("COMMIT;");
+    s.sql(&name, &sql);
+    let (def, copied) = snapshot_rows(s, &url).await;
+    s.sql(&name, "UPDATE natives SET id = 100 WHERE id = 1; DELETE FROM natives WHERE id = 2;");
+
+    let mut stream = s.engine.changes(&url, &position, std::slice::from_ref(&def)).await.expect("open the change stream");
+    let inserted = next_commit(s, stream.as_mut()).await;
+    assert_eq!(inserted.changes.len(), rows, "{}: one insert per row, in one transaction", s.engine.name());
+    for (n, c) in inserted.changes.iter().enumerate() {
+        assert_eq!((c.table, c.op), (0, RowOp::Insert));
+        let image = c.after.as_deref().unwrap_or_default();
+        assert!(
+            image == copied[n].as_slice(),
+            "{}: row {}: the event carries {:?}, the snapshot reads {:?}",
+            s.engine.name(),
+            n + 1,
+            String::from_utf8_lossy(image),
+            String::from_utf8_lossy(&copied[n])
+        );
+    }
+    let updated = next_commit(s, stream.as_mut()).await;
+    let u = &updated.changes[..];
+    assert!(u.len() == 1 && u[0].op == RowOp::Update, "{u:?}");
+    assert!(u[0].before.as_deref() == Some(copied[0].as_slice()), "{}: the row before the update", s.engine.name());
+    let after = rowcodec::decode_rows(s.engine.row_encoding(), u[0].after.as_deref().unwrap_or_default()).expect("decode");
+    let before = rowcodec::decode_rows(s.engine.row_encoding(), &copied[0]).expect("decode");
+    assert_eq!(after[0][0].as_deref(), Some(&b"100"[..]));
+    assert_eq!(after[0][1..], before[0][1..], "{}: only the id changed", s.engine.name());
+    let deleted = next_commit(s, stream.as_mut()).await;
+    assert!(deleted.changes.len() == 1 && deleted.changes[0].op == RowOp::Delete && deleted.changes[0].before.as_deref() == Some(copied[1].as_slice()));
+    assert!(inserted.position != updated.position && updated.position != deleted.position, "every transaction moves the position");
+
+    // A stream opened at a transaction's position starts with the next one.
+    let mut resumed = s.engine.changes(&url, &inserted.position, std::slice::from_ref(&def)).await.expect("reopen");
+    let again = next_commit(s, resumed.as_mut()).await;
+    assert_eq!(again.position, updated.position, "{}: resuming after the insert delivers the update next", s.engine.name());
+    resumed.close().await.expect("close");
+
+    s.sql(&name, "ALTER TABLE natives ADD COLUMN extra INT");
+    match next_event(s, stream.as_mut()).await {
+        ChangeEvent::SchemaChange { statement, .. } => assert!(statement.contains("ADD COLUMN extra"), "{statement}"),
+        other => panic!("{}: expected the schema change, got {other:?}", s.engine.name()),
+    }
+    stream.close().await.expect("close");
+}
+
+/// An applier writes a batch of changes (a delete, an update, an insert of the deleted key) and
+/// the checkpoint in one transaction; a batch with a change that finds no row is refused
+/// (Corrupt) and leaves rows and checkpoint as they were.
+pub async fn applier_applies_a_batch_and_its_checkpoint_in_one_transaction(s: Subject) {
+    let schema = sample::schema();
+    let rows = sample::rows();
+    let (_, url) = s.database("conf_apply");
+    let dump = load(s, &url, &schema, std::slice::from_ref(&rows)).await.expect("load");
+    let def = dump.tables[0].clone();
+    let types: Vec<_> = schema.tables[0].columns.iter().map(|c| c.ty.clone()).collect();
+    let enc = |row: &Vec<tandem_engine::Value>| bytes::Bytes::from(encode_rows(s.engine, &def, types.iter(), std::slice::from_ref(row)).expect("encode"));
+    let key = tandem_engine::changes::row_key(&def);
+    let mut changed = rows[2].clone();
+    for &k in &key {
+        changed[k] = rows[1][k].clone();
+    }
+
+    let tx = s.engine.transaction(&url).await.expect("transaction");
+    let schema_name = def.schema.as_deref();
+    let position = Position { kind: s.profile().position, value: "p1".into(), gtid: None };
+    let mut cp = Checkpoint { source: "conformance".into(), backup: "b".into(), position, committed_at: Utc::now(), applied_at: Utc::now(), stopped: None };
+    tx.ddl(&Checkpoint::create_sql(tx.dialect(), schema_name)).await.expect("create the checkpoint table");
+    tx.execute(&cp.insert_sql(tx.dialect(), schema_name)).await.expect("insert the checkpoint");
+    tx.commit().await.expect("commit");
+
+    let mut applier = s.engine.applier(&url, vec![def.clone()]).await.expect("applier");
+    assert_eq!(applier.checkpoint().await.expect("checkpoint"), Some(cp.clone()));
+    let change = |op, before: Option<&Vec<_>>, after: Option<&Vec<_>>| TargetChange { table: 0, op, before: before.map(enc), after: after.map(enc) };
+    let batch =
+        [change(RowOp::Delete, Some(&rows[0]), None), change(RowOp::Update, Some(&rows[1]), Some(&changed)), change(RowOp::Insert, None, Some(&rows[0]))];
+    cp.position.value = "p2".into();
+    applier.apply(&batch, &cp).await.unwrap_or_else(|e| panic!("{}: apply: {e}", s.engine.name()));
+    assert_eq!(applier.checkpoint().await.expect("checkpoint"), Some(cp.clone()), "the checkpoint moved with the batch");
+    let mut want = rows.clone();
+    want[1] = changed;
+    let (_, expected) = s.database("conf_apply_want");
+    load(s, &expected, &schema, &[want]).await.expect("load the expected rows");
+    let got = read(s, &url).await.expect("read").1.into_iter().find(|t| t.def.name == def.name).expect("the table");
+    assert!(got.data == read(s, &expected).await.expect("read").1[0].data, "{}: the batch's result differs", s.engine.name());
+
+    let stale = [change(RowOp::Delete, Some(&rows[0]), None), change(RowOp::Delete, Some(&rows[0]), None)];
+    let mut moved = cp.clone();
+    moved.position.value = "p3".into();
+    let e = applier.apply(&stale, &moved).await.expect_err("a delete of a missing row is refused");
+    assert_eq!(e.kind(), Kind::Corrupt, "{e}");
+    assert_eq!(applier.checkpoint().await.expect("checkpoint"), Some(cp), "the refused batch left the checkpoint");
+    let after = read(s, &url).await.expect("read").1.into_iter().find(|t| t.def.name == def.name).expect("the table");
+    assert!(after.data == got.data, "{}: the refused batch changed rows", s.engine.name());
+    applier.close().await.expect("close");
+}

@@ -1,0 +1,100 @@
+//! Supervised continuous replication in the daemon: every site with `replicate = true` gets a
+//! task that runs `tandem replicate SITE` while this daemon holds the lease, stops it (between
+//! transactions) when the lease is lost or the daemon stops, and restarts it after an error with
+//! backoff (1 s doubling to 60 s), alerting once per failure streak.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tandem_core::ReplicaStatus;
+use tokio::sync::watch;
+
+use super::alerts::Alert;
+use super::daemon::Daemon;
+use crate::jobs;
+
+/// The longest wait between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// What the status endpoints show of one site's replication.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReplicaView {
+    /// The running replication's status (kept after it stops).
+    pub status: ReplicaStatus,
+    /// Whether replication runs now.
+    pub running: bool,
+    /// Attempts that ended in an error, in total.
+    pub failures_total: u64,
+    /// The last error and when it happened.
+    pub last_error: Option<(DateTime<Utc>, String)>,
+}
+
+/// The daemon's replicas, by site.
+pub type Replicas = Mutex<std::collections::BTreeMap<String, ReplicaView>>;
+
+/// Runs replication into `site` for as long as the daemon runs (see the module doc).
+pub async fn supervise(daemon: Arc<Daemon>, site: String) {
+    let mut backoff = Duration::from_secs(1);
+    let mut alerted = false;
+    while !daemon.stopping() {
+        if !daemon.is_leader() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        let (stop_tx, stop) = watch::channel(false);
+        let (status_tx, mut status_rx) = watch::channel(ReplicaStatus::default());
+        let watcher = {
+            let daemon = daemon.clone();
+            tokio::spawn(async move {
+                while !daemon.stopping() && daemon.is_leader() {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                let _ = stop_tx.send(true);
+            })
+        };
+        let mirror = {
+            let (daemon, site) = (daemon.clone(), site.clone());
+            tokio::spawn(async move {
+                while status_rx.changed().await.is_ok() {
+                    let s = status_rx.borrow().clone();
+                    daemon.update_replica(&site, |v| v.status = s);
+                }
+            })
+        };
+        daemon.update_replica(&site, |v| v.running = true);
+        let events = Arc::new(super::daemon::LogEvents { run: format!("{site}/replicate") });
+        // The repository is opened on this runtime: its HTTP connections live here.
+        let result = match tandem_repo::Repository::open(daemon.repo_url()).await {
+            Ok(repo) => jobs::replicate_site(&daemon.config, &site, false, repo, events, stop, status_tx).await,
+            Err(e) => Err(e),
+        };
+        watcher.abort();
+        let _ = mirror.await;
+        daemon.update_replica(&site, |v| v.running = false);
+        match result {
+            Ok(_) => {
+                backoff = Duration::from_secs(1);
+                alerted = false;
+            }
+            Err(e) => {
+                let message = crate::hints::for_daemon(&e);
+                tracing::warn!(%site, "replication stopped: {message}; retrying in {backoff:?}");
+                daemon.update_replica(&site, |v| {
+                    v.failures_total += 1;
+                    v.last_error = Some((Utc::now(), message.clone()));
+                });
+                if !alerted {
+                    daemon.alert(Alert::new("replication_failed", &site, None, format!("tandem: replication into {site} stopped: {message}")));
+                    alerted = true;
+                }
+                let wake = tokio::time::Instant::now() + backoff;
+                while tokio::time::Instant::now() < wake && !daemon.stopping() {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
