@@ -112,6 +112,20 @@ pub enum ReplicateCommand {
         /// Site from the config file.
         site: String,
     },
+    /// The kill switch: stop applying changes to the replica, durably (a running `replicate`
+    /// or daemon stops within a second and waits; restarts stay paused). The position is kept.
+    Pause {
+        /// Site from the config file.
+        site: String,
+        /// Why, shown by `status` and the daemon.
+        #[arg(long, default_value = "paused by hand")]
+        reason: String,
+    },
+    /// Undo `pause`: replication goes on from the kept position.
+    Resume {
+        /// Site from the config file.
+        site: String,
+    },
 }
 
 const REPLICATE_HELP: &str = "\
@@ -124,7 +138,9 @@ replication with the statement named; `--rebootstrap` continues.
 Examples:
   tandem --config tandem.toml replicate dr
   tandem --config tandem.toml replicate dr --rebootstrap
-  tandem --config tandem.toml replicate status dr --json";
+  tandem --config tandem.toml replicate status dr --json
+  tandem --config tandem.toml replicate pause dr --reason \"failover drill\"
+  tandem --config tandem.toml replicate resume dr";
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {

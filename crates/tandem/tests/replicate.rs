@@ -190,11 +190,11 @@ fn replicas_follow_a_mariadb_source_across_engines_resume_after_kill_9_and_stop_
     );
     assert_eq!(pg.sql(&drpg, "SELECT string_agg(a || ':' || coalesce(b, '-'), ',' ORDER BY a, b) FROM loose"), "1:a,1:z,3:tab\there");
 
-    // A writer keeps going while the MariaDB replica is killed twice.
+    // A writer keeps going while the MariaDB replica is killed five times.
     let writer = {
         let (my, src) = (my, src.clone());
         std::thread::spawn(move || {
-            for i in 0..150u32 {
+            for i in 0..300u32 {
                 my.sql(
                     &src,
                     &format!(
@@ -206,8 +206,8 @@ fn replicas_follow_a_mariadb_source_across_engines_resume_after_kill_9_and_stop_
             }
         })
     };
-    for _ in 0..2 {
-        std::thread::sleep(Duration::from_millis(700));
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(600));
         a.kill9();
         a = Replica::start(&cfg, "dr", &[], dir.path());
     }
@@ -355,4 +355,45 @@ fn the_daemon_keeps_a_replica_streaming_reports_its_lag_and_stops_it_cleanly() {
     assert_eq!(daemon.terminate(Duration::from_secs(60)), Some(0), "{}", daemon.log_text());
     // Stopped between transactions: the next run resumes from the checkpoint.
     assert!(checkpoint(&cfg, "dr").is_some_and(|c| c["stopped"].is_null()));
+}
+
+#[test]
+fn the_kill_switch_holds_a_replica_durably_and_resume_catches_up() {
+    let my = Server::shared(Flavor::MariaDb);
+    let src = my.create_database("repl_pause_src");
+    my.sql(&src, SCHEMA);
+    let dr = my.create_database("repl_pause_dr");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tandem.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "repo = \"{}\"\n[sites.primary]\ndb = \"{}\"\n[sites.dr]\ndb = \"{}\"\nsource = \"primary\"\n",
+            p(&dir.path().join("repo")),
+            my.url(&src),
+            my.url(&dr)
+        ),
+    )
+    .unwrap();
+    tandem(&["--config", p(&cfg), "replicate", "pause", "dr"]).fails_with(2, "is no replica");
+    let mut a = Replica::start(&cfg, "dr", &[], dir.path());
+    wait_until("the bootstrap", Duration::from_secs(120), &mut [&mut a], || checkpoint(&cfg, "dr").is_some());
+    let count = |db: &str| my.sql(db, "SELECT count(*) FROM items");
+    tandem(&["--config", p(&cfg), "replicate", "pause", "dr", "--reason", "drill"]).ok();
+    assert_eq!(status(&cfg, "dr")["paused"]["paused"], "drill");
+    std::thread::sleep(Duration::from_millis(1500));
+    my.sql(&src, "INSERT INTO items (name) VALUES ('while paused')");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(count(&dr), "2", "nothing is applied while paused");
+    // Durable: a restart stays paused.
+    a.kill9();
+    let mut a = Replica::start(&cfg, "dr", &[], dir.path());
+    std::thread::sleep(Duration::from_secs(3));
+    a.check_running();
+    assert_eq!(count(&dr), "2", "a restarted replication stays paused");
+    assert!(a.log().contains("paused: drill"), "the run says it is paused: {}", a.log());
+    tandem(&["--config", p(&cfg), "replicate", "resume", "dr"]).ok();
+    wait_until("the replica to catch up after resume", Duration::from_secs(30), &mut [&mut a], || count(&dr) == "3");
+    assert!(status(&cfg, "dr")["paused"].is_null());
+    assert_eq!(a.sigterm(), 0, "{}", a.log());
 }

@@ -14,6 +14,7 @@
 //!    an error.
 
 mod bootstrap;
+pub mod control;
 mod pipeline;
 
 use std::sync::Arc;
@@ -41,6 +42,9 @@ const BATCH_WAIT: Duration = Duration::from_millis(5);
 /// the binlog it needs stays recent; not more often: on a shared server the write is itself
 /// logged).
 const IDLE_CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
+
+/// How often a running replication looks at the kill switch ([`control`]).
+const PAUSE_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// How often progress is reported.
 const REPORT_EVERY: Duration = Duration::from_secs(5);
@@ -115,30 +119,66 @@ async fn run(req: ReplicateRequest<'_>, events: Arc<dyn Events>, status: watch::
         return Err(Error::conflict(format!("replication stopped at {}: {why}", checkpoint.position.value)).with_hint(Hint::Rebootstrap));
     }
     let pipeline = Pipeline::new(&req, target_engine, &checkpoint).await?;
-    let mut stream = source_engine.changes(&req.source, &checkpoint.position, &pipeline.source_tables()).await?;
-    if stream.source_id() != checkpoint.source {
-        let theirs = stream.source_id().to_string();
+    let mut streaming = Streaming {
+        pipeline: &pipeline,
+        checkpoint,
+        status: &status,
+        events: events.as_ref(),
+        target: (target_engine, &req.target),
+        last_report: Instant::now(),
+        rows_at_report: 0,
+        last_pause_check: Instant::now(),
+    };
+    let mut stop = req.stop.clone();
+    // Each round streams until stopped or paused; a paused replica waits for its resume.
+    while wait_while_paused(target_engine, &req.target, &status, &mut stop).await? {
+        let position = streaming.checkpoint.position.clone();
+        let mut stream = source_engine.changes(&req.source, &position, &pipeline.source_tables()).await?;
+        if stream.source_id() != streaming.checkpoint.source {
+            let theirs = stream.source_id().to_string();
+            let _ = stream.close().await;
+            return Err(Error::bad_input(format!(
+                "the replica was bootstrapped from {}, but the source is now {theirs}: its position means nothing there",
+                streaming.checkpoint.source
+            ))
+            .with_hint(Hint::Rebootstrap));
+        }
+        let mut applier = target_engine.applier(&req.target, pipeline.target_tables()).await?;
+        status.send_modify(|s| {
+            s.state = "streaming".into();
+            s.position = Some(position.value.clone());
+            s.committed_at = Some(streaming.checkpoint.committed_at);
+        });
+        events.info(&format!("streaming from {} at {}", req.source, position.value));
+        let outcome = streaming.stream(stream.as_mut(), applier.as_mut(), stop.clone()).await;
         let _ = stream.close().await;
-        return Err(Error::bad_input(format!(
-            "the replica was bootstrapped from {}, but the source is now {theirs}: its position means nothing there",
-            checkpoint.source
-        ))
-        .with_hint(Hint::Rebootstrap));
+        let _ = applier.close().await;
+        if let Err(e) = outcome {
+            status.send_modify(|s| s.state = "stopped".into());
+            return Err(e);
+        }
     }
-    let mut applier = target_engine.applier(&req.target, pipeline.target_tables()).await?;
-    let mut streaming = Streaming { pipeline: &pipeline, checkpoint, status: &status, events: events.as_ref(), last_report: Instant::now(), rows_at_report: 0 };
-    status.send_modify(|s| {
-        s.state = "streaming".into();
-        s.position = Some(streaming.checkpoint.position.value.clone());
-        s.committed_at = Some(streaming.checkpoint.committed_at);
-    });
-    events.info(&format!("streaming from {} at {}", req.source, streaming.checkpoint.position.value));
-    let result = streaming.stream(stream.as_mut(), applier.as_mut(), req.stop.clone()).await;
-    let _ = stream.close().await;
-    let _ = applier.close().await;
     status.send_modify(|s| s.state = "stopped".into());
-    result?;
     Ok(ReplicateReport { bootstrapped, status: status.borrow().clone() })
+}
+
+/// Waits while the replica is paused (showing it in the status); `false` once asked to stop.
+async fn wait_while_paused(engine: &dyn Engine, target: &DbUrl, status: &watch::Sender<ReplicaStatus>, stop: &mut watch::Receiver<bool>) -> Result<bool> {
+    loop {
+        if *stop.borrow() {
+            return Ok(false);
+        }
+        match control::paused(engine, target).await? {
+            None => return Ok(true),
+            Some(p) => {
+                status.send_modify(|s| s.state = format!("paused: {}", p.paused));
+                tokio::select! {
+                    _ = stop.changed() => {}
+                    _ = tokio::time::sleep(PAUSE_CHECK_EVERY) => {}
+                }
+            }
+        }
+    }
 }
 
 /// The replica's checkpoint, if it has one (an empty or missing database has none).
@@ -159,15 +199,22 @@ struct Streaming<'a> {
     checkpoint: Checkpoint,
     status: &'a watch::Sender<ReplicaStatus>,
     events: &'a dyn Events,
+    /// The replica, to look at its kill switch.
+    target: (&'a dyn Engine, &'a DbUrl),
     last_report: Instant,
     rows_at_report: u64,
+    last_pause_check: Instant,
 }
 
 impl Streaming<'_> {
+    /// Streams until asked to stop or paused (`Ok`), or an error.
     async fn stream(&mut self, stream: &mut dyn ChangeStream, applier: &mut dyn Applier, mut stop: watch::Receiver<bool>) -> Result<()> {
         let mut next: Option<ChangeEvent> = None;
         loop {
             if *stop.borrow() {
+                return Ok(());
+            }
+            if self.paused().await? {
                 return Ok(());
             }
             let event = match next.take() {
@@ -194,6 +241,10 @@ impl Streaming<'_> {
                             }
                             Err(_) => break,
                         }
+                    }
+                    // Not applied when paused meanwhile: the next round reads it again.
+                    if self.paused().await? {
+                        return Ok(());
                     }
                     self.apply(applier, &batch).await?;
                 }
@@ -225,6 +276,15 @@ impl Streaming<'_> {
                 }
             }
         }
+    }
+
+    /// Whether the kill switch is on, looked at most every [`PAUSE_CHECK_EVERY`].
+    async fn paused(&mut self) -> Result<bool> {
+        if self.last_pause_check.elapsed() < PAUSE_CHECK_EVERY {
+            return Ok(false);
+        }
+        self.last_pause_check = Instant::now();
+        Ok(control::paused(self.target.0, self.target.1).await?.is_some())
     }
 
     /// Applies source transactions in one target transaction with the checkpoint of the last.

@@ -17,6 +17,8 @@ const PRINT_EVERY: Duration = Duration::from_secs(5);
 pub async fn run(ctx: &Ctx, args: ReplicateArgs) -> Result<i32> {
     match (args.command, args.site) {
         (Some(ReplicateCommand::Status { site }), _) => status(ctx, &site).await,
+        (Some(ReplicateCommand::Pause { site, reason }), _) => switch(ctx, &site, Some(&reason)).await,
+        (Some(ReplicateCommand::Resume { site }), _) => switch(ctx, &site, None).await,
         (None, Some(site)) => stream(ctx, &site, args.rebootstrap).await,
         (None, None) => Err(Error::bad_input("give the site to replicate into")),
     }
@@ -88,7 +90,18 @@ async fn print_status(site: String, mut rx: watch::Receiver<ReplicaStatus>) {
     }
 }
 
-/// The replica's checkpoint, as stored in it.
+/// Pauses (`reason`) or resumes the site's replication.
+async fn switch(ctx: &Ctx, site: &str, reason: Option<&str>) -> Result<i32> {
+    let (engine, target) = registry::engine_for(&ctx.config.site(site)?.db)?;
+    tandem_core::set_replica_paused(engine, &target, reason).await?;
+    match reason {
+        Some(r) => println!("replication into {site} paused ({r}); `tandem replicate resume {site}` goes on from the kept position"),
+        None => println!("replication into {site} resumed"),
+    }
+    Ok(0)
+}
+
+/// The replica's checkpoint and pause switch, as stored in it.
 async fn status(ctx: &Ctx, site: &str) -> Result<i32> {
     let url = ctx.config.site(site)?.db.clone();
     let (engine, target) = registry::engine_for(&url)?;
@@ -96,8 +109,12 @@ async fn status(ctx: &Ctx, site: &str) -> Result<i32> {
     let checkpoint: Result<Option<Checkpoint>> = applier.checkpoint().await;
     let _ = applier.close().await;
     let checkpoint = checkpoint?;
+    let paused = match checkpoint {
+        Some(_) => tandem_core::replica_paused(engine, &target).await?,
+        None => None,
+    };
     if ctx.json {
-        output::json(&serde_json::json!({ "site": site, "checkpoint": checkpoint }))?;
+        output::json(&serde_json::json!({ "site": site, "checkpoint": checkpoint, "paused": paused }))?;
         return Ok(if checkpoint.as_ref().is_some_and(|c| c.stopped.is_none()) { 0 } else { 1 });
     }
     let Some(c) = checkpoint else {
@@ -116,7 +133,10 @@ async fn status(ctx: &Ctx, site: &str) -> Result<i32> {
             Ok(1)
         }
         None => {
-            println!("  state             resumable");
+            match paused {
+                Some(p) => println!("  state             paused since {}: {}", p.at.format("%Y-%m-%d %H:%M:%S UTC"), p.paused),
+                None => println!("  state             resumable"),
+            }
             Ok(0)
         }
     }

@@ -116,10 +116,22 @@ fn site_row(h: &mut String, site: &SiteStatus) {
             ("false", format!("<span class=\"bad\">unhealthy</span> {}", esc(&failed.join("; "))))
         }
     };
-    let staleness = match site.staleness_s {
-        Some(s) => format!("{} behind {}", human(s), esc(site.source.as_deref().unwrap_or("its source"))),
-        None if site.role == "standby" => "<span class=\"muted\">not refreshed yet</span>".into(),
-        None => "<span class=\"muted\">-</span>".into(),
+    let source = esc(site.source.as_deref().unwrap_or("its source"));
+    let staleness = match (&site.replication, site.staleness_s) {
+        (Some(r), _) if r.running => format!(
+            "replicating: {} behind {source} <span class=\"muted\">({} at {}, {} rows applied)</span>",
+            human(r.status.lag_seconds),
+            esc(&r.status.state),
+            esc(r.status.position.as_deref().unwrap_or("-")),
+            r.status.rows
+        ),
+        (Some(r), _) => match &r.last_error {
+            Some((_, e)) => format!("<span class=\"bad\">replication stopped</span> {}", esc(e)),
+            None => "<span class=\"muted\">replication starting</span>".into(),
+        },
+        (None, Some(s)) => format!("{} behind {source}", human(s)),
+        (None, None) if site.role == "standby" => "<span class=\"muted\">not refreshed yet</span>".into(),
+        (None, None) => "<span class=\"muted\">-</span>".into(),
     };
     let _ = write!(
         h,
