@@ -106,8 +106,9 @@ pub struct ReplicateArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ReplicateCommand {
-    /// Where a replica stands, from its checkpoint: position, last applied source commit, when
-    /// it was last known caught up, whether replication stopped and why.
+    /// Where a replica stands, from its checkpoint: source, position, last applied source commit,
+    /// when it was last written, whether replication stopped or is paused and why. Exit 1 when
+    /// the site is no replica or replication stopped.
     Status {
         /// Site from the config file.
         site: String,
