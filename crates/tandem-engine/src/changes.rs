@@ -215,7 +215,18 @@ pub struct ApplySql {
     pub insert: String,
     pub update: String,
     pub delete: String,
+    /// `INSERT INTO t (cols) VALUES` and how parameters are spelled, for [`insert_many`](Self::insert_many).
+    insert_head: String,
+    columns: Vec<crate::ColumnDef>,
+    param: fn(usize, &crate::ColumnDef) -> String,
 }
+
+/// The most rows one multi-row insert takes (and fewer when the table is wide: at most
+/// [`MAX_PARAMS`] parameters).
+pub const INSERT_ROWS: usize = 256;
+
+/// The most parameters one statement takes (both engines' protocols allow 65 535).
+pub const MAX_PARAMS: usize = 60_000;
 
 impl ApplySql {
     /// `param(n, column)` spells the n-th parameter (0-based) for a column; `matches(column,
@@ -224,7 +235,7 @@ impl ApplySql {
     pub fn new(
         d: &dyn Dialect,
         table: &TableDef,
-        param: impl Fn(usize, &crate::ColumnDef) -> String,
+        param: fn(usize, &crate::ColumnDef) -> String,
         matches: impl Fn(&str, &str) -> String,
         one_row: impl Fn(&str, &str) -> String,
     ) -> ApplySql {
@@ -242,11 +253,32 @@ impl ApplySql {
                 false => c,
             }
         };
+        let insert_head = format!("INSERT INTO {name} ({}) VALUES", list.join(", "));
         ApplySql {
-            insert: format!("INSERT INTO {name} ({}) VALUES ({})", list.join(", "), values.join(", ")),
+            insert: format!("{insert_head} ({})", values.join(", ")),
             update: format!("UPDATE {name} SET {} WHERE {}", sets.join(", "), cond(cols.len())),
             delete: format!("DELETE FROM {name} WHERE {}", cond(0)),
+            insert_head,
+            columns: cols.clone(),
+            param,
         }
+    }
+
+    /// An insert of `rows` rows in one statement (parameters: every column of each row in turn).
+    pub fn insert_many(&self, rows: usize) -> String {
+        let width = self.columns.len();
+        let tuples: Vec<String> = (0..rows)
+            .map(|r| {
+                let values: Vec<String> = self.columns.iter().enumerate().map(|(i, c)| (self.param)(r * width + i, c)).collect();
+                format!("({})", values.join(", "))
+            })
+            .collect();
+        format!("{} {}", self.insert_head, tuples.join(", "))
+    }
+
+    /// How many rows one multi-row insert of this table takes.
+    pub fn insert_chunk(&self) -> usize {
+        (MAX_PARAMS / self.columns.len().max(1)).clamp(1, INSERT_ROWS)
     }
 
     pub fn for_op(&self, op: RowOp) -> &str {
@@ -268,4 +300,62 @@ pub fn diverged(table: &TableDef, op: RowOp) -> tandem_error::Error {
     };
     tandem_error::Error::corrupt(format!("the replica diverged from its source: in table {}, {what}; nothing of this batch was applied", table.name))
         .with_hint(tandem_error::Hint::Rebootstrap)
+}
+
+/// Splits `changes` into runs to apply with one statement each: consecutive inserts into the same
+/// table (at most `chunk(table)` rows), every other change alone. Yields `(start, len)`.
+pub fn statement_runs(changes: &[TargetChange], chunk: impl Fn(usize) -> usize) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < changes.len() {
+        let c = &changes[i];
+        let mut len = 1;
+        if c.op == RowOp::Insert {
+            let max = chunk(c.table).max(1);
+            while len < max && changes.get(i + len).is_some_and(|n| n.op == RowOp::Insert && n.table == c.table) {
+                len += 1;
+            }
+        }
+        runs.push((i, len));
+        i += len;
+    }
+    runs
+}
+
+/// One statement of a batch: its SQL (from the table's [`ApplySql`]), its parameters, and the
+/// rows it must change (fewer means the replica diverged).
+pub struct RunStatement<'a> {
+    pub sql: std::borrow::Cow<'a, str>,
+    pub params: Vec<crate::rowcodec::Field>,
+    pub rows: u64,
+}
+
+impl<'a> RunStatement<'a> {
+    /// The statement of a run of [`statement_runs`] (rows in `encoding`).
+    pub fn of(run: &[TargetChange], sql: &'a ApplySql, key: &[usize], encoding: crate::RowEncoding) -> Result<RunStatement<'a>> {
+        let image = |b: &Option<Bytes>| b.as_deref().map(|b| decode_image(encoding, b)).transpose();
+        match run {
+            [c] => Ok(RunStatement { sql: sql.for_op(c.op).into(), params: change_params(c.op, key, image(&c.before)?, image(&c.after)?)?, rows: 1 }),
+            _ => {
+                let mut params = Vec::with_capacity(run.len() * sql.columns.len());
+                for c in run {
+                    params.extend(change_params(RowOp::Insert, key, None, image(&c.after)?)?);
+                }
+                Ok(RunStatement { sql: sql.insert_many(run.len()).into(), params, rows: run.len() as u64 })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consecutive_inserts_into_one_table_share_a_statement() {
+        let c = |table, op| TargetChange { table, op, before: None, after: None };
+        let batch = [c(0, RowOp::Insert), c(0, RowOp::Insert), c(0, RowOp::Insert), c(1, RowOp::Insert), c(0, RowOp::Update), c(0, RowOp::Insert)];
+        assert_eq!(statement_runs(&batch, |_| 2), vec![(0, 2), (2, 1), (3, 1), (4, 1), (5, 1)]);
+        assert_eq!(statement_runs(&batch, |_| 256), vec![(0, 3), (3, 1), (4, 1), (5, 1)]);
+    }
 }

@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Params, Value};
-use tandem_engine::changes::{change_params, decode_image, diverged, row_key, Applier, ApplySql, Checkpoint, TargetChange};
+use tandem_engine::changes::{diverged, row_key, statement_runs, Applier, ApplySql, Checkpoint, RunStatement, TargetChange};
 use tandem_engine::{DbUrl, RowEncoding, TableDef};
 use tandem_error::{Error, Result, ResultExt};
 
@@ -52,13 +52,15 @@ impl MyApplier {
         let mut conn = self.conn.take().ok_or_else(|| Error::internal("applier closed"))?;
         let result = async {
             conn.query_drop("START TRANSACTION").await.map_err(db_err)?;
-            for (n, c) in changes.iter().enumerate() {
-                let (table, sql, key) = self.tables.get(c.table).ok_or_else(|| Error::internal(format!("change {n} names table {}", c.table)))?;
-                let image = |b: &Option<bytes::Bytes>| b.as_deref().map(|b| decode_image(RowEncoding::MysqlTsv, b)).transpose();
-                let params = change_params(c.op, key, image(&c.before)?, image(&c.after)?)?;
-                let params: Vec<Value> = params.into_iter().map(|f| f.map(Value::Bytes).unwrap_or(Value::NULL)).collect();
-                conn.exec_drop(sql.for_op(c.op), Params::Positional(params)).await.map_err(db_err).with_context(|| format!("table {}", table.name))?;
-                if conn.affected_rows() == 0 {
+            let tables = &self.tables;
+            for (start, len) in statement_runs(changes, |t| tables.get(t).map_or(1, |(_, sql, _)| sql.insert_chunk())) {
+                let run = &changes[start..start + len];
+                let c = &run[0];
+                let (table, sql, key) = tables.get(c.table).ok_or_else(|| Error::internal(format!("change {start} names table {}", c.table)))?;
+                let stmt = RunStatement::of(run, sql, key, RowEncoding::MysqlTsv)?;
+                let params: Vec<Value> = stmt.params.into_iter().map(|f| f.map(Value::Bytes).unwrap_or(Value::NULL)).collect();
+                conn.exec_drop(stmt.sql.as_ref(), Params::Positional(params)).await.map_err(db_err).with_context(|| format!("table {}", table.name))?;
+                if conn.affected_rows() < stmt.rows {
                     return Err(diverged(table, c.op));
                 }
             }

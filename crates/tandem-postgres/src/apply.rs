@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use bytes::BytesMut;
-use tandem_engine::changes::{change_params, decode_image, diverged, row_key, Applier, ApplySql, Checkpoint, RowOp, TargetChange};
+use tandem_engine::changes::{diverged, row_key, statement_runs, Applier, ApplySql, Checkpoint, RowOp, RunStatement, TargetChange};
 use tandem_engine::{DbUrl, RowEncoding, TableDef};
 use tandem_error::{Error, Result, ResultExt};
 use tokio_postgres::error::SqlState;
@@ -48,7 +48,8 @@ const PG_SCHEMA: &str = "public";
 pub(crate) struct PgApplier {
     client: Client,
     tables: Vec<(TableDef, ApplySql, Vec<usize>)>,
-    prepared: HashMap<(usize, RowOp), Statement>,
+    /// Prepared statements by table, operation and row count (multi-row inserts).
+    prepared: HashMap<(usize, RowOp, u64), Statement>,
     database: String,
 }
 
@@ -80,27 +81,33 @@ impl PgApplier {
         Ok(PgApplier { client, tables, prepared: HashMap::new(), database: url.database.clone() })
     }
 
-    async fn statement(&mut self, table: usize, op: RowOp) -> Result<Statement> {
-        if let Some(s) = self.prepared.get(&(table, op)) {
+    /// The prepared statement of `sql` for `table` (`op`, `rows` rows), prepared once.
+    async fn statement(&mut self, table: usize, op: RowOp, rows: u64, sql: &str) -> Result<Statement> {
+        if let Some(s) = self.prepared.get(&(table, op, rows)) {
             return Ok(s.clone());
         }
-        let (def, sql, _) = self.tables.get(table).ok_or_else(|| Error::internal(format!("a change names table {table}")))?;
-        let stmt = self.client.prepare(sql.for_op(op)).await.map_err(|e| pg_err(format!("table {}: preparing {:?}", def.name, op), e))?;
-        self.prepared.insert((table, op), stmt.clone());
+        let name = self.tables.get(table).map(|t| t.0.name.clone()).unwrap_or_default();
+        let stmt = self.client.prepare(sql).await.map_err(|e| pg_err(format!("table {name}: preparing {op:?}"), e))?;
+        self.prepared.insert((table, op, rows), stmt.clone());
         Ok(stmt)
     }
 
     async fn run(&mut self, changes: &[TargetChange], checkpoint: &Checkpoint) -> Result<()> {
         self.client.batch_execute("BEGIN").await.map_err(|e| pg_err("BEGIN", e))?;
-        for c in changes {
-            let stmt = self.statement(c.table, c.op).await?;
-            let (table, _, key) = &self.tables[c.table];
-            let image = |b: &Option<bytes::Bytes>| b.as_deref().map(|b| decode_image(RowEncoding::PgCopyText, b)).transpose();
-            let params: Vec<TextParam> = change_params(c.op, key, image(&c.before)?, image(&c.after)?)?.into_iter().map(TextParam).collect();
+        let tables = &self.tables;
+        let runs = statement_runs(changes, |t| tables.get(t).map_or(1, |(_, sql, _)| sql.insert_chunk()));
+        for (start, len) in runs {
+            let run = &changes[start..start + len];
+            let c = &run[0];
+            let (table, sql, key) = self.tables.get(c.table).ok_or_else(|| Error::internal(format!("change {start} names table {}", c.table)))?;
+            let run_stmt = RunStatement::of(run, sql, key, RowEncoding::PgCopyText)?;
+            let (name, rows, text) = (table.name.clone(), run_stmt.rows, run_stmt.sql.into_owned());
+            let params: Vec<TextParam> = run_stmt.params.into_iter().map(TextParam).collect();
+            let stmt = self.statement(c.table, c.op, rows, &text).await?;
             let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-            let n = self.client.execute(&stmt, &refs).await.map_err(|e| pg_err(format!("table {}", table.name), e))?;
-            if n == 0 {
-                return Err(diverged(table, c.op));
+            let n = self.client.execute(&stmt, &refs).await.map_err(|e| pg_err(format!("table {name}"), e))?;
+            if n < rows {
+                return Err(diverged(&self.tables[c.table].0, c.op));
             }
         }
         let n = self.client.execute(checkpoint.update_sql(&PgDialect, Some(PG_SCHEMA)).as_str(), &[]).await.map_err(|e| pg_err("storing the checkpoint", e))?;

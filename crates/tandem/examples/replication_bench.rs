@@ -46,7 +46,7 @@ fn heartbeat_age_ms(server: &Server) -> Option<f64> {
 }
 
 fn count(server: &Server) -> u64 {
-    server.try_sql("bench", "SELECT COUNT(*) FROM rows").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+    server.try_sql("bench", "SELECT COUNT(*) FROM items").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -107,7 +107,7 @@ fn main() {
     src.sql(
         "mysql",
         "CREATE DATABASE bench; USE bench; \
-         CREATE TABLE rows (id BIGINT AUTO_INCREMENT PRIMARY KEY, k INT NOT NULL, v VARCHAR(100) NOT NULL, t DATETIME(6) NOT NULL); \
+         CREATE TABLE items (id BIGINT AUTO_INCREMENT PRIMARY KEY, k INT NOT NULL, v VARCHAR(100) NOT NULL, t DATETIME(6) NOT NULL); \
          CREATE TABLE hb (id INT PRIMARY KEY, t DATETIME(6) NOT NULL); INSERT INTO hb VALUES (1, NOW(6));",
     );
     tgt.sql("mysql", "CREATE DATABASE bench");
@@ -131,7 +131,7 @@ fn main() {
     let mut stdin = writer.stdin.take().expect("stdin");
     let per_tick = (a.rate / 100).max(1);
     let values: Vec<String> = (0..per_tick).map(|i| format!("({i}, REPEAT('x', 60), NOW(6))")).collect();
-    let insert = format!("INSERT INTO rows (k, v, t) VALUES {};\nUPDATE hb SET t = NOW(6) WHERE id = 1;\n", values.join(", "));
+    let insert = format!("INSERT INTO items (k, v, t) VALUES {};\nUPDATE hb SET t = NOW(6) WHERE id = 1;\n", values.join(", "));
     let (mut lag_native, mut lag_tandem) = (Vec::new(), Vec::new());
     let start = Instant::now();
     let mut next_sample = Instant::now();
@@ -159,7 +159,7 @@ fn main() {
     stop_tandem(&mut tandem);
     let mut sql = String::from("USE bench;\n");
     for _ in 0..a.backlog / 100 {
-        sql.push_str("INSERT INTO rows (k, v, t) SELECT seq, REPEAT('y', 60), NOW(6) FROM seq_1_to_100;\n");
+        sql.push_str("INSERT INTO items (k, v, t) SELECT seq, REPEAT('y', 60), NOW(6) FROM seq_1_to_100;\n");
     }
     src.sql("mysql", &sql);
     let target = count(&src);

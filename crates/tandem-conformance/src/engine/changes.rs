@@ -109,7 +109,7 @@ pub async fn change_events_carry_the_rows_a_snapshot_reads(s: Subject) {
     stream.close().await.expect("close");
 }
 
-/// An applier writes a batch of changes (a delete, an update, an insert of the deleted key) and
+/// An applier writes a batch of changes (deletes, an update, inserts of the deleted keys) and
 /// the checkpoint in one transaction; a batch with a change that finds no row is refused
 /// (Corrupt) and leaves rows and checkpoint as they were.
 pub async fn applier_applies_a_batch_and_its_checkpoint_in_one_transaction(s: Subject) {

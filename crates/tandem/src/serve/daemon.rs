@@ -127,21 +127,8 @@ impl Daemon {
         tokio::spawn(daemon.clone().lease_loop());
         tokio::spawn(daemon.clone().schedule_loop());
         tokio::spawn(daemon.clone().health_loop());
-        for (site, _) in daemon.config.sites.iter().filter(|(_, s)| s.replicate) {
-            lock(&daemon.replicas).insert(site.clone(), Default::default());
-            // On a runtime of its own, as the other jobs: its connections live there.
-            let (d, name) = (daemon.clone(), site.clone());
-            let task = std::thread::Builder::new().name(format!("replicate-{site}")).spawn(move || {
-                match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-                    Ok(rt) => rt.block_on(super::replication::supervise(d, name)),
-                    Err(e) => tracing::error!(site = %name, "cannot start a runtime for replication: {e}"),
-                }
-            });
-            match task {
-                Ok(t) => lock(&daemon.replica_tasks).push(t),
-                Err(e) => tracing::error!(%site, "cannot start a thread for replication: {e}"),
-            }
-        }
+        let tasks = super::replication::start(&daemon);
+        *lock(&daemon.replica_tasks) = tasks;
         Ok(daemon)
     }
 

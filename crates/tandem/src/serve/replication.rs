@@ -34,6 +34,28 @@ pub struct ReplicaView {
 /// The daemon's replicas, by site.
 pub type Replicas = Mutex<std::collections::BTreeMap<String, ReplicaView>>;
 
+/// Starts a supervisor for every site with `replicate = true`, each on a thread and runtime of
+/// its own (as the other jobs: its connections live there); the threads end when the daemon
+/// stops.
+pub fn start(daemon: &Arc<Daemon>) -> Vec<std::thread::JoinHandle<()>> {
+    let mut threads = Vec::new();
+    for (site, _) in daemon.config.sites.iter().filter(|(_, s)| s.replicate) {
+        daemon.update_replica(site, |_| {});
+        let (d, name) = (daemon.clone(), site.clone());
+        let thread = std::thread::Builder::new().name(format!("replicate-{site}")).spawn(move || {
+            match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+                Ok(rt) => rt.block_on(supervise(d, name)),
+                Err(e) => tracing::error!(site = %name, "cannot start a runtime for replication: {e}"),
+            }
+        });
+        match thread {
+            Ok(t) => threads.push(t),
+            Err(e) => tracing::error!(%site, "cannot start a thread for replication: {e}"),
+        }
+    }
+    threads
+}
+
 /// Runs replication into `site` for as long as the daemon runs (see the module doc).
 pub async fn supervise(daemon: Arc<Daemon>, site: String) {
     let mut backoff = Duration::from_secs(1);
