@@ -217,6 +217,9 @@ pub struct ApplySql {
     pub delete: String,
     /// `INSERT INTO t (cols) VALUES` and how parameters are spelled, for [`insert_many`](Self::insert_many).
     insert_head: String,
+    /// `DELETE FROM t WHERE` and the key's quoted column names (empty: no primary key).
+    delete_head: String,
+    key: Vec<(usize, String)>,
     columns: Vec<crate::ColumnDef>,
     param: fn(usize, &crate::ColumnDef) -> String,
 }
@@ -254,7 +257,14 @@ impl ApplySql {
             }
         };
         let insert_head = format!("INSERT INTO {name} ({}) VALUES", list.join(", "));
+        let delete_head = format!("DELETE FROM {name} WHERE");
+        let key = match table.primary_key.is_empty() {
+            true => Vec::new(),
+            false => key.iter().map(|&k| (k, d.ident(&cols[k].name))).collect(),
+        };
         ApplySql {
+            delete_head,
+            key,
             insert: format!("{insert_head} ({})", values.join(", ")),
             update: format!("UPDATE {name} SET {} WHERE {}", sets.join(", "), cond(cols.len())),
             delete: format!("DELETE FROM {name} WHERE {}", cond(0)),
@@ -276,9 +286,30 @@ impl ApplySql {
         format!("{} {}", self.insert_head, tuples.join(", "))
     }
 
-    /// How many rows one multi-row insert of this table takes.
-    pub fn insert_chunk(&self) -> usize {
-        (MAX_PARAMS / self.columns.len().max(1)).clamp(1, INSERT_ROWS)
+    /// A delete of `rows` rows by primary key in one statement (parameters: the key columns of
+    /// each row in turn). Only for tables with a primary key.
+    pub fn delete_many(&self, rows: usize) -> String {
+        let width = self.key.len();
+        let p = |r: usize, n: usize| (self.param)(r * width + n, &self.columns[self.key[n].0]);
+        let cond = match &self.key[..] {
+            [(_, k)] => format!("{k} IN ({})", (0..rows).map(|r| p(r, 0)).collect::<Vec<_>>().join(", ")),
+            key => (0..rows)
+                .map(|r| format!("({})", key.iter().enumerate().map(|(n, (_, k))| format!("{k} = {}", p(r, n))).collect::<Vec<_>>().join(" AND ")))
+                .collect::<Vec<_>>()
+                .join(" OR "),
+        };
+        format!("{} {cond}", self.delete_head)
+    }
+
+    /// How many consecutive changes of `op` one statement of this table takes: inserts up to
+    /// [`INSERT_ROWS`] rows, deletes by primary key as many, updates one.
+    pub fn chunk(&self, op: RowOp) -> usize {
+        let width = match op {
+            RowOp::Insert => self.columns.len(),
+            RowOp::Delete if !self.key.is_empty() => self.key.len(),
+            _ => return 1,
+        };
+        (MAX_PARAMS / width.max(1)).clamp(1, INSERT_ROWS)
     }
 
     pub fn for_op(&self, op: RowOp) -> &str {
@@ -302,19 +333,17 @@ pub fn diverged(table: &TableDef, op: RowOp) -> tandem_error::Error {
         .with_hint(tandem_error::Hint::Rebootstrap)
 }
 
-/// Splits `changes` into runs to apply with one statement each: consecutive inserts into the same
-/// table (at most `chunk(table)` rows), every other change alone. Yields `(start, len)`.
-pub fn statement_runs(changes: &[TargetChange], chunk: impl Fn(usize) -> usize) -> Vec<(usize, usize)> {
+/// Splits `changes` into runs to apply with one statement each: consecutive changes of the same
+/// kind to the same table, at most `chunk(change)` of them (1: alone). Yields `(start, len)`.
+pub fn statement_runs(changes: &[TargetChange], chunk: impl Fn(&TargetChange) -> usize) -> Vec<(usize, usize)> {
     let mut runs = Vec::new();
     let mut i = 0;
     while i < changes.len() {
         let c = &changes[i];
+        let max = chunk(c).max(1);
         let mut len = 1;
-        if c.op == RowOp::Insert {
-            let max = chunk(c.table).max(1);
-            while len < max && changes.get(i + len).is_some_and(|n| n.op == RowOp::Insert && n.table == c.table) {
-                len += 1;
-            }
+        while len < max && changes.get(i + len).is_some_and(|n| n.op == c.op && n.table == c.table) {
+            len += 1;
         }
         runs.push((i, len));
         i += len;
@@ -336,13 +365,19 @@ impl<'a> RunStatement<'a> {
         let image = |b: &Option<Bytes>| b.as_deref().map(|b| decode_image(encoding, b)).transpose();
         match run {
             [c] => Ok(RunStatement { sql: sql.for_op(c.op).into(), params: change_params(c.op, key, image(&c.before)?, image(&c.after)?)?, rows: 1 }),
-            _ => {
+            [first, ..] => {
                 let mut params = Vec::with_capacity(run.len() * sql.columns.len());
                 for c in run {
-                    params.extend(change_params(RowOp::Insert, key, None, image(&c.after)?)?);
+                    params.extend(change_params(c.op, key, image(&c.before)?, image(&c.after)?)?);
                 }
-                Ok(RunStatement { sql: sql.insert_many(run.len()).into(), params, rows: run.len() as u64 })
+                let text = match first.op {
+                    RowOp::Insert => sql.insert_many(run.len()),
+                    RowOp::Delete => sql.delete_many(run.len()),
+                    RowOp::Update => return Err(tandem_error::Error::internal("updates are applied one statement each")),
+                };
+                Ok(RunStatement { sql: text.into(), params, rows: run.len() as u64 })
             }
+            [] => Err(tandem_error::Error::internal("an empty run of changes")),
         }
     }
 }
@@ -357,5 +392,7 @@ mod tests {
         let batch = [c(0, RowOp::Insert), c(0, RowOp::Insert), c(0, RowOp::Insert), c(1, RowOp::Insert), c(0, RowOp::Update), c(0, RowOp::Insert)];
         assert_eq!(statement_runs(&batch, |_| 2), vec![(0, 2), (2, 1), (3, 1), (4, 1), (5, 1)]);
         assert_eq!(statement_runs(&batch, |_| 256), vec![(0, 3), (3, 1), (4, 1), (5, 1)]);
+        let deletes = [c(0, RowOp::Delete), c(0, RowOp::Delete), c(0, RowOp::Update), c(0, RowOp::Update)];
+        assert_eq!(statement_runs(&deletes, |c| if c.op == RowOp::Update { 1 } else { 9 }), vec![(0, 2), (2, 1), (3, 1)]);
     }
 }

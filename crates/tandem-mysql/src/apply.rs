@@ -53,7 +53,7 @@ impl MyApplier {
         let result = async {
             conn.query_drop("START TRANSACTION").await.map_err(db_err)?;
             let tables = &self.tables;
-            for (start, len) in statement_runs(changes, |t| tables.get(t).map_or(1, |(_, sql, _)| sql.insert_chunk())) {
+            for (start, len) in statement_runs(changes, |c| tables.get(c.table).map_or(1, |(_, sql, _)| sql.chunk(c.op))) {
                 let run = &changes[start..start + len];
                 let c = &run[0];
                 let (table, sql, key) = tables.get(c.table).ok_or_else(|| Error::internal(format!("change {start} names table {}", c.table)))?;

@@ -95,7 +95,7 @@ impl PgApplier {
     async fn run(&mut self, changes: &[TargetChange], checkpoint: &Checkpoint) -> Result<()> {
         self.client.batch_execute("BEGIN").await.map_err(|e| pg_err("BEGIN", e))?;
         let tables = &self.tables;
-        let runs = statement_runs(changes, |t| tables.get(t).map_or(1, |(_, sql, _)| sql.insert_chunk()));
+        let runs = statement_runs(changes, |c| tables.get(c.table).map_or(1, |(_, sql, _)| sql.chunk(c.op)));
         for (start, len) in runs {
             let run = &changes[start..start + len];
             let c = &run[0];

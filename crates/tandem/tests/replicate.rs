@@ -265,11 +265,20 @@ fn a_hive_metastore_replica_in_postgresql_maps_locations_as_rows_arrive_and_veri
     let mut a = Replica::start(&cfg, "dr", &[], dir.path());
     wait_until("the bootstrap", Duration::from_secs(120), &mut [&mut a], || checkpoint(&cfg, "dr").is_some());
     verify(&my.url(&src), &pg.url(&dr), map).unwrap();
-    // The metastore moves a table and renames another owner, as ALTER TABLE ... SET LOCATION does.
-    my.sql(&src, "UPDATE SDS SET LOCATION = CONCAT(LOCATION, '_v2') ORDER BY SD_ID LIMIT 3; UPDATE TBLS SET OWNER = 'etl' ORDER BY TBL_ID LIMIT 1;");
+    // The metastore moves tables, changes an owner and drops table parameters (one multi-row
+    // delete on a two-column key), as ALTER TABLE does.
+    let params_before = my.sql(&src, "SELECT count(*) FROM TABLE_PARAMS");
+    my.sql(
+        &src,
+        "UPDATE SDS SET LOCATION = CONCAT(LOCATION, '_v2') ORDER BY SD_ID LIMIT 3; UPDATE TBLS SET OWNER = 'etl' ORDER BY TBL_ID LIMIT 1; \
+         DELETE FROM TABLE_PARAMS ORDER BY TBL_ID, PARAM_KEY LIMIT 3;",
+    );
     wait_until("the replica to verify good", Duration::from_secs(60), &mut [&mut a], || verify(&my.url(&src), &pg.url(&dr), map).is_ok());
     assert_eq!(pg.sql(&dr, "SELECT count(*) FROM \"SDS\" WHERE \"LOCATION\" LIKE 'gs://lake-us/%'"), "0", "every location is mapped");
     assert_eq!(pg.sql(&dr, "SELECT count(*) FROM \"SDS\" WHERE \"LOCATION\" LIKE 'gs://lake-eu/%\\_v2' ESCAPE '\\'"), "3");
+    let params_after = my.sql(&src, "SELECT count(*) FROM TABLE_PARAMS");
+    assert_eq!(params_before.parse::<u64>().unwrap(), params_after.parse::<u64>().unwrap() + 3, "the source lost 3 parameters");
+    assert_eq!(pg.sql(&dr, "SELECT count(*) FROM \"TABLE_PARAMS\""), params_after, "so did the replica");
     assert_eq!(a.sigterm(), 0, "{}", a.log());
 }
 
