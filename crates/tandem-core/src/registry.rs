@@ -38,8 +38,13 @@ impl Registry {
     /// schemes otherwise.
     pub fn engine_for(&self, url: &str) -> Result<(&dyn Engine, DbUrl)> {
         let url = DbUrl::parse(url)?;
+        Ok((self.engine_of(&url)?, url))
+    }
+
+    /// The engine for a parsed URL's scheme; BadInput listing the known schemes otherwise.
+    pub fn engine_of(&self, url: &DbUrl) -> Result<&dyn Engine> {
         match self.engines().find(|e| e.schemes().contains(&url.scheme.as_str())) {
-            Some(engine) => Ok((engine, url)),
+            Some(engine) => Ok(engine),
             None => {
                 let schemes: Vec<String> = self.engines().flat_map(|e| e.schemes().iter().map(|s| format!("{s}://"))).collect();
                 Err(Error::bad_input(format!("unknown database URL scheme {}:// in {url} (supported: {})", url.scheme, schemes.join(", "))))

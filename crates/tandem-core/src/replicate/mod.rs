@@ -104,9 +104,9 @@ pub async fn replicate(req: ReplicateRequest<'_>, events: Arc<dyn Events>, statu
 }
 
 async fn run(req: ReplicateRequest<'_>, events: Arc<dyn Events>, status: watch::Sender<ReplicaStatus>) -> Result<ReplicateReport> {
-    let (source_engine, _) = req.registry.engine_for(&req.source.to_string())?;
-    let (target_engine, _) = req.registry.engine_for(&req.target.to_string())?;
-    let mut checkpoint = read_checkpoint(target_engine, &req.target).await?;
+    let source_engine = req.registry.engine_of(&req.source)?;
+    let target_engine = req.registry.engine_of(&req.target)?;
+    let mut checkpoint = checkpoint(target_engine, &req.target).await?;
     let mut bootstrapped = None;
     if checkpoint.is_none() || req.rebootstrap {
         status.send_modify(|s| s.state = "bootstrapping".into());
@@ -182,7 +182,7 @@ async fn wait_while_paused(engine: &dyn Engine, target: &DbUrl, status: &watch::
 }
 
 /// The replica's checkpoint, if it has one (an empty or missing database has none).
-async fn read_checkpoint(engine: &dyn Engine, target: &DbUrl) -> Result<Option<Checkpoint>> {
+pub async fn checkpoint(engine: &dyn Engine, target: &DbUrl) -> Result<Option<Checkpoint>> {
     let state = engine.target(target).await?.inspect().await?;
     if state.relations.is_empty() {
         return Ok(None);
@@ -261,8 +261,11 @@ impl Streaming<'_> {
                         s.lag_seconds = 0.0;
                         s.position = Some(self.checkpoint.position.value.clone());
                     });
-                    if let Ok(Some((_, behind))) = stream.source_end().await {
-                        self.status.send_modify(|s| s.behind_bytes = Some(behind));
+                    // The source's log end is asked for only when a report is due.
+                    if self.last_report.elapsed() >= REPORT_EVERY {
+                        if let Ok(Some((_, behind))) = stream.source_end().await {
+                            self.status.send_modify(|s| s.behind_bytes = Some(behind));
+                        }
                     }
                     self.report();
                 }

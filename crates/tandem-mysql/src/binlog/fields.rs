@@ -85,8 +85,8 @@ impl FieldKind {
         };
         Ok(match (self, v) {
             (_, Value::NULL) => None,
-            (_, Value::Int(i)) => Some(self.int(*i as i128)),
-            (_, Value::UInt(u)) => Some(self.int(*u as i128)),
+            (_, Value::Int(i)) => Some(self.int(*i as i128)?),
+            (_, Value::UInt(u)) => Some(self.int(*u as i128)?),
             (_, Value::Float(f)) => Some(real(*f as f64)),
             (_, Value::Double(d)) => Some(real(*d)),
             (FieldKind::Date, Value::Date(y, m, d, ..)) => Some(format!("{y:04}-{m:02}-{d:02}").into_bytes()),
@@ -114,8 +114,8 @@ impl FieldKind {
         })
     }
 
-    fn int(&self, i: i128) -> Vec<u8> {
-        match self {
+    fn int(&self, i: i128) -> Result<Vec<u8>> {
+        Ok(match self {
             FieldKind::Integer { bits, unsigned, zerofill } => {
                 let span = 1i128 << bits;
                 let v = match unsigned {
@@ -127,11 +127,15 @@ impl FieldKind {
             }
             FieldKind::Enum(names) => match i {
                 0 => Vec::new(),
-                n => names.get(n as usize - 1).cloned().unwrap_or_default(),
+                n => usize::try_from(n - 1)
+                    .ok()
+                    .and_then(|k| names.get(k))
+                    .cloned()
+                    .ok_or_else(|| Error::corrupt(format!("a binlog ENUM index {n} outside the column's {} members", names.len())))?,
             },
-            FieldKind::DateTime { fsp } => timestamp(i.to_string().as_bytes(), *fsp).unwrap_or_default(),
+            FieldKind::DateTime { fsp } => timestamp(i.to_string().as_bytes(), *fsp)?,
             _ => i.to_string().into_bytes(),
-        }
+        })
     }
 }
 

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use tandem_core::ReplicaStatus;
-use tandem_engine::changes::Checkpoint;
 use tandem_error::{Error, Result};
 use tokio::sync::watch;
 
@@ -105,10 +104,7 @@ async fn switch(ctx: &Ctx, site: &str, reason: Option<&str>) -> Result<i32> {
 async fn status(ctx: &Ctx, site: &str) -> Result<i32> {
     let url = ctx.config.site(site)?.db.clone();
     let (engine, target) = registry::engine_for(&url)?;
-    let mut applier = engine.applier(&target, Vec::new()).await?;
-    let checkpoint: Result<Option<Checkpoint>> = applier.checkpoint().await;
-    let _ = applier.close().await;
-    let checkpoint = checkpoint?;
+    let checkpoint = tandem_core::replica_checkpoint(engine, &target).await?;
     let paused = match checkpoint {
         Some(_) => tandem_core::replica_paused(engine, &target).await?,
         None => None,
