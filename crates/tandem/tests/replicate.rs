@@ -114,6 +114,18 @@ fn my_rows(server: &Server, db: &str) -> String {
     format!("{}\n--\n{}", server.sql(db, &format!("SELECT {cols} FROM items ORDER BY id")), server.sql(db, "SELECT a, b FROM loose ORDER BY a, b"))
 }
 
+/// Writes `dir/tandem.toml`: a repository in `dir/repo`, site `primary` at `source`, and each
+/// `(name, url, extra lines)` replica with `source = "primary"`; its path.
+fn replica_config(dir: &Path, source: &str, replicas: &[(&str, &str, &str)]) -> PathBuf {
+    let mut text = format!("repo = \"{}\"\n[sites.primary]\ndb = \"{source}\"\n", p(&dir.join("repo")));
+    for (name, url, extra) in replicas {
+        text.push_str(&format!("[sites.{name}]\ndb = \"{url}\"\nsource = \"primary\"\n{extra}"));
+    }
+    let cfg = dir.join("tandem.toml");
+    std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
 fn status(cfg: &Path, site: &str) -> serde_json::Value {
     tandem(&["--config", p(cfg), "--json", "replicate", "status", site]).json()
 }
@@ -142,19 +154,7 @@ fn replicas_follow_a_mariadb_source_across_engines_resume_after_kill_9_and_stop_
     let dr = my.create_database("repl_dr");
     let drpg = pg.create_database("repl_pg");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("tandem.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "repo = \"{}\"\n[sites.primary]\ndb = \"{}\"\n[sites.dr]\ndb = \"{}\"\nsource = \"primary\"\n\
-             [sites.drpg]\ndb = \"{}\"\nsource = \"primary\"\n",
-            p(&dir.path().join("repo")),
-            my.url(&src),
-            my.url(&dr),
-            pg.url(&drpg)
-        ),
-    )
-    .unwrap();
+    let cfg = replica_config(dir.path(), &my.url(&src), &[("dr", &my.url(&dr), ""), ("drpg", &pg.url(&drpg), "")]);
     assert_eq!(status(&cfg, "dr")["checkpoint"], serde_json::Value::Null, "no replica before the first run");
 
     let mut a = Replica::start(&cfg, "dr", &[], dir.path());
@@ -250,18 +250,8 @@ fn a_hive_metastore_replica_in_postgresql_maps_locations_as_rows_arrive_and_veri
     common::hms::generate(my, &src, "2.3", &["--sample", "retail", "--warehouse", "gs://lake-us/warehouse", "--external", "gs://lake-us/external"]);
     let dr = pg.create_database("repl_hms_dr");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("tandem.toml");
     let map = "gs://lake-us/=gs://lake-eu/";
-    std::fs::write(
-        &cfg,
-        format!(
-            "repo = \"{}\"\n[sites.primary]\ndb = \"{}\"\n[sites.dr]\ndb = \"{}\"\nsource = \"primary\"\nmap-location = [\"{map}\"]\n",
-            p(&dir.path().join("repo")),
-            my.url(&src),
-            pg.url(&dr)
-        ),
-    )
-    .unwrap();
+    let cfg = replica_config(dir.path(), &my.url(&src), &[("dr", &pg.url(&dr), &format!("map-location = [\"{map}\"]\n"))]);
     let mut a = Replica::start(&cfg, "dr", &[], dir.path());
     wait_until("the bootstrap", Duration::from_secs(120), &mut [&mut a], || checkpoint(&cfg, "dr").is_some());
     verify(&my.url(&src), &pg.url(&dr), map).unwrap();
@@ -290,21 +280,8 @@ fn bad_sources_and_targets_are_refused_with_nothing_written() {
     let full = my.create_database("repl_bad_full");
     my.sql(&full, "CREATE TABLE keep (a INT); INSERT INTO keep VALUES (1);");
     let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("repo");
-    let cfg = dir.path().join("tandem.toml");
-    let write = |extra: &str| {
-        std::fs::write(
-            &cfg,
-            format!(
-                "repo = \"{}\"\n[sites.primary]\ndb = \"{}\"\n[sites.full]\ndb = \"{}\"\nsource = \"primary\"\n{extra}",
-                p(&repo),
-                my.url(&src),
-                my.url(&full)
-            ),
-        )
-        .unwrap()
-    };
-    write("[sites.lonely]\ndb = \"mysql://root@127.0.0.1:1/x\"\n");
+    let write = |extra: &str| replica_config(dir.path(), &my.url(&src), &[("full", &my.url(&full), extra)]);
+    let cfg = write("[sites.lonely]\ndb = \"mysql://root@127.0.0.1:1/x\"\n");
     // A database that is no replica is not overwritten.
     tandem(&["--config", p(&cfg), "replicate", "full"]).fails_with(5, "is no replica");
     assert_eq!(my.sql(&full, "SELECT a FROM keep"), "1");
@@ -337,17 +314,7 @@ fn the_daemon_keeps_a_replica_streaming_reports_its_lag_and_stops_it_cleanly() {
     my.sql(&src, SCHEMA);
     let dr = my.create_database("repl_serve_dr");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("tandem.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "repo = \"{}\"\n[sites.primary]\ndb = \"{}\"\n[sites.dr]\ndb = \"{}\"\nsource = \"primary\"\nreplicate = true\n",
-            p(&dir.path().join("repo")),
-            my.url(&src),
-            my.url(&dr)
-        ),
-    )
-    .unwrap();
+    let cfg = replica_config(dir.path(), &my.url(&src), &[("dr", &my.url(&dr), "replicate = true\n")]);
     let mut daemon = Daemon::start(&cfg, &dir.path().join("daemon.log"));
     let site = |s: &serde_json::Value| s["sites"].as_array().and_then(|a| a.iter().find(|x| x["name"] == "dr").cloned()).unwrap_or_default();
     daemon.wait_for("replication to stream", Duration::from_secs(120), |s| site(s)["replication"]["status"]["state"] == "streaming");
@@ -373,17 +340,7 @@ fn the_kill_switch_holds_a_replica_durably_and_resume_catches_up() {
     my.sql(&src, SCHEMA);
     let dr = my.create_database("repl_pause_dr");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("tandem.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "repo = \"{}\"\n[sites.primary]\ndb = \"{}\"\n[sites.dr]\ndb = \"{}\"\nsource = \"primary\"\n",
-            p(&dir.path().join("repo")),
-            my.url(&src),
-            my.url(&dr)
-        ),
-    )
-    .unwrap();
+    let cfg = replica_config(dir.path(), &my.url(&src), &[("dr", &my.url(&dr), "")]);
     tandem(&["--config", p(&cfg), "replicate", "pause", "dr"]).fails_with(2, "is no replica");
     let mut a = Replica::start(&cfg, "dr", &[], dir.path());
     wait_until("the bootstrap", Duration::from_secs(120), &mut [&mut a], || checkpoint(&cfg, "dr").is_some());
