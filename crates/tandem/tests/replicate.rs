@@ -3,10 +3,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::replica::*;
 use common::*;
 
 const SCHEMA: &str = "
@@ -34,96 +34,10 @@ INSERT INTO items (name, location, price, created, happened, day, took, kind, ta
 INSERT INTO loose VALUES (1, 'a'), (1, 'a'), (2, NULL);
 ";
 
-/// A `tandem replicate` child process with its output in files.
-struct Replica {
-    child: Child,
-    out: PathBuf,
-}
-
-impl Replica {
-    fn start(cfg: &Path, site: &str, extra: &[&str], dir: &Path) -> Replica {
-        let out = dir.join(format!("{site}-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()));
-        let log = std::fs::File::create(&out).unwrap();
-        let child = Command::new(tandem_bin())
-            .args(["-v", "--config", p(cfg), "replicate", site])
-            .args(extra)
-            .env_remove("TANDEM_REPO")
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("start tandem replicate");
-        Replica { child, out }
-    }
-
-    /// Panics with the log when the process has exited.
-    fn check_running(&mut self) {
-        if let Some(status) = self.child.try_wait().unwrap() {
-            panic!("tandem replicate exited ({status}):\n{}", self.log());
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.out).unwrap_or_default()
-    }
-
-    fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn sigterm(&mut self) -> i32 {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        self.wait(Duration::from_secs(30))
-    }
-
-    /// Waits for the process to exit; its exit code.
-    fn wait(&mut self, limit: Duration) -> i32 {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
-            }
-            assert!(Instant::now() < deadline, "tandem replicate did not exit:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-/// Waits until `ok` holds, failing with `what` and the replica logs after `limit`.
-fn wait_until(what: &str, limit: Duration, replicas: &mut [&mut Replica], mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !ok() {
-        replicas.iter_mut().for_each(|r| r.check_running());
-        if Instant::now() > deadline {
-            let logs: Vec<String> = replicas.iter().map(|r| r.log()).collect();
-            panic!("timed out waiting for {what}; replica logs:\n{}", logs.join("\n----\n"));
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// The rows of the replicated tables of a MariaDB database, as one comparable text.
 fn my_rows(server: &Server, db: &str) -> String {
     let cols = "id, name, location, price, created, happened, day, took, kind, tags, big, ratio, score, HEX(payload)";
     format!("{}\n--\n{}", server.sql(db, &format!("SELECT {cols} FROM items ORDER BY id")), server.sql(db, "SELECT a, b FROM loose ORDER BY a, b"))
-}
-
-/// Writes `dir/tandem.toml`: a repository in `dir/repo`, site `primary` at `source`, and each
-/// `(name, url, extra lines)` replica with `source = "primary"`; its path.
-fn replica_config(dir: &Path, source: &str, replicas: &[(&str, &str, &str)]) -> PathBuf {
-    let mut text = format!("repo = \"{}\"\n[sites.primary]\ndb = \"{source}\"\n", p(&dir.join("repo")));
-    for (name, url, extra) in replicas {
-        text.push_str(&format!("[sites.{name}]\ndb = \"{url}\"\nsource = \"primary\"\n{extra}"));
-    }
-    let cfg = dir.join("tandem.toml");
-    std::fs::write(&cfg, text).unwrap();
-    cfg
 }
 
 fn status(cfg: &Path, site: &str) -> serde_json::Value {

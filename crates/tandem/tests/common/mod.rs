@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 
 pub mod airflow;
 pub mod hms;
+pub mod replica;
 pub mod serve;
 pub mod spark;
 
