@@ -7,9 +7,14 @@
 //! [`TableDef`](crate::TableDef) as the snapshot read it, so the restore's transforms (location
 //! maps, cross-engine conversion, secret re-encryption) apply to change events unchanged.
 //!
-//! Exactly-once: an applier writes the transactions of one [`Applier::apply`] call and the
-//! [`Checkpoint`] that follows them in one target transaction; a stream started at that
-//! checkpoint's position delivers the next source transaction, whole, and nothing before it.
+//! Exactly-once: an applier writes the transactions of one target transaction (one
+//! [`Applier::apply`], or [`Applier::write`]s ended by [`Applier::commit`]) and the
+//! [`Checkpoint`] that follows them together; a stream started at that checkpoint's position
+//! delivers the next source transaction, whole, and nothing before it.
+//!
+//! Flat memory: a source transaction of more than [`PART_ROWS`] rows comes as
+//! [`ChangeEvent::Part`]s followed by its [`ChangeEvent::Commit`] (holding the rest), so neither
+//! side holds it whole; the replica writes the parts into one open target transaction.
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -22,8 +27,13 @@ use crate::{Dialect, Position, TableDef};
 /// What a change stream delivers next.
 #[derive(Debug, Clone)]
 pub enum ChangeEvent {
-    /// One committed source transaction, whole, in commit order.
+    /// One committed source transaction in commit order: whole, or the rest of one whose
+    /// [`Part`](Self::Part)s came just before it.
     Commit(SourceTransaction),
+    /// The next rows (about [`PART_ROWS`]) of a source transaction too large to deliver whole;
+    /// more parts or its [`Commit`](Self::Commit) follow, nothing else in between. Never
+    /// visible in a replica before that commit.
+    Part(Vec<RowChange>),
     /// A schema change of the replicated database (DDL) at `position` (just after it): nothing
     /// after it is delivered; the replica must be bootstrapped again.
     SchemaChange { position: Position, statement: String },
@@ -84,6 +94,10 @@ pub trait ChangeStream: Send {
     /// Ends the stream and closes its connections.
     async fn close(self: Box<Self>) -> Result<()>;
 }
+
+/// How many rows a stream holds of one source transaction before it delivers them as a
+/// [`ChangeEvent::Part`] (a part has at least this many, and at most one log event's rows more).
+pub const PART_ROWS: usize = 5_000;
 
 /// Where a replica stands: stored in the replica, written with every applied batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,19 +174,36 @@ pub struct TargetChange {
     pub after: Option<Bytes>,
 }
 
-/// Writes source transactions into a replica database (see the module doc).
+/// Writes source transactions into a replica database (see the module doc). The applier keeps
+/// at most one target transaction open: [`write`](Self::write) opens it, [`commit`](Self::commit)
+/// or [`rollback`](Self::rollback) ends it; until then nothing written is visible.
 #[async_trait]
 pub trait Applier: Send {
-    /// The replica's checkpoint; `None` when it has none (never bootstrapped).
+    /// The replica's checkpoint; `None` when it has none (never bootstrapped). Not while a
+    /// transaction is open.
     async fn checkpoint(&mut self) -> Result<Option<Checkpoint>>;
 
-    /// Applies `changes` (several source transactions, in order) and stores `checkpoint`, in one
-    /// target transaction: all of it or nothing. An update or delete that finds no row, or an
-    /// insert that finds one, is an error (`Corrupt`: the replica diverged) and nothing is
-    /// written.
-    async fn apply(&mut self, changes: &[TargetChange], checkpoint: &Checkpoint) -> Result<()>;
+    /// Writes `changes` (in source order) into the open target transaction, opening one if none
+    /// is. An update or delete that finds no row, or an insert that finds one, is an error
+    /// (`Corrupt`: the replica diverged); on any error the open transaction is rolled back:
+    /// nothing since the last commit stays written.
+    async fn write(&mut self, changes: &[TargetChange]) -> Result<()>;
 
-    /// Ends the applier's connection.
+    /// Stores `checkpoint` and commits the open transaction (an empty one if none is open). On
+    /// an error, the transaction is rolled back.
+    async fn commit(&mut self, checkpoint: &Checkpoint) -> Result<()>;
+
+    /// Rolls back the open transaction, if any.
+    async fn rollback(&mut self) -> Result<()>;
+
+    /// [`write`](Self::write) then [`commit`](Self::commit): the changes and the checkpoint all,
+    /// or nothing.
+    async fn apply(&mut self, changes: &[TargetChange], checkpoint: &Checkpoint) -> Result<()> {
+        self.write(changes).await?;
+        self.commit(checkpoint).await
+    }
+
+    /// Ends the applier's connection; an open transaction is rolled back.
     async fn close(self: Box<Self>) -> Result<()>;
 }
 
@@ -329,8 +360,11 @@ pub fn diverged(table: &TableDef, op: RowOp) -> tandem_error::Error {
         RowOp::Update => "an update found no row to change",
         RowOp::Delete => "a delete found no row to remove",
     };
-    tandem_error::Error::corrupt(format!("the replica diverged from its source: in table {}, {what}; nothing of this batch was applied", table.name))
-        .with_hint(tandem_error::Hint::Rebootstrap)
+    tandem_error::Error::corrupt(format!(
+        "the replica diverged from its source: in table {}, {what}; nothing since the last applied transaction was kept",
+        table.name
+    ))
+    .with_hint(tandem_error::Hint::Rebootstrap)
 }
 
 /// Splits `changes` into runs to apply with one statement each: consecutive changes of the same

@@ -1,5 +1,5 @@
-//! Applying change events to a PostgreSQL replica: one connection, one transaction per
-//! [`Applier::apply`], prepared statements whose parameters are the rows' text fields sent in
+//! Applying change events to a PostgreSQL replica: one connection, one open transaction from
+//! the first [`Applier::write`] to the [`Applier::commit`] that stores the checkpoint, prepared statements whose parameters are the rows' text fields sent in
 //! text format (the server parses them with each column type's input function, as `COPY`
 //! does), and the checkpoint updated in the same transaction.
 
@@ -51,6 +51,8 @@ pub(crate) struct PgApplier {
     /// Prepared statements by table, operation and row count (multi-row inserts).
     prepared: HashMap<(usize, RowOp, u64), Statement>,
     database: String,
+    /// Whether a target transaction is open.
+    open: bool,
 }
 
 impl PgApplier {
@@ -78,7 +80,7 @@ impl PgApplier {
                 (t, sql, key)
             })
             .collect();
-        Ok(PgApplier { client, tables, prepared: HashMap::new(), database: url.database.clone() })
+        Ok(PgApplier { client, tables, prepared: HashMap::new(), database: url.database.clone(), open: false })
     }
 
     /// The prepared statement of `sql` for `table` (`op`, `rows` rows), prepared once.
@@ -92,8 +94,17 @@ impl PgApplier {
         Ok(stmt)
     }
 
-    async fn run(&mut self, changes: &[TargetChange], checkpoint: &Checkpoint) -> Result<()> {
-        self.client.batch_execute("BEGIN").await.map_err(|e| pg_err("BEGIN", e))?;
+    /// Opens the target transaction unless one is open.
+    async fn begin(&mut self) -> Result<()> {
+        if !self.open {
+            self.client.batch_execute("BEGIN").await.map_err(|e| pg_err("BEGIN", e))?;
+            self.open = true;
+        }
+        Ok(())
+    }
+
+    async fn run(&mut self, changes: &[TargetChange]) -> Result<()> {
+        self.begin().await?;
         let tables = &self.tables;
         let runs = statement_runs(changes, |c| tables.get(c.table).map_or(1, |(_, sql, _)| sql.chunk(c.op)));
         for (start, len) in runs {
@@ -110,11 +121,26 @@ impl PgApplier {
                 return Err(diverged(&self.tables[c.table].0, c.op));
             }
         }
+        Ok(())
+    }
+
+    async fn store(&mut self, checkpoint: &Checkpoint) -> Result<()> {
+        self.begin().await?;
         let n = self.client.execute(checkpoint.update_sql(&PgDialect, Some(PG_SCHEMA)).as_str(), &[]).await.map_err(|e| pg_err("storing the checkpoint", e))?;
         if n != 1 {
             return Err(Error::conflict(format!("the replica's {} table holds no checkpoint", tandem_engine::changes::CHECKPOINT_TABLE)));
         }
-        self.client.batch_execute("COMMIT").await.map_err(|e| pg_err("COMMIT", e))
+        self.client.batch_execute("COMMIT").await.map_err(|e| pg_err("COMMIT", e))?;
+        self.open = false;
+        Ok(())
+    }
+
+    /// Rolls back after an error (the error is what the caller reports).
+    async fn abandon<T>(&mut self, result: Result<T>) -> Result<T> {
+        if result.is_err() {
+            let _ = self.rollback().await;
+        }
+        result.with_context(|| format!("applying changes to database {}", self.database))
     }
 }
 
@@ -135,12 +161,21 @@ impl Applier for PgApplier {
             .transpose()
     }
 
-    async fn apply(&mut self, changes: &[TargetChange], checkpoint: &Checkpoint) -> Result<()> {
-        let result = self.run(changes, checkpoint).await;
-        if result.is_err() {
-            let _ = self.client.batch_execute("ROLLBACK").await;
+    async fn write(&mut self, changes: &[TargetChange]) -> Result<()> {
+        let result = self.run(changes).await;
+        self.abandon(result).await
+    }
+
+    async fn commit(&mut self, checkpoint: &Checkpoint) -> Result<()> {
+        let result = self.store(checkpoint).await;
+        self.abandon(result).await
+    }
+
+    async fn rollback(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.open) {
+            self.client.batch_execute("ROLLBACK").await.map_err(|e| pg_err("ROLLBACK", e))?;
         }
-        result.with_context(|| format!("applying changes to database {}", self.database))
+        Ok(())
     }
 
     async fn close(self: Box<Self>) -> Result<()> {

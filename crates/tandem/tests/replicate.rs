@@ -156,6 +156,43 @@ fn replicas_follow_a_mariadb_source_across_engines_resume_after_kill_9_and_stop_
     assert!(checkpoint(&cfg, "dr").unwrap()["stopped"].is_null());
 }
 
+/// Peak resident memory of a running process, in MiB.
+fn peak_rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse::<u64>().ok());
+    kib.expect("VmHWM in /proc/PID/status") / 1024
+}
+
+/// One source transaction of 300 000 rows (≈ 120 MB of row images) reaches the replica whole:
+/// killed while applying it, the replica shows none of it, and the restarted replica applies it
+/// exactly once with its peak memory far below the transaction's size.
+#[test]
+fn a_huge_source_transaction_is_applied_whole_once_with_flat_memory() {
+    let my = Server::shared(Flavor::MariaDb);
+    let src = my.create_database("repl_huge_src");
+    my.sql(&src, "CREATE TABLE big (id INT PRIMARY KEY, pad VARCHAR(400) NOT NULL); INSERT INTO big VALUES (0, 'seed');");
+    let dr = my.create_database("repl_huge_dr");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = replica_config(dir.path(), &my.url(&src), &[("dr", &my.url(&dr), "")]);
+    let mut a = Replica::start(&cfg, "dr", &[], dir.path());
+    wait_until("the bootstrap", Duration::from_secs(120), &mut [&mut a], || checkpoint(&cfg, "dr").is_some());
+    let rows = "SELECT count(*), COALESCE(SUM(CRC32(CONCAT(id, pad))), 0) FROM big";
+    let none = my.sql(&src, rows);
+    my.sql(&src, "INSERT INTO big SELECT seq, REPEAT(CHAR(65 + seq % 26), 400) FROM seq_1_to_300000");
+    let whole = my.sql(&src, rows);
+    std::thread::sleep(Duration::from_millis(1500));
+    a.kill9();
+    let seen = my.sql(&dr, rows);
+    assert!(seen == whole || seen == none, "the replica shows part of a transaction: {seen} (the source: {whole}, before it: {none})");
+
+    let mut a = Replica::start(&cfg, "dr", &[], dir.path());
+    wait_until("the huge transaction", Duration::from_secs(300), &mut [&mut a], || my.sql(&dr, rows) == whole);
+    let peak = peak_rss_mib(a.child.id());
+    eprintln!("killed at: {}; peak RSS applying the whole transaction: {peak} MiB", if seen == whole { "after the commit" } else { "before the commit" });
+    assert!(peak < 100, "tandem replicate peaked at {peak} MiB applying a 120 MB transaction");
+    assert_eq!(a.sigterm(), 0, "{}", a.log());
+}
+
 #[test]
 fn a_hive_metastore_replica_in_postgresql_maps_locations_as_rows_arrive_and_verifies_good() {
     let my = Server::shared(Flavor::MariaDb);

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use tandem_engine::changes::{ChangeEvent, ChangeStream, Checkpoint, RowOp, SourceTransaction, TargetChange};
+use tandem_engine::changes::{ChangeEvent, ChangeStream, Checkpoint, RowOp, SourceTransaction, TargetChange, PART_ROWS};
 use tandem_engine::{rowcodec, DbUrl, Position, SnapshotOptions, TableDef};
 use tandem_error::Kind;
 
@@ -35,20 +35,20 @@ async fn next_event(s: Subject, stream: &mut dyn ChangeStream) -> ChangeEvent {
 /// The encoded rows of a snapshot's copy of `natives`, one per row.
 async fn snapshot_rows(s: Subject, url: &DbUrl) -> (TableDef, Vec<Vec<u8>>) {
     let (_, tables) = read(s, url).await.expect("read");
-    let t = &tables[0];
+    let t = tables.iter().find(|t| t.def.name == "natives").expect("table natives");
     let rows = t.data.split_inclusive(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
     (t.def.clone(), rows)
 }
 
 /// Every native type inserted, updated and deleted after a snapshot reaches a stream opened at
 /// the snapshot's position as whole transactions in commit order, each row image byte for byte
-/// what `copy_out` reads; a schema change ends the stream with the statement. An engine without
+/// what `copy_out` reads; a transaction too large to hold comes in parts; a schema change ends the stream with the statement. An engine without
 /// change capture refuses to open a stream (BadInput).
 pub async fn change_events_carry_the_rows_a_snapshot_reads(s: Subject) {
     let natives: Vec<Native> = s.profile().mapped.iter().chain(s.profile().unmapped).copied().collect();
     let (name, url) = s.database("conf_cdc");
     let columns: String = natives.iter().enumerate().map(|(i, (ty, _))| format!(", c{i} {ty}")).collect();
-    s.sql(&name, &format!("CREATE TABLE natives (id INT PRIMARY KEY{columns})"));
+    s.sql(&name, &format!("CREATE TABLE natives (id INT PRIMARY KEY{columns}); CREATE TABLE wide (id INT PRIMARY KEY)"));
     let snapshot = s.engine.snapshot(&url, &SnapshotOptions { parallelism: 1 }).await.expect("snapshot");
     let position: Position = snapshot.info().position.clone();
     snapshot.close().await.expect("close");
@@ -101,6 +101,33 @@ pub async fn change_events_carry_the_rows_a_snapshot_reads(s: Subject) {
     assert_eq!(again.position, updated.position, "{}: resuming after the insert delivers the update next", s.engine.name());
     resumed.close().await.expect("close");
 
+    // A transaction of more than PART_ROWS rows comes in parts, then its commit with the rest.
+    let big = PART_ROWS * 4 + 7;
+    let values: Vec<String> = (0..big).map(|i| format!("({})", 1000 + i)).collect();
+    s.sql(&name, &format!("BEGIN; INSERT INTO natives (id) VALUES (999); INSERT INTO wide VALUES {}; COMMIT;", values.join(", ")));
+    let mut wide = def.clone();
+    wide.name = "wide".into();
+    wide.columns.truncate(1);
+    let mut parted = s.engine.changes(&url, &deleted.position, &[def.clone(), wide]).await.expect("reopen");
+    let (mut sizes, mut seen) = (Vec::new(), 0);
+    let last = loop {
+        match next_event(s, parted.as_mut()).await {
+            ChangeEvent::Part(rows) => {
+                assert!(rows.len() >= PART_ROWS && rows.iter().all(|c| c.op == RowOp::Insert), "{}: a part of {} rows", s.engine.name(), rows.len());
+                seen += rows.len();
+                sizes.push(rows.len());
+            }
+            ChangeEvent::Commit(t) => break t,
+            ChangeEvent::SchemaChange { statement, .. } => panic!("{}: the CREATE TABLE of another table ended the stream: {statement}", s.engine.name()),
+            ChangeEvent::Idle { .. } => unreachable!(),
+        }
+    };
+    assert!(sizes.len() >= 2, "{}: {big} rows in one transaction came in parts {sizes:?}", s.engine.name());
+    assert_eq!(seen + last.changes.len(), big + 1, "{}: every row of the transaction, once", s.engine.name());
+    parted.close().await.expect("close");
+    let narrow = next_commit(s, stream.as_mut()).await;
+    assert_eq!(narrow.changes.len(), 1, "{}: a stream of natives alone gets its one row, whole", s.engine.name());
+
     s.sql(&name, "ALTER TABLE natives ADD COLUMN extra INT");
     match next_event(s, stream.as_mut()).await {
         ChangeEvent::SchemaChange { statement, .. } => assert!(statement.contains("ADD COLUMN extra"), "{statement}"),
@@ -110,7 +137,8 @@ pub async fn change_events_carry_the_rows_a_snapshot_reads(s: Subject) {
 }
 
 /// An applier writes a batch of changes (deletes, an update, inserts of the deleted keys) and
-/// the checkpoint in one transaction; a batch with a change that finds no row is refused
+/// the checkpoint in one transaction, in parts that nobody sees before the commit and that a
+/// rollback discards; a batch with a change that finds no row is refused
 /// (Corrupt) and leaves rows and checkpoint as they were.
 pub async fn applier_applies_a_batch_and_its_checkpoint_in_one_transaction(s: Subject) {
     let schema = sample::schema();
@@ -139,8 +167,16 @@ pub async fn applier_applies_a_batch_and_its_checkpoint_in_one_transaction(s: Su
     let change = |op, before: Option<&Vec<_>>, after: Option<&Vec<_>>| TargetChange { table: 0, op, before: before.map(enc), after: after.map(enc) };
     let batch =
         [change(RowOp::Delete, Some(&rows[0]), None), change(RowOp::Update, Some(&rows[1]), Some(&changed)), change(RowOp::Insert, None, Some(&rows[0]))];
+    let before = read(s, &url).await.expect("read").1.into_iter().find(|t| t.def.name == def.name).expect("the table");
+    // Written in parts and rolled back: nothing stays; written in parts: invisible until commit.
+    applier.write(&batch[..1]).await.expect("write");
+    applier.rollback().await.expect("rollback");
     cp.position.value = "p2".into();
-    applier.apply(&batch, &cp).await.unwrap_or_else(|e| panic!("{}: apply: {e}", s.engine.name()));
+    applier.write(&batch[..1]).await.unwrap_or_else(|e| panic!("{}: write: {e}", s.engine.name()));
+    applier.write(&batch[1..2]).await.unwrap_or_else(|e| panic!("{}: write: {e}", s.engine.name()));
+    let meanwhile = read(s, &url).await.expect("read").1.into_iter().find(|t| t.def.name == def.name).expect("the table");
+    assert!(meanwhile.data == before.data, "{}: rows written before the commit are visible", s.engine.name());
+    applier.apply(&batch[2..], &cp).await.unwrap_or_else(|e| panic!("{}: apply: {e}", s.engine.name()));
     assert_eq!(applier.checkpoint().await.expect("checkpoint"), Some(cp.clone()), "the checkpoint moved with the batch");
     let mut want = rows.clone();
     want[1] = changed;

@@ -8,7 +8,9 @@
 //!    delivers exactly the transactions the backup does not hold.
 //! 2. **Stream**: whole source transactions, transformed row by row as the restore transforms
 //!    rows ([`pipeline`]), several per target transaction, each target transaction storing the
-//!    checkpoint of its last source transaction: a crash anywhere resumes exactly once.
+//!    checkpoint of its last source transaction: a crash anywhere resumes exactly once. A
+//!    source transaction too large to hold arrives in parts, written into one target
+//!    transaction as they come.
 //! 3. **Stop**: when asked (between target transactions), when the source changes its schema
 //!    (the checkpoint records why and replication refuses to go on until a rebootstrap), or on
 //!    an error.
@@ -22,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tandem_engine::changes::{Applier, ChangeEvent, ChangeStream, Checkpoint, SourceTransaction};
+use tandem_engine::changes::{Applier, ChangeEvent, ChangeStream, Checkpoint, RowChange, SourceTransaction};
 use tandem_engine::{DbUrl, Engine};
 use tandem_error::{Error, Hint, Result, ResultExt};
 use tandem_repo::Repository;
@@ -236,7 +238,7 @@ impl Streaming<'_> {
                                 break;
                             }
                             Ok(Err(e)) => {
-                                self.apply(applier, &batch).await?;
+                                self.apply(applier, &batch, 0).await?;
                                 return Err(e);
                             }
                             Err(_) => break,
@@ -246,8 +248,9 @@ impl Streaming<'_> {
                     if self.paused().await? {
                         return Ok(());
                     }
-                    self.apply(applier, &batch).await?;
+                    self.apply(applier, &batch, 0).await?;
                 }
+                ChangeEvent::Part(rows) => next = self.apply_parts(stream, applier, rows, &stop).await?,
                 ChangeEvent::Idle { position, at } => {
                     let since = (Utc::now() - self.checkpoint.applied_at).to_std().unwrap_or_default();
                     if position != self.checkpoint.position && since >= IDLE_CHECKPOINT_EVERY {
@@ -290,17 +293,50 @@ impl Streaming<'_> {
         Ok(control::paused(self.target.0, self.target.1).await?.is_some())
     }
 
-    /// Applies source transactions in one target transaction with the checkpoint of the last.
-    async fn apply(&mut self, applier: &mut dyn Applier, batch: &[SourceTransaction]) -> Result<()> {
+    /// Writes a source transaction that comes in parts into one target transaction, part by
+    /// part as they arrive, and commits it with its last part ([`ChangeEvent::Commit`]). Rolled
+    /// back when asked to stop or when the stream ends it otherwise (a schema change: returned
+    /// to be handled next).
+    async fn apply_parts(
+        &mut self,
+        stream: &mut dyn ChangeStream,
+        applier: &mut dyn Applier,
+        first: Vec<RowChange>,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<Option<ChangeEvent>> {
+        let mut part = first;
+        let mut written = 0;
+        loop {
+            let changes = self.pipeline.transform(part.iter())?;
+            applier.write(&changes).await?;
+            written += changes.len() as u64;
+            let event = match *stop.borrow() {
+                true => None,
+                false => Some(stream.next().await),
+            };
+            match event {
+                Some(Ok(ChangeEvent::Part(p))) => part = p,
+                Some(Ok(ChangeEvent::Commit(txn))) => return self.apply(applier, &[txn], written).await.map(|()| None),
+                other => {
+                    applier.rollback().await?;
+                    return other.transpose();
+                }
+            }
+        }
+    }
+
+    /// Applies source transactions in one target transaction with the checkpoint of the last
+    /// (`written`: rows of them already written into it as parts).
+    async fn apply(&mut self, applier: &mut dyn Applier, batch: &[SourceTransaction], written: u64) -> Result<()> {
         let Some(last) = batch.last() else { return Ok(()) };
-        let changes = self.pipeline.transform(batch)?;
+        let changes = self.pipeline.transform(batch.iter().flat_map(|t| &t.changes))?;
         let mut cp = self.checkpoint.clone();
         cp.position = last.position.clone();
         cp.committed_at = last.committed_at;
         cp.applied_at = Utc::now();
         applier.apply(&changes, &cp).await?;
         self.checkpoint = cp;
-        let rows = changes.len() as u64;
+        let rows = written + changes.len() as u64;
         let lag = (Utc::now() - last.committed_at).num_milliseconds().max(0) as f64 / 1000.0;
         self.status.send_modify(|s| {
             s.position = Some(last.position.value.clone());

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use tandem_engine::changes::{SourceTransaction, TargetChange};
+use tandem_engine::changes::{RowChange, TargetChange};
 use tandem_engine::{Engine, TableDef};
 use tandem_error::{Error, Result, ResultExt};
 use tandem_repo::BackupId;
@@ -44,8 +44,8 @@ impl<'a> Pipeline<'a> {
         self.prepared.schema.tables.clone()
     }
 
-    /// Every row image of `batch` in the replica's encoding, mapped and converted.
-    pub fn transform(&self, batch: &[SourceTransaction]) -> Result<Vec<TargetChange>> {
+    /// Every row image of `changes` in the replica's encoding, mapped and converted.
+    pub fn transform<'c>(&self, changes: impl Iterator<Item = &'c RowChange>) -> Result<Vec<TargetChange>> {
         let p = &self.prepared;
         let plan = Plan {
             system: p.system,
@@ -56,8 +56,8 @@ impl<'a> Pipeline<'a> {
             rekey: p.rekey.as_ref(),
         };
         let mut transforms: HashMap<usize, Option<TableTransform<'_>>> = HashMap::new();
-        let mut out = Vec::with_capacity(batch.iter().map(|t| t.changes.len()).sum());
-        for change in batch.iter().flat_map(|t| &t.changes) {
+        let mut out = Vec::with_capacity(changes.size_hint().0);
+        for change in changes {
             let i = change.table;
             let (source, target) = match (p.manifest.tables.get(i), p.schema.tables.get(i)) {
                 (Some(s), Some(t)) => (&s.table, t),

@@ -9,6 +9,7 @@
 //! own events (GTID 0xa2, GTID list 0xa3, binlog checkpoint 0xa1, annotate rows 0xa0) are read
 //! from their raw bytes (`@mariadb_slave_capability = 4` is announced so the server sends them).
 //! The server sends a heartbeat every second when idle, which becomes [`ChangeEvent::Idle`].
+//! A transaction of more than [`PART_ROWS`] rows goes out in parts as it is read.
 //!
 //! `next` keeps every partial state in the stream, so it is cancel-safe.
 
@@ -25,7 +26,7 @@ use mysql_async::binlog::events::{Event, EventData, RowsEventData};
 use mysql_async::binlog::row::BinlogRow;
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStream, BinlogStreamRequest};
-use tandem_engine::changes::{ChangeEvent, ChangeStream, RowChange, RowOp, SourceTransaction};
+use tandem_engine::changes::{ChangeEvent, ChangeStream, RowChange, RowOp, SourceTransaction, PART_ROWS};
 use tandem_engine::rowcodec::encode_mysql_field;
 use tandem_engine::{DbUrl, Position, PositionKind, TableDef};
 use tandem_error::{Error, Result, ResultExt};
@@ -75,6 +76,8 @@ struct Table {
 struct Pending {
     changes: Vec<RowChange>,
     bytes: u64,
+    /// Whether earlier rows of it went out as [`ChangeEvent::Part`]s.
+    parted: bool,
 }
 
 pub(crate) struct MyChangeStream {
@@ -129,7 +132,7 @@ impl MyChangeStream {
     fn commit(&mut self, end: u64, timestamp: u32) -> Option<ChangeEvent> {
         let txn = self.txn.take()?;
         self.at.pos = end;
-        if txn.changes.is_empty() {
+        if txn.changes.is_empty() && !txn.parted {
             return None;
         }
         let committed_at = DateTime::from_timestamp(timestamp as i64, 0).unwrap_or_else(Utc::now);
@@ -181,10 +184,13 @@ impl MyChangeStream {
                         Ok(None)
                     }
                     "COMMIT" => Ok(self.commit(end, header.timestamp())),
-                    "ROLLBACK" => {
-                        self.txn = None;
-                        Ok(self.advance(end))
-                    }
+                    "ROLLBACK" => match self.txn.take() {
+                        Some(t) if t.parted => Err(Error::unsupported(format!(
+                            "the source logged a ROLLBACK of a transaction of more than {PART_ROWS} rows (changes to non-transactional tables) at {}:{end}",
+                            self.at.file
+                        ))),
+                        _ => Ok(self.advance(end)),
+                    },
                     _ if is_dml(&sql) && concerns(&q.schema(), &sql, &self.url.database) => Err(Error::bad_input(format!(
                         "the source logged a statement instead of rows ({}): its binlog_format must be ROW for every session that writes; \
                          the replica was not changed by it",
@@ -199,9 +205,19 @@ impl MyChangeStream {
                     _ => Ok(self.advance(end)),
                 }
             }
-            Some(EventData::RowsEvent(rows)) => self.rows(&rows).map(|()| None),
+            Some(EventData::RowsEvent(rows)) => {
+                self.rows(&rows)?;
+                Ok(self.part())
+            }
             _ => Ok(self.advance(end)),
         }
+    }
+
+    /// The rows read of the open transaction as a part, once there are [`PART_ROWS`] of them.
+    fn part(&mut self) -> Option<ChangeEvent> {
+        let txn = self.txn.as_mut().filter(|t| t.changes.len() >= PART_ROWS)?;
+        txn.parted = true;
+        Some(ChangeEvent::Part(std::mem::take(&mut txn.changes)))
     }
 
     /// Moves the position past an event outside any transaction.
