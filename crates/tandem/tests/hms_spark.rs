@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::spark::{copy_tree, Metastore};
+use common::spark::{copy_tree, writer_steps, Metastore};
 use common::*;
 
 /// `file:` form of a local directory, as Spark stores it (one slash).
@@ -137,25 +137,6 @@ fn backup_while_spark_writes_restores_one_instant() {
     let (k, m) = writer_steps(&copy);
     assert!(m >= done_before, "every step finished before the backup began is in it: m={m}, before={done_before}");
     assert!(k < total, "steps after the backup began are not: k={k}, total={total}");
-}
-
-/// `(k, m)`: the `writer.t_N` tables and `writer.log` partitions Spark reads in a copy of the
-/// writer's metastore, asserted whole: tables exactly 1..k, partitions exactly batch=1..m, and
-/// m = k or k−1 (each step commits its table, then its partition).
-fn writer_steps(copy: &serde_json::Value) -> (u64, u64) {
-    let mut tables: Vec<u64> = copy["tables"].as_object().unwrap().keys().filter_map(|k| k.strip_prefix("writer.t_").and_then(|n| n.parse().ok())).collect();
-    tables.sort();
-    let k = tables.len() as u64;
-    assert_eq!(tables, (1..=k).collect::<Vec<_>>(), "writer tables must be 1..k without gaps");
-    let mut specs: Vec<u64> = copy["partition_specs"]["writer.log"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str()?.strip_prefix("batch=")?.parse().ok()).collect())
-        .unwrap_or_default();
-    specs.sort();
-    let m = specs.len() as u64;
-    assert_eq!(specs, (1..=m).collect::<Vec<_>>(), "writer partitions must be 1..m without gaps");
-    assert!(m == k || m + 1 == k, "a step is its table then its partition: k={k} m={m}");
-    (k, m)
 }
 
 /// `tandem serve` backs up a PostgreSQL metastore that Spark keeps writing and refreshes a

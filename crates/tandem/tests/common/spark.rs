@@ -86,3 +86,22 @@ pub fn copy_tree(from: &Path, to: &Path) {
     let status = Command::new("cp").arg("-a").arg(from).arg(to).status().expect("cp");
     assert!(status.success(), "cp -a {} {}", from.display(), to.display());
 }
+
+/// `(k, m)`: the `writer.t_N` tables and `writer.log` partitions Spark reads in a copy of the
+/// writer's metastore, asserted whole: tables exactly 1..k, partitions exactly batch=1..m, and
+/// m = k or k−1 (each step commits its table, then its partition).
+pub fn writer_steps(copy: &serde_json::Value) -> (u64, u64) {
+    let mut tables: Vec<u64> = copy["tables"].as_object().unwrap().keys().filter_map(|k| k.strip_prefix("writer.t_").and_then(|n| n.parse().ok())).collect();
+    tables.sort();
+    let k = tables.len() as u64;
+    assert_eq!(tables, (1..=k).collect::<Vec<_>>(), "writer tables must be 1..k without gaps");
+    let mut specs: Vec<u64> = copy["partition_specs"]["writer.log"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s.as_str()?.strip_prefix("batch=")?.parse().ok()).collect())
+        .unwrap_or_default();
+    specs.sort();
+    let m = specs.len() as u64;
+    assert_eq!(specs, (1..=m).collect::<Vec<_>>(), "writer partitions must be 1..m without gaps");
+    assert!(m == k || m + 1 == k, "a step is its table then its partition: k={k} m={m}");
+    (k, m)
+}
