@@ -100,6 +100,11 @@ pub struct ReplicateArgs {
     /// from there: after a schema change, a purged binlog or a divergence.
     #[arg(long)]
     pub rebootstrap: bool,
+    /// Bootstrap from a backup already in the repository (its ID, or the newest of the source
+    /// when no ID is given) instead of taking a new one: no full read of the source, which must
+    /// still keep its log from the backup's position. Default: the site's `seed`.
+    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "latest")]
+    pub from_backup: Option<String>,
     #[command(subcommand)]
     pub command: Option<ReplicateCommand>,
 }

@@ -130,6 +130,9 @@ pub struct Site {
     /// `tandem serve`: keep the site current by continuous replication from `source`.
     #[serde(default)]
     pub replicate: bool,
+    /// Where a replica's bootstrap copies the source from: `source` (a new backup, the default)
+    /// or `backup` (the newest backup of the source in the repository).
+    pub seed: Option<Spanned<String>>,
     /// Parsed `backup` and `refresh`.
     #[serde(skip)]
     pub schedules: Schedules,
@@ -146,6 +149,14 @@ impl Site {
     /// The name of the site this one is restored from.
     pub fn source(&self) -> Option<&str> {
         self.source.as_ref().map(|s| s.get_ref().as_str())
+    }
+
+    /// Where the site's replica bootstrap copies from (`seed`, checked by [`Config::parse`]).
+    pub fn seed(&self) -> tandem_core::Seed {
+        match self.seed.as_ref().map(|s| s.get_ref().as_str()) {
+            Some("backup") => tandem_core::Seed::Backup(None),
+            _ => tandem_core::Seed::Fresh,
+        }
     }
 }
 
@@ -192,6 +203,15 @@ impl Config {
             }
             if site.replicate && site.source.is_none() {
                 return Err(Error::bad_input(format!("sites.{name}.replicate: replication streams the changes of the site's source; add `source = \"SITE\"`")));
+            }
+            if let Some(seed) = &site.seed {
+                if !matches!(seed.get_ref().as_str(), "source" | "backup") {
+                    return Err(at(
+                        text,
+                        seed,
+                        &format!("sites.{name}.seed: {:?} is neither \"source\" (a new backup) nor \"backup\" (the newest in the repository)", seed.get_ref()),
+                    ));
+                }
             }
             if let (true, Some(r)) = (site.replicate, &site.refresh) {
                 return Err(at(text, r, &format!("sites.{name}.refresh: the site is kept current by `replicate = true`; a refresh would replace the replica")));

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use tandem_core::{
-    BackupReport, Events, PruneReport, RefreshReport, RefreshRequest, ReplicaStatus, ReplicateReport, ReplicateRequest, SourceFilter, SystemChoice,
+    BackupReport, Events, PruneReport, RefreshReport, RefreshRequest, ReplicaStatus, ReplicateReport, ReplicateRequest, Seed, SourceFilter, SystemChoice,
 };
 use tandem_error::{Error, Result};
 use tandem_repo::{BackupId, Repository};
@@ -78,6 +78,7 @@ pub async fn replicate_site(
     config: &Config,
     name: &str,
     rebootstrap: bool,
+    seed: Option<Seed>,
     repo: Repository,
     events: Arc<dyn Events>,
     stop: tokio::sync::watch::Receiver<bool>,
@@ -95,6 +96,7 @@ pub async fn replicate_site(
         locations: config.location_map(Some(name), &[])?,
         keys: site_keys(config, source_name, name)?,
         rebootstrap,
+        seed: seed.unwrap_or_else(|| site.seed()),
         stop,
     };
     tandem_core::replicate(req, events, status).await

@@ -193,6 +193,49 @@ fn a_huge_source_transaction_is_applied_whole_once_with_flat_memory() {
     assert_eq!(a.sigterm(), 0, "{}", a.log());
 }
 
+/// `--from-backup` bootstraps from a backup already in the repository (no new backup of the
+/// source) and streams what the source committed after it; once the source has purged the
+/// backup's binlog, it is refused with the way out and the replica stays untouched.
+#[test]
+fn a_replica_seeded_from_an_existing_backup_streams_what_came_after_it() {
+    let my = Server::start(Flavor::MariaDb);
+    let src = my.create_database("repl_seed_src");
+    my.sql(&src, SCHEMA);
+    let dr = my.create_database("repl_seed_dr");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = replica_config(dir.path(), &my.url(&src), &[("dr", &my.url(&dr), "seed = \"backup\"\n")]);
+    let backups = || tandem(&["--config", p(&cfg), "--json", "backups", "list"]).json().as_array().map(Vec::len).unwrap_or(0);
+    tandem(&["--config", p(&cfg), "replicate", "dr"]).fails_with(2, "holds no backup of site primary");
+    tandem(&["--config", p(&cfg), "backup", "primary"]).ok();
+    my.sql(&src, "INSERT INTO items (name) VALUES ('after the backup'); DELETE FROM loose WHERE a = 2;");
+    let mut a = Replica::start(&cfg, "dr", &[], dir.path());
+    wait_until("the seeded bootstrap", Duration::from_secs(120), &mut [&mut a], || checkpoint(&cfg, "dr").is_some());
+    wait_until("the seeded replica to catch up", Duration::from_secs(120), &mut [&mut a], || my_rows(&my, &dr) == my_rows(&my, &src));
+    assert_eq!(backups(), 1, "the seed was the backup in the repository: {}", a.log());
+    assert!(a.log().contains("bootstrapping from backup"), "{}", a.log());
+    assert_eq!(a.sigterm(), 0, "{}", a.log());
+
+    // The binlog of the backup's position is purged: refused, nothing written.
+    let purged = my.create_database("repl_seed_purged");
+    // (The server keeps a log while a dump thread reads it: wait until the replica's is gone.)
+    let dumps = "SELECT count(*) FROM information_schema.processlist WHERE command LIKE 'Binlog Dump%'";
+    wait_until("the replica's dump thread to end", Duration::from_secs(30), &mut [], || my.sql(&src, dumps) == "0");
+    // (Nor before its binlog checkpoint is written, some time after the flush: purge until gone.)
+    let oldest = my.sql(&src, "SHOW BINARY LOGS");
+    let first = oldest.split_whitespace().next().unwrap();
+    wait_until("the binlog to be purged", Duration::from_secs(30), &mut [], || {
+        my.sql(&src, "FLUSH BINARY LOGS");
+        let current = my.sql(&src, "SHOW MASTER STATUS");
+        my.sql(&src, &format!("PURGE BINARY LOGS TO '{}'", current.split_whitespace().next().unwrap()));
+        !my.sql(&src, "SHOW BINARY LOGS").contains(first)
+    });
+    let cfg = replica_config(dir.path(), &my.url(&src), &[("late", &my.url(&purged), "")]);
+    let run = tandem(&["--config", p(&cfg), "replicate", "late", "--from-backup"]).fails_with(2, "purged");
+    assert!(run.stderr.contains("--rebootstrap") && run.stderr.contains("backup"), "{}", run.stderr);
+    assert_eq!(my.sql(&purged, "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE()"), "0");
+    tandem(&["--config", p(&cfg), "replicate", "late", "--from-backup", "nonsense"]).fails_with(2, "--from-backup");
+}
+
 #[test]
 fn a_hive_metastore_replica_in_postgresql_maps_locations_as_rows_arrive_and_verifies_good() {
     let my = Server::shared(Flavor::MariaDb);

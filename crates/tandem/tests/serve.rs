@@ -415,6 +415,8 @@ fn bad_config_is_refused_at_start_with_the_line_and_reason() {
     serve(&format!("{head}[sites.dr]\ndb = \"mysql://h/dr\"\nreplicate = true\n")).fails_with(2, "sites.dr.replicate: replication streams the changes");
     serve(&format!("{head}[sites.dr]\ndb = \"mysql://h/dr\"\nsource = \"primary\"\nreplicate = true\nrefresh = \"* * * * *\"\n"))
         .fails_with(2, "kept current by `replicate = true`");
+    serve(&format!("{head}[sites.dr]\ndb = \"mysql://h/dr\"\nsource = \"primary\"\nreplicate = true\nseed = \"yesterday\"\n"))
+        .fails_with(2, "line 8: sites.dr.seed: \"yesterday\" is neither");
     // A refresh-only daemon needs an existing repository.
     serve(&format!("repo = \"{}\"\n{site}[sites.dr]\ndb = \"mysql://h/dr\"\nsource = \"primary\"\nrefresh = \"* * * * *\"\n", p(&dir.path().join("missing"))))
         .fails_with(2, "missing");

@@ -1,14 +1,16 @@
-//! A replica's first copy: a backup of the source (or an existing one), restored with the
+//! A replica's first copy: a backup of the source (a new one or one in the repository), restored with the
 //! checkpoint at the backup's log position (see the module doc of [`super`]).
 
 use std::sync::Arc;
 
 use chrono::Utc;
 use tandem_engine::changes::Checkpoint;
-use tandem_engine::{Engine, PositionKind, Replace};
-use tandem_error::{Error, Hint, Result};
+use tandem_engine::{DbUrl, Engine, PositionKind, Replace};
+use tandem_error::{Error, Hint, Result, ResultExt};
+use tandem_repo::Manifest;
 
-use super::ReplicateRequest;
+use super::{ReplicateRequest, Seed};
+use crate::refresh::{newest_backup_of, SourceFilter};
 use crate::{backup, restore, BackupRequest, Events, RestoreRequest, SystemChoice};
 
 /// Bootstraps the replica; returns the checkpoint it now holds. `replica` says whether the
@@ -31,17 +33,7 @@ pub(super) async fn bootstrap(
         ))
         .with_hint(Hint::Rebootstrap));
     }
-    events.info(&format!("bootstrapping: a backup of {} into {}", req.source, req.repo.url()));
-    let taken = BackupRequest {
-        engine: source,
-        registry: req.registry,
-        source: req.source.clone(),
-        repo: req.repo.clone(),
-        system: SystemChoice::Auto,
-        site: req.site.clone(),
-        parallelism: 2,
-    };
-    let manifest = backup(taken, events.clone()).await?.manifest;
+    let manifest = seed(req, source, events.clone()).await?;
     if let Some(system) = req.registry.system_named(&manifest.system.name) {
         super::pipeline::refuse_standby_systems(system)?;
     }
@@ -52,7 +44,7 @@ pub(super) async fn bootstrap(
     // The stream must open at the position (settings, privileges, log kept) before the replica
     // is touched.
     let tables: Vec<_> = manifest.tables.iter().map(|t| t.table.clone()).collect();
-    let stream = source.changes(&req.source, &position, &tables).await?;
+    let stream = source.changes(&req.source, &position, &tables).await.with_context(|| format!("streaming from the position of backup {}", manifest.id))?;
     let source_id = stream.source_id().to_string();
     let _ = stream.close().await;
     let checkpoint =
@@ -68,4 +60,35 @@ pub(super) async fn bootstrap(
     };
     restore(restored, events).await?;
     Ok(checkpoint)
+}
+
+/// The backup the replica starts from: a new one, or the seed the request names.
+async fn seed(req: &ReplicateRequest<'_>, source: &dyn Engine, events: Arc<dyn Events>) -> Result<Manifest> {
+    let id = match &req.seed {
+        Seed::Fresh => {
+            events.info(&format!("bootstrapping: a backup of {} into {}", req.source, req.repo.url()));
+            let taken = BackupRequest {
+                engine: source,
+                registry: req.registry,
+                source: req.source.clone(),
+                repo: req.repo.clone(),
+                system: SystemChoice::Auto,
+                site: req.site.clone(),
+                parallelism: 2,
+            };
+            return Ok(backup(taken, events).await?.manifest);
+        }
+        Seed::Backup(Some(id)) => id.clone(),
+        Seed::Backup(None) => {
+            let filter = SourceFilter { site: req.site.clone(), url: Some(req.source.clone()) };
+            let newest = newest_backup_of(&req.repo, &filter).await?;
+            newest.map(|m| m.id).ok_or_else(|| Error::bad_input(format!("repository {} holds no backup of site {} to start from", req.repo.url(), req.site)))?
+        }
+    };
+    let manifest = req.repo.read_manifest(&id).await?;
+    if !DbUrl::parse(&manifest.source).is_ok_and(|u| u.same_database(&req.source)) && manifest.site != req.site {
+        return Err(Error::bad_input(format!("backup {id} is of site {:?} ({}), not of site {}", manifest.site, manifest.source, req.site)));
+    }
+    events.info(&format!("bootstrapping from backup {id} of {} (taken {})", req.site, manifest.started.format("%Y-%m-%d %H:%M:%S UTC")));
+    Ok(manifest)
 }

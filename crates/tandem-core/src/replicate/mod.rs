@@ -2,7 +2,7 @@
 //! source's committed changes ([`tandem_engine::changes`]) into it.
 //!
 //! 1. **Bootstrap** (no checkpoint in the replica, or asked for): a backup of the source into
-//!    the repository, then a restore of it into the replica (location maps, cross-engine
+//!    the repository (or one already there, [`Seed`]), then a restore of it into the replica (location maps, cross-engine
 //!    conversion, re-encryption, fix-ups) that stores the [`Checkpoint`] at the backup's log
 //!    position with the restored content, before it becomes visible. A stream opened there
 //!    delivers exactly the transactions the backup does not hold.
@@ -63,8 +63,22 @@ pub struct ReplicateRequest<'a> {
     pub keys: SiteKeys,
     /// Bootstrap again even when the replica has a checkpoint (replacing its content).
     pub rebootstrap: bool,
+    /// Where a bootstrap copies the source from.
+    pub seed: Seed,
     /// Becomes `true` to stop at the next transaction boundary.
     pub stop: watch::Receiver<bool>,
+}
+
+/// Where a replica's first copy comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Seed {
+    /// A new backup of the source: a full read of it, and always streamable from.
+    #[default]
+    Fresh,
+    /// A backup of the source already in the repository (the newest when `None`): nothing is
+    /// read from the source but its log, from the backup's position, which the source must
+    /// still keep.
+    Backup(Option<tandem_repo::BackupId>),
 }
 
 /// Where a running replication stands; published on every change.

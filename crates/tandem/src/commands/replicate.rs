@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use tandem_core::ReplicaStatus;
+use tandem_core::{ReplicaStatus, Seed};
 use tandem_error::{Error, Result};
 use tokio::sync::watch;
 
@@ -18,12 +18,17 @@ pub async fn run(ctx: &Ctx, args: ReplicateArgs) -> Result<i32> {
         (Some(ReplicateCommand::Status { site }), _) => status(ctx, &site).await,
         (Some(ReplicateCommand::Pause { site, reason }), _) => switch(ctx, &site, Some(&reason)).await,
         (Some(ReplicateCommand::Resume { site }), _) => switch(ctx, &site, None).await,
-        (None, Some(site)) => stream(ctx, &site, args.rebootstrap).await,
+        (None, Some(site)) => stream(ctx, &site, args.rebootstrap, args.from_backup.as_deref()).await,
         (None, None) => Err(Error::bad_input("give the site to replicate into")),
     }
 }
 
-async fn stream(ctx: &Ctx, site: &str, rebootstrap: bool) -> Result<i32> {
+async fn stream(ctx: &Ctx, site: &str, rebootstrap: bool, from_backup: Option<&str>) -> Result<i32> {
+    let seed = match from_backup {
+        None => None,
+        Some("latest") => Some(Seed::Backup(None)),
+        Some(id) => Some(Seed::Backup(Some(id.parse().map_err(|e: Error| e.context("--from-backup"))?))),
+    };
     // The bootstrap's backup goes into the repository, created on first use as by `backup`.
     let repo = tandem_repo::Repository::open_or_create(ctx.repo_url()?).await?;
     let (stop_tx, stop) = watch::channel(false);
@@ -34,7 +39,7 @@ async fn stream(ctx: &Ctx, site: &str, rebootstrap: bool) -> Result<i32> {
         let _ = stop_tx.send(true);
     });
     let printer = (!ctx.json).then(|| tokio::spawn(print_status(site.to_string(), status_rx)));
-    let result = jobs::replicate_site(&ctx.config, site, rebootstrap, repo, ctx.progress.clone(), stop, status_tx).await;
+    let result = jobs::replicate_site(&ctx.config, site, rebootstrap, seed, repo, ctx.progress.clone(), stop, status_tx).await;
     signals.abort();
     if let Some(p) = printer {
         p.abort();
