@@ -74,11 +74,19 @@ fn source_of<'c>(config: &'c Config, name: &str, job: &str) -> Result<&'c str> {
 
 /// Streams the changes of the site's `source` into site `name` until `stop` turns true (see
 /// [`tandem_core::replicate`]).
+/// How a replication run starts (see [`ReplicateRequest`]); the default goes on from the
+/// replica's checkpoint, or bootstraps as the site's config says.
+#[derive(Debug, Default)]
+pub struct ReplicaStart {
+    pub rebootstrap: bool,
+    /// Overrides the site's `seed`.
+    pub seed: Option<Seed>,
+}
+
 pub async fn replicate_site(
     config: &Config,
     name: &str,
-    rebootstrap: bool,
-    seed: Option<Seed>,
+    start: ReplicaStart,
     repo: Repository,
     events: Arc<dyn Events>,
     stop: tokio::sync::watch::Receiver<bool>,
@@ -95,8 +103,8 @@ pub async fn replicate_site(
         repo,
         locations: config.location_map(Some(name), &[])?,
         keys: site_keys(config, source_name, name)?,
-        rebootstrap,
-        seed: seed.unwrap_or_else(|| site.seed()),
+        rebootstrap: start.rebootstrap,
+        seed: start.seed.unwrap_or_else(|| site.seed()),
         stop,
     };
     tandem_core::replicate(req, events, status).await

@@ -39,7 +39,7 @@ async fn stream(ctx: &Ctx, site: &str, rebootstrap: bool, from_backup: Option<&s
         let _ = stop_tx.send(true);
     });
     let printer = (!ctx.json).then(|| tokio::spawn(print_status(site.to_string(), status_rx)));
-    let result = jobs::replicate_site(&ctx.config, site, rebootstrap, seed, repo, ctx.progress.clone(), stop, status_tx).await;
+    let result = jobs::replicate_site(&ctx.config, site, jobs::ReplicaStart { rebootstrap, seed }, repo, ctx.progress.clone(), stop, status_tx).await;
     signals.abort();
     if let Some(p) = printer {
         p.abort();

@@ -89,7 +89,7 @@ pub async fn supervise(daemon: Arc<Daemon>, site: String) {
         let events = Arc::new(super::daemon::LogEvents { run: format!("{site}/replicate") });
         // The repository is opened on this runtime: its HTTP connections live here.
         let result = match tandem_repo::Repository::open(daemon.repo_url()).await {
-            Ok(repo) => jobs::replicate_site(&daemon.config, &site, false, None, repo, events, stop, status_tx).await,
+            Ok(repo) => jobs::replicate_site(&daemon.config, &site, Default::default(), repo, events, stop, status_tx).await,
             Err(e) => Err(e),
         };
         watcher.abort();
