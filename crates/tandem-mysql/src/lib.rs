@@ -179,7 +179,9 @@ pub(crate) async fn connect_with(url: &DbUrl, extra: &[&str], tune: impl FnOnce(
 /// [`Kind::Internal`]. The message is the server's (one line).
 pub(crate) fn db_err(e: mysql_async::Error) -> Error {
     let kind = match &e {
-        mysql_async::Error::Io(_) => Kind::Unreachable,
+        mysql_async::Error::Io(_) | mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed) => Kind::Unreachable,
+        // The server is shutting down, or killed the connection.
+        mysql_async::Error::Server(s) if matches!(s.code, 1053 | 1927) => Kind::Unreachable,
         _ => Kind::Internal,
     };
     Error::new(kind, one_line(&e))

@@ -201,7 +201,9 @@ pub(crate) fn pg_text(e: &tokio_postgres::Error) -> String {
 /// connection broke, `Internal` for anything the server refused.
 pub(crate) fn pg_err(what: impl std::fmt::Display, e: tokio_postgres::Error) -> Error {
     let msg = format!("{what}: {}", pg_text(&e));
-    if e.as_db_error().is_none() && (e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>())) {
+    // Connection failures, and a server shutting down or starting up (57P01-57P03, class 08).
+    let gone = e.code().is_some_and(|c| matches!(c.code(), "57P01" | "57P02" | "57P03") || c.code().starts_with("08"));
+    if gone || (e.as_db_error().is_none() && (e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()))) {
         Error::unreachable(msg)
     } else {
         Error::internal(msg)

@@ -185,6 +185,31 @@ impl Server {
         kill_and_wait(self.pid);
     }
 
+    /// Stops the server, leaves it down for `down`, and starts it again on the same port and
+    /// data; returns once it answers. MariaDB is crashed (SIGKILL: its commits are in the OS's
+    /// cache already); PostgreSQL gets a fast shutdown, since the kit runs it without
+    /// synchronous commit (a crash would lose its last commits, as configured).
+    pub fn restart_after(&mut self, down: Duration) {
+        match self.flavor {
+            Flavor::MariaDb => kill_and_wait(self.pid),
+            // SAFETY: we only signal the pid we started.
+            Flavor::Postgres => unsafe {
+                libc::kill(self.pid, libc::SIGINT);
+                let mut status = 0;
+                libc::waitpid(self.pid, &mut status, 0);
+            },
+        }
+        std::thread::sleep(down);
+        self.pid = match self.flavor {
+            Flavor::MariaDb => launch_mariadb(&self.dir, self.port),
+            Flavor::Postgres => launch_postgres(&self.dir, self.port),
+        };
+        spawn_watchdog(self.pid, &self.dir);
+        if let Err(log) = self.wait_ready() {
+            panic!("{:?} server did not start again; log:\n{}", self.flavor, truncate(&log, 4000));
+        }
+    }
+
     /// Waits until the server answers; `Err(log)` if it died or did not come up in time.
     fn wait_ready(&self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -334,7 +359,13 @@ fn start_postgres(dir: &Path, port: u16) -> i32 {
     init.arg("-D").arg(&data).args(["-U", USER, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"]);
     init.arg(format!("--pwfile={}", pwfile.display()));
     run_ok(init, "initdb");
-    let log = std::fs::File::create(dir.join("server.log")).expect("log");
+    launch_postgres(dir, port)
+}
+
+/// Starts postgres on an initialised data directory.
+fn launch_postgres(dir: &Path, port: u16) -> i32 {
+    let data = dir.join("data");
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log")).expect("log");
     if is_root() {
         let _ = Command::new("chown").args(["postgres:postgres"]).arg(dir.join("server.log")).status();
     }
@@ -370,7 +401,13 @@ fn start_mariadb(dir: &Path, port: u16) -> i32 {
         init.arg("--user=root");
     }
     run_ok(init, "mariadb-install-db");
-    let log = std::fs::File::create(dir.join("server.log")).expect("log");
+    launch_mariadb(dir, port)
+}
+
+/// Starts mariadbd on an initialised data directory.
+fn launch_mariadb(dir: &Path, port: u16) -> i32 {
+    let (data, tmp) = (dir.join("data"), dir.join("tmp"));
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log")).expect("log");
     let mut cmd = Command::new("mariadbd");
     cmd.arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))

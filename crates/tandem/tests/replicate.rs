@@ -236,6 +236,48 @@ fn a_replica_seeded_from_an_existing_backup_streams_what_came_after_it() {
     tandem(&["--config", p(&cfg), "replicate", "late", "--from-backup", "nonsense"]).fails_with(2, "--from-backup");
 }
 
+/// Replication outlives its servers: with the replica's server down for a while (the source
+/// writing on) and then the source crashed and started again, `tandem replicate` keeps running,
+/// says it is retrying, and catches up exactly.
+#[test]
+fn replication_rides_out_a_replica_outage_and_a_source_crash() {
+    let (mut my, mut pg) = (Server::start(Flavor::MariaDb), Server::start(Flavor::Postgres));
+    let src = my.create_database("repl_outage_src");
+    my.sql(&src, SCHEMA);
+    let dr = pg.create_database("repl_outage_dr");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = replica_config(dir.path(), &my.url(&src), &[("dr", &pg.url(&dr), "")]);
+    let mut a = Replica::start(&cfg, "dr", &[], dir.path());
+    wait_until("the bootstrap", Duration::from_secs(120), &mut [&mut a], || checkpoint(&cfg, "dr").is_some());
+    let digest = "SELECT count(*), COALESCE(SUM(id), 0), COALESCE(SUM(LENGTH(name)), 0) FROM items";
+    let write = |server: &Server, from: u32| {
+        for i in from..from + 20 {
+            server.sql(&src, &format!("INSERT INTO items (name) VALUES ('outage {i}'); UPDATE items SET price = {i} WHERE id = 1;"));
+        }
+    };
+    let (down, my_ref) = (Duration::from_secs(8), &my);
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            std::thread::sleep(Duration::from_secs(1));
+            write(my_ref, 0)
+        });
+        pg.restart_after(down);
+        writer.join().unwrap();
+    });
+    wait_until("the replica to catch up after its outage", Duration::from_secs(90), &mut [&mut a], || {
+        pg.try_sql(&dr, &digest.replace("LENGTH", "char_length")).ok() == Some(my.sql(&src, digest))
+    });
+    assert!(a.log().contains("trying again"), "the outage was reported: {}", a.log());
+
+    my.restart_after(Duration::from_secs(1));
+    write(&my, 100);
+    wait_until("the replica to catch up after the source's crash", Duration::from_secs(90), &mut [&mut a], || {
+        pg.try_sql(&dr, &digest.replace("LENGTH", "char_length")).ok() == Some(my.sql(&src, digest))
+    });
+    assert_eq!(pg.sql(&dr, "SELECT price FROM items WHERE id = 1"), "119.00");
+    assert_eq!(a.sigterm(), 0, "{}", a.log());
+}
+
 #[test]
 fn a_hive_metastore_replica_in_postgresql_maps_locations_as_rows_arrive_and_verifies_good() {
     let my = Server::shared(Flavor::MariaDb);

@@ -13,7 +13,8 @@
 //!    transaction as they come.
 //! 3. **Stop**: when asked (between target transactions), when the source changes its schema
 //!    (the checkpoint records why and replication refuses to go on until a rebootstrap), or on
-//!    an error.
+//!    an error. A source or replica that cannot be reached is not an error: streaming starts
+//!    again from the checkpoint once both answer (pauses of 1 s doubling to 30 s).
 
 mod bootstrap;
 pub mod control;
@@ -26,7 +27,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tandem_engine::changes::{Applier, ChangeEvent, ChangeStream, Checkpoint, RowChange, SourceTransaction};
 use tandem_engine::{DbUrl, Engine};
-use tandem_error::{Error, Hint, Result, ResultExt};
+use tandem_error::{Error, Hint, Kind, Result, ResultExt};
 use tandem_repo::Repository;
 use tandem_system::{LocationMap, SiteKeys};
 use tokio::sync::watch;
@@ -47,6 +48,11 @@ const IDLE_CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
 
 /// How often a running replication looks at the kill switch ([`control`]).
 const PAUSE_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// The first pause before a new round after a server was unreachable; it doubles up to
+/// [`RETRY_MAX`] while rounds fail without applying anything.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// How often progress is reported.
 const REPORT_EVERY: Duration = Duration::from_secs(5);
@@ -146,33 +152,31 @@ async fn run(req: ReplicateRequest<'_>, events: Arc<dyn Events>, status: watch::
         last_pause_check: Instant::now(),
     };
     let mut stop = req.stop.clone();
-    // Each round streams until stopped or paused; a paused replica waits for its resume.
-    while wait_while_paused(target_engine, &req.target, &status, &mut stop).await? {
-        let position = streaming.checkpoint.position.clone();
-        let mut stream = source_engine.changes(&req.source, &position, &pipeline.source_tables()).await?;
-        if stream.source_id() != streaming.checkpoint.source {
-            let theirs = stream.source_id().to_string();
-            let _ = stream.close().await;
-            return Err(Error::bad_input(format!(
-                "the replica was bootstrapped from {}, but the source is now {theirs}: its position means nothing there",
-                streaming.checkpoint.source
-            ))
-            .with_hint(Hint::Rebootstrap));
-        }
-        let mut applier = target_engine.applier(&req.target, pipeline.target_tables()).await?;
-        status.send_modify(|s| {
-            s.state = "streaming".into();
-            s.position = Some(position.value.clone());
-            s.committed_at = Some(streaming.checkpoint.committed_at);
-        });
-        events.info(&format!("streaming from {} at {}", req.source, position.value));
-        let outcome = streaming.stream(stream.as_mut(), applier.as_mut(), stop.clone()).await;
-        let _ = stream.close().await;
-        let _ = applier.close().await;
-        if let Err(e) = outcome {
+    let mut retry = RETRY_FIRST;
+    // Each round streams until stopped or paused (a paused replica waits for its resume), or
+    // until a server is unreachable: then a new round after a pause, from the checkpoint.
+    loop {
+        let applied = streaming.checkpoint.position.clone();
+        let outcome = match wait_while_paused(target_engine, &req.target, &status, &mut stop).await {
+            Ok(false) => break,
+            Ok(true) => streaming.round(&req, source_engine, target_engine, stop.clone()).await,
+            Err(e) => Err(e),
+        };
+        let Err(e) = outcome else { continue };
+        if e.kind() != Kind::Unreachable {
             status.send_modify(|s| s.state = "stopped".into());
             return Err(e);
         }
+        if streaming.checkpoint.position != applied {
+            retry = RETRY_FIRST;
+        }
+        events.warn(&format!("{e}; trying again in {} s", retry.as_secs()));
+        status.send_modify(|s| s.state = format!("retrying: {e}"));
+        tokio::select! {
+            _ = stop.changed() => {}
+            _ = tokio::time::sleep(retry) => {}
+        }
+        retry = (retry * 2).min(RETRY_MAX);
     }
     status.send_modify(|s| s.state = "stopped".into());
     Ok(ReplicateReport { bootstrapped, status: status.borrow().clone() })
@@ -223,6 +227,39 @@ struct Streaming<'a> {
 }
 
 impl Streaming<'_> {
+    /// Opens the source's stream at the checkpoint and the replica's applier, and streams until
+    /// asked to stop or paused (`Ok`), or an error.
+    async fn round(&mut self, req: &ReplicateRequest<'_>, source: &dyn Engine, target: &dyn Engine, stop: watch::Receiver<bool>) -> Result<()> {
+        let position = self.checkpoint.position.clone();
+        let mut stream = source.changes(&req.source, &position, &self.pipeline.source_tables()).await?;
+        if stream.source_id() != self.checkpoint.source {
+            let theirs = stream.source_id().to_string();
+            let _ = stream.close().await;
+            return Err(Error::bad_input(format!(
+                "the replica was bootstrapped from {}, but the source is now {theirs}: its position means nothing there",
+                self.checkpoint.source
+            ))
+            .with_hint(Hint::Rebootstrap));
+        }
+        let mut applier = match target.applier(&req.target, self.pipeline.target_tables()).await {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = stream.close().await;
+                return Err(e);
+            }
+        };
+        self.status.send_modify(|s| {
+            s.state = "streaming".into();
+            s.position = Some(position.value.clone());
+            s.committed_at = Some(self.checkpoint.committed_at);
+        });
+        self.events.info(&format!("streaming from {} at {}", req.source, position.value));
+        let outcome = self.stream(stream.as_mut(), applier.as_mut(), stop).await;
+        let _ = stream.close().await;
+        let _ = applier.close().await;
+        outcome
+    }
+
     /// Streams until asked to stop or paused (`Ok`), or an error.
     async fn stream(&mut self, stream: &mut dyn ChangeStream, applier: &mut dyn Applier, mut stop: watch::Receiver<bool>) -> Result<()> {
         let mut next: Option<ChangeEvent> = None;
