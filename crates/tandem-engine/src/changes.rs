@@ -95,6 +95,19 @@ pub trait ChangeStream: Send {
     async fn close(self: Box<Self>) -> Result<()>;
 }
 
+/// How long a source keeps the log a replica still needs (from its checkpoint's position on).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogRetention {
+    /// Whether the log at the position is still on the source (if not, the replica can never
+    /// catch up: it must be bootstrapped again).
+    pub kept: bool,
+    /// The earliest time the source may purge it by itself; `None` when it will not (no
+    /// expiry configured, or the position is in the log being written).
+    pub purge_after: Option<DateTime<Utc>>,
+    /// How long the source keeps its log (its expiry setting), when it purges by itself.
+    pub retention_seconds: Option<u64>,
+}
+
 /// How many rows a stream holds of one source transaction before it delivers them as a
 /// [`ChangeEvent::Part`] (a part has at least this many, and at most one log event's rows more).
 pub const PART_ROWS: usize = 5_000;

@@ -97,6 +97,13 @@ pub trait Engine: Send + Sync {
         Err(tandem_error::Error::bad_input(format!("{} cannot stream changes (database {})", self.name(), url.database)))
     }
 
+    /// Whether the source of `url` still keeps its log from `from` on, and until when at least
+    /// (see [`changes::LogRetention`]); `None` from engines without change capture.
+    async fn log_retention(&self, url: &DbUrl, from: &Position) -> Result<Option<changes::LogRetention>> {
+        let _ = (url, from);
+        Ok(None)
+    }
+
     /// Opens an applier that writes changes into `tables` (this engine's definitions) of the
     /// existing database of `url`.
     async fn applier(&self, url: &DbUrl, tables: Vec<TableDef>) -> Result<Box<dyn changes::Applier>> {

@@ -29,7 +29,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder};
-use tandem_engine::changes::{Applier, ChangeStream};
+use tandem_engine::changes::{Applier, ChangeStream, LogRetention};
 use tandem_engine::{
     ColumnDef, DbUrl, Engine, ForeignSchema, LogicalColumn, LogicalType, Position, RowEncoding, SchemaDump, Snapshot, SnapshotOptions, TableDef, Target, Value,
 };
@@ -87,6 +87,10 @@ impl Engine for MySql {
 
     async fn changes(&self, url: &DbUrl, from: &Position, tables: &[TableDef]) -> Result<Box<dyn ChangeStream>> {
         Ok(Box::new(binlog::MyChangeStream::open(url, from, tables).await?))
+    }
+
+    async fn log_retention(&self, url: &DbUrl, from: &Position) -> Result<Option<LogRetention>> {
+        binlog::retention(url, from).await.map(Some)
     }
 
     async fn applier(&self, url: &DbUrl, tables: Vec<TableDef>) -> Result<Box<dyn Applier>> {

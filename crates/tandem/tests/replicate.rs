@@ -104,11 +104,13 @@ fn replicas_follow_a_mariadb_source_across_engines_resume_after_kill_9_and_stop_
     );
     assert_eq!(pg.sql(&drpg, "SELECT string_agg(a || ':' || coalesce(b, '-'), ',' ORDER BY a, b) FROM loose"), "1:a,1:z,3:tab\there");
 
-    // A writer keeps going while the MariaDB replica is killed five times.
+    // A writer keeps going while the MariaDB replica is killed five times (TANDEM_KILLS times:
+    // bench/replication-soak.sh runs this with 50 and more).
+    let kills: u32 = std::env::var("TANDEM_KILLS").ok().and_then(|k| k.parse().ok()).unwrap_or(5);
     let writer = {
         let (my, src) = (my, src.clone());
         std::thread::spawn(move || {
-            for i in 0..300u32 {
+            for i in 0..60 * kills {
                 my.sql(
                     &src,
                     &format!(
@@ -120,8 +122,11 @@ fn replicas_follow_a_mariadb_source_across_engines_resume_after_kill_9_and_stop_
             }
         })
     };
-    for _ in 0..5 {
-        std::thread::sleep(Duration::from_millis(600));
+    for _ in 0..kills {
+        // At a random moment: 200-1000 ms after the last start.
+        std::thread::sleep(Duration::from_millis(
+            200 + (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() % 800) as u64,
+        ));
         a.kill9();
         a = Replica::start(&cfg, "dr", &[], dir.path());
     }
@@ -276,6 +281,54 @@ fn replication_rides_out_a_replica_outage_and_a_source_crash() {
     });
     assert_eq!(pg.sql(&dr, "SELECT price FROM items WHERE id = 1"), "119.00");
     assert_eq!(a.sigterm(), 0, "{}", a.log());
+}
+
+/// `replicate status` tells how long the source keeps the binlog a paused replica needs, raises
+/// the alarm in the last part of the source's retention, and says when it is gone; replication
+/// then refuses with the way out.
+#[test]
+fn status_warns_before_the_source_purges_the_log_a_paused_replica_needs() {
+    let my = Server::start(Flavor::MariaDb);
+    let src = my.create_database("repl_log_src");
+    my.sql(&src, SCHEMA);
+    let dr = my.create_database("repl_log_dr");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = replica_config(dir.path(), &my.url(&src), &[("dr", &my.url(&dr), "")]);
+    let mut a = Replica::start(&cfg, "dr", &[], dir.path());
+    wait_until("the bootstrap", Duration::from_secs(120), &mut [&mut a], || checkpoint(&cfg, "dr").is_some());
+    tandem(&["--config", p(&cfg), "replicate", "pause", "dr"]).ok();
+    assert_eq!(a.sigterm(), 0, "{}", a.log());
+    // The needed binlog is the one being written: kept.
+    let s = status(&cfg, "dr");
+    assert_eq!((s["log"]["kept"].as_bool(), s["log"]["purge_after"].is_null(), s["log_at_risk"].as_bool()), (Some(true), true, Some(false)), "{s}");
+    // The source moves on to a new binlog and keeps old ones an hour: no alarm yet.
+    my.sql(&src, "SET GLOBAL binlog_expire_logs_seconds = 3600; INSERT INTO items (name) VALUES ('while paused'); FLUSH BINARY LOGS;");
+    let s = status(&cfg, "dr");
+    let purge = chrono::DateTime::parse_from_rfc3339(s["log"]["purge_after"].as_str().unwrap_or_else(|| panic!("{s}"))).unwrap();
+    let left = (purge.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds();
+    assert!((3500..=3600).contains(&left), "the binlog may go in {left} s: {s}");
+    assert_eq!(s["log_at_risk"].as_bool(), Some(false), "{s}");
+    // Ten minutes' retention: within the warning window.
+    my.sql(&src, "SET GLOBAL binlog_expire_logs_seconds = 600");
+    assert_eq!(status(&cfg, "dr")["log_at_risk"].as_bool(), Some(true));
+    let text = tandem(&["--config", p(&cfg), "replicate", "status", "dr"]).ok().stdout;
+    assert!(text.contains("resume replication before then"), "{text}");
+    // Purged: said so, and replication refuses with the way out.
+    let first = my.sql(&src, "SHOW BINARY LOGS");
+    let first = first.split_whitespace().next().unwrap();
+    wait_until("the binlog to be purged", Duration::from_secs(30), &mut [], || {
+        my.sql(&src, "FLUSH BINARY LOGS");
+        let current = my.sql(&src, "SHOW MASTER STATUS");
+        my.sql(&src, &format!("PURGE BINARY LOGS TO '{}'", current.split_whitespace().next().unwrap()));
+        !my.sql(&src, "SHOW BINARY LOGS").contains(first)
+    });
+    let s = status(&cfg, "dr");
+    assert_eq!((s["log"]["kept"].as_bool(), s["log_at_risk"].as_bool()), (Some(false), Some(true)), "{s}");
+    let text = tandem(&["--config", p(&cfg), "replicate", "status", "dr"]).ok().stdout;
+    assert!(text.contains("must be bootstrapped again"), "{text}");
+    tandem(&["--config", p(&cfg), "replicate", "resume", "dr"]).ok();
+    tandem(&["--config", p(&cfg), "replicate", "dr"]).fails_with(2, "purged");
+    assert_eq!(my.sql(&dr, "SELECT count(*) FROM items WHERE name = 'while paused'"), "0");
 }
 
 #[test]

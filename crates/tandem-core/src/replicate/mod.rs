@@ -19,6 +19,7 @@
 mod bootstrap;
 pub mod control;
 mod pipeline;
+pub mod retention;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,6 +35,7 @@ use tokio::sync::watch;
 
 use crate::{Events, Registry};
 use pipeline::Pipeline;
+use retention::LogWatch;
 
 /// The most rows one target transaction takes (several source transactions share one).
 const BATCH_ROWS: usize = 5_000;
@@ -108,6 +110,11 @@ pub struct ReplicaStatus {
     pub rows_per_second: f64,
     /// Bytes of source log not yet read, when the source tells.
     pub behind_bytes: Option<u64>,
+    /// How long the source keeps the log from the replica's position on (looked at every
+    /// minute; `None` before the first look or when the engine cannot tell).
+    pub log: Option<tandem_engine::changes::LogRetention>,
+    /// The log the replica needs is purged or may be soon ([`retention::at_risk`]).
+    pub log_at_risk: bool,
 }
 
 /// What a replication run did before it stopped.
@@ -150,6 +157,8 @@ async fn run(req: ReplicateRequest<'_>, events: Arc<dyn Events>, status: watch::
         last_report: Instant::now(),
         rows_at_report: 0,
         last_pause_check: Instant::now(),
+        log_watch: LogWatch::default(),
+        source: (source_engine, &req.source),
     };
     let mut stop = req.stop.clone();
     let mut retry = RETRY_FIRST;
@@ -157,7 +166,7 @@ async fn run(req: ReplicateRequest<'_>, events: Arc<dyn Events>, status: watch::
     // until a server is unreachable: then a new round after a pause, from the checkpoint.
     loop {
         let applied = streaming.checkpoint.position.clone();
-        let outcome = match wait_while_paused(target_engine, &req.target, &status, &mut stop).await {
+        let outcome = match streaming.wait_while_paused(&mut stop).await {
             Ok(false) => break,
             Ok(true) => streaming.round(&req, source_engine, target_engine, stop.clone()).await,
             Err(e) => Err(e),
@@ -180,25 +189,6 @@ async fn run(req: ReplicateRequest<'_>, events: Arc<dyn Events>, status: watch::
     }
     status.send_modify(|s| s.state = "stopped".into());
     Ok(ReplicateReport { bootstrapped, status: status.borrow().clone() })
-}
-
-/// Waits while the replica is paused (showing it in the status); `false` once asked to stop.
-async fn wait_while_paused(engine: &dyn Engine, target: &DbUrl, status: &watch::Sender<ReplicaStatus>, stop: &mut watch::Receiver<bool>) -> Result<bool> {
-    loop {
-        if *stop.borrow() {
-            return Ok(false);
-        }
-        match control::paused(engine, target).await? {
-            None => return Ok(true),
-            Some(p) => {
-                status.send_modify(|s| s.state = format!("paused: {}", p.paused));
-                tokio::select! {
-                    _ = stop.changed() => {}
-                    _ = tokio::time::sleep(PAUSE_CHECK_EVERY) => {}
-                }
-            }
-        }
-    }
 }
 
 /// The replica's checkpoint, if it has one (an empty or missing database has none).
@@ -224,9 +214,33 @@ struct Streaming<'a> {
     last_report: Instant,
     rows_at_report: u64,
     last_pause_check: Instant,
+    log_watch: LogWatch,
+    /// The source, to look at its log retention.
+    source: (&'a dyn Engine, &'a DbUrl),
 }
 
 impl Streaming<'_> {
+    /// Waits while the replica is paused (showing it in the status, and how long the source
+    /// keeps the log it needs); `false` once asked to stop.
+    async fn wait_while_paused(&mut self, stop: &mut watch::Receiver<bool>) -> Result<bool> {
+        loop {
+            if *stop.borrow() {
+                return Ok(false);
+            }
+            match control::paused(self.target.0, self.target.1).await? {
+                None => return Ok(true),
+                Some(p) => {
+                    self.status.send_modify(|s| s.state = format!("paused: {}", p.paused));
+                    self.log_watch.check(self.source.0, self.source.1, &self.checkpoint, self.status, self.events).await;
+                    tokio::select! {
+                        _ = stop.changed() => {}
+                        _ = tokio::time::sleep(PAUSE_CHECK_EVERY) => {}
+                    }
+                }
+            }
+        }
+    }
+
     /// Opens the source's stream at the checkpoint and the replica's applier, and streams until
     /// asked to stop or paused (`Ok`), or an error.
     async fn round(&mut self, req: &ReplicateRequest<'_>, source: &dyn Engine, target: &dyn Engine, stop: watch::Receiver<bool>) -> Result<()> {
@@ -315,6 +329,7 @@ impl Streaming<'_> {
                         s.lag_seconds = 0.0;
                         s.position = Some(self.checkpoint.position.value.clone());
                     });
+                    self.log_watch.check(self.source.0, self.source.1, &self.checkpoint, self.status, self.events).await;
                     // The source's log end is asked for only when a report is due.
                     if self.last_report.elapsed() >= REPORT_EVERY {
                         if let Ok(Some((_, behind))) = stream.source_end().await {

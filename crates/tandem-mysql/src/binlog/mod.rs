@@ -14,6 +14,9 @@
 //! `next` keeps every partial state in the stream, so it is cancel-safe.
 
 mod fields;
+mod retention;
+
+pub(crate) use retention::retention;
 
 use std::collections::HashMap;
 use std::time::Duration;

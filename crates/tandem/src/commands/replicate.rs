@@ -114,8 +114,24 @@ async fn status(ctx: &Ctx, site: &str) -> Result<i32> {
         Some(_) => tandem_core::replica_paused(engine, &target).await?,
         None => None,
     };
+    // How long the source keeps the log the replica needs (when the source answers).
+    let log = match (&checkpoint, ctx.config.site(site)?.source()) {
+        (Some(c), Some(source)) => {
+            let (engine, url) = registry::engine_for(&ctx.config.site(source)?.db)?;
+            engine.log_retention(&url, &c.position).await.map_err(|e| e.to_string())
+        }
+        _ => Ok(None),
+    };
+    let now = chrono::Utc::now();
     if ctx.json {
-        output::json(&serde_json::json!({ "site": site, "checkpoint": checkpoint, "paused": paused }))?;
+        let (log, log_error) = match &log {
+            Ok(l) => (l.clone(), None),
+            Err(e) => (None, Some(e.clone())),
+        };
+        let risk = log.as_ref().is_some_and(|l| tandem_core::log_at_risk(l, now));
+        output::json(
+            &serde_json::json!({ "site": site, "checkpoint": checkpoint, "paused": paused, "log": log, "log_at_risk": risk, "log_error": log_error }),
+        )?;
         return Ok(if checkpoint.as_ref().is_some_and(|c| c.stopped.is_none()) { 0 } else { 1 });
     }
     let Some(c) = checkpoint else {
@@ -128,6 +144,11 @@ async fn status(ctx: &Ctx, site: &str) -> Result<i32> {
     println!("  position          {}", c.position.value);
     println!("  last source commit applied {} ({:.1} s ago)", c.committed_at.format("%Y-%m-%d %H:%M:%S UTC"), age(c.committed_at));
     println!("  last written      {} ({:.1} s ago)", c.applied_at.format("%Y-%m-%d %H:%M:%S UTC"), age(c.applied_at));
+    match &log {
+        Ok(Some(l)) => println!("  source log        {}", tandem_core::describe_log(l, now)),
+        Ok(None) => {}
+        Err(e) => println!("  source log        unknown ({e})"),
+    }
     match &c.stopped {
         Some(why) => {
             println!("  state             stopped: {why}");

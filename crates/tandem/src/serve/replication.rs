@@ -79,8 +79,15 @@ pub async fn supervise(daemon: Arc<Daemon>, site: String) {
         let mirror = {
             let (daemon, site) = (daemon.clone(), site.clone());
             tokio::spawn(async move {
+                let mut at_risk = false;
                 while status_rx.changed().await.is_ok() {
                     let s = status_rx.borrow().clone();
+                    // Alert once when the log the replica needs becomes at risk.
+                    if let (true, false, Some(log)) = (s.log_at_risk, at_risk, &s.log) {
+                        let text = format!("tandem: replication into {site}: {}", tandem_core::describe_log(log, Utc::now()));
+                        daemon.alert(Alert::new("replication_log_at_risk", &site, None, text));
+                    }
+                    at_risk = s.log_at_risk;
                     daemon.update_replica(&site, |v| v.status = s);
                 }
             })
