@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tandem_error::Result;
 
-use crate::{Dialect, Position, TableDef};
+use crate::{Dialect, Position, Scope, TableDef};
 
 /// What a change stream delivers next.
 #[derive(Debug, Clone)]
@@ -129,6 +129,9 @@ pub struct Checkpoint {
     /// Why replication stopped and must not go on from here (a schema change), if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// The tables whose rows the replica holds (bootstrapped and streamed).
+    #[serde(default, skip_serializing_if = "Scope::is_all")]
+    pub scope: Scope,
 }
 
 /// The table, in every replica, that holds its [`Checkpoint`] (one row, as JSON).

@@ -13,11 +13,13 @@
 pub mod changes;
 mod model;
 pub mod rowcodec;
+mod scope;
 pub mod text;
 mod url;
 pub mod value;
 
 pub use model::*;
+pub use scope::Scope;
 pub use tandem_format::*;
 pub use url::DbUrl;
 pub use value::{DefaultValue, ForeignSchema, ForeignTable, LogicalColumn, LogicalType, Value};

@@ -133,6 +133,15 @@ pub struct Site {
     /// Where a replica's bootstrap copies the source from: `source` (a new backup, the default)
     /// or `backup` (the newest backup of the source in the repository).
     pub seed: Option<Spanned<String>>,
+    /// Replication scope: patterns of the tables whose rows the replica holds (all when
+    /// absent) and of those it does not (see [`tandem_engine::Scope`]).
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Parsed `include` and `exclude`.
+    #[serde(skip)]
+    pub scope: tandem_engine::Scope,
     /// Parsed `backup` and `refresh`.
     #[serde(skip)]
     pub schedules: Schedules,
@@ -204,6 +213,8 @@ impl Config {
             if site.replicate && site.source.is_none() {
                 return Err(Error::bad_input(format!("sites.{name}.replicate: replication streams the changes of the site's source; add `source = \"SITE\"`")));
             }
+            site.scope =
+                tandem_engine::Scope::new(site.include.clone(), site.exclude.clone()).map_err(|e| e.context(format!("sites.{name}.include/exclude")))?;
             if let Some(seed) = &site.seed {
                 if !matches!(seed.get_ref().as_str(), "source" | "backup") {
                     return Err(at(

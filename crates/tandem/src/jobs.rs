@@ -105,6 +105,7 @@ pub async fn replicate_site(
         keys: site_keys(config, source_name, name)?,
         rebootstrap: start.rebootstrap,
         seed: start.seed.unwrap_or_else(|| site.seed()),
+        scope: site.scope.clone(),
         stop,
     };
     tandem_core::replicate(req, events, status).await

@@ -331,6 +331,47 @@ fn status_warns_before_the_source_purges_the_log_a_paused_replica_needs() {
     assert_eq!(my.sql(&dr, "SELECT count(*) FROM items WHERE name = 'while paused'"), "0");
 }
 
+/// Scopes: a replica excluding some tables holds them empty and never gets their changes;
+/// a scope that cuts a foreign key, or matches nothing, is refused with nothing written; a
+/// scope changed after the bootstrap is refused until a rebootstrap.
+#[test]
+fn scopes_choose_the_tables_a_replica_holds() {
+    let my = Server::shared(Flavor::MariaDb);
+    let src = my.create_database("repl_scope_src");
+    my.sql(
+        &src,
+        "CREATE TABLE orders (id INT PRIMARY KEY, who VARCHAR(20)); \
+         CREATE TABLE order_lines (id INT PRIMARY KEY, order_id INT NOT NULL, FOREIGN KEY (order_id) REFERENCES orders (id)); \
+         CREATE TABLE audit_log (id INT AUTO_INCREMENT PRIMARY KEY, what VARCHAR(50)); \
+         INSERT INTO orders VALUES (1, 'ann'); INSERT INTO order_lines VALUES (10, 1); INSERT INTO audit_log (what) VALUES ('first');",
+    );
+    let (dr, bad) = (my.create_database("repl_scope_dr"), my.create_database("repl_scope_bad"));
+    let dir = tempfile::tempdir().unwrap();
+    let sites = |dr_extra: &str| {
+        replica_config(
+            dir.path(),
+            &my.url(&src),
+            &[("dr", &my.url(&dr), dr_extra), ("cut", &my.url(&bad), "include = [\"order_lines\"]\n"), ("none", &my.url(&bad), "include = [\"nothing*\"]\n")],
+        )
+    };
+    let cfg = sites("exclude = [\"AUDIT_*\"]\n");
+    tandem(&["--config", p(&cfg), "replicate", "cut"]).fails_with(2, "table order_lines references table orders (foreign key");
+    tandem(&["--config", p(&cfg), "replicate", "none"]).fails_with(2, "no table matches");
+    assert_eq!(my.sql(&bad, "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE()"), "0");
+
+    let mut a = Replica::start(&cfg, "dr", &[], dir.path());
+    wait_until("the bootstrap", Duration::from_secs(120), &mut [&mut a], || checkpoint(&cfg, "dr").is_some());
+    my.sql(&src, "INSERT INTO audit_log (what) VALUES ('second'); INSERT INTO orders VALUES (2, 'bob'); INSERT INTO order_lines VALUES (20, 2);");
+    wait_until("the orders", Duration::from_secs(60), &mut [&mut a], || my.sql(&dr, "SELECT count(*) FROM order_lines") == "2");
+    assert_eq!(my.sql(&dr, "SELECT count(*) FROM audit_log"), "0", "the excluded table is there, empty");
+    assert_eq!(my.sql(&dr, "SELECT GROUP_CONCAT(who ORDER BY id) FROM orders"), "ann,bob");
+    assert_eq!(status(&cfg, "dr")["checkpoint"]["scope"]["exclude"][0], "AUDIT_*");
+    assert_eq!(a.sigterm(), 0, "{}", a.log());
+
+    let cfg = sites("");
+    tandem(&["--config", p(&cfg), "replicate", "dr"]).fails_with(5, "bootstrapped with the rows of every table but AUDIT_*");
+}
+
 #[test]
 fn a_hive_metastore_replica_in_postgresql_maps_locations_as_rows_arrive_and_verifies_good() {
     let my = Server::shared(Flavor::MariaDb);

@@ -157,7 +157,15 @@ pub async fn applier_applies_a_batch_and_its_checkpoint_in_one_transaction(s: Su
     let tx = s.engine.transaction(&url).await.expect("transaction");
     let schema_name = def.schema.as_deref();
     let position = Position { kind: s.profile().position, value: "p1".into(), gtid: None };
-    let mut cp = Checkpoint { source: "conformance".into(), backup: "b".into(), position, committed_at: Utc::now(), applied_at: Utc::now(), stopped: None };
+    let mut cp = Checkpoint {
+        source: "conformance".into(),
+        backup: "b".into(),
+        position,
+        committed_at: Utc::now(),
+        applied_at: Utc::now(),
+        stopped: None,
+        scope: Default::default(),
+    };
     tx.ddl(&Checkpoint::create_sql(tx.dialect(), schema_name)).await.expect("create the checkpoint table");
     tx.execute(&cp.insert_sql(tx.dialect(), schema_name)).await.expect("insert the checkpoint");
     tx.commit().await.expect("commit");

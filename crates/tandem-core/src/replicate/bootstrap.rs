@@ -47,8 +47,15 @@ pub(super) async fn bootstrap(
     let stream = source.changes(&req.source, &position, &tables).await.with_context(|| format!("streaming from the position of backup {}", manifest.id))?;
     let source_id = stream.source_id().to_string();
     let _ = stream.close().await;
-    let checkpoint =
-        Checkpoint { source: source_id, backup: manifest.id.to_string(), position, committed_at: manifest.started, applied_at: Utc::now(), stopped: None };
+    let checkpoint = Checkpoint {
+        source: source_id,
+        backup: manifest.id.to_string(),
+        position,
+        committed_at: manifest.started,
+        applied_at: Utc::now(),
+        stopped: None,
+        scope: req.scope.clone(),
+    };
     events.info(&format!("bootstrapping: restoring backup {} into {}", manifest.id, req.target));
     let restored = RestoreRequest {
         backup: Some(manifest.id.clone()),
@@ -56,6 +63,7 @@ pub(super) async fn bootstrap(
         locations: req.locations.clone(),
         keys: req.keys.clone(),
         checkpoint: Some(checkpoint.clone()),
+        scope: req.scope.clone(),
         ..RestoreRequest::new(target, req.registry, req.target.clone(), req.repo.clone())
     };
     restore(restored, events).await?;

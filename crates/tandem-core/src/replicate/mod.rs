@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tandem_engine::changes::{Applier, ChangeEvent, ChangeStream, Checkpoint, RowChange, SourceTransaction};
-use tandem_engine::{DbUrl, Engine};
+use tandem_engine::{DbUrl, Engine, Scope};
 use tandem_error::{Error, Hint, Kind, Result, ResultExt};
 use tandem_repo::Repository;
 use tandem_system::{LocationMap, SiteKeys};
@@ -73,6 +73,9 @@ pub struct ReplicateRequest<'a> {
     pub rebootstrap: bool,
     /// Where a bootstrap copies the source from.
     pub seed: Seed,
+    /// The tables whose rows are replicated (the others are created empty); must stay what
+    /// the replica was bootstrapped with.
+    pub scope: Scope,
     /// Becomes `true` to stop at the next transaction boundary.
     pub stop: watch::Receiver<bool>,
 }
@@ -146,6 +149,13 @@ async fn run(req: ReplicateRequest<'_>, events: Arc<dyn Events>, status: watch::
     let checkpoint = checkpoint.ok_or_else(|| Error::internal("no checkpoint after bootstrap"))?;
     if let Some(why) = &checkpoint.stopped {
         return Err(Error::conflict(format!("replication stopped at {}: {why}", checkpoint.position.value)).with_hint(Hint::Rebootstrap));
+    }
+    if checkpoint.scope != req.scope {
+        return Err(Error::conflict(format!(
+            "the replica was bootstrapped with the rows of {}, but the site's scope is now {}: tables that came into it have no rows",
+            checkpoint.scope, req.scope
+        ))
+        .with_hint(Hint::Rebootstrap));
     }
     let pipeline = Pipeline::new(&req, target_engine, &checkpoint).await?;
     let mut streaming = Streaming {

@@ -17,6 +17,9 @@ pub(super) struct Pipeline<'a> {
     prepared: Prepared<'a>,
     target: &'a dyn Engine,
     rewriter: Option<Rewriter>,
+    /// The replicated tables (those in the scope), as indexes into the backup's: the stream and
+    /// the applier number tables in this order.
+    tables: Vec<usize>,
 }
 
 impl<'a> Pipeline<'a> {
@@ -31,17 +34,18 @@ impl<'a> Pipeline<'a> {
         let prepared = prepare(&restore_req, &id).await.context("reading the backup the replica was bootstrapped from")?;
         refuse_standby_systems(prepared.system)?;
         let rewriter = (!req.locations.is_empty()).then(|| Rewriter::new(req.locations.clone()));
-        Ok(Pipeline { prepared, target, rewriter })
+        let tables = (0..prepared.manifest.tables.len()).filter(|&i| checkpoint.scope.contains(&prepared.manifest.tables[i].table)).collect();
+        Ok(Pipeline { prepared, target, rewriter, tables })
     }
 
-    /// The tables as the source's stream delivers them.
+    /// The replicated tables as the source's stream delivers them.
     pub fn source_tables(&self) -> Vec<TableDef> {
-        self.prepared.manifest.tables.iter().map(|t| t.table.clone()).collect()
+        self.tables.iter().map(|&i| self.prepared.manifest.tables[i].table.clone()).collect()
     }
 
     /// The same tables as the replica holds them (same order).
     pub fn target_tables(&self) -> Vec<TableDef> {
-        self.prepared.schema.tables.clone()
+        self.tables.iter().map(|&i| self.prepared.schema.tables[i].clone()).collect()
     }
 
     /// Every row image of `changes` in the replica's encoding, mapped and converted.
@@ -58,7 +62,10 @@ impl<'a> Pipeline<'a> {
         let mut transforms: HashMap<usize, Option<TableTransform<'_>>> = HashMap::new();
         let mut out = Vec::with_capacity(changes.size_hint().0);
         for change in changes {
-            let i = change.table;
+            let i = *self
+                .tables
+                .get(change.table)
+                .ok_or_else(|| Error::internal(format!("a change of table {}, which the stream was not opened with", change.table)))?;
             let (source, target) = match (p.manifest.tables.get(i), p.schema.tables.get(i)) {
                 (Some(s), Some(t)) => (&s.table, t),
                 _ => return Err(Error::internal(format!("a change of table {i}, which the stream was not opened with"))),
@@ -72,7 +79,7 @@ impl<'a> Pipeline<'a> {
                     (None, _) => Ok(None),
                 }
             };
-            out.push(TargetChange { table: i, op: change.op, before: image(&change.before)?, after: image(&change.after)? });
+            out.push(TargetChange { table: change.table, op: change.op, before: image(&change.before)?, after: image(&change.after)? });
         }
         Ok(out)
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt, TryStreamExt};
-use tandem_engine::{Engine, LogicalType, RestoreSession, TableDef};
+use tandem_engine::{Engine, LogicalType, RestoreSession, Scope, TableDef};
 use tandem_error::{Error, Result, ResultExt};
 use tandem_repo::{Manifest, Repository, TableEntry};
 use tandem_system::{Fixup, Rekey, System};
@@ -36,6 +36,8 @@ pub(super) struct Load<'a> {
     pub rekey: Option<&'a Rekey>,
     /// Statements run after the system's fix-ups (`--standby`).
     pub standby: &'a [Fixup],
+    /// The tables whose rows are loaded.
+    pub scope: &'a Scope,
 }
 
 /// A restore into another engine: the engines, and each table's column types.
@@ -50,7 +52,7 @@ impl Load<'_> {
     pub async fn load_all(&self, events: Arc<dyn Events>) -> Result<()> {
         let m = self.manifest;
         events.phase(&format!("loading {} tables", m.tables.len()), Some(m.bytes()), Unit::Bytes);
-        futures::stream::iter(m.tables.iter().enumerate())
+        futures::stream::iter(m.tables.iter().enumerate().filter(|(_, t)| self.scope.contains(&t.table)))
             .map(|(i, t)| self.load_table(i, t, events.clone()))
             .buffer_unordered(self.session.parallelism().max(1))
             .try_collect::<Vec<()>>()

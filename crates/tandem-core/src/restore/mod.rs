@@ -9,7 +9,7 @@ mod load;
 
 use serde::Serialize;
 use tandem_engine::changes::Checkpoint;
-use tandem_engine::{DbUrl, Engine, LogicalType, Replace, SchemaDump, TargetState};
+use tandem_engine::{DbUrl, Engine, LogicalType, Replace, SchemaDump, Scope, TargetState};
 use tandem_error::{Error, Hint, Result, ResultExt};
 use tandem_repo::{BackupId, LockMode, Manifest, Repository};
 use tandem_system::{Fixup, LocationMap, Rekey, SiteKeys, System};
@@ -44,6 +44,8 @@ pub struct RestoreRequest<'a> {
     /// A replica's bootstrap: this checkpoint is stored with the restored content (created
     /// before it becomes visible), so the replica streams from exactly the backup's position.
     pub checkpoint: Option<Checkpoint>,
+    /// The tables whose rows are loaded; the others are created empty (the schema stays whole).
+    pub scope: Scope,
 }
 
 impl<'a> RestoreRequest<'a> {
@@ -62,6 +64,7 @@ impl<'a> RestoreRequest<'a> {
             standby: false,
             keys: SiteKeys::default(),
             checkpoint: None,
+            scope: Scope::default(),
         }
     }
 }
@@ -187,6 +190,7 @@ pub(crate) async fn prepare<'a>(req: &RestoreRequest<'a>, id: &BackupId) -> Resu
         )));
     }
     let rekey = rekey(system, &req.keys).with_context(|| format!("backup {id} is {} ({})", system.describe(), system.name()))?;
+    check_scope(&manifest, &req.scope).with_context(|| format!("tables of backup {id} in scope ({})", req.scope))?;
     // Same engine: the backup's own DDL and rows. Another engine: a translated schema.
     let (schema, foreign) = match source_engine(&manifest, req)? {
         Some(from) => {
@@ -196,6 +200,32 @@ pub(crate) async fn prepare<'a>(req: &RestoreRequest<'a>, id: &BackupId) -> Resu
         None => (manifest.full_schema(), None),
     };
     Ok(Prepared { manifest, system, schema, foreign, rekey })
+}
+
+/// Refuses a scope that selects no table, or a table whose foreign key references a table
+/// outside the scope (its rows could not be loaded without their parents).
+fn check_scope(manifest: &Manifest, scope: &Scope) -> Result<()> {
+    if scope.is_all() {
+        return Ok(());
+    }
+    let tables: Vec<_> = manifest.tables.iter().map(|t| &t.table).collect();
+    if !tables.iter().any(|t| scope.contains(t)) {
+        return Err(Error::bad_input("no table matches"));
+    }
+    for t in tables.iter().filter(|t| scope.contains(t)) {
+        for fk in &t.foreign_keys {
+            let parent = tables.iter().find(|p| p.schema == t.schema && p.name == fk.ref_table);
+            if parent.is_some_and(|p| !scope.contains(p)) {
+                return Err(Error::bad_input(format!(
+                    "table {} references table {} (foreign key {}), which is outside the scope: include both, or neither",
+                    t.display_name(),
+                    fk.ref_table,
+                    fk.name
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `a, b` of the systems' names, for messages.
@@ -290,6 +320,7 @@ async fn execute(
         foreign: p.foreign.as_ref().map(|(from, types)| load::Foreign { from: *from, to: req.engine, types }),
         rekey: p.rekey.as_ref(),
         standby: &standby_fixups,
+        scope: &req.scope,
     };
     let prepared = async {
         load.load_all(events.clone()).await?;
