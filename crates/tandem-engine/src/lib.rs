@@ -99,6 +99,13 @@ pub trait Engine: Send + Sync {
         Err(tandem_error::Error::bad_input(format!("{} cannot stream changes (database {})", self.name(), url.database)))
     }
 
+    /// The order of two positions of this engine's log (`Less`: `a` comes first). BadInput for
+    /// positions of two different logs, or engines without change capture.
+    fn compare_positions(&self, a: &Position, b: &Position) -> Result<std::cmp::Ordering> {
+        let _ = b;
+        Err(tandem_error::Error::bad_input(format!("{} cannot order log positions ({})", self.name(), a.value)))
+    }
+
     /// Whether the source of `url` still keeps its log from `from` on, and until when at least
     /// (see [`changes::LogRetention`]); `None` from engines without change capture.
     async fn log_retention(&self, url: &DbUrl, from: &Position) -> Result<Option<changes::LogRetention>> {

@@ -89,6 +89,10 @@ impl Engine for MySql {
         Ok(Box::new(binlog::MyChangeStream::open(url, from, tables).await?))
     }
 
+    fn compare_positions(&self, a: &Position, b: &Position) -> Result<std::cmp::Ordering> {
+        binlog::BinlogPos::parse(a)?.compare(&binlog::BinlogPos::parse(b)?)
+    }
+
     async fn log_retention(&self, url: &DbUrl, from: &Position) -> Result<Option<LogRetention>> {
         binlog::retention(url, from).await.map(Some)
     }

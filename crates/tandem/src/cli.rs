@@ -306,6 +306,12 @@ pub struct VerifyArgs {
     /// How many differences to list by name (all are counted).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub max_differences: usize,
+    /// The target is a live replica of the source (`tandem replicate`): it is held at the
+    /// position of the source's snapshot while both are read (it applies everything up to
+    /// there, then waits), so they are compared at one point of the source's history; released
+    /// at the end. Needs `tandem replicate` running for it.
+    #[arg(long, requires = "source")]
+    pub replica: bool,
     /// Fernet key of the source, to compare encrypted values decrypted (Airflow). Default: the
     /// source site's `fernet-key`.
     #[arg(long, env = "TANDEM_FERNET_KEY_SOURCE", value_name = "KEY", hide_env_values = true, allow_hyphen_values = true)]

@@ -399,6 +399,40 @@ fn a_hive_metastore_replica_in_postgresql_maps_locations_as_rows_arrive_and_veri
     let params_after = my.sql(&src, "SELECT count(*) FROM TABLE_PARAMS");
     assert_eq!(params_before.parse::<u64>().unwrap(), params_after.parse::<u64>().unwrap() + 3, "the source lost 3 parameters");
     assert_eq!(pg.sql(&dr, "SELECT count(*) FROM \"TABLE_PARAMS\""), params_after, "so did the replica");
+
+    // verify --replica while the source keeps changing: the replica is held at the source
+    // snapshot's position, so both sides are read at one point and agree every time.
+    let writing = std::sync::atomic::AtomicBool::new(true);
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let mut i = 0;
+            while writing.load(std::sync::atomic::Ordering::Relaxed) {
+                my.sql(
+                    &src,
+                    &format!(
+                        "UPDATE TBLS SET OWNER = 'writer{i}' ORDER BY TBL_ID LIMIT 2; UPDATE SDS SET LOCATION = 'gs://lake-us/w/{i}' ORDER BY SD_ID LIMIT 1;"
+                    ),
+                );
+                i += 1;
+            }
+            i
+        });
+        let runs: Vec<_> =
+            (0..3).map(|_| tandem(&["--json", "verify", "--source", &my.url(&src), "--target", &pg.url(&dr), "--map-location", map, "--replica"])).collect();
+        writing.store(false, std::sync::atomic::Ordering::Relaxed);
+        for run in runs {
+            assert_eq!(run.code, 0, "verify --replica under writes:\n{}\n{}\n{}", run.stdout, run.stderr, a.log());
+            let report = run.json();
+            assert!(report["equal"] == true && report["held_at"].as_str().is_some_and(|p| p.starts_with("binlog.")), "{report}");
+        }
+        assert!(writer.join().unwrap() > 3, "the source kept changing");
+    });
+    // Released: replication goes on.
+    let owner = "SELECT string_agg(\"OWNER\", ',' ORDER BY \"TBL_ID\") FROM \"TBLS\"";
+    wait_until("the replica to follow again", Duration::from_secs(60), &mut [&mut a], || {
+        pg.sql(&dr, owner) == my.sql(&src, "SELECT GROUP_CONCAT(OWNER ORDER BY TBL_ID) FROM TBLS")
+    });
+    assert!(status(&cfg, "dr")["paused"].is_null(), "the hold was released");
     assert_eq!(a.sigterm(), 0, "{}", a.log());
 }
 

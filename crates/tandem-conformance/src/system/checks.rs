@@ -119,6 +119,7 @@ pub async fn verify_views_compare_a_copy_as_good(case: &Case) {
         locations: LocationMap::default(),
         max_differences: 5,
         keys: Default::default(),
+        align: None,
     };
     let result = tandem_core::verify(request(), Arc::new(NoEvents)).await;
     let Some(change) = case.change else {

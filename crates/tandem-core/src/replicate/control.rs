@@ -2,11 +2,20 @@
 //! 2 of the replica's checkpoint table (`{"paused": REASON, "at": TIME}`; row 1 is the
 //! checkpoint), so it survives restarts of tandem and of the daemon, and a running replication
 //! sees it within a second.
+//!
+//! A hold (`"until": POSITION`) pauses at a given point of the source's history instead: a
+//! running replication applies every transaction up to the position, stores its checkpoint at
+//! exactly that position, and waits there (one already past it waits where it is). [`Hold`]
+//! uses it to read a live replica and its source at one point (`verify`).
 
+use std::cmp::Ordering;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tandem_engine::changes::CHECKPOINT_TABLE;
-use tandem_engine::{DbUrl, Engine};
+use tandem_engine::{DbUrl, Engine, Position};
 use tandem_error::{Error, Result, ResultExt};
 
 /// Row 2 of the checkpoint table.
@@ -14,6 +23,9 @@ use tandem_error::{Error, Result, ResultExt};
 pub struct Pause {
     pub paused: String,
     pub at: DateTime<Utc>,
+    /// A hold: pause once the replica is at this position of the source's log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Position>,
 }
 
 /// The replica's pause, if it is paused. Errors (BadInput) when the database is no replica.
@@ -31,15 +43,99 @@ pub async fn paused(engine: &dyn Engine, url: &DbUrl) -> Result<Option<Pause>> {
 
 /// Pauses (with a reason) or resumes (`None`) the replica's replication.
 pub async fn set_paused(engine: &dyn Engine, url: &DbUrl, reason: Option<&str>) -> Result<()> {
+    set(engine, url, reason.map(|r| Pause { paused: r.to_string(), at: Utc::now(), until: None })).await
+}
+
+async fn set(engine: &dyn Engine, url: &DbUrl, pause: Option<Pause>) -> Result<()> {
     let tx = engine.transaction(url).await?;
     let d = tx.dialect();
     let table = d.ident(CHECKPOINT_TABLE);
     tx.execute(&format!("DELETE FROM {table} WHERE id = 2")).await.map_err(|e| no_replica(url, e))?;
-    if let Some(reason) = reason {
-        let json = serde_json::to_string(&Pause { paused: reason.to_string(), at: Utc::now() }).unwrap_or_default();
+    if let Some(pause) = pause {
+        let json = serde_json::to_string(&pause).unwrap_or_default();
         tx.execute(&format!("INSERT INTO {table} (id, checkpoint) VALUES (2, {})", d.literal(&json))).await.context("storing the pause")?;
     }
     tx.commit().await
+}
+
+/// How long [`Hold::hold_at`] waits for the replica to reach the position.
+const HOLD_WAIT: Duration = Duration::from_secs(60);
+
+/// How long a replica's checkpoint must stay unchanged to count as stopped: more than two
+/// looks at the switch by a running replication ([`super::PAUSE_CHECK_EVERY`]).
+const SETTLED: Duration = Duration::from_millis(2_500);
+
+/// Holds a live replica at the positions of its source's snapshots (see the module doc).
+pub struct Hold<'a> {
+    pub replica: &'a dyn Engine,
+    pub url: DbUrl,
+    /// The source's engine, which orders its log positions.
+    pub source: &'a dyn Engine,
+}
+
+#[async_trait]
+impl crate::verify::Align for Hold<'_> {
+    async fn hold_at(&self, position: &Position) -> Result<bool> {
+        let what = || format!("holding replica {} at {}", self.url.database, position.value);
+        if let Some(p) = paused(self.replica, &self.url).await? {
+            if p.until.is_none() {
+                return Err(Error::conflict(format!(
+                    "replication into database {} is paused ({}): it cannot reach the source's position; resume it first",
+                    self.url.database, p.paused
+                )));
+            }
+        }
+        let hold = Pause { paused: "held for verify".into(), at: Utc::now(), until: Some(position.clone()) };
+        set(self.replica, &self.url, Some(hold)).await.with_context(what)?;
+        let deadline = Instant::now() + HOLD_WAIT;
+        loop {
+            let cp =
+                super::checkpoint(self.replica, &self.url).await?.ok_or_else(|| Error::bad_input(format!("database {} is no replica", self.url.database)))?;
+            match self.source.compare_positions(&cp.position, position).with_context(what)? {
+                Ordering::Equal => return Ok(true),
+                Ordering::Greater => {
+                    self.settle(&cp.position, deadline).await?;
+                    return Ok(false);
+                }
+                Ordering::Less if Instant::now() > deadline => {
+                    let _ = self.release().await;
+                    return Err(Error::unreachable(format!(
+                        "replica {} did not reach the source's position {} within {} s (it is at {}): is `tandem replicate` running for it?",
+                        self.url.database,
+                        position.value,
+                        HOLD_WAIT.as_secs(),
+                        cp.position.value
+                    )));
+                }
+                Ordering::Less => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    async fn release(&self) -> Result<()> {
+        set(self.replica, &self.url, None).await
+    }
+}
+
+impl Hold<'_> {
+    /// Waits until a replica that had passed the hold's position has seen the hold and stopped
+    /// (its checkpoint unchanged for [`SETTLED`]), so that a snapshot of the source taken next
+    /// is at or after the replica's position.
+    async fn settle(&self, from: &Position, deadline: Instant) -> Result<()> {
+        let (mut last, mut since) = (from.clone(), Instant::now());
+        while since.elapsed() < SETTLED {
+            if Instant::now() > deadline {
+                return Err(Error::conflict(format!("replica {} does not stop at the hold (it is at {})", self.url.database, last.value)));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let cp =
+                super::checkpoint(self.replica, &self.url).await?.ok_or_else(|| Error::bad_input(format!("database {} is no replica", self.url.database)))?;
+            if cp.position != last {
+                (last, since) = (cp.position, Instant::now());
+            }
+        }
+        Ok(())
+    }
 }
 
 fn no_replica(url: &DbUrl, e: Error) -> Error {

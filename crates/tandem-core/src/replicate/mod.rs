@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tandem_engine::changes::{Applier, ChangeEvent, ChangeStream, Checkpoint, RowChange, SourceTransaction};
-use tandem_engine::{DbUrl, Engine, Scope};
+use tandem_engine::{DbUrl, Engine, Position, Scope};
 use tandem_error::{Error, Hint, Kind, Result, ResultExt};
 use tandem_repo::Repository;
 use tandem_system::{LocationMap, SiteKeys};
@@ -168,6 +168,7 @@ async fn run(req: ReplicateRequest<'_>, events: Arc<dyn Events>, status: watch::
         rows_at_report: 0,
         last_pause_check: Instant::now(),
         log_watch: LogWatch::default(),
+        hold: None,
         source: (source_engine, &req.source),
     };
     let mut stop = req.stop.clone();
@@ -225,6 +226,8 @@ struct Streaming<'a> {
     rows_at_report: u64,
     last_pause_check: Instant,
     log_watch: LogWatch,
+    /// A hold's position, once seen (see [`control`]).
+    hold: Option<Position>,
     /// The source, to look at its log retention.
     source: (&'a dyn Engine, &'a DbUrl),
 }
@@ -238,9 +241,22 @@ impl Streaming<'_> {
                 return Ok(false);
             }
             match control::paused(self.target.0, self.target.1).await? {
-                None => return Ok(true),
+                None => {
+                    self.hold = None;
+                    return Ok(true);
+                }
                 Some(p) => {
-                    self.status.send_modify(|s| s.state = format!("paused: {}", p.paused));
+                    if let Some(until) = &p.until {
+                        self.hold = Some(until.clone());
+                        if !self.held()? {
+                            return Ok(true);
+                        }
+                    }
+                    let state = match &p.until {
+                        Some(at) => format!("held at {}: {}", at.value, p.paused),
+                        None => format!("paused: {}", p.paused),
+                    };
+                    self.status.send_modify(|s| s.state = state);
                     self.log_watch.check(self.source.0, self.source.1, &self.checkpoint, self.status, self.events).await;
                     tokio::select! {
                         _ = stop.changed() => {}
@@ -323,10 +339,25 @@ impl Streaming<'_> {
                     if self.paused().await? {
                         return Ok(());
                     }
-                    self.apply(applier, &batch, 0).await?;
+                    let keep = self.before_hold(&batch)?;
+                    self.apply(applier, &batch[..keep], 0).await?;
+                    if keep < batch.len() {
+                        return self.reach_hold(applier).await;
+                    }
                 }
-                ChangeEvent::Part(rows) => next = self.apply_parts(stream, applier, rows, &stop).await?,
+                ChangeEvent::Part(rows) => {
+                    next = self.apply_parts(stream, applier, rows, &stop).await?;
+                    if self.held()? {
+                        return Ok(());
+                    }
+                }
                 ChangeEvent::Idle { position, at } => {
+                    // Everything up to a hold's position is applied once the stream passes it.
+                    if let Some(hold) = &self.hold {
+                        if self.source.0.compare_positions(&position, hold)? != std::cmp::Ordering::Less {
+                            return self.reach_hold(applier).await;
+                        }
+                    }
                     let since = (Utc::now() - self.checkpoint.applied_at).to_std().unwrap_or_default();
                     if position != self.checkpoint.position && since >= IDLE_CHECKPOINT_EVERY {
                         // Events outside the replicated tables moved the position: keep it.
@@ -360,13 +391,62 @@ impl Streaming<'_> {
         }
     }
 
-    /// Whether the kill switch is on, looked at most every [`PAUSE_CHECK_EVERY`].
+    /// Whether to stop streaming: the kill switch is on, or the replica is at its hold's
+    /// position. The switch is looked at most every [`PAUSE_CHECK_EVERY`]; a hold is kept in
+    /// `self.hold`.
     async fn paused(&mut self) -> Result<bool> {
-        if self.last_pause_check.elapsed() < PAUSE_CHECK_EVERY {
-            return Ok(false);
+        if self.last_pause_check.elapsed() >= PAUSE_CHECK_EVERY {
+            self.last_pause_check = Instant::now();
+            match control::paused(self.target.0, self.target.1).await? {
+                None => self.hold = None,
+                Some(control::Pause { until: Some(p), .. }) => self.hold = Some(p),
+                Some(_) => return Ok(true),
+            }
         }
-        self.last_pause_check = Instant::now();
-        Ok(control::paused(self.target.0, self.target.1).await?.is_some())
+        self.held()
+    }
+
+    /// Whether the replica is at (or past) its hold's position.
+    fn held(&self) -> Result<bool> {
+        match &self.hold {
+            Some(p) => Ok(self.source.0.compare_positions(&self.checkpoint.position, p)? != std::cmp::Ordering::Less),
+            None => Ok(false),
+        }
+    }
+
+    fn beyond_hold(&self, position: &Position) -> Result<bool> {
+        match &self.hold {
+            Some(p) => Ok(self.source.0.compare_positions(position, p)? == std::cmp::Ordering::Greater),
+            None => Ok(false),
+        }
+    }
+
+    /// How many transactions of `batch` come before the hold's position (all without a hold).
+    fn before_hold(&self, batch: &[SourceTransaction]) -> Result<usize> {
+        for (i, t) in batch.iter().enumerate() {
+            if self.beyond_hold(&t.position)? {
+                return Ok(i);
+            }
+        }
+        Ok(batch.len())
+    }
+
+    /// The replica holds everything up to the hold's position: its checkpoint goes there (a
+    /// commit boundary of the source's log, where a stream can start).
+    async fn reach_hold(&mut self, applier: &mut dyn Applier) -> Result<()> {
+        let Some(p) = self.hold.clone() else { return Ok(()) };
+        if !self.held()? {
+            let mut cp = self.checkpoint.clone();
+            cp.position = p.clone();
+            cp.applied_at = Utc::now();
+            applier.commit(&cp).await?;
+            self.checkpoint = cp;
+        }
+        self.status.send_modify(|s| {
+            s.state = format!("held at {}", p.value);
+            s.position = Some(p.value.clone());
+        });
+        Ok(())
     }
 
     /// Writes a source transaction that comes in parts into one target transaction, part by
@@ -392,6 +472,10 @@ impl Streaming<'_> {
             };
             match event {
                 Some(Ok(ChangeEvent::Part(p))) => part = p,
+                Some(Ok(ChangeEvent::Commit(txn))) if self.beyond_hold(&txn.position)? => {
+                    applier.rollback().await?;
+                    return self.reach_hold(applier).await.map(|()| None);
+                }
                 Some(Ok(ChangeEvent::Commit(txn))) => return self.apply(applier, &[txn], written).await.map(|()| None),
                 other => {
                     applier.rollback().await?;

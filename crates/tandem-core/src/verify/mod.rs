@@ -50,7 +50,25 @@ pub struct VerifyRequest<'a> {
     pub max_differences: usize,
     /// Keys to compare encrypted values decrypted (source side, target side).
     pub keys: SiteKeys,
+    /// A target that moves with the source (a live replica): held at the source snapshot's
+    /// position while both are read, so they are compared at one point of the source's history.
+    pub align: Option<&'a dyn Align>,
 }
+
+/// Brings a moving target to the point of the source's snapshot before it is read.
+#[async_trait]
+pub trait Align: Send + Sync {
+    /// Holds the target at exactly `position` (of the source's log): `Ok(true)` once it is
+    /// there, `Ok(false)` when it had already passed it (it is then held where it is, and the
+    /// verify reads the source afresh and asks again).
+    async fn hold_at(&self, position: &tandem_engine::Position) -> Result<bool>;
+
+    /// Lets the target move on.
+    async fn release(&self) -> Result<()>;
+}
+
+/// How often a verify reads the source afresh because the target had passed its snapshot.
+const ALIGN_TRIES: usize = 5;
 
 /// Counts of one kind of object.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -85,6 +103,10 @@ pub struct VerifyReport {
     pub differences: Vec<Difference>,
     pub differences_total: u64,
     pub warnings: Vec<String>,
+    /// The source's log position both sides were read at, when the target was held there
+    /// ([`VerifyRequest::align`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_at: Option<String>,
 }
 
 /// Runs a verify. Differences are results, not errors: an error means the sides could not be
@@ -129,21 +151,52 @@ async fn open<'r>(registry: &'r Registry, engine: &dyn Engine, url: &DbUrl, what
     Err(Error::internal("no system recognised the database (generic should always match)"))
 }
 
+/// Lets a held target move on (a failure is a warning: the compare is done).
+async fn release(req: &VerifyRequest<'_>, events: &dyn Events) {
+    if let Some(Err(e)) = futures::future::OptionFuture::from(req.align.map(|a| a.release())).await {
+        events.warn(&format!("the target could not be released: {e}; resume it by hand"));
+    }
+}
+
+/// The source's snapshot, with the target held at its position when it moves (see [`Align`]).
+async fn open_aligned<'r>(req: &VerifyRequest<'r>, engine: &dyn Engine, url: &DbUrl) -> Result<(Box<dyn Snapshot>, &'r dyn System, Option<String>)> {
+    let Some(align) = req.align else { return open(req.registry, engine, url, "source").await };
+    for _ in 0..ALIGN_TRIES {
+        let opened = open(req.registry, engine, url, "source").await?;
+        match align.hold_at(&opened.0.info().position).await {
+            Ok(true) => return Ok(opened),
+            Ok(false) => {
+                let _ = opened.0.close().await;
+            }
+            Err(e) => {
+                let _ = opened.0.close().await;
+                let _ = align.release().await;
+                return Err(e);
+            }
+        }
+    }
+    let _ = align.release().await;
+    Err(Error::conflict(format!("the target passed {ALIGN_TRIES} snapshots of the source in a row before it could be held")))
+}
+
 async fn compare_dbs(req: &VerifyRequest<'_>, src_engine: &dyn Engine, src_url: &DbUrl, src_label: String, events: Arc<dyn Events>) -> Result<VerifyReport> {
     events.phase("opening both sides", None, Unit::Items);
-    let (src, system, src_version) = open(req.registry, src_engine, src_url, "source").await?;
+    let (src, system, src_version) = open_aligned(req, src_engine, src_url).await?;
+    let held_at = req.align.map(|_| src.info().position.value.clone());
     let opened = open(req.registry, req.engine, &req.target, "target").await;
     let (dst, dst_system, dst_version) = match opened {
         Ok(o) => o,
         Err(e) => {
             let _ = src.close().await;
+            release(req, events.as_ref()).await;
             return Err(e);
         }
     };
     events.phase_done();
-    let result = run(req, &*src, &*dst, system, dst_system, events).await;
+    let result = run(req, &*src, &*dst, system, dst_system, events.clone()).await;
     let _ = src.close().await;
     let _ = dst.close().await;
+    release(req, events.as_ref()).await;
     let (kinds, differences, total, mut warnings) = result?;
     if src_version != dst_version {
         warnings.push(format!(
@@ -164,6 +217,7 @@ async fn compare_dbs(req: &VerifyRequest<'_>, src_engine: &dyn Engine, src_url: 
         differences,
         differences_total: total,
         warnings,
+        held_at,
     })
 }
 

@@ -62,6 +62,16 @@ impl BinlogPos {
         Ok(BinlogPos { file: file.to_string(), pos })
     }
 
+    /// The order of two positions: by the file's sequence number, then the offset. BadInput
+    /// for files of two different logs (another base name).
+    pub fn compare(&self, other: &BinlogPos) -> Result<std::cmp::Ordering> {
+        let split = |f: &str| f.rsplit_once('.').and_then(|(base, n)| Some((base.to_string(), n.parse::<u64>().ok()?)));
+        match (split(&self.file), split(&other.file)) {
+            (Some((a, n)), Some((b, m))) if a == b => Ok((n, self.pos).cmp(&(m, other.pos))),
+            _ => Err(Error::bad_input(format!("binlog positions {}:{} and {}:{} are of two different logs", self.file, self.pos, other.file, other.pos))),
+        }
+    }
+
     fn position(&self) -> Position {
         Position { kind: PositionKind::Binlog, value: format!("{}:{}", self.file, self.pos), gtid: None }
     }
@@ -454,5 +464,9 @@ mod tests {
         assert_eq!(BinlogPos::parse(&p).unwrap(), BinlogPos { file: "mysql-bin.000003".into(), pos: 1234 });
         assert!(BinlogPos::parse(&Position { value: "nofile".into(), ..p.clone() }).is_err());
         assert!(BinlogPos::parse(&Position { kind: PositionKind::Lsn, ..p }).is_err());
+        let at = |f: &str, pos| BinlogPos { file: f.into(), pos };
+        assert_eq!(at("b.000009", 900).compare(&at("b.000010", 4)).unwrap(), std::cmp::Ordering::Less);
+        assert_eq!(at("b.000010", 900).compare(&at("b.000010", 900)).unwrap(), std::cmp::Ordering::Equal);
+        assert!(at("a.000001", 4).compare(&at("b.000001", 4)).is_err());
     }
 }

@@ -49,7 +49,12 @@ pub async fn run(ctx: &Ctx, args: VerifyArgs) -> Result<i32> {
         source: ctx.config.site_key(source_site, args.fernet_key_source.as_deref(), "--fernet-key-source"),
         target: ctx.config.site_key(target_site, args.fernet_key_target.as_deref(), "--fernet-key-target"),
     };
-    let req = VerifyRequest { source, engine, registry: registry::registry(), target, locations, max_differences: args.max_differences, keys };
+    let hold = match (&source, args.replica) {
+        (VerifySource::Db { engine: source, .. }, true) => Some(tandem_core::Hold { replica: engine, url: target.clone(), source: *source }),
+        _ => None,
+    };
+    let align = hold.as_ref().map(|h| h as &dyn tandem_core::Align);
+    let req = VerifyRequest { source, engine, registry: registry::registry(), target, locations, max_differences: args.max_differences, keys, align };
     let report = tandem_core::verify(req, ctx.progress.clone()).await?;
     if ctx.json {
         output::json(&report)?;
@@ -69,6 +74,9 @@ fn scratch_next_to(target: &DbUrl) -> DbUrl {
 fn print_report(r: &VerifyReport) {
     let v = |v: &Option<String>| v.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
     println!("verify {}: source {}{}, target {}{}", r.system, r.source, v(&r.source_version), r.target, v(&r.target_version));
+    if let Some(at) = &r.held_at {
+        println!("both read at the source's position {at} (the replica was held there)");
+    }
     println!("{:<20} {:>10} {:>8} {:>15} {:>15}", "KIND", "GOOD", "BAD", "ONLY_IN_SOURCE", "ONLY_IN_TARGET");
     for k in &r.kinds {
         println!("{:<20} {:>10} {:>8} {:>15} {:>15}", k.kind, k.good, k.bad, k.only_in_source, k.only_in_target);
