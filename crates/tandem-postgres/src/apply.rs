@@ -1,5 +1,6 @@
 //! Applying change events to a PostgreSQL replica: one connection, one open transaction from
-//! the first [`Applier::write`] to the [`Applier::commit`] that stores the checkpoint, prepared statements whose parameters are the rows' text fields sent in
+//! the first [`Applier::write`] to the [`Applier::commit`] that stores the checkpoint, statements
+//! pipelined in windows (sent together, results read after), prepared statements whose parameters are the rows' text fields sent in
 //! text format (the server parses them with each column type's input function, as `COPY`
 //! does), and the checkpoint updated in the same transaction.
 
@@ -40,6 +41,19 @@ impl ToSql for TextParam {
     }
 
     to_sql_checked!();
+}
+
+/// How many statements are sent before their results are read (the connection pipelines them:
+/// one round trip per window instead of one per statement).
+const PIPELINE: usize = 64;
+
+/// A statement sent in a pipeline window, and what its result must be.
+struct Pending {
+    stmt: Statement,
+    params: Vec<TextParam>,
+    rows: u64,
+    table: usize,
+    op: RowOp,
 }
 
 /// The schema of the checkpoint table: restores put user tables there.
@@ -107,20 +121,35 @@ impl PgApplier {
         self.begin().await?;
         let tables = &self.tables;
         let runs = statement_runs(changes, |c| tables.get(c.table).map_or(1, |(_, sql, _)| sql.chunk(c.op)));
+        let mut window = Vec::with_capacity(PIPELINE);
         for (start, len) in runs {
             let run = &changes[start..start + len];
             let c = &run[0];
-            let (table, sql, key) = self.tables.get(c.table).ok_or_else(|| Error::internal(format!("change {start} names table {}", c.table)))?;
+            let (_, sql, key) = self.tables.get(c.table).ok_or_else(|| Error::internal(format!("change {start} names table {}", c.table)))?;
             let run_stmt = RunStatement::of(run, sql, key, RowEncoding::PgCopyText)?;
-            let (name, rows, text) = (table.name.clone(), run_stmt.rows, run_stmt.sql.into_owned());
+            let (rows, text) = (run_stmt.rows, run_stmt.sql.into_owned());
             let params: Vec<TextParam> = run_stmt.params.into_iter().map(TextParam).collect();
             let stmt = self.statement(c.table, c.op, rows, &text).await?;
-            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-            let n = self.client.execute(&stmt, &refs).await.map_err(|e| pg_err(format!("table {name}"), e))?;
-            if n < rows {
-                return Err(diverged(&self.tables[c.table].0, c.op));
+            window.push(Pending { stmt, params, rows, table: c.table, op: c.op });
+            if window.len() == PIPELINE {
+                self.send(&mut window).await?;
             }
         }
+        self.send(&mut window).await
+    }
+
+    /// Sends the statements of `window` at once (the connection pipelines them, in order) and
+    /// checks each one's row count.
+    async fn send(&self, window: &mut Vec<Pending>) -> Result<()> {
+        let refs: Vec<Vec<&(dyn ToSql + Sync)>> = window.iter().map(|p| p.params.iter().map(|x| x as &(dyn ToSql + Sync)).collect()).collect();
+        let done = futures::future::join_all(window.iter().zip(&refs).map(|(p, r)| self.client.execute(&p.stmt, r))).await;
+        for (p, n) in window.iter().zip(done) {
+            let table = &self.tables[p.table].0;
+            if n.map_err(|e| pg_err(format!("table {}", table.name), e))? < p.rows {
+                return Err(diverged(table, p.op));
+            }
+        }
+        window.clear();
         Ok(())
     }
 
