@@ -223,6 +223,98 @@ pub trait Applier: Send {
     async fn close(self: Box<Self>) -> Result<()>;
 }
 
+/// An engine's statements on the applier's one connection; [`Transactional`] makes an
+/// [`Applier`] of it (keeps track of the open transaction, rolls back after any error, names the
+/// database in errors).
+#[async_trait]
+pub trait ApplyConnection: Send {
+    /// The replica database's name (for messages).
+    fn database(&self) -> &str;
+    /// Reads the checkpoint (no transaction open); `None` without a checkpoint table.
+    async fn checkpoint(&mut self) -> Result<Option<Checkpoint>>;
+    async fn begin(&mut self) -> Result<()>;
+    /// Runs the statements of `changes` in the open transaction; [`diverged`] when one finds
+    /// fewer rows than it must change.
+    async fn run(&mut self, changes: &[TargetChange]) -> Result<()>;
+    /// Runs `update` (the checkpoint's [`Checkpoint::update_sql`]) in the open transaction; the
+    /// rows it changed.
+    async fn execute(&mut self, update: &str) -> Result<u64>;
+    async fn commit(&mut self) -> Result<()>;
+    async fn rollback(&mut self) -> Result<()>;
+    async fn close(self: Box<Self>) -> Result<()>;
+}
+
+/// The [`Applier`] of an [`ApplyConnection`].
+pub struct Transactional<C> {
+    conn: Box<C>,
+    open: bool,
+    /// The checkpoint's `UPDATE` for a checkpoint, in the engine's dialect.
+    update: fn(&Checkpoint) -> String,
+}
+
+impl<C: ApplyConnection> Transactional<C> {
+    pub fn new(conn: C, update: fn(&Checkpoint) -> String) -> Transactional<C> {
+        Transactional { conn: Box::new(conn), open: false, update }
+    }
+
+    async fn begin(&mut self) -> Result<()> {
+        if !self.open {
+            self.conn.begin().await?;
+            self.open = true;
+        }
+        Ok(())
+    }
+
+    async fn store(&mut self, checkpoint: &Checkpoint) -> Result<()> {
+        self.begin().await?;
+        if self.conn.execute(&(self.update)(checkpoint)).await.map_err(|e| e.context("storing the checkpoint"))? != 1 {
+            return Err(tandem_error::Error::conflict(format!("the replica's {CHECKPOINT_TABLE} table holds no checkpoint")));
+        }
+        self.conn.commit().await?;
+        self.open = false;
+        Ok(())
+    }
+
+    /// Rolls back after an error (the error is what the caller reports).
+    async fn abandon<T>(&mut self, result: Result<T>) -> Result<T> {
+        if result.is_err() {
+            let _ = self.rollback().await;
+        }
+        result.map_err(|e| e.context(format!("applying changes to database {}", self.conn.database())))
+    }
+}
+
+#[async_trait]
+impl<C: ApplyConnection> Applier for Transactional<C> {
+    async fn checkpoint(&mut self) -> Result<Option<Checkpoint>> {
+        self.conn.checkpoint().await
+    }
+
+    async fn write(&mut self, changes: &[TargetChange]) -> Result<()> {
+        let result = match self.begin().await {
+            Ok(()) => self.conn.run(changes).await,
+            Err(e) => Err(e),
+        };
+        self.abandon(result).await
+    }
+
+    async fn commit(&mut self, checkpoint: &Checkpoint) -> Result<()> {
+        let result = self.store(checkpoint).await;
+        self.abandon(result).await
+    }
+
+    async fn rollback(&mut self) -> Result<()> {
+        match std::mem::take(&mut self.open) {
+            true => self.conn.rollback().await,
+            false => Ok(()),
+        }
+    }
+
+    async fn close(self: Box<Self>) -> Result<()> {
+        self.conn.close().await
+    }
+}
+
 /// The fields of one row image (exactly one encoded row).
 pub fn decode_image(encoding: crate::RowEncoding, image: &[u8]) -> Result<Vec<crate::rowcodec::Field>> {
     let mut rows = crate::rowcodec::decode_rows(encoding, image)?;

@@ -1,13 +1,13 @@
-//! Applying change events to a MySQL/MariaDB replica: one connection, one open transaction
-//! from the first [`Applier::write`] to the [`Applier::commit`] that stores the checkpoint, prepared statements whose parameters are the rows' text fields sent as
-//! binary strings (`SET NAMES binary`, as `LOAD DATA ... CHARACTER SET binary` loads them), and
-//! the checkpoint updated in the same transaction. `CLIENT_FOUND_ROWS` makes an update that
-//! changes nothing still count the row it found.
+//! Applying change events to a MySQL/MariaDB replica ([`ApplyConnection`], made an applier by
+//! [`Transactional`]): one connection, prepared statements whose parameters are the rows' text
+//! fields sent as binary strings (`SET NAMES binary`, as `LOAD DATA ... CHARACTER SET binary`
+//! loads them). `CLIENT_FOUND_ROWS` makes an update that changes nothing still count the row it
+//! found.
 
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Params, Value};
-use tandem_engine::changes::{diverged, row_key, statement_runs, Applier, ApplySql, Checkpoint, RunStatement, TargetChange};
+use tandem_engine::changes::{diverged, row_key, statement_runs, ApplyConnection, ApplySql, Checkpoint, RunStatement, TargetChange, Transactional};
 use tandem_engine::{DbUrl, RowEncoding, TableDef};
 use tandem_error::{Error, Result, ResultExt};
 
@@ -18,12 +18,10 @@ pub(crate) struct MyApplier {
     conn: Option<Conn>,
     tables: Vec<(TableDef, ApplySql, Vec<usize>)>,
     database: String,
-    /// Whether a target transaction is open.
-    open: bool,
 }
 
 impl MyApplier {
-    pub async fn open(url: &DbUrl, tables: Vec<TableDef>) -> Result<MyApplier> {
+    pub async fn open(url: &DbUrl, tables: Vec<TableDef>) -> Result<Transactional<MyApplier>> {
         let use_db = format!("USE {}", q(&url.database));
         let conn = connect_with(url, &["SET NAMES binary", "SET SESSION wait_timeout = 86400", &use_db], |o| o.client_found_rows(true)).await?;
         let tables = tables
@@ -43,24 +41,37 @@ impl MyApplier {
                 (t, sql, key)
             })
             .collect();
-        Ok(MyApplier { conn: Some(conn), tables, database: url.database.clone(), open: false })
+        let applier = MyApplier { conn: Some(conn), tables, database: url.database.clone() };
+        Ok(Transactional::new(applier, |cp| cp.update_sql(&MyDialect, None)))
     }
 
     fn conn(&mut self) -> Result<&mut Conn> {
         self.conn.as_mut().ok_or_else(|| Error::internal("applier closed"))
     }
+}
 
-    /// Opens the target transaction unless one is open.
+#[async_trait]
+impl ApplyConnection for MyApplier {
+    fn database(&self) -> &str {
+        &self.database
+    }
+
+    async fn checkpoint(&mut self) -> Result<Option<Checkpoint>> {
+        let sql = Checkpoint::select_sql(&MyDialect, None);
+        let db = self.database.clone();
+        let rows: Vec<Vec<u8>> = match self.conn()?.query(sql).await {
+            Ok(rows) => rows,
+            Err(e) if server_code(&e) == Some(1146) => return Ok(None),
+            Err(e) => return Err(db_err(e).context(format!("reading the checkpoint of database {db}"))),
+        };
+        rows.first().map(|r| serde_json::from_slice(r).map_err(|e| Error::corrupt(format!("the checkpoint in database {db} cannot be read: {e}")))).transpose()
+    }
+
     async fn begin(&mut self) -> Result<()> {
-        if !self.open {
-            self.conn()?.query_drop("START TRANSACTION").await.map_err(db_err)?;
-            self.open = true;
-        }
-        Ok(())
+        self.conn()?.query_drop("START TRANSACTION").await.map_err(db_err)
     }
 
     async fn run(&mut self, changes: &[TargetChange]) -> Result<()> {
-        self.begin().await?;
         let conn = self.conn.as_mut().ok_or_else(|| Error::internal("applier closed"))?;
         let tables = &self.tables;
         for (start, len) in statement_runs(changes, |c| tables.get(c.table).map_or(1, |(_, sql, _)| sql.chunk(c.op))) {
@@ -77,55 +88,18 @@ impl MyApplier {
         Ok(())
     }
 
-    async fn store(&mut self, checkpoint: &Checkpoint) -> Result<()> {
-        self.begin().await?;
+    async fn execute(&mut self, update: &str) -> Result<u64> {
         let conn = self.conn()?;
-        conn.query_drop(checkpoint.update_sql(&MyDialect, None)).await.map_err(db_err).context("storing the checkpoint")?;
-        if conn.affected_rows() != 1 {
-            return Err(Error::conflict(format!("the replica's {} table holds no checkpoint", tandem_engine::changes::CHECKPOINT_TABLE)));
-        }
-        conn.query_drop("COMMIT").await.map_err(db_err)?;
-        self.open = false;
-        Ok(())
+        conn.query_drop(update).await.map_err(db_err)?;
+        Ok(conn.affected_rows())
     }
 
-    /// Rolls back after an error (the error is what the caller reports).
-    async fn abandon<T>(&mut self, result: Result<T>) -> Result<T> {
-        if result.is_err() {
-            let _ = self.rollback().await;
-        }
-        result.with_context(|| format!("applying changes to database {}", self.database))
-    }
-}
-
-#[async_trait]
-impl Applier for MyApplier {
-    async fn checkpoint(&mut self) -> Result<Option<Checkpoint>> {
-        let sql = Checkpoint::select_sql(&MyDialect, None);
-        let db = self.database.clone();
-        let rows: Vec<Vec<u8>> = match self.conn()?.query(sql).await {
-            Ok(rows) => rows,
-            Err(e) if server_code(&e) == Some(1146) => return Ok(None),
-            Err(e) => return Err(db_err(e).context(format!("reading the checkpoint of database {db}"))),
-        };
-        rows.first().map(|r| serde_json::from_slice(r).map_err(|e| Error::corrupt(format!("the checkpoint in database {db} cannot be read: {e}")))).transpose()
-    }
-
-    async fn write(&mut self, changes: &[TargetChange]) -> Result<()> {
-        let result = self.run(changes).await;
-        self.abandon(result).await
-    }
-
-    async fn commit(&mut self, checkpoint: &Checkpoint) -> Result<()> {
-        let result = self.store(checkpoint).await;
-        self.abandon(result).await
+    async fn commit(&mut self) -> Result<()> {
+        self.conn()?.query_drop("COMMIT").await.map_err(db_err)
     }
 
     async fn rollback(&mut self) -> Result<()> {
-        if std::mem::take(&mut self.open) {
-            self.conn()?.query_drop("ROLLBACK").await.map_err(db_err)?;
-        }
-        Ok(())
+        self.conn()?.query_drop("ROLLBACK").await.map_err(db_err)
     }
 
     async fn close(mut self: Box<Self>) -> Result<()> {

@@ -1,16 +1,15 @@
-//! Applying change events to a PostgreSQL replica: one connection, one open transaction from
-//! the first [`Applier::write`] to the [`Applier::commit`] that stores the checkpoint, statements
-//! pipelined in windows (sent together, results read after), prepared statements whose parameters are the rows' text fields sent in
-//! text format (the server parses them with each column type's input function, as `COPY`
-//! does), and the checkpoint updated in the same transaction.
+//! Applying change events to a PostgreSQL replica ([`ApplyConnection`], made an applier by
+//! [`Transactional`]): one connection, prepared statements pipelined in windows (sent together,
+//! results read after), whose parameters are the rows' text fields sent in text format (the
+//! server parses them with each column type's input function, as `COPY` does).
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use bytes::BytesMut;
-use tandem_engine::changes::{diverged, row_key, statement_runs, Applier, ApplySql, Checkpoint, RowOp, RunStatement, TargetChange};
+use tandem_engine::changes::{diverged, row_key, statement_runs, ApplyConnection, ApplySql, Checkpoint, RowOp, RunStatement, TargetChange, Transactional};
 use tandem_engine::{DbUrl, RowEncoding, TableDef};
-use tandem_error::{Error, Result, ResultExt};
+use tandem_error::{Error, Result};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{to_sql_checked, Format, IsNull, ToSql, Type};
 use tokio_postgres::{Client, Statement};
@@ -65,12 +64,10 @@ pub(crate) struct PgApplier {
     /// Prepared statements by table, operation and row count (multi-row inserts).
     prepared: HashMap<(usize, RowOp, u64), Statement>,
     database: String,
-    /// Whether a target transaction is open.
-    open: bool,
 }
 
 impl PgApplier {
-    pub async fn open(url: &DbUrl, tables: Vec<TableDef>) -> Result<PgApplier> {
+    pub async fn open(url: &DbUrl, tables: Vec<TableDef>) -> Result<Transactional<PgApplier>> {
         let client = connect(url, &url.database).await?;
         client
             .batch_execute("SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0; SET DateStyle = ISO; SET IntervalStyle = postgres; SET TimeZone = 'UTC'")
@@ -94,7 +91,8 @@ impl PgApplier {
                 (t, sql, key)
             })
             .collect();
-        Ok(PgApplier { client, tables, prepared: HashMap::new(), database: url.database.clone(), open: false })
+        let applier = PgApplier { client, tables, prepared: HashMap::new(), database: url.database.clone() };
+        Ok(Transactional::new(applier, |cp| cp.update_sql(&PgDialect, Some(PG_SCHEMA))))
     }
 
     /// The prepared statement of `sql` for `table` (`op`, `rows` rows), prepared once.
@@ -108,17 +106,7 @@ impl PgApplier {
         Ok(stmt)
     }
 
-    /// Opens the target transaction unless one is open.
-    async fn begin(&mut self) -> Result<()> {
-        if !self.open {
-            self.client.batch_execute("BEGIN").await.map_err(|e| pg_err("BEGIN", e))?;
-            self.open = true;
-        }
-        Ok(())
-    }
-
-    async fn run(&mut self, changes: &[TargetChange]) -> Result<()> {
-        self.begin().await?;
+    async fn run_pipelined(&mut self, changes: &[TargetChange]) -> Result<()> {
         let tables = &self.tables;
         let runs = statement_runs(changes, |c| tables.get(c.table).map_or(1, |(_, sql, _)| sql.chunk(c.op)));
         let mut window = Vec::with_capacity(PIPELINE);
@@ -152,29 +140,14 @@ impl PgApplier {
         window.clear();
         Ok(())
     }
-
-    async fn store(&mut self, checkpoint: &Checkpoint) -> Result<()> {
-        self.begin().await?;
-        let n = self.client.execute(checkpoint.update_sql(&PgDialect, Some(PG_SCHEMA)).as_str(), &[]).await.map_err(|e| pg_err("storing the checkpoint", e))?;
-        if n != 1 {
-            return Err(Error::conflict(format!("the replica's {} table holds no checkpoint", tandem_engine::changes::CHECKPOINT_TABLE)));
-        }
-        self.client.batch_execute("COMMIT").await.map_err(|e| pg_err("COMMIT", e))?;
-        self.open = false;
-        Ok(())
-    }
-
-    /// Rolls back after an error (the error is what the caller reports).
-    async fn abandon<T>(&mut self, result: Result<T>) -> Result<T> {
-        if result.is_err() {
-            let _ = self.rollback().await;
-        }
-        result.with_context(|| format!("applying changes to database {}", self.database))
-    }
 }
 
 #[async_trait]
-impl Applier for PgApplier {
+impl ApplyConnection for PgApplier {
+    fn database(&self) -> &str {
+        &self.database
+    }
+
     async fn checkpoint(&mut self) -> Result<Option<Checkpoint>> {
         let db = &self.database;
         let rows = match self.client.query(Checkpoint::select_sql(&PgDialect, Some(PG_SCHEMA)).as_str(), &[]).await {
@@ -190,21 +163,24 @@ impl Applier for PgApplier {
             .transpose()
     }
 
-    async fn write(&mut self, changes: &[TargetChange]) -> Result<()> {
-        let result = self.run(changes).await;
-        self.abandon(result).await
+    async fn begin(&mut self) -> Result<()> {
+        self.client.batch_execute("BEGIN").await.map_err(|e| pg_err("BEGIN", e))
     }
 
-    async fn commit(&mut self, checkpoint: &Checkpoint) -> Result<()> {
-        let result = self.store(checkpoint).await;
-        self.abandon(result).await
+    async fn run(&mut self, changes: &[TargetChange]) -> Result<()> {
+        self.run_pipelined(changes).await
+    }
+
+    async fn execute(&mut self, update: &str) -> Result<u64> {
+        self.client.execute(update, &[]).await.map_err(|e| pg_err("statement", e))
+    }
+
+    async fn commit(&mut self) -> Result<()> {
+        self.client.batch_execute("COMMIT").await.map_err(|e| pg_err("COMMIT", e))
     }
 
     async fn rollback(&mut self) -> Result<()> {
-        if std::mem::take(&mut self.open) {
-            self.client.batch_execute("ROLLBACK").await.map_err(|e| pg_err("ROLLBACK", e))?;
-        }
-        Ok(())
+        self.client.batch_execute("ROLLBACK").await.map_err(|e| pg_err("ROLLBACK", e))
     }
 
     async fn close(self: Box<Self>) -> Result<()> {
