@@ -313,6 +313,21 @@ fn status_warns_before_the_source_purges_the_log_a_paused_replica_needs() {
     assert_eq!(status(&cfg, "dr")["log_at_risk"].as_bool(), Some(true));
     let text = tandem(&["--config", p(&cfg), "replicate", "status", "dr"]).ok().stdout;
     assert!(text.contains("resume replication before then"), "{text}");
+    // A daemon keeping the (paused) replica raises the alarm: webhook and metrics.
+    let hook = common::serve::Webhook::start();
+    let served = replica_config(dir.path(), &my.url(&src), &[("dr", &my.url(&dr), &format!("replicate = true\n[serve]\nwebhook = \"{}\"\n", hook.url))]);
+    let mut daemon = common::serve::Daemon::start(&served, &dir.path().join("daemon.log"));
+    let site = |s: &serde_json::Value| s["sites"].as_array().and_then(|a| a.iter().find(|x| x["name"] == "dr").cloned()).unwrap_or_default();
+    daemon.wait_for("the log alarm", Duration::from_secs(60), |s| site(s)["replication"]["status"]["log_at_risk"] == true);
+    assert_eq!(daemon.metric("tandem_replication_log_at_risk", "site=\"dr\""), Some(1.0));
+    let left = daemon.metric("tandem_replication_log_purge_seconds", "site=\"dr\"").unwrap_or(-1.0);
+    assert!((1.0..=600.0).contains(&left), "{left}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !hook.events().iter().any(|e| e["event"] == "replication_log_at_risk") {
+        assert!(std::time::Instant::now() < deadline, "no replication_log_at_risk webhook: {:?}\n{}", hook.events(), daemon.log_text());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
     // Purged: said so, and replication refuses with the way out.
     let first = my.sql(&src, "SHOW BINARY LOGS");
     let first = first.split_whitespace().next().unwrap();
