@@ -76,7 +76,7 @@ pub enum Command {
     Refresh(RefreshArgs),
     /// Keep a site within seconds of its `source` by streaming the source's committed changes
     /// (MySQL/MariaDB binlog) into it, until Ctrl-C/SIGTERM (which stops between transactions).
-    /// The first run bootstraps the replica from a fresh backup.
+    /// The first run bootstraps the replica from a fresh backup (or one in the repository).
     #[command(after_help = REPLICATE_HELP, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Replicate(ReplicateArgs),
     /// Run the daemon: every site's scheduled backups and refreshes, the retention policy, health
@@ -139,11 +139,17 @@ The source must log row images: log_bin on, binlog_format = ROW, binlog_row_imag
 tandem's user needs REPLICATION SLAVE (MariaDB: also BINLOG MONITOR). The replica holds its
 position in table tandem_replication, written in the same transaction as the rows it applies, so
 a crash or kill resumes exactly where it stopped. A schema change (DDL) at the source stops
-replication with the statement named; `--rebootstrap` continues.
+replication with the statement named; `--rebootstrap` continues. An unreachable source or replica
+is retried (1 s, doubling to 30 s). The replica site's `include` / `exclude` table patterns choose
+the tables whose rows are replicated. `replicate status` tells how long the source still keeps the
+binlog the replica needs; `tandem verify ... --replica` compares a live replica with its source
+at one point.
 
 Examples:
   tandem --config tandem.toml replicate dr
+  tandem --config tandem.toml replicate dr --from-backup
   tandem --config tandem.toml replicate dr --rebootstrap
+  tandem --config tandem.toml verify --source primary --target dr --replica
   tandem --config tandem.toml replicate status dr --json
   tandem --config tandem.toml replicate pause dr --reason \"failover drill\"
   tandem --config tandem.toml replicate resume dr";

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 pub mod airflow;
 pub mod hms;
@@ -45,19 +45,42 @@ pub fn tandem(args: &[&str]) -> Run {
 
 /// Runs `tandem` with `args` and extra environment variables.
 pub fn tandem_env(args: &[&str], env: &[(String, String)]) -> Run {
-    let out: Output = Command::new(tandem_bin())
+    use std::io::Read;
+    let mut child = Command::new(tandem_bin())
         .args(args)
         .env_remove("TANDEM_REPO")
         .env_remove("TANDEM_CONFIG")
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run tandem");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let _ = r.read_to_end(&mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        })
+    };
+    let (stdout, stderr) = (drain(Box::new(child.stdout.take().unwrap())), drain(Box::new(child.stderr.take().unwrap())));
+    // A command that never ends fails its test instead of hanging the suite.
+    let deadline = std::time::Instant::now() + COMMAND_LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for tandem") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("tandem {args:?} did not end within {COMMAND_LIMIT:?}:\n{}\n{}", stdout.join().unwrap(), stderr.join().unwrap());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Run { code: status.code().unwrap_or(-1), stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() }
 }
+
+/// The longest a one-shot `tandem` command may run in a test.
+const COMMAND_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
 
 pub fn p(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
