@@ -540,5 +540,12 @@ fn the_kill_switch_holds_a_replica_durably_and_resume_catches_up() {
     tandem(&["--config", p(&cfg), "replicate", "resume", "dr"]).ok();
     wait_until("the replica to catch up after resume", Duration::from_secs(30), &mut [&mut a], || count(&dr) == "3");
     assert!(status(&cfg, "dr")["paused"].is_null());
+    // A hold (verify --replica) not renewed for over a minute is ignored: its verify died.
+    let position = checkpoint(&cfg, "dr").unwrap()["position"].clone();
+    let stale = serde_json::json!({"paused": "held for verify", "at": (chrono::Utc::now() - chrono::Duration::minutes(2)).to_rfc3339(), "until": position});
+    my.sql(&dr, &format!("INSERT INTO tandem_replication VALUES (2, '{stale}')"));
+    my.sql(&src, "INSERT INTO items (name) VALUES ('past a stale hold')");
+    wait_until("the replica to go past a stale hold", Duration::from_secs(30), &mut [&mut a], || count(&dr) == "4");
+    assert!(status(&cfg, "dr")["paused"].is_null(), "a stale hold is no pause");
     assert_eq!(a.sigterm(), 0, "{}", a.log());
 }

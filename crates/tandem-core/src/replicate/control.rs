@@ -6,7 +6,8 @@
 //! A hold (`"until": POSITION`) pauses at a given point of the source's history instead: a
 //! running replication applies every transaction up to the position, stores its checkpoint at
 //! exactly that position, and waits there (one already past it waits where it is). [`Hold`]
-//! uses it to read a live replica and its source at one point (`verify`).
+//! uses it to read a live replica and its source at one point (`verify`), renewing it while it
+//! reads; a hold not renewed for [`HOLD_LEASE`] (its verify died) counts as no pause at all.
 
 use std::cmp::Ordering;
 use std::time::{Duration, Instant};
@@ -28,8 +29,20 @@ pub struct Pause {
     pub until: Option<Position>,
 }
 
-/// The replica's pause, if it is paused. Errors (BadInput) when the database is no replica.
+/// How long a hold lasts without being renewed.
+pub const HOLD_LEASE: Duration = Duration::from_secs(60);
+
+/// How often [`Hold`] renews its hold while the verify reads.
+const HOLD_RENEW: Duration = Duration::from_secs(10);
+
+/// The replica's pause, if it is paused (an expired hold is none). Errors (BadInput) when the
+/// database is no replica.
 pub async fn paused(engine: &dyn Engine, url: &DbUrl) -> Result<Option<Pause>> {
+    let lease = chrono::Duration::from_std(HOLD_LEASE).unwrap_or_default();
+    Ok(stored_pause(engine, url).await?.filter(|p| p.until.is_none() || Utc::now() - p.at < lease))
+}
+
+async fn stored_pause(engine: &dyn Engine, url: &DbUrl) -> Result<Option<Pause>> {
     let tx = engine.transaction(url).await?;
     let d = tx.dialect();
     let sql = format!("SELECT checkpoint FROM {} WHERE id = 2", d.ident(CHECKPOINT_TABLE));
@@ -67,10 +80,12 @@ const SETTLED: Duration = Duration::from_millis(2_500);
 
 /// Holds a live replica at the positions of its source's snapshots (see the module doc).
 pub struct Hold<'a> {
-    pub replica: &'a dyn Engine,
-    pub url: DbUrl,
+    replica: &'a dyn Engine,
+    url: DbUrl,
     /// The source's engine, which orders its log positions.
-    pub source: &'a dyn Engine,
+    source: &'a dyn Engine,
+    /// The position held at, once reached.
+    at: std::sync::Mutex<Option<Position>>,
 }
 
 #[async_trait]
@@ -92,7 +107,10 @@ impl crate::verify::Align for Hold<'_> {
             let cp =
                 super::checkpoint(self.replica, &self.url).await?.ok_or_else(|| Error::bad_input(format!("database {} is no replica", self.url.database)))?;
             match self.source.compare_positions(&cp.position, position).with_context(what)? {
-                Ordering::Equal => return Ok(true),
+                Ordering::Equal => {
+                    *self.at.lock().unwrap_or_else(|e| e.into_inner()) = Some(position.clone());
+                    return Ok(true);
+                }
                 Ordering::Greater => {
                     self.settle(&cp.position, deadline).await?;
                     return Ok(false);
@@ -112,12 +130,27 @@ impl crate::verify::Align for Hold<'_> {
         }
     }
 
+    async fn keep(&self) -> Result<()> {
+        loop {
+            tokio::time::sleep(HOLD_RENEW).await;
+            let until = self.at.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let hold = Pause { paused: "held for verify".into(), at: Utc::now(), until };
+            set(self.replica, &self.url, Some(hold)).await.context("renewing the hold of the replica")?;
+        }
+    }
+
     async fn release(&self) -> Result<()> {
+        *self.at.lock().unwrap_or_else(|e| e.into_inner()) = None;
         set(self.replica, &self.url, None).await
     }
 }
 
-impl Hold<'_> {
+impl<'a> Hold<'a> {
+    /// Holds `url` (a replica on `replica`), whose source's log positions `source` orders.
+    pub fn new(replica: &'a dyn Engine, url: DbUrl, source: &'a dyn Engine) -> Hold<'a> {
+        Hold { replica, url, source, at: std::sync::Mutex::new(None) }
+    }
+
     /// Waits until a replica that had passed the hold's position has seen the hold and stopped
     /// (its checkpoint unchanged for [`SETTLED`]), so that a snapshot of the source taken next
     /// is at or after the replica's position.

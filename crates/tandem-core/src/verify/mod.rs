@@ -63,6 +63,9 @@ pub trait Align: Send + Sync {
     /// verify reads the source afresh and asks again).
     async fn hold_at(&self, position: &tandem_engine::Position) -> Result<bool>;
 
+    /// Keeps the target held while the compare runs (never returns but with an error).
+    async fn keep(&self) -> Result<()>;
+
     /// Lets the target move on.
     async fn release(&self) -> Result<()>;
 }
@@ -193,7 +196,14 @@ async fn compare_dbs(req: &VerifyRequest<'_>, src_engine: &dyn Engine, src_url: 
         }
     };
     events.phase_done();
-    let result = run(req, &*src, &*dst, system, dst_system, events.clone()).await;
+    let compare = run(req, &*src, &*dst, system, dst_system, events.clone());
+    let result = match req.align {
+        Some(align) => tokio::select! {
+            r = compare => r,
+            e = align.keep() => Err(e.err().unwrap_or_else(|| Error::internal("the hold ended"))),
+        },
+        None => compare.await,
+    };
     let _ = src.close().await;
     let _ = dst.close().await;
     release(req, events.as_ref()).await;

@@ -50,7 +50,7 @@ pub async fn run(ctx: &Ctx, args: VerifyArgs) -> Result<i32> {
         target: ctx.config.site_key(target_site, args.fernet_key_target.as_deref(), "--fernet-key-target"),
     };
     let hold = match (&source, args.replica) {
-        (VerifySource::Db { engine: source, .. }, true) => Some(tandem_core::Hold { replica: engine, url: target.clone(), source: *source }),
+        (VerifySource::Db { engine: source, .. }, true) => Some(tandem_core::Hold::new(engine, target.clone(), *source)),
         _ => None,
     };
     let align = hold.as_ref().map(|h| h as &dyn tandem_core::Align);
