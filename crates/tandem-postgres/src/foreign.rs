@@ -132,9 +132,27 @@ pub(crate) fn encode_value(col: &ColumnDef, ty: &LogicalType, value: &Value, out
             out.extend_from_slice(s.as_bytes());
             out.extend_from_slice(b"+00");
         }
+        (LogicalType::Time, Value::Text(s)) if !fits_time(s) => {
+            return Err(Error::bad_input(format!(
+                "column {} ({}): PostgreSQL time holds 00:00:00 to 24:00:00, not {s} (a MySQL TIME is a duration)",
+                col.name, col.sql_type
+            )))
+        }
         (_, Value::Text(s)) => out.extend_from_slice(s.as_bytes()),
     }
     Ok(())
+}
+
+/// Whether a `[-]H:MM:SS[.f]` text is a time of day PostgreSQL's `time` takes.
+fn fits_time(s: &str) -> bool {
+    let mut parts = s.split(':');
+    let hours = parts.next().and_then(|h| h.parse::<u32>().ok());
+    let rest: Vec<&str> = parts.collect();
+    match hours {
+        Some(h) if h < 24 => true,
+        Some(24) => rest.iter().all(|p| p.trim_start_matches('0').trim_start_matches('.').trim_end_matches('0').is_empty()),
+        _ => false,
+    }
 }
 
 fn native_type(ty: &LogicalType) -> String {
@@ -261,6 +279,16 @@ pub(crate) fn translate_schema(schema: &ForeignSchema) -> Result<SchemaDump> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_times_of_day_fit_time() {
+        for ok in ["00:00:00", "12:34:56.789", "23:59:59", "24:00:00", "24:00:00.000"] {
+            assert!(fits_time(ok), "{ok}");
+        }
+        for bad in ["-12:34:56", "25:00:00", "838:59:59", "24:00:01", "x"] {
+            assert!(!fits_time(bad), "{bad}");
+        }
+    }
+
     use super::*;
     use tandem_engine::{ForeignTable, IndexDef};
 

@@ -194,6 +194,17 @@ fn cross_engine_generic_restore_copies_tables_and_refuses_views_before_touching_
     let out = tandem(&["restore", "--repo", p(&repo), "--target", &pg.url(&target)]).fails_with(6, "cannot be translated");
     assert!(out.stderr.contains("view"), "{}", out.stderr);
     assert_eq!(pg.sql(&target, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), "0");
+
+    // A MySQL TIME is a duration; PostgreSQL time is a time of day: a negative one is refused by
+    // name, and the target keeps nothing.
+    let db = small_db(my);
+    my.sql(&db, "CREATE TABLE durations (id INT PRIMARY KEY, took TIME); INSERT INTO durations VALUES (1, '01:00:00'), (2, '-12:34:56');");
+    let repo = dir.path().join("repo-time");
+    backup(&my.url(&db), &repo);
+    let target = pg.create_database("xengine_time");
+    let out = tandem(&["restore", "--repo", p(&repo), "--target", &pg.url(&target)]).fails_with(2, "-12:34:56");
+    assert!(out.stderr.contains("took") && out.stderr.contains("durations"), "{}", out.stderr);
+    assert_eq!(pg.sql(&target, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), "0");
 }
 
 #[test]
