@@ -48,6 +48,8 @@ pub struct RefreshRequest<'a> {
     pub keys: SiteKeys,
     /// Do nothing if the newest backup of the source is this one (the standby holds it already).
     pub unless_newest_is: Option<BackupId>,
+    /// The tables whose rows the standby holds (the others are created empty).
+    pub scope: tandem_engine::Scope,
 }
 
 /// What a refresh did.
@@ -103,6 +105,7 @@ pub async fn refresh(req: RefreshRequest<'_>, events: Arc<dyn Events>) -> Result
             require_mapped: req.require_mapped,
             standby,
             keys: req.keys,
+            scope: req.scope,
             ..RestoreRequest::new(req.engine, req.registry, req.target, req.repo)
         },
         events,

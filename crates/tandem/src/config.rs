@@ -133,7 +133,7 @@ pub struct Site {
     /// Where a replica's bootstrap copies the source from: `source` (a new backup, the default)
     /// or `backup` (the newest backup of the source in the repository).
     pub seed: Option<Spanned<String>>,
-    /// Replication scope: patterns of the tables whose rows the replica holds (all when
+    /// Scope of a standby or replica: patterns of the tables whose rows it holds (all when
     /// absent) and of those it does not (see [`tandem_engine::Scope`]).
     #[serde(default)]
     pub include: Vec<String>,
@@ -215,6 +215,11 @@ impl Config {
             }
             site.scope =
                 tandem_engine::Scope::new(site.include.clone(), site.exclude.clone()).map_err(|e| e.context(format!("sites.{name}.include/exclude")))?;
+            if !site.scope.is_all() && site.source.is_none() {
+                return Err(Error::bad_input(format!(
+                    "sites.{name}.include/exclude: a scope chooses the tables a site holds of its source (refresh, replicate); add `source = \"SITE\"`"
+                )));
+            }
             if let Some(seed) = &site.seed {
                 if !matches!(seed.get_ref().as_str(), "source" | "backup") {
                     return Err(at(

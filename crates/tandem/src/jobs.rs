@@ -63,6 +63,7 @@ pub async fn refresh_site(config: &Config, name: &str, unless_newest_is: Option<
         require_mapped: false,
         keys: site_keys(config, source_name, name)?,
         unless_newest_is,
+        scope: site.scope.clone(),
     };
     tandem_core::refresh(req, events).await
 }

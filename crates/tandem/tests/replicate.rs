@@ -385,6 +385,13 @@ fn scopes_choose_the_tables_a_replica_holds() {
 
     let cfg = sites("");
     tandem(&["--config", p(&cfg), "replicate", "dr"]).fails_with(5, "bootstrapped with the rows of every table but AUDIT_*");
+
+    // A refreshed standby honours its scope too.
+    let standby = my.create_database("repl_scope_standby");
+    let cfg = replica_config(dir.path(), &my.url(&src), &[("std", &my.url(&standby), "exclude = [\"audit_log\"]\n")]);
+    tandem(&["--config", p(&cfg), "backup", "primary"]).ok();
+    tandem(&["--config", p(&cfg), "refresh", "std"]).ok();
+    assert_eq!(my.sql(&standby, "SELECT (SELECT count(*) FROM audit_log), (SELECT count(*) FROM order_lines)"), "0\t2");
 }
 
 #[test]

@@ -417,6 +417,7 @@ fn bad_config_is_refused_at_start_with_the_line_and_reason() {
         .fails_with(2, "kept current by `replicate = true`");
     serve(&format!("{head}[sites.dr]\ndb = \"mysql://h/dr\"\nsource = \"primary\"\nreplicate = true\nseed = \"yesterday\"\n"))
         .fails_with(2, "line 8: sites.dr.seed: \"yesterday\" is neither");
+    serve(&format!("{head}backup = \"* * * * *\"\nexclude = [\"audit\"]\n")).fails_with(2, "sites.primary.include/exclude: a scope chooses");
     // A refresh-only daemon needs an existing repository.
     serve(&format!("repo = \"{}\"\n{site}[sites.dr]\ndb = \"mysql://h/dr\"\nsource = \"primary\"\nrefresh = \"* * * * *\"\n", p(&dir.path().join("missing"))))
         .fails_with(2, "missing");
