@@ -106,26 +106,6 @@ impl PgApplier {
         Ok(stmt)
     }
 
-    async fn run_pipelined(&mut self, changes: &[TargetChange]) -> Result<()> {
-        let tables = &self.tables;
-        let runs = statement_runs(changes, |c| tables.get(c.table).map_or(1, |(_, sql, _)| sql.chunk(c.op)));
-        let mut window = Vec::with_capacity(PIPELINE);
-        for (start, len) in runs {
-            let run = &changes[start..start + len];
-            let c = &run[0];
-            let (_, sql, key) = self.tables.get(c.table).ok_or_else(|| Error::internal(format!("change {start} names table {}", c.table)))?;
-            let run_stmt = RunStatement::of(run, sql, key, RowEncoding::PgCopyText)?;
-            let (rows, text) = (run_stmt.rows, run_stmt.sql.into_owned());
-            let params: Vec<TextParam> = run_stmt.params.into_iter().map(TextParam).collect();
-            let stmt = self.statement(c.table, c.op, rows, &text).await?;
-            window.push(Pending { stmt, params, rows, table: c.table, op: c.op });
-            if window.len() == PIPELINE {
-                self.send(&mut window).await?;
-            }
-        }
-        self.send(&mut window).await
-    }
-
     /// Sends the statements of `window` at once (the connection pipelines them, in order) and
     /// checks each one's row count.
     async fn send(&self, window: &mut Vec<Pending>) -> Result<()> {
@@ -168,7 +148,23 @@ impl ApplyConnection for PgApplier {
     }
 
     async fn run(&mut self, changes: &[TargetChange]) -> Result<()> {
-        self.run_pipelined(changes).await
+        let tables = &self.tables;
+        let runs = statement_runs(changes, |c| tables.get(c.table).map_or(1, |(_, sql, _)| sql.chunk(c.op)));
+        let mut window = Vec::with_capacity(PIPELINE);
+        for (start, len) in runs {
+            let run = &changes[start..start + len];
+            let c = &run[0];
+            let (_, sql, key) = self.tables.get(c.table).ok_or_else(|| Error::internal(format!("change {start} names table {}", c.table)))?;
+            let run_stmt = RunStatement::of(run, sql, key, RowEncoding::PgCopyText)?;
+            let (rows, text) = (run_stmt.rows, run_stmt.sql.into_owned());
+            let params: Vec<TextParam> = run_stmt.params.into_iter().map(TextParam).collect();
+            let stmt = self.statement(c.table, c.op, rows, &text).await?;
+            window.push(Pending { stmt, params, rows, table: c.table, op: c.op });
+            if window.len() == PIPELINE {
+                self.send(&mut window).await?;
+            }
+        }
+        self.send(&mut window).await
     }
 
     async fn execute(&mut self, update: &str) -> Result<u64> {

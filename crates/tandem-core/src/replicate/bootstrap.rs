@@ -72,7 +72,7 @@ pub(super) async fn bootstrap(
 
 /// The backup the replica starts from: a new one, or the seed the request names.
 async fn seed(req: &ReplicateRequest<'_>, source: &dyn Engine, events: Arc<dyn Events>) -> Result<Manifest> {
-    let id = match &req.seed {
+    let manifest = match &req.seed {
         Seed::Fresh => {
             events.info(&format!("bootstrapping: a backup of {} into {}", req.source, req.repo.url()));
             let taken = BackupRequest {
@@ -86,14 +86,14 @@ async fn seed(req: &ReplicateRequest<'_>, source: &dyn Engine, events: Arc<dyn E
             };
             return Ok(backup(taken, events).await?.manifest);
         }
-        Seed::Backup(Some(id)) => id.clone(),
+        Seed::Backup(Some(id)) => req.repo.read_manifest(id).await?,
         Seed::Backup(None) => {
             let filter = SourceFilter { site: req.site.clone(), url: Some(req.source.clone()) };
             let newest = newest_backup_of(&req.repo, &filter).await?;
-            newest.map(|m| m.id).ok_or_else(|| Error::bad_input(format!("repository {} holds no backup of site {} to start from", req.repo.url(), req.site)))?
+            newest.ok_or_else(|| Error::bad_input(format!("repository {} holds no backup of site {} to start from", req.repo.url(), req.site)))?
         }
     };
-    let manifest = req.repo.read_manifest(&id).await?;
+    let id = &manifest.id;
     if !DbUrl::parse(&manifest.source).is_ok_and(|u| u.same_database(&req.source)) && manifest.site != req.site {
         return Err(Error::bad_input(format!("backup {id} is of site {:?} ({}), not of site {}", manifest.site, manifest.source, req.site)));
     }

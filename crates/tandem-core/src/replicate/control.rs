@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tandem_engine::changes::CHECKPOINT_TABLE;
+use tandem_engine::changes::{Checkpoint, CHECKPOINT_TABLE};
 use tandem_engine::{DbUrl, Engine, Position};
 use tandem_error::{Error, Result, ResultExt};
 
@@ -43,14 +43,19 @@ pub async fn paused(engine: &dyn Engine, url: &DbUrl) -> Result<Option<Pause>> {
 }
 
 async fn stored_pause(engine: &dyn Engine, url: &DbUrl) -> Result<Option<Pause>> {
+    stored(engine, url, 2, "the pause switch").await
+}
+
+/// Row `id` of the replica's checkpoint table, read as JSON (`what` names it in errors).
+async fn stored<T: serde::de::DeserializeOwned>(engine: &dyn Engine, url: &DbUrl, id: u8, what: &str) -> Result<Option<T>> {
     let tx = engine.transaction(url).await?;
     let d = tx.dialect();
-    let sql = format!("SELECT checkpoint FROM {} WHERE id = 2", d.ident(CHECKPOINT_TABLE));
+    let sql = format!("SELECT checkpoint FROM {} WHERE id = {id}", d.ident(CHECKPOINT_TABLE));
     let rows = tx.query(&sql).await.map_err(|e| no_replica(url, e))?;
     tx.rollback().await?;
     rows.first()
         .and_then(|r| r.first().cloned().flatten())
-        .map(|json| serde_json::from_str(&json).map_err(|e| Error::corrupt(format!("the pause switch in database {} cannot be read: {e}", url.database))))
+        .map(|json| serde_json::from_str(&json).map_err(|e| Error::corrupt(format!("{what} in database {} cannot be read: {e}", url.database))))
         .transpose()
 }
 
@@ -100,19 +105,17 @@ impl crate::verify::Align for Hold<'_> {
                 )));
             }
         }
-        let hold = Pause { paused: "held for verify".into(), at: Utc::now(), until: Some(position.clone()) };
-        set(self.replica, &self.url, Some(hold)).await.with_context(what)?;
+        self.hold(Some(position.clone())).await.with_context(what)?;
         let deadline = Instant::now() + HOLD_WAIT;
         loop {
-            let cp =
-                super::checkpoint(self.replica, &self.url).await?.ok_or_else(|| Error::bad_input(format!("database {} is no replica", self.url.database)))?;
-            match self.source.compare_positions(&cp.position, position).with_context(what)? {
+            let cp = self.position().await?;
+            match self.source.compare_positions(&cp, position).with_context(what)? {
                 Ordering::Equal => {
                     *self.at.lock().unwrap_or_else(|e| e.into_inner()) = Some(position.clone());
                     return Ok(true);
                 }
                 Ordering::Greater => {
-                    self.settle(&cp.position, deadline).await?;
+                    self.settle(cp, deadline).await?;
                     return Ok(false);
                 }
                 Ordering::Less if Instant::now() > deadline => {
@@ -122,7 +125,7 @@ impl crate::verify::Align for Hold<'_> {
                         self.url.database,
                         position.value,
                         HOLD_WAIT.as_secs(),
-                        cp.position.value
+                        cp.value
                     )));
                 }
                 Ordering::Less => tokio::time::sleep(Duration::from_millis(100)).await,
@@ -134,8 +137,7 @@ impl crate::verify::Align for Hold<'_> {
         loop {
             tokio::time::sleep(HOLD_RENEW).await;
             let until = self.at.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            let hold = Pause { paused: "held for verify".into(), at: Utc::now(), until };
-            set(self.replica, &self.url, Some(hold)).await.context("renewing the hold of the replica")?;
+            self.hold(until).await.context("renewing the hold of the replica")?;
         }
     }
 
@@ -154,20 +156,30 @@ impl<'a> Hold<'a> {
     /// Waits until a replica that had passed the hold's position has seen the hold and stopped
     /// (its checkpoint unchanged for [`SETTLED`]), so that a snapshot of the source taken next
     /// is at or after the replica's position.
-    async fn settle(&self, from: &Position, deadline: Instant) -> Result<()> {
-        let (mut last, mut since) = (from.clone(), Instant::now());
+    async fn settle(&self, from: Position, deadline: Instant) -> Result<()> {
+        let (mut last, mut since) = (from, Instant::now());
         while since.elapsed() < SETTLED {
             if Instant::now() > deadline {
                 return Err(Error::conflict(format!("replica {} does not stop at the hold (it is at {})", self.url.database, last.value)));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
-            let cp =
-                super::checkpoint(self.replica, &self.url).await?.ok_or_else(|| Error::bad_input(format!("database {} is no replica", self.url.database)))?;
-            if cp.position != last {
-                (last, since) = (cp.position, Instant::now());
+            let now = self.position().await?;
+            if now != last {
+                (last, since) = (now, Instant::now());
             }
         }
         Ok(())
+    }
+
+    /// Writes the hold (at `until`, renewed now).
+    async fn hold(&self, until: Option<Position>) -> Result<()> {
+        set(self.replica, &self.url, Some(Pause { paused: "held for verify".into(), at: Utc::now(), until })).await
+    }
+
+    /// The replica's checkpoint position (one query: it is polled).
+    async fn position(&self) -> Result<Position> {
+        let cp: Option<Checkpoint> = stored(self.replica, &self.url, 1, "the checkpoint").await?;
+        cp.map(|c| c.position).ok_or_else(|| Error::bad_input(format!("database {} is no replica", self.url.database)))
     }
 }
 

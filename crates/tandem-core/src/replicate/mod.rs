@@ -179,7 +179,7 @@ async fn run(req: ReplicateRequest<'_>, events: Arc<dyn Events>, status: watch::
         let applied = streaming.checkpoint.position.clone();
         let outcome = match streaming.wait_while_paused(&mut stop).await {
             Ok(false) => break,
-            Ok(true) => streaming.round(&req, source_engine, target_engine, stop.clone()).await,
+            Ok(true) => streaming.round(stop.clone()).await,
             Err(e) => Err(e),
         };
         let Err(e) = outcome else { continue };
@@ -220,7 +220,7 @@ struct Streaming<'a> {
     checkpoint: Checkpoint,
     status: &'a watch::Sender<ReplicaStatus>,
     events: &'a dyn Events,
-    /// The replica, to look at its kill switch.
+    /// The replica: its applier and its kill switch.
     target: (&'a dyn Engine, &'a DbUrl),
     last_report: Instant,
     rows_at_report: u64,
@@ -228,7 +228,7 @@ struct Streaming<'a> {
     log_watch: LogWatch,
     /// A hold's position, once seen (see [`control`]).
     hold: Option<Position>,
-    /// The source, to look at its log retention.
+    /// The source: its change stream and its log retention.
     source: (&'a dyn Engine, &'a DbUrl),
 }
 
@@ -240,38 +240,41 @@ impl Streaming<'_> {
             if *stop.borrow() {
                 return Ok(false);
             }
-            match control::paused(self.target.0, self.target.1).await? {
-                None => {
-                    self.hold = None;
-                    return Ok(true);
-                }
-                Some(p) => {
-                    if let Some(until) = &p.until {
-                        self.hold = Some(until.clone());
-                        if !self.held()? {
-                            return Ok(true);
-                        }
-                    }
-                    let state = match &p.until {
-                        Some(at) => format!("held at {}: {}", at.value, p.paused),
-                        None => format!("paused: {}", p.paused),
-                    };
-                    self.status.send_modify(|s| s.state = state);
-                    self.log_watch.check(self.source.0, self.source.1, &self.checkpoint, self.status, self.events).await;
-                    tokio::select! {
-                        _ = stop.changed() => {}
-                        _ = tokio::time::sleep(PAUSE_CHECK_EVERY) => {}
-                    }
-                }
+            let pause = control::paused(self.target.0, self.target.1).await?;
+            if !self.stops(pause.as_ref())? {
+                return Ok(true);
             }
+            if let Some(p) = pause {
+                let state = match &p.until {
+                    Some(at) => format!("held at {}: {}", at.value, p.paused),
+                    None => format!("paused: {}", p.paused),
+                };
+                self.status.send_modify(|s| s.state = state);
+            }
+            self.log_watch.check(self.source.0, self.source.1, &self.checkpoint, self.status, self.events).await;
+            tokio::select! {
+                _ = stop.changed() => {}
+                _ = tokio::time::sleep(PAUSE_CHECK_EVERY) => {}
+            }
+        }
+    }
+
+    /// Whether `pause` (the switch's state) stops streaming: the kill switch does, a hold once
+    /// the replica is at its position (the hold is kept in `self.hold`).
+    fn stops(&mut self, pause: Option<&control::Pause>) -> Result<bool> {
+        self.hold = pause.and_then(|p| p.until.clone());
+        match pause {
+            Some(p) if p.until.is_none() => Ok(true),
+            _ => self.held(),
         }
     }
 
     /// Opens the source's stream at the checkpoint and the replica's applier, and streams until
     /// asked to stop or paused (`Ok`), or an error.
-    async fn round(&mut self, req: &ReplicateRequest<'_>, source: &dyn Engine, target: &dyn Engine, stop: watch::Receiver<bool>) -> Result<()> {
+    async fn round(&mut self, stop: watch::Receiver<bool>) -> Result<()> {
+        let ((source, source_url), (target, target_url)) = (self.source, self.target);
         let position = self.checkpoint.position.clone();
-        let mut stream = source.changes(&req.source, &position, &self.pipeline.source_tables()).await?;
+        let mut stream = source.changes(source_url, &position, &self.pipeline.source_tables()).await?;
         if stream.source_id() != self.checkpoint.source {
             let theirs = stream.source_id().to_string();
             let _ = stream.close().await;
@@ -281,7 +284,7 @@ impl Streaming<'_> {
             ))
             .with_hint(Hint::Rebootstrap));
         }
-        let mut applier = match target.applier(&req.target, self.pipeline.target_tables()).await {
+        let mut applier = match target.applier(target_url, self.pipeline.target_tables()).await {
             Ok(a) => a,
             Err(e) => {
                 let _ = stream.close().await;
@@ -293,7 +296,7 @@ impl Streaming<'_> {
             s.position = Some(position.value.clone());
             s.committed_at = Some(self.checkpoint.committed_at);
         });
-        self.events.info(&format!("streaming from {} at {}", req.source, position.value));
+        self.events.info(&format!("streaming from {source_url} at {}", position.value));
         let outcome = self.stream(stream.as_mut(), applier.as_mut(), stop).await;
         let _ = stream.close().await;
         let _ = applier.close().await;
@@ -397,11 +400,8 @@ impl Streaming<'_> {
     async fn paused(&mut self) -> Result<bool> {
         if self.last_pause_check.elapsed() >= PAUSE_CHECK_EVERY {
             self.last_pause_check = Instant::now();
-            match control::paused(self.target.0, self.target.1).await? {
-                None => self.hold = None,
-                Some(control::Pause { until: Some(p), .. }) => self.hold = Some(p),
-                Some(_) => return Ok(true),
-            }
+            let pause = control::paused(self.target.0, self.target.1).await?;
+            return self.stops(pause.as_ref());
         }
         self.held()
     }
