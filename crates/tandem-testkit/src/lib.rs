@@ -18,6 +18,13 @@ mod server;
 
 pub use server::{pg_bin, Flavor, Server, PASSWORD, USER};
 
+/// Peak resident memory (VmHWM) of a running process, in MiB; 0 when it cannot be read.
+pub fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse::<f64>().ok());
+    kib.unwrap_or(0.0) / 1024.0
+}
+
 /// Path of the `tandem` binary built by cargo next to the running test or example binary, or
 /// `TANDEM_BIN` when set.
 pub fn tandem_bin() -> std::path::PathBuf {

@@ -157,6 +157,19 @@ impl Server {
         }
     }
 
+    /// Makes this MariaDB server a native replica of `source` from binlog `file` at `pos`, and
+    /// starts it (the anchor of the replication benchmarks).
+    pub fn replicate_from(&self, source: &Server, file: &str, pos: &str) {
+        self.sql(
+            "mysql",
+            &format!(
+                "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, MASTER_USER = '{USER}', MASTER_PASSWORD = '{PASSWORD}', \
+                 MASTER_LOG_FILE = '{file}', MASTER_LOG_POS = {pos}, MASTER_USE_GTID = no; START SLAVE;",
+                source.port
+            ),
+        );
+    }
+
     /// Environment and arguments for the engine's dump tools (`mysqldump`, `pg_dump`…): returns
     /// `(args, env)` that connect to `db`.
     pub fn tool_args(&self, db: &str) -> (Vec<String>, Vec<(String, String)>) {

@@ -18,7 +18,7 @@ use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tandem_testkit::{tandem_bin, Flavor, Server, PASSWORD, USER};
+use tandem_testkit::{peak_rss_mib, tandem_bin, Flavor, Server};
 
 struct Args {
     rate: u64,
@@ -83,12 +83,6 @@ fn stop_tandem(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// Peak RSS of a running process, in MB.
-fn peak_rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
-}
-
 fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     while !ok() {
@@ -118,7 +112,7 @@ impl Replicas<'_> {
     fn stop(&mut self) {
         self.native.sql("mysql", "STOP SLAVE");
         for (i, (_, _, child)) in self.tandem.iter_mut().enumerate() {
-            self.rss[i] = self.rss[i].max(peak_rss_mb(child.id()));
+            self.rss[i] = self.rss[i].max(peak_rss_mib(child.id()));
             stop_tandem(child);
         }
     }
@@ -157,14 +151,7 @@ fn main() {
     let status = src.sql("mysql", "SHOW MASTER STATUS");
     let mut fields = status.split('\t');
     let (file, pos) = (fields.next().expect("binlog file"), fields.next().expect("binlog position"));
-    native.sql(
-        "mysql",
-        &format!(
-            "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, MASTER_USER = '{USER}', MASTER_PASSWORD = '{PASSWORD}', \
-             MASTER_LOG_FILE = '{file}', MASTER_LOG_POS = {pos}, MASTER_USE_GTID = no; START SLAVE;",
-            src.port()
-        ),
-    );
+    native.replicate_from(&src, file, pos);
     src.sql(
         "mysql",
         "CREATE DATABASE bench; USE bench; \

@@ -19,7 +19,7 @@ use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tandem_testkit::{tandem_bin, Flavor, Server, PASSWORD, USER};
+use tandem_testkit::{peak_rss_mib, tandem_bin, Flavor, Server};
 
 const DIGEST: &str = "SELECT COUNT(*), COALESCE(SUM(LAST_ACCESS_TIME), 0) FROM PARTITIONS";
 
@@ -130,7 +130,7 @@ fn main() {
         wait_until("the bootstrap", Duration::from_secs(1800), booted);
         Some(child)
     });
-    let rss = child.as_ref().map(|c| peak_rss_mb(c.id())).unwrap_or(0.0);
+    let rss = child.as_ref().map(|c| peak_rss_mib(c.id())).unwrap_or(0.0);
     if let Some(mut c) = child {
         // SAFETY: a signal to our own child.
         unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
@@ -156,14 +156,7 @@ fn main() {
         let line = text.lines().find(|l| l.contains("CHANGE MASTER TO")).expect("the dump's position");
         let file = line.split("MASTER_LOG_FILE='").nth(1).and_then(|r| r.split('\'').next()).expect("file");
         let pos = line.split("MASTER_LOG_POS=").nth(1).and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()).expect("pos");
-        native.sql(
-            "mysql",
-            &format!(
-                "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, MASTER_USER = '{USER}', MASTER_PASSWORD = '{PASSWORD}', \
-                 MASTER_LOG_FILE = '{file}', MASTER_LOG_POS = {pos}, MASTER_USE_GTID = no; START SLAVE;",
-                src.port()
-            ),
-        );
+        native.replicate_from(&src, file, pos);
         None
     });
     for s in [&src, &tgt, &native] {
@@ -175,10 +168,4 @@ fn main() {
     println!("| catch-up after it, writer stopped 5 s in (s) | {n_catch:.1} | {t_catch:.1} | |");
     println!("| total (s) | {:.1} | {:.1} | {:.2} |", n_boot + n_catch, t_boot + t_catch, (t_boot + t_catch) / (n_boot + n_catch));
     println!("| peak RSS of tandem (MB) | | {rss:.0} | |");
-}
-
-/// Peak RSS of a running process, in MB.
-fn peak_rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
 }

@@ -161,13 +161,6 @@ fn replicas_follow_a_mariadb_source_across_engines_resume_after_kill_9_and_stop_
     assert!(checkpoint(&cfg, "dr").unwrap()["stopped"].is_null());
 }
 
-/// Peak resident memory of a running process, in MiB.
-fn peak_rss_mib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse::<u64>().ok());
-    kib.expect("VmHWM in /proc/PID/status") / 1024
-}
-
 /// One source transaction of 300 000 rows (≈ 120 MB of row images) reaches the replica whole:
 /// killed while applying it, the replica shows none of it, and the restarted replica applies it
 /// exactly once with its peak memory far below the transaction's size.
@@ -192,9 +185,10 @@ fn a_huge_source_transaction_is_applied_whole_once_with_flat_memory() {
 
     let mut a = Replica::start(&cfg, "dr", &[], dir.path());
     wait_until("the huge transaction", Duration::from_secs(300), &mut [&mut a], || my.sql(&dr, rows) == whole);
-    let peak = peak_rss_mib(a.child.id());
-    eprintln!("killed at: {}; peak RSS applying the whole transaction: {peak} MiB", if seen == whole { "after the commit" } else { "before the commit" });
-    assert!(peak < 100, "tandem replicate peaked at {peak} MiB applying a 120 MB transaction");
+    let peak = tandem_testkit::peak_rss_mib(a.child.id());
+    eprintln!("killed at: {}; peak RSS applying the whole transaction: {peak:.0} MiB", if seen == whole { "after the commit" } else { "before the commit" });
+    assert!(peak > 0.0, "the peak RSS of tandem replicate could not be read");
+    assert!(peak < 100.0, "tandem replicate peaked at {peak:.0} MiB applying a 120 MB transaction");
     assert_eq!(a.sigterm(), 0, "{}", a.log());
 }
 
