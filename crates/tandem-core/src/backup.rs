@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
-use tandem_engine::{DbUrl, Engine, Snapshot, SnapshotOptions};
+use tandem_engine::{DbUrl, Engine, ImportSnapshot, Snapshot, SnapshotOptions};
 use tandem_error::{Error, Result, ResultExt};
 use tandem_repo::{BackupId, LockMode, Manifest, Repository, SystemInfo, TableEntry, FORMAT_VERSION};
 use tandem_system::System;
@@ -33,6 +33,8 @@ pub struct BackupRequest<'a> {
     pub site: String,
     /// Tables copied at once, all on one snapshot.
     pub parallelism: usize,
+    /// Read in this snapshot the engine prepared (a replica's capture start) instead of a new one.
+    pub snapshot: Option<ImportSnapshot>,
 }
 
 /// A committed backup and what it cost.
@@ -61,7 +63,7 @@ async fn run(req: &BackupRequest<'_>, events: Arc<dyn Events>) -> Result<BackupR
     events.phase("opening a consistent snapshot", None, Unit::Items);
     let snapshot = req
         .engine
-        .snapshot(&req.source, &SnapshotOptions { parallelism: req.parallelism.max(1) })
+        .snapshot(&req.source, &SnapshotOptions { parallelism: req.parallelism.max(1), import: req.snapshot.clone() })
         .await
         .with_context(|| format!("backup of {}", req.source))?;
     events.phase_done();

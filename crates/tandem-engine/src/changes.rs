@@ -64,6 +64,16 @@ pub struct RowChange {
     pub before: Option<Bytes>,
     /// The row after the change (inserts, updates): one encoded row.
     pub after: Option<Bytes>,
+    /// Columns of an update whose new value the source did not log because it did not change
+    /// (PostgreSQL's unchanged TOASTed values): NULL in `after`, and the replica keeps its own.
+    pub unchanged: Vec<usize>,
+}
+
+impl RowChange {
+    /// A change whose images carry every column.
+    pub fn new(table: usize, op: RowOp, before: Option<Bytes>, after: Option<Bytes>) -> RowChange {
+        RowChange { table, op, before, after, unchanged: Vec::new() }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -72,6 +82,8 @@ pub enum RowOp {
     Insert,
     Update,
     Delete,
+    /// Every row of the table is removed (no images).
+    Truncate,
 }
 
 /// Reads one database's committed changes from the engine's log, in commit order.
@@ -91,12 +103,49 @@ pub trait ChangeStream: Send {
     /// engine can tell (bytes of log not yet read).
     async fn source_end(&mut self) -> Result<Option<(Position, u64)>>;
 
+    /// The replica now durably holds everything up to `position` (a position this stream
+    /// delivered): a source that keeps its log for the stream (a PostgreSQL slot) may release
+    /// what precedes it. Never called for anything not committed in the replica.
+    fn confirm(&mut self, position: &Position) {
+        let _ = position;
+    }
+
     /// Ends the stream and closes its connections.
     async fn close(self: Box<Self>) -> Result<()>;
 }
 
+/// Names what change capture keeps on a source for one replica, for engines that keep
+/// something there (a PostgreSQL replication slot and publication).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Capture {
+    /// The replica's name on its source (tandem's slot and publication are named after it).
+    pub name: String,
+    /// An existing publication to stream instead of tandem's own.
+    pub publication: Option<String>,
+}
+
+impl Capture {
+    /// The capture of the replica of site `site`: `tandem_` and the site's name in lower case,
+    /// with every character but letters, digits and `_` turned into `_` (at most 63 bytes).
+    pub fn for_site(site: &str, publication: Option<String>) -> Capture {
+        let mut name: String =
+            format!("tandem_{site}").chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c.to_ascii_lowercase() } else { '_' }).collect();
+        name.truncate(63);
+        Capture { name, publication }
+    }
+}
+
+/// Where a replica's stream will start, prepared on its source before the snapshot that seeds
+/// the replica (see [`Engine::begin_capture`](crate::Engine::begin_capture)).
+pub struct CaptureStart {
+    /// The snapshot to read the seed in: it holds exactly what precedes the position.
+    pub snapshot: crate::ImportSnapshot,
+    /// Keeps the snapshot importable; drop it once the snapshot is open.
+    pub guard: Box<dyn std::any::Any + Send>,
+}
+
 /// How long a source keeps the log a replica still needs (from its checkpoint's position on).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LogRetention {
     /// Whether the log at the position is still on the source (if not, the replica can never
     /// catch up: it must be bootstrapped again).
@@ -106,6 +155,13 @@ pub struct LogRetention {
     pub purge_after: Option<DateTime<Utc>>,
     /// How long the source keeps its log (its expiry setting), when it purges by itself.
     pub retention_seconds: Option<u64>,
+    /// Bytes of log the source keeps for the replica (a PostgreSQL slot's WAL), when it tells.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retained_bytes: Option<u64>,
+    /// How many bytes it may keep before it gives the replica up (PostgreSQL:
+    /// `max_slot_wal_keep_size`); `None` when unlimited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_bytes: Option<u64>,
 }
 
 /// How many rows a stream holds of one source transaction before it delivers them as a
@@ -188,6 +244,8 @@ pub struct TargetChange {
     pub op: RowOp,
     pub before: Option<Bytes>,
     pub after: Option<Bytes>,
+    /// Columns the update leaves as the replica has them (see [`RowChange::unchanged`]).
+    pub unchanged: Vec<usize>,
 }
 
 /// Writes source transactions into a replica database (see the module doc). The applier keeps
@@ -330,15 +388,21 @@ pub fn change_params(
     key: &[usize],
     before: Option<Vec<crate::rowcodec::Field>>,
     after: Option<Vec<crate::rowcodec::Field>>,
+    unchanged: &[usize],
 ) -> Result<Vec<crate::rowcodec::Field>> {
     let missing = |what: &str| tandem_error::Error::corrupt(format!("a {op:?} change without its {what} image"));
     Ok(match op {
         RowOp::Insert => after.ok_or_else(|| missing("after"))?,
         RowOp::Update => {
-            let (before, mut after) = (before.ok_or_else(|| missing("before"))?, after.ok_or_else(|| missing("after"))?);
-            after.extend(key.iter().map(|&k| before.get(k).cloned().flatten()));
-            after
+            let (before, after) = (before.ok_or_else(|| missing("before"))?, after.ok_or_else(|| missing("after"))?);
+            let mut params: Vec<_> = match unchanged.is_empty() {
+                true => after,
+                false => after.into_iter().enumerate().filter(|(i, _)| !unchanged.contains(i)).map(|(_, f)| f).collect(),
+            };
+            params.extend(key.iter().map(|&k| before.get(k).cloned().flatten()));
+            params
         }
+        RowOp::Truncate => Vec::new(),
         RowOp::Delete => {
             let before = before.ok_or_else(|| missing("before"))?;
             key.iter().map(|&k| before.get(k).cloned().flatten()).collect()
@@ -346,21 +410,38 @@ pub fn change_params(
     })
 }
 
-/// The three statements that apply changes to one table. Parameters: an insert takes every
-/// column; an update every column, then the key columns of the row before; a delete the key
-/// columns of the row before (see [`change_params`]).
-#[derive(Debug, Clone)]
+/// How an engine spells the parts of the statements that apply changes.
+#[derive(Clone, Copy)]
+pub struct ApplySpelling {
+    /// The n-th parameter (0-based) for a column.
+    pub param: fn(usize, &crate::ColumnDef) -> String,
+    /// The comparison of a key column with a parameter (`keyed`: the table has a primary key;
+    /// without one, every column is compared and NULL must match NULL).
+    pub matches: fn(column: &str, param: &str, keyed: bool) -> String,
+    /// The condition that picks one row of a table without primary key (rows may be identical).
+    pub one_row: fn(table: &str, condition: &str) -> String,
+}
+
+/// The statements that apply changes to one table. Parameters: an insert takes every column;
+/// an update every column (but those it leaves unchanged), then the key columns of the row
+/// before; a delete the key columns of the row before (see [`change_params`]); a truncate none
+/// (it is a `DELETE` of every row, which both engines run inside a transaction).
+#[derive(Clone)]
 pub struct ApplySql {
     pub insert: String,
     pub update: String,
     pub delete: String,
-    /// `INSERT INTO t (cols) VALUES` and how parameters are spelled, for [`insert_many`](Self::insert_many).
+    pub truncate: String,
+    /// The table's quoted name.
+    name: String,
+    /// `INSERT INTO t (cols) VALUES`, for [`insert_many`](Self::insert_many).
     insert_head: String,
-    /// `DELETE FROM t WHERE` and the key's quoted column names (empty: no primary key).
-    delete_head: String,
+    /// The key's column indexes and quoted names (the primary key; every column without one).
     key: Vec<(usize, String)>,
+    keyed: bool,
     columns: Vec<crate::ColumnDef>,
-    param: fn(usize, &crate::ColumnDef) -> String,
+    quoted: Vec<String>,
+    spelling: ApplySpelling,
 }
 
 /// The most rows one multi-row insert takes (and fewer when the table is wide: at most
@@ -371,46 +452,50 @@ pub const INSERT_ROWS: usize = 256;
 pub const MAX_PARAMS: usize = 60_000;
 
 impl ApplySql {
-    /// `param(n, column)` spells the n-th parameter (0-based) for a column; `matches(column,
-    /// param)` the key comparison; `one_row(table, condition)` the condition that picks one row
-    /// when the table has no primary key (several identical rows).
-    pub fn new(
-        d: &dyn Dialect,
-        table: &TableDef,
-        param: fn(usize, &crate::ColumnDef) -> String,
-        matches: impl Fn(&str, &str) -> String,
-        one_row: impl Fn(&str, &str) -> String,
-    ) -> ApplySql {
+    pub fn new(d: &dyn Dialect, table: &TableDef, spelling: ApplySpelling) -> ApplySql {
         let name = d.table(table);
         let cols = &table.columns;
-        let key = row_key(table);
-        let list: Vec<String> = cols.iter().map(|c| d.ident(&c.name)).collect();
-        let values: Vec<String> = cols.iter().enumerate().map(|(i, c)| param(i, c)).collect();
-        let sets: Vec<String> = cols.iter().enumerate().map(|(i, c)| format!("{} = {}", d.ident(&c.name), param(i, c))).collect();
-        let cond = |first: usize| {
-            let parts: Vec<String> = key.iter().enumerate().map(|(n, &k)| matches(&d.ident(&cols[k].name), &param(first + n, &cols[k]))).collect();
-            let c = parts.join(" AND ");
-            match table.primary_key.is_empty() {
-                true => one_row(&name, &c),
-                false => c,
-            }
-        };
-        let insert_head = format!("INSERT INTO {name} ({}) VALUES", list.join(", "));
-        let delete_head = format!("DELETE FROM {name} WHERE");
-        let key = match table.primary_key.is_empty() {
-            true => Vec::new(),
-            false => key.iter().map(|&k| (k, d.ident(&cols[k].name))).collect(),
-        };
-        ApplySql {
-            delete_head,
-            key,
+        let quoted: Vec<String> = cols.iter().map(|c| d.ident(&c.name)).collect();
+        let values: Vec<String> = cols.iter().enumerate().map(|(i, c)| (spelling.param)(i, c)).collect();
+        let insert_head = format!("INSERT INTO {name} ({}) VALUES", quoted.join(", "));
+        let mut sql = ApplySql {
             insert: format!("{insert_head} ({})", values.join(", ")),
-            update: format!("UPDATE {name} SET {} WHERE {}", sets.join(", "), cond(cols.len())),
-            delete: format!("DELETE FROM {name} WHERE {}", cond(0)),
+            update: String::new(),
+            delete: String::new(),
+            truncate: format!("DELETE FROM {name}"),
             insert_head,
+            key: row_key(table).into_iter().map(|k| (k, quoted[k].clone())).collect(),
+            keyed: !table.primary_key.is_empty(),
             columns: cols.clone(),
-            param,
+            quoted,
+            name,
+            spelling,
+        };
+        sql.update = sql.update_keeping(&[]);
+        sql.delete = format!("DELETE FROM {} WHERE {}", sql.name, sql.condition(0));
+        sql
+    }
+
+    /// The condition that picks the row by its key, with parameters numbered from `first`.
+    fn condition(&self, first: usize) -> String {
+        let parts: Vec<String> = self
+            .key
+            .iter()
+            .enumerate()
+            .map(|(n, (k, q))| (self.spelling.matches)(q, &(self.spelling.param)(first + n, &self.columns[*k]), self.keyed))
+            .collect();
+        let c = parts.join(" AND ");
+        match self.keyed {
+            true => c,
+            false => (self.spelling.one_row)(&self.name, &c),
         }
+    }
+
+    /// The update that sets every column but `unchanged` (see [`change_params`]).
+    pub fn update_keeping(&self, unchanged: &[usize]) -> String {
+        let set: Vec<usize> = (0..self.columns.len()).filter(|i| !unchanged.contains(i)).collect();
+        let sets: Vec<String> = set.iter().enumerate().map(|(n, &i)| format!("{} = {}", self.quoted[i], (self.spelling.param)(n, &self.columns[i]))).collect();
+        format!("UPDATE {} SET {} WHERE {}", self.name, sets.join(", "), self.condition(set.len()))
     }
 
     /// An insert of `rows` rows in one statement (parameters: every column of each row in turn).
@@ -418,7 +503,7 @@ impl ApplySql {
         let width = self.columns.len();
         let tuples: Vec<String> = (0..rows)
             .map(|r| {
-                let values: Vec<String> = self.columns.iter().enumerate().map(|(i, c)| (self.param)(r * width + i, c)).collect();
+                let values: Vec<String> = self.columns.iter().enumerate().map(|(i, c)| (self.spelling.param)(r * width + i, c)).collect();
                 format!("({})", values.join(", "))
             })
             .collect();
@@ -429,7 +514,7 @@ impl ApplySql {
     /// each row in turn). Only for tables with a primary key.
     pub fn delete_many(&self, rows: usize) -> String {
         let width = self.key.len();
-        let p = |r: usize, n: usize| (self.param)(r * width + n, &self.columns[self.key[n].0]);
+        let p = |r: usize, n: usize| (self.spelling.param)(r * width + n, &self.columns[self.key[n].0]);
         let cond = match &self.key[..] {
             [(_, k)] => format!("{k} IN ({})", (0..rows).map(|r| p(r, 0)).collect::<Vec<_>>().join(", ")),
             key => (0..rows)
@@ -437,15 +522,15 @@ impl ApplySql {
                 .collect::<Vec<_>>()
                 .join(" OR "),
         };
-        format!("{} {cond}", self.delete_head)
+        format!("DELETE FROM {} WHERE {cond}", self.name)
     }
 
     /// How many consecutive changes of `op` one statement of this table takes: inserts up to
-    /// [`INSERT_ROWS`] rows, deletes by primary key as many, updates one.
+    /// [`INSERT_ROWS`] rows, deletes by primary key as many, updates and truncates one.
     pub fn chunk(&self, op: RowOp) -> usize {
         let width = match op {
             RowOp::Insert => self.columns.len(),
-            RowOp::Delete if !self.key.is_empty() => self.key.len(),
+            RowOp::Delete if self.keyed => self.key.len(),
             _ => return 1,
         };
         (MAX_PARAMS / width.max(1)).clamp(1, INSERT_ROWS)
@@ -456,6 +541,7 @@ impl ApplySql {
             RowOp::Insert => &self.insert,
             RowOp::Update => &self.update,
             RowOp::Delete => &self.delete,
+            RowOp::Truncate => &self.truncate,
         }
     }
 }
@@ -467,6 +553,7 @@ pub fn diverged(table: &TableDef, op: RowOp) -> tandem_error::Error {
         RowOp::Insert => "an insert found nothing inserted",
         RowOp::Update => "an update found no row to change",
         RowOp::Delete => "a delete found no row to remove",
+        RowOp::Truncate => "a truncate failed",
     };
     tandem_error::Error::corrupt(format!(
         "the replica diverged from its source: in table {}, {what}; nothing since the last applied transaction was kept",
@@ -506,16 +593,23 @@ impl<'a> RunStatement<'a> {
     pub fn of(run: &[TargetChange], sql: &'a ApplySql, key: &[usize], encoding: crate::RowEncoding) -> Result<RunStatement<'a>> {
         let image = |b: &Option<Bytes>| b.as_deref().map(|b| decode_image(encoding, b)).transpose();
         match run {
-            [c] => Ok(RunStatement { sql: sql.for_op(c.op).into(), params: change_params(c.op, key, image(&c.before)?, image(&c.after)?)?, rows: 1 }),
+            [c] => {
+                let text = match (c.op, c.unchanged.is_empty()) {
+                    (RowOp::Update, false) => sql.update_keeping(&c.unchanged).into(),
+                    (op, _) => sql.for_op(op).into(),
+                };
+                let rows = u64::from(c.op != RowOp::Truncate);
+                Ok(RunStatement { sql: text, params: change_params(c.op, key, image(&c.before)?, image(&c.after)?, &c.unchanged)?, rows })
+            }
             [first, ..] => {
                 let mut params = Vec::with_capacity(run.len() * sql.columns.len());
                 for c in run {
-                    params.extend(change_params(c.op, key, image(&c.before)?, image(&c.after)?)?);
+                    params.extend(change_params(c.op, key, image(&c.before)?, image(&c.after)?, &[])?);
                 }
                 let text = match first.op {
                     RowOp::Insert => sql.insert_many(run.len()),
                     RowOp::Delete => sql.delete_many(run.len()),
-                    RowOp::Update => return Err(tandem_error::Error::internal("updates are applied one statement each")),
+                    RowOp::Update | RowOp::Truncate => return Err(tandem_error::Error::internal("updates and truncates are applied one statement each")),
                 };
                 Ok(RunStatement { sql: text.into(), params, rows: run.len() as u64 })
             }
@@ -530,7 +624,7 @@ mod tests {
 
     #[test]
     fn consecutive_inserts_into_one_table_share_a_statement() {
-        let c = |table, op| TargetChange { table, op, before: None, after: None };
+        let c = |table, op| TargetChange { table, op, before: None, after: None, unchanged: Vec::new() };
         let batch = [c(0, RowOp::Insert), c(0, RowOp::Insert), c(0, RowOp::Insert), c(1, RowOp::Insert), c(0, RowOp::Update), c(0, RowOp::Insert)];
         assert_eq!(statement_runs(&batch, |_| 2), vec![(0, 2), (2, 1), (3, 1), (4, 1), (5, 1)]);
         assert_eq!(statement_runs(&batch, |_| 256), vec![(0, 3), (3, 1), (4, 1), (5, 1)]);

@@ -91,12 +91,32 @@ pub trait Engine: Send + Sync {
     // Change data capture (see [`changes`]).
 
     /// Opens a stream of the committed changes to `tables` of the database of `url`, starting
-    /// right after `from` (a position this engine recorded in a snapshot or a checkpoint).
-    /// Checks the source's preconditions first (log on, row format, privileges) and refuses
+    /// right after `from` (a position this engine recorded in a snapshot, a capture start or a
+    /// checkpoint), through what `capture` names on the source. Checks the source's
+    /// preconditions first (log on, row format, privileges, the slot there) and refuses
     /// (`BadInput`) with the setting to change. Engines without change capture refuse.
-    async fn changes(&self, url: &DbUrl, from: &Position, tables: &[TableDef]) -> Result<Box<dyn changes::ChangeStream>> {
-        let _ = (from, tables);
+    async fn changes(&self, url: &DbUrl, from: &Position, tables: &[TableDef], capture: &changes::Capture) -> Result<Box<dyn changes::ChangeStream>> {
+        let _ = (from, tables, capture);
         Err(tandem_error::Error::bad_input(format!("{} cannot stream changes (database {})", self.name(), url.database)))
+    }
+
+    /// Prepares the start of a new replica's stream for the tables of `scope`, before its seed
+    /// is read: engines whose streams need something kept on the source (a PostgreSQL slot
+    /// and publication, made anew) make it, and return the snapshot to read the seed in
+    /// ([`SnapshotOptions::import`]) and the position it reads at. `None`: any snapshot's own
+    /// position will do (MySQL/MariaDB binlogs). Checks the same preconditions as
+    /// [`changes`](Engine::changes).
+    async fn begin_capture(&self, url: &DbUrl, capture: &changes::Capture, scope: &Scope) -> Result<Option<changes::CaptureStart>> {
+        let _ = (url, capture, scope);
+        Ok(None)
+    }
+
+    /// Removes what `capture` keeps on the source of `url` (so the source no longer keeps log
+    /// for an abandoned replica); what it removed, in words (nothing for engines that keep
+    /// nothing there).
+    async fn drop_capture(&self, url: &DbUrl, capture: &changes::Capture) -> Result<Vec<String>> {
+        let _ = (url, capture);
+        Ok(Vec::new())
     }
 
     /// The order of two positions of this engine's log (`Less`: `a` comes first). BadInput for
@@ -108,8 +128,8 @@ pub trait Engine: Send + Sync {
 
     /// Whether the source of `url` still keeps its log from `from` on, and until when at least
     /// (see [`changes::LogRetention`]); `None` from engines without change capture.
-    async fn log_retention(&self, url: &DbUrl, from: &Position) -> Result<Option<changes::LogRetention>> {
-        let _ = (url, from);
+    async fn log_retention(&self, url: &DbUrl, from: &Position, capture: &changes::Capture) -> Result<Option<changes::LogRetention>> {
+        let _ = (url, from, capture);
         Ok(None)
     }
 

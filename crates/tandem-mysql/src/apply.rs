@@ -7,7 +7,9 @@
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Params, Value};
-use tandem_engine::changes::{diverged, row_key, statement_runs, ApplyConnection, ApplySql, Checkpoint, RunStatement, TargetChange, Transactional};
+use tandem_engine::changes::{
+    diverged, row_key, statement_runs, ApplyConnection, ApplySpelling, ApplySql, Checkpoint, RunStatement, TargetChange, Transactional,
+};
 use tandem_engine::{DbUrl, RowEncoding, TableDef};
 use tandem_error::{Error, Result, ResultExt};
 
@@ -30,12 +32,14 @@ impl MyApplier {
                 let sql = ApplySql::new(
                     &MyDialect,
                     &t,
-                    |_, c| match ColumnCodec::of(c).needs_set() {
-                        true => ColumnCodec::of(c).load_expr("?"),
-                        false => "?".to_string(),
+                    ApplySpelling {
+                        param: |_, c| match ColumnCodec::of(c).needs_set() {
+                            true => ColumnCodec::of(c).load_expr("?"),
+                            false => "?".to_string(),
+                        },
+                        matches: |col, p, _| format!("{col} <=> {p}"),
+                        one_row: |_, cond| format!("{cond} LIMIT 1"),
                     },
-                    |col, p| format!("{col} <=> {p}"),
-                    |_, cond| format!("{cond} LIMIT 1"),
                 );
                 let key = row_key(&t);
                 (t, sql, key)

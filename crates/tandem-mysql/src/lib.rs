@@ -29,7 +29,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder};
-use tandem_engine::changes::{Applier, ChangeStream, LogRetention};
+use tandem_engine::changes::{Applier, Capture, ChangeStream, LogRetention};
 use tandem_engine::{
     ColumnDef, DbUrl, Engine, ForeignSchema, LogicalColumn, LogicalType, Position, RowEncoding, SchemaDump, Snapshot, SnapshotOptions, TableDef, Target, Value,
 };
@@ -62,6 +62,10 @@ impl Engine for MySql {
     }
 
     async fn snapshot(&self, url: &DbUrl, opts: &SnapshotOptions) -> Result<Box<dyn Snapshot>> {
+        if let Some(i) = &opts.import {
+            // begin_capture never exports one: nothing to import.
+            return Err(Error::internal(format!("MySQL cannot read in an exported snapshot ({})", i.id)));
+        }
         Ok(Box::new(snapshot::MySnapshot::open(url, opts).await?))
     }
 
@@ -85,7 +89,7 @@ impl Engine for MySql {
         foreign::translate_schema(schema)
     }
 
-    async fn changes(&self, url: &DbUrl, from: &Position, tables: &[TableDef]) -> Result<Box<dyn ChangeStream>> {
+    async fn changes(&self, url: &DbUrl, from: &Position, tables: &[TableDef], _: &Capture) -> Result<Box<dyn ChangeStream>> {
         Ok(Box::new(binlog::MyChangeStream::open(url, from, tables).await?))
     }
 
@@ -93,7 +97,7 @@ impl Engine for MySql {
         binlog::BinlogPos::parse(a)?.compare(&binlog::BinlogPos::parse(b)?)
     }
 
-    async fn log_retention(&self, url: &DbUrl, from: &Position) -> Result<Option<LogRetention>> {
+    async fn log_retention(&self, url: &DbUrl, from: &Position, _: &Capture) -> Result<Option<LogRetention>> {
         binlog::retention(url, from).await.map(Some)
     }
 

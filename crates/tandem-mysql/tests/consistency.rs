@@ -50,7 +50,7 @@ async fn parallel_snapshot_sees_whole_transactions() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
-    let snap = MySql.snapshot(&url(&src), &SnapshotOptions { parallelism: 2 }).await.expect("snapshot");
+    let snap = MySql.snapshot(&url(&src), &SnapshotOptions::parallel(2)).await.expect("snapshot");
     assert_eq!(snap.info().position.kind, tandem_engine::PositionKind::Binlog);
     assert!(!snap.info().position.value.is_empty());
     assert!(snap.info().position.gtid.is_some(), "{:?}", snap.info().position);
@@ -99,7 +99,7 @@ async fn without_reload_privilege_one_connection_is_used() {
         ),
     );
     let u = tandem_engine::DbUrl::parse(&format!("mysql://{user}:pw@127.0.0.1:{}/{src}", s.port())).expect("url");
-    let snap = MySql.snapshot(&u, &SnapshotOptions { parallelism: 2 }).await.expect("snapshot");
+    let snap = MySql.snapshot(&u, &SnapshotOptions::parallel(2)).await.expect("snapshot");
     assert!(snap.info().consistency.contains("single"), "{}", snap.info().consistency);
     assert_eq!(snap.info().position.kind, tandem_engine::PositionKind::Binlog, "{:?}", snap.info().position);
     let tables = snap.schema().tables.clone();

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use bytes::BytesMut;
-use tandem_engine::changes::{diverged, row_key, statement_runs, ApplyConnection, ApplySql, Checkpoint, RowOp, RunStatement, TargetChange, Transactional};
+use tandem_engine::changes::{
+    diverged, row_key, statement_runs, ApplyConnection, ApplySpelling, ApplySql, Checkpoint, RowOp, RunStatement, TargetChange, Transactional,
+};
 use tandem_engine::{DbUrl, RowEncoding, TableDef};
 use tandem_error::{Error, Result};
 use tokio_postgres::error::SqlState;
@@ -61,8 +63,9 @@ const PG_SCHEMA: &str = "public";
 pub(crate) struct PgApplier {
     client: Client,
     tables: Vec<(TableDef, ApplySql, Vec<usize>)>,
-    /// Prepared statements by table, operation and row count (multi-row inserts).
-    prepared: HashMap<(usize, RowOp, u64), Statement>,
+    /// Prepared statements by table, operation, row count (multi-row inserts) and the columns
+    /// an update leaves unchanged.
+    prepared: HashMap<(usize, RowOp, u64, Vec<usize>), Statement>,
     database: String,
 }
 
@@ -76,16 +79,17 @@ impl PgApplier {
         let tables = tables
             .into_iter()
             .map(|t| {
-                let keyed = !t.primary_key.is_empty();
                 let sql = ApplySql::new(
                     &PgDialect,
                     &t,
-                    |n, _| format!("${}", n + 1),
-                    |col, p| match keyed {
-                        true => format!("{col} = {p}"),
-                        false => format!("{col} IS NOT DISTINCT FROM {p}"),
+                    ApplySpelling {
+                        param: |n, _| format!("${}", n + 1),
+                        matches: |col, p, keyed| match keyed {
+                            true => format!("{col} = {p}"),
+                            false => format!("{col} IS NOT DISTINCT FROM {p}"),
+                        },
+                        one_row: |name, cond| format!("ctid = (SELECT ctid FROM {name} WHERE {cond} LIMIT 1)"),
                     },
-                    |name, cond| format!("ctid = (SELECT ctid FROM {name} WHERE {cond} LIMIT 1)"),
                 );
                 let key = row_key(&t);
                 (t, sql, key)
@@ -95,14 +99,16 @@ impl PgApplier {
         Ok(Transactional::new(applier, |cp| cp.update_sql(&PgDialect, Some(PG_SCHEMA))))
     }
 
-    /// The prepared statement of `sql` for `table` (`op`, `rows` rows), prepared once.
-    async fn statement(&mut self, table: usize, op: RowOp, rows: u64, sql: &str) -> Result<Statement> {
-        if let Some(s) = self.prepared.get(&(table, op, rows)) {
+    /// The prepared statement of `sql` for `table` (`op`, `rows` rows, `unchanged` columns),
+    /// prepared once.
+    async fn statement(&mut self, table: usize, op: RowOp, rows: u64, unchanged: &[usize], sql: &str) -> Result<Statement> {
+        let id = (table, op, rows, unchanged.to_vec());
+        if let Some(s) = self.prepared.get(&id) {
             return Ok(s.clone());
         }
         let name = self.tables.get(table).map(|t| t.0.name.clone()).unwrap_or_default();
         let stmt = self.client.prepare(sql).await.map_err(|e| pg_err(format!("table {name}: preparing {op:?}"), e))?;
-        self.prepared.insert((table, op, rows), stmt.clone());
+        self.prepared.insert(id, stmt.clone());
         Ok(stmt)
     }
 
@@ -158,7 +164,7 @@ impl ApplyConnection for PgApplier {
             let run_stmt = RunStatement::of(run, sql, key, RowEncoding::PgCopyText)?;
             let (rows, text) = (run_stmt.rows, run_stmt.sql.into_owned());
             let params: Vec<TextParam> = run_stmt.params.into_iter().map(TextParam).collect();
-            let stmt = self.statement(c.table, c.op, rows, &text).await?;
+            let stmt = self.statement(c.table, c.op, rows, &c.unchanged, &text).await?;
             window.push(Pending { stmt, params, rows, table: c.table, op: c.op });
             if window.len() == PIPELINE {
                 self.send(&mut window).await?;

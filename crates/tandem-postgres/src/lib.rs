@@ -15,6 +15,7 @@
 //! TLS is not supported: `sslmode` may be absent, `disable`, `allow` or `prefer` (all mean no TLS).
 
 mod apply;
+mod capture;
 mod catalog;
 mod foreign;
 mod keys;
@@ -25,9 +26,10 @@ mod transaction;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tandem_engine::changes::Applier;
+use tandem_engine::changes::{Applier, Capture, CaptureStart, ChangeStream, LogRetention};
 use tandem_engine::{
-    ColumnDef, DbUrl, Engine, ForeignSchema, LogicalColumn, LogicalType, RowEncoding, SchemaDump, Snapshot, SnapshotOptions, TableDef, Target, Value,
+    ColumnDef, DbUrl, Engine, ForeignSchema, LogicalColumn, LogicalType, Position, RowEncoding, SchemaDump, Scope, Snapshot, SnapshotOptions, TableDef, Target,
+    Value,
 };
 use tandem_error::{Error, Result};
 use tokio_postgres::config::SslMode;
@@ -52,7 +54,7 @@ impl Engine for Postgres {
     }
 
     async fn snapshot(&self, url: &DbUrl, opts: &SnapshotOptions) -> Result<Box<dyn Snapshot>> {
-        Ok(Box::new(snapshot::PgSnapshot::open(url, opts.parallelism.max(1)).await?))
+        Ok(Box::new(snapshot::PgSnapshot::open(url, opts.parallelism.max(1), opts.import.as_ref()).await?))
     }
 
     async fn target(&self, url: &DbUrl) -> Result<Box<dyn Target>> {
@@ -73,6 +75,26 @@ impl Engine for Postgres {
 
     fn translate_schema(&self, schema: &ForeignSchema) -> Result<SchemaDump> {
         foreign::translate_schema(schema)
+    }
+
+    async fn changes(&self, url: &DbUrl, from: &Position, tables: &[TableDef], capture: &Capture) -> Result<Box<dyn ChangeStream>> {
+        Ok(Box::new(capture::stream::PgChangeStream::open(url, from, tables, capture).await?))
+    }
+
+    async fn begin_capture(&self, url: &DbUrl, capture: &Capture, scope: &Scope) -> Result<Option<CaptureStart>> {
+        capture::begin(url, capture, scope).await.map(Some)
+    }
+
+    async fn drop_capture(&self, url: &DbUrl, capture: &Capture) -> Result<Vec<String>> {
+        capture::drop(url, capture).await
+    }
+
+    fn compare_positions(&self, a: &Position, b: &Position) -> Result<std::cmp::Ordering> {
+        Ok(capture::lsn(a)?.cmp(&capture::lsn(b)?))
+    }
+
+    async fn log_retention(&self, url: &DbUrl, from: &Position, capture: &Capture) -> Result<Option<LogRetention>> {
+        capture::retention(url, from, capture).await.map(Some)
     }
 
     async fn applier(&self, url: &DbUrl, tables: Vec<TableDef>) -> Result<Box<dyn Applier>> {
@@ -144,7 +166,7 @@ pub(crate) async fn try_connect(url: &DbUrl, database: &str) -> Result<Option<Cl
             return Err(Error::bad_input(format!("sslmode={other} needs TLS, which tandem's PostgreSQL engine does not support yet; use sslmode=disable")))
         }
     }
-    let user = url.user.clone().or_else(|| std::env::var("PGUSER").ok()).or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "postgres".to_string());
+    let user = user(url);
     let mut cfg = tokio_postgres::Config::new();
     cfg.host(&url.host)
         .port(url.port.unwrap_or(5432))
@@ -174,6 +196,11 @@ pub(crate) async fn try_connect(url: &DbUrl, database: &str) -> Result<Option<Cl
         }
     });
     Ok(Some(client))
+}
+
+/// The user of `url`: its own, or `PGUSER`, or the login name, or `postgres`.
+pub(crate) fn user(url: &DbUrl) -> String {
+    url.user.clone().or_else(|| std::env::var("PGUSER").ok()).or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "postgres".to_string())
 }
 
 /// One-line text of a driver error: the server's message (with detail) or the cause chain.

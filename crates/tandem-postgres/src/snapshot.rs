@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
-use tandem_engine::{DbUrl, Position, PositionKind, RowEncoding, RowSink, SchemaDump, Snapshot, SnapshotInfo, TableDef};
+use tandem_engine::{DbUrl, ImportSnapshot, Position, PositionKind, RowEncoding, RowSink, SchemaDump, Snapshot, SnapshotInfo, TableDef};
 use tandem_error::{Error, Result};
 use tokio::sync::Semaphore;
 use tokio_postgres::Client;
@@ -38,7 +38,8 @@ pub(crate) struct PgSnapshot {
 impl PgSnapshot {
     /// Connects, exports the snapshot, locks and reads the schema, then attaches the other
     /// connections. Errors: see [`tandem_engine::Engine::snapshot`].
-    pub(crate) async fn open(url: &DbUrl, parallelism: usize) -> Result<PgSnapshot> {
+    /// With `import`, every connection reads in that exported snapshot, at its position.
+    pub(crate) async fn open(url: &DbUrl, parallelism: usize, import: Option<&ImportSnapshot>) -> Result<PgSnapshot> {
         let db = &url.database;
         let ctx = |what: &str| format!("snapshot of database {db} on {}: {what}", crate::addr(url));
         let conn0 = connect(url, db).await?;
@@ -48,11 +49,25 @@ impl PgSnapshot {
         if version_num < 100000 {
             return Err(Error::unsupported(ctx(&format!("PostgreSQL {version_num} is too old (10 or newer needed)"))));
         }
-        conn0.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await.map_err(|e| pg_err(ctx("starting the snapshot transaction"), e))?;
-        let snapshot_id: String = scalar(&conn0, "SELECT pg_catalog.pg_export_snapshot()").await.map_err(|e| pg_err(ctx("exporting the snapshot"), e))?;
+        let import_sql = |id: &str| format!("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}", crate::literal(id));
         let standby: bool = scalar(&conn0, "SELECT pg_catalog.pg_is_in_recovery()").await.map_err(|e| pg_err(ctx("recovery state"), e))?;
-        let lsn_sql = if standby { "SELECT COALESCE(pg_catalog.pg_last_wal_replay_lsn()::text, '')" } else { "SELECT pg_catalog.pg_current_wal_lsn()::text" };
-        let lsn: String = scalar(&conn0, lsn_sql).await.map_err(|e| pg_err(ctx("WAL position"), e))?;
+        let (snapshot_id, lsn) = match import {
+            Some(i) => {
+                conn0.batch_execute(&import_sql(&i.id)).await.map_err(|e| pg_err(ctx(&format!("importing snapshot {}", i.id)), e))?;
+                (i.id.clone(), i.position.value.clone())
+            }
+            None => {
+                conn0
+                    .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await
+                    .map_err(|e| pg_err(ctx("starting the snapshot transaction"), e))?;
+                let id: String = scalar(&conn0, "SELECT pg_catalog.pg_export_snapshot()").await.map_err(|e| pg_err(ctx("exporting the snapshot"), e))?;
+                let lsn_sql =
+                    if standby { "SELECT COALESCE(pg_catalog.pg_last_wal_replay_lsn()::text, '')" } else { "SELECT pg_catalog.pg_current_wal_lsn()::text" };
+                let lsn: String = scalar(&conn0, lsn_sql).await.map_err(|e| pg_err(ctx("WAL position"), e))?;
+                (id, lsn)
+            }
+        };
         let server_version: String = scalar(&conn0, "SHOW server_version").await.map_err(|e| pg_err(ctx("server version"), e))?;
         let schema = catalog::read_schema(&conn0, version_num).await.map_err(|e| e.context(ctx("reading the schema")))?;
 
@@ -60,8 +75,7 @@ impl PgSnapshot {
             let c = connect(url, db).await?;
             c.batch_execute(SESSION_SETUP).await.map_err(|e| pg_err(ctx("session setup"), e))?;
             // A separate message: statements before BEGIN in the same one would join its transaction.
-            let setup = format!("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snapshot_id}'");
-            c.batch_execute(&setup).await.map_err(|e| pg_err(ctx("importing the snapshot"), e))?;
+            c.batch_execute(&import_sql(&snapshot_id)).await.map_err(|e| pg_err(ctx("importing the snapshot"), e))?;
             Ok::<_, Error>(c)
         }))
         .await?;

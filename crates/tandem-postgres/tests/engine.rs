@@ -289,7 +289,7 @@ async fn partitions_and_children_are_restored_as_plain_tables() {
 async fn bad_input_is_reported_clearly() {
     let s = server();
     let db = s.create_database("pg_bad");
-    let opts = SnapshotOptions { parallelism: 1 };
+    let opts = SnapshotOptions::parallel(1);
 
     let mut u = url(&db);
     u.password = Some("wrong".into());

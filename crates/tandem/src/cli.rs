@@ -132,11 +132,24 @@ pub enum ReplicateCommand {
         /// Site from the config file.
         site: String,
     },
+    /// Remove what the replica keeps on its source: a PostgreSQL source's replication slot
+    /// and tandem's publication, so an abandoned replica no longer makes the source keep WAL.
+    /// The replica's content stays; streaming into it again needs `--rebootstrap`.
+    Drop {
+        /// Site from the config file (the replica).
+        site: String,
+    },
 }
 
 const REPLICATE_HELP: &str = "\
-The source must log row images: log_bin on, binlog_format = ROW, binlog_row_image = FULL, and
-tandem's user needs REPLICATION SLAVE (MariaDB: also BINLOG MONITOR). The replica holds its
+A MySQL/MariaDB source must log row images: log_bin on, binlog_format = ROW, binlog_row_image =
+FULL, and tandem's user needs REPLICATION SLAVE (MariaDB: also BINLOG MONITOR). A PostgreSQL
+source needs wal_level = logical, a free replication slot and wal sender, and a user with the
+REPLICATION attribute that owns the replicated tables: the bootstrap makes a publication and a
+slot named tandem_<replica site> (or streams the publication named by the site's
+`publication`), and every replicated table needs a primary key or REPLICA IDENTITY FULL. The
+slot keeps the WAL the replica has not applied: `replicate status` shows how much, and
+`replicate drop` removes slot and publication of a replica given up. The replica holds its
 position in table tandem_replication, written in the same transaction as the rows it applies, so
 a crash or kill resumes exactly where it stopped. A schema change (DDL) at the source stops
 replication with the statement named; `--rebootstrap` continues. An unreachable source or replica
@@ -151,6 +164,7 @@ Examples:
   tandem --config tandem.toml replicate dr --rebootstrap
   tandem --config tandem.toml verify --source primary --target dr --replica
   tandem --config tandem.toml replicate status dr --json
+  tandem --config tandem.toml replicate drop dr
   tandem --config tandem.toml replicate pause dr --reason \"failover drill\"
   tandem --config tandem.toml replicate resume dr";
 

@@ -133,6 +133,9 @@ pub struct Site {
     /// Where a replica's bootstrap copies the source from: `source` (a new backup, the default)
     /// or `backup` (the newest backup of the source in the repository).
     pub seed: Option<Spanned<String>>,
+    /// A PostgreSQL source's publication to stream into this replica, instead of the one tandem
+    /// makes (named after the replica, as its slot).
+    pub publication: Option<String>,
     /// Scope of a standby or replica: patterns of the tables whose rows it holds (all when
     /// absent) and of those it does not (see [`tandem_engine::Scope`]).
     #[serde(default)]
@@ -158,6 +161,12 @@ impl Site {
     /// The name of the site this one is restored from.
     pub fn source(&self) -> Option<&str> {
         self.source.as_ref().map(|s| s.get_ref().as_str())
+    }
+
+    /// What the site's replica keeps on its source (a PostgreSQL slot and publication), named
+    /// after the site `name`.
+    pub fn capture(&self, name: &str) -> tandem_engine::changes::Capture {
+        tandem_engine::changes::Capture::for_site(name, self.publication.clone())
     }
 
     /// Where the site's replica bootstrap copies from (`seed`, checked by [`Config::parse`]).

@@ -28,7 +28,16 @@ pub fn system_choice(name: Option<&str>) -> SystemChoice {
 /// Backs `url` up as site `site` (empty: a bare URL).
 pub async fn backup(url: &str, system: SystemChoice, site: &str, parallel: usize, repo: Repository, events: Arc<dyn Events>) -> Result<BackupReport> {
     let (engine, source) = registry::engine_for(url)?;
-    let req = tandem_core::BackupRequest { engine, registry: registry::registry(), source, repo, system, site: site.to_string(), parallelism: parallel };
+    let req = tandem_core::BackupRequest {
+        engine,
+        registry: registry::registry(),
+        source,
+        repo,
+        system,
+        site: site.to_string(),
+        parallelism: parallel,
+        snapshot: None,
+    };
     tandem_core::backup(req, events).await
 }
 
@@ -107,6 +116,7 @@ pub async fn replicate_site(
         rebootstrap: start.rebootstrap,
         seed: start.seed.unwrap_or_else(|| site.seed()),
         scope: site.scope.clone(),
+        capture: site.capture(name),
         stop,
     };
     tandem_core::replicate(req, events, status).await

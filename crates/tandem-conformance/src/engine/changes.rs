@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use tandem_engine::changes::{ChangeEvent, ChangeStream, Checkpoint, RowOp, SourceTransaction, TargetChange, PART_ROWS};
-use tandem_engine::{rowcodec, DbUrl, Position, SnapshotOptions, TableDef};
+use tandem_engine::changes::{Capture, ChangeEvent, ChangeStream, Checkpoint, RowOp, SourceTransaction, TargetChange, PART_ROWS};
+use tandem_engine::{rowcodec, DbUrl, Position, Scope, SnapshotOptions, TableDef};
 use tandem_error::Kind;
 
 use super::profile::Native;
@@ -40,23 +40,77 @@ async fn snapshot_rows(s: Subject, url: &DbUrl) -> (TableDef, Vec<Vec<u8>>) {
     (t.def.clone(), rows)
 }
 
+/// The capture a check streams through (a slot and publication on PostgreSQL; slot names are
+/// the server's, so each check has its own).
+fn capture(check: &str) -> Capture {
+    Capture::for_site(check, None)
+}
+
+/// A snapshot at the start of a replica's stream (the engine's capture start, when it makes
+/// one) and its position.
+async fn capture_start(s: Subject, url: &DbUrl) -> (Box<dyn tandem_engine::Snapshot>, Position) {
+    let start =
+        s.engine.begin_capture(url, &capture(&url.database), &Scope::default()).await.unwrap_or_else(|e| panic!("{}: begin_capture: {e}", s.engine.name()));
+    let opts = SnapshotOptions { parallelism: 1, import: start.as_ref().map(|s| s.snapshot.clone()) };
+    let snapshot = s.engine.snapshot(url, &opts).await.expect("snapshot");
+    let position = snapshot.info().position.clone();
+    if let Some(start) = start {
+        assert_eq!(position, start.snapshot.position, "{}: the snapshot reads at the capture's start", s.engine.name());
+    }
+    (snapshot, position)
+}
+
+/// A row committed after a capture's start but before its snapshot opens is in exactly one of
+/// them: in the snapshot, or first in the stream (no gap, no overlap).
+pub async fn a_capture_start_splits_rows_between_snapshot_and_stream(s: Subject) {
+    if !s.profile().changes {
+        return;
+    }
+    let (name, url) = s.database("conf_cdc_start");
+    s.sql(&name, "CREATE TABLE t (id INT PRIMARY KEY)");
+    let start = s.engine.begin_capture(&url, &capture(&name), &Scope::default()).await.expect("begin_capture");
+    s.sql(&name, "INSERT INTO t VALUES (1)");
+    let opts = SnapshotOptions { parallelism: 1, import: start.as_ref().map(|s| s.snapshot.clone()) };
+    let snapshot = s.engine.snapshot(&url, &opts).await.expect("snapshot");
+    drop(start);
+    let def = snapshot.schema().tables.iter().find(|t| t.name == "t").expect("table t").clone();
+    let mut sink = super::Collect::default();
+    snapshot.copy_out(&def, &mut sink).await.expect("copy_out");
+    let in_snapshot = !sink.bytes().is_empty();
+    let position = snapshot.info().position.clone();
+    snapshot.close().await.expect("close");
+    s.sql(&name, "INSERT INTO t VALUES (2)");
+    let mut stream = s.engine.changes(&url, &position, std::slice::from_ref(&def), &capture(&url.database)).await.expect("open the change stream");
+    let mut streamed = Vec::new();
+    while !streamed.contains(&"2".to_string()) {
+        for c in next_commit(s, stream.as_mut()).await.changes {
+            let row = rowcodec::decode_rows(s.engine.row_encoding(), c.after.as_deref().unwrap_or_default()).expect("decode");
+            streamed.push(String::from_utf8_lossy(row[0][0].as_deref().unwrap_or_default()).into_owned());
+        }
+    }
+    stream.close().await.expect("close");
+    let want: Vec<String> = if in_snapshot { vec!["2".into()] } else { vec!["1".into(), "2".into()] };
+    assert_eq!(streamed, want, "{}: row 1 in the snapshot: {in_snapshot}; the stream delivered {streamed:?}", s.engine.name());
+}
+
 /// Every native type inserted, updated and deleted after a snapshot reaches a stream opened at
 /// the snapshot's position as whole transactions in commit order, each row image byte for byte
-/// what `copy_out` reads; a transaction too large to hold comes in parts; a schema change ends the stream with the statement. An engine without
-/// change capture refuses to open a stream (BadInput).
+/// what `copy_out` reads (the row before an update or delete: its key at least); a transaction
+/// too large to hold comes in parts; a schema change ends the stream at the table's next change
+/// at the latest. An engine without change capture refuses to open a stream (BadInput).
 pub async fn change_events_carry_the_rows_a_snapshot_reads(s: Subject) {
     let natives: Vec<Native> = s.profile().mapped.iter().chain(s.profile().unmapped).copied().collect();
     let (name, url) = s.database("conf_cdc");
     let columns: String = natives.iter().enumerate().map(|(i, (ty, _))| format!(", c{i} {ty}")).collect();
     s.sql(&name, &format!("CREATE TABLE natives (id INT PRIMARY KEY{columns}); CREATE TABLE wide (id INT PRIMARY KEY)"));
-    let snapshot = s.engine.snapshot(&url, &SnapshotOptions { parallelism: 1 }).await.expect("snapshot");
-    let position: Position = snapshot.info().position.clone();
-    snapshot.close().await.expect("close");
     if !s.profile().changes {
-        let e = s.engine.changes(&url, &position, &[]).await.err().expect("an engine without change capture refuses");
+        let position = Position { kind: s.profile().position, value: "0".into(), gtid: None };
+        let e = s.engine.changes(&url, &position, &[], &capture(&url.database)).await.err().expect("an engine without change capture refuses");
         assert_eq!(e.kind(), Kind::BadInput, "{e}");
         return;
     }
+    let (snapshot, position) = capture_start(s, &url).await;
+    snapshot.close().await.expect("close");
     let rows = natives.iter().map(|(_, values)| values.len()).max().unwrap_or(0) + 1;
     let mut sql = String::from("BEGIN;\n");
     for row in 0..rows {
@@ -68,7 +122,7 @@ pub async fn change_events_carry_the_rows_a_snapshot_reads(s: Subject) {
     let (def, copied) = snapshot_rows(s, &url).await;
     s.sql(&name, "UPDATE natives SET id = 100 WHERE id = 1; DELETE FROM natives WHERE id = 2;");
 
-    let mut stream = s.engine.changes(&url, &position, std::slice::from_ref(&def)).await.expect("open the change stream");
+    let mut stream = s.engine.changes(&url, &position, std::slice::from_ref(&def), &capture(&url.database)).await.expect("open the change stream");
     let inserted = next_commit(s, stream.as_mut()).await;
     assert_eq!(inserted.changes.len(), rows, "{}: one insert per row, in one transaction", s.engine.name());
     for (n, c) in inserted.changes.iter().enumerate() {
@@ -83,20 +137,27 @@ pub async fn change_events_carry_the_rows_a_snapshot_reads(s: Subject) {
             String::from_utf8_lossy(&copied[n])
         );
     }
+    let decode = |image: &[u8]| rowcodec::decode_rows(s.engine.row_encoding(), image).expect("decode").remove(0);
     let updated = next_commit(s, stream.as_mut()).await;
     let u = &updated.changes[..];
     assert!(u.len() == 1 && u[0].op == RowOp::Update, "{u:?}");
-    assert!(u[0].before.as_deref() == Some(copied[0].as_slice()), "{}: the row before the update", s.engine.name());
-    let after = rowcodec::decode_rows(s.engine.row_encoding(), u[0].after.as_deref().unwrap_or_default()).expect("decode");
-    let before = rowcodec::decode_rows(s.engine.row_encoding(), &copied[0]).expect("decode");
-    assert_eq!(after[0][0].as_deref(), Some(&b"100"[..]));
-    assert_eq!(after[0][1..], before[0][1..], "{}: only the id changed", s.engine.name());
+    let before = decode(&copied[0]);
+    match s.profile().whole_before {
+        true => assert!(u[0].before.as_deref() == Some(copied[0].as_slice()), "{}: the row before the update", s.engine.name()),
+        false => assert_eq!(decode(u[0].before.as_deref().unwrap_or_default())[0], before[0], "{}: the key before the update", s.engine.name()),
+    }
+    let after = decode(u[0].after.as_deref().unwrap_or_default());
+    assert_eq!(after[0].as_deref(), Some(&b"100"[..]));
+    assert_eq!(after[1..], before[1..], "{}: only the id changed", s.engine.name());
     let deleted = next_commit(s, stream.as_mut()).await;
-    assert!(deleted.changes.len() == 1 && deleted.changes[0].op == RowOp::Delete && deleted.changes[0].before.as_deref() == Some(copied[1].as_slice()));
+    let d = &deleted.changes[..];
+    assert!(d.len() == 1 && d[0].op == RowOp::Delete, "{d:?}");
+    assert_eq!(decode(d[0].before.as_deref().unwrap_or_default())[0], decode(&copied[1])[0], "{}: the key of the deleted row", s.engine.name());
     assert!(inserted.position != updated.position && updated.position != deleted.position, "every transaction moves the position");
+    stream.close().await.expect("close");
 
     // A stream opened at a transaction's position starts with the next one.
-    let mut resumed = s.engine.changes(&url, &inserted.position, std::slice::from_ref(&def)).await.expect("reopen");
+    let mut resumed = s.engine.changes(&url, &inserted.position, std::slice::from_ref(&def), &capture(&url.database)).await.expect("reopen");
     let again = next_commit(s, resumed.as_mut()).await;
     assert_eq!(again.position, updated.position, "{}: resuming after the insert delivers the update next", s.engine.name());
     resumed.close().await.expect("close");
@@ -108,7 +169,7 @@ pub async fn change_events_carry_the_rows_a_snapshot_reads(s: Subject) {
     let mut wide = def.clone();
     wide.name = "wide".into();
     wide.columns.truncate(1);
-    let mut parted = s.engine.changes(&url, &deleted.position, &[def.clone(), wide]).await.expect("reopen");
+    let mut parted = s.engine.changes(&url, &deleted.position, &[def.clone(), wide], &capture(&url.database)).await.expect("reopen");
     let (mut sizes, mut seen) = (Vec::new(), 0);
     let last = loop {
         match next_event(s, parted.as_mut()).await {
@@ -125,15 +186,23 @@ pub async fn change_events_carry_the_rows_a_snapshot_reads(s: Subject) {
     assert!(sizes.len() >= 2, "{}: {big} rows in one transaction came in parts {sizes:?}", s.engine.name());
     assert_eq!(seen + last.changes.len(), big + 1, "{}: every row of the transaction, once", s.engine.name());
     parted.close().await.expect("close");
+    let mut stream = s.engine.changes(&url, &deleted.position, std::slice::from_ref(&def), &capture(&url.database)).await.expect("reopen");
     let narrow = next_commit(s, stream.as_mut()).await;
     assert_eq!(narrow.changes.len(), 1, "{}: a stream of natives alone gets its one row, whole", s.engine.name());
 
-    s.sql(&name, "ALTER TABLE natives ADD COLUMN extra INT");
+    // PostgreSQL logs no DDL: the table's next change shows its new columns.
+    s.sql(&name, "ALTER TABLE natives ADD COLUMN extra INT; INSERT INTO natives (id, extra) VALUES (5000, 1)");
     match next_event(s, stream.as_mut()).await {
-        ChangeEvent::SchemaChange { statement, .. } => assert!(statement.contains("ADD COLUMN extra"), "{statement}"),
+        ChangeEvent::SchemaChange { statement, position } => {
+            assert!(statement.contains("extra"), "{statement}");
+            let order = s.engine.compare_positions(&position, &narrow.position).expect("compare");
+            assert_ne!(order, std::cmp::Ordering::Less, "{}: the schema change stops after the last transaction delivered", s.engine.name());
+        }
         other => panic!("{}: expected the schema change, got {other:?}", s.engine.name()),
     }
     stream.close().await.expect("close");
+    let dropped = s.engine.drop_capture(&url, &capture(&url.database)).await.expect("drop_capture");
+    assert_eq!(dropped.is_empty(), s.profile().position != tandem_engine::PositionKind::Lsn, "{}: dropped {dropped:?}", s.engine.name());
 }
 
 /// An applier writes a batch of changes (deletes, an update, inserts of the deleted keys) and
@@ -172,7 +241,13 @@ pub async fn applier_applies_a_batch_and_its_checkpoint_in_one_transaction(s: Su
 
     let mut applier = s.engine.applier(&url, vec![def.clone()]).await.expect("applier");
     assert_eq!(applier.checkpoint().await.expect("checkpoint"), Some(cp.clone()));
-    let change = |op, before: Option<&Vec<_>>, after: Option<&Vec<_>>| TargetChange { table: 0, op, before: before.map(enc), after: after.map(enc) };
+    let change = |op, before: Option<&Vec<_>>, after: Option<&Vec<_>>| TargetChange {
+        table: 0,
+        op,
+        before: before.map(enc),
+        after: after.map(enc),
+        unchanged: Vec::new(),
+    };
     let batch =
         [change(RowOp::Delete, Some(&rows[0]), None), change(RowOp::Update, Some(&rows[1]), Some(&changed)), change(RowOp::Insert, None, Some(&rows[0]))];
     let before = read(s, &url).await.expect("read").1.into_iter().find(|t| t.def.name == def.name).expect("the table");

@@ -222,7 +222,7 @@ pub async fn restore_gives_way_to_readers(s: Subject) {
 /// records a log position of the engine's kind ([`Profile::position`](super::profile::Profile)).
 pub async fn snapshot_is_consistent_and_positioned(s: Subject) {
     let (name, url) = sample_db(s, "conf_snap").await;
-    let snapshot = s.engine.snapshot(&url, &SnapshotOptions { parallelism: 2 }).await.expect("snapshot");
+    let snapshot = s.engine.snapshot(&url, &SnapshotOptions::parallel(2)).await.expect("snapshot");
     s.sql(&name, "INSERT INTO kinds (id) VALUES (100); INSERT INTO kinds (id) VALUES (101);");
     let def = snapshot.schema().tables[0].clone();
     for _ in 0..2 {

@@ -11,6 +11,9 @@ pub struct Profile {
     pub position: PositionKind,
     /// Whether the engine streams changes (`Engine::changes`).
     pub changes: bool,
+    /// Whether an update's or delete's event carries the whole row before it (MySQL's full row
+    /// images), not only its key (PostgreSQL's default replica identity).
+    pub whole_before: bool,
     /// A text column type whose collation orders differently from code points.
     pub collated_text: &'static str,
     /// Column types the engine names a logical type for, each with SQL literals of values.
@@ -30,6 +33,7 @@ pub type Native = (&'static str, &'static [&'static str]);
 pub const MYSQL: Profile = Profile {
     position: PositionKind::Binlog,
     changes: true,
+    whole_before: true,
     collated_text: "VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
     mapped: &[
         ("BIT(1)", &["b'1'", "b'0'"]),
@@ -81,7 +85,8 @@ pub const MYSQL: Profile = Profile {
 /// PostgreSQL.
 pub const POSTGRES: Profile = Profile {
     position: PositionKind::Lsn,
-    changes: false,
+    changes: true,
+    whole_before: false,
     collated_text: "VARCHAR(20) COLLATE \"und-x-icu\"",
     mapped: &[
         ("BOOLEAN", &["true", "false"]),

@@ -22,7 +22,7 @@ fn version_key(v: &str) -> Vec<u32> {
 /// the fallback does; recognition by the relations a target lists agrees.
 pub async fn detect_recognises_the_layout(case: &Case) {
     let (_, url) = case.database().await;
-    let snapshot = case.subject.engine.snapshot(&url, &SnapshotOptions { parallelism: 1 }).await.expect("snapshot");
+    let snapshot = case.subject.engine.snapshot(&url, &SnapshotOptions::parallel(1)).await.expect("snapshot");
     let detected = case.system.detect(snapshot.as_ref()).await.expect("detect").unwrap_or_else(|| panic!("{}: not recognised", case.what()));
     assert_eq!(detected.name, case.system.name());
     match case.fixture.version_prefix() {

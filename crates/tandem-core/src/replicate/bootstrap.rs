@@ -44,7 +44,10 @@ pub(super) async fn bootstrap(
     // The stream must open at the position (settings, privileges, log kept) before the replica
     // is touched.
     let tables: Vec<_> = manifest.tables.iter().map(|t| t.table.clone()).collect();
-    let stream = source.changes(&req.source, &position, &tables).await.with_context(|| format!("streaming from the position of backup {}", manifest.id))?;
+    let stream = source
+        .changes(&req.source, &position, &tables, &req.capture)
+        .await
+        .with_context(|| format!("streaming from the position of backup {}", manifest.id))?;
     let source_id = stream.source_id().to_string();
     let _ = stream.close().await;
     let checkpoint = Checkpoint {
@@ -74,6 +77,9 @@ pub(super) async fn bootstrap(
 async fn seed(req: &ReplicateRequest<'_>, source: &dyn Engine, events: Arc<dyn Events>) -> Result<Manifest> {
     let manifest = match &req.seed {
         Seed::Fresh => {
+            // Where the stream will start, made on the source first when the engine needs it
+            // (a PostgreSQL slot, whose snapshot the backup reads).
+            let start = source.begin_capture(&req.source, &req.capture, &req.scope).await?;
             events.info(&format!("bootstrapping: a backup of {} into {}", req.source, req.repo.url()));
             let taken = BackupRequest {
                 engine: source,
@@ -83,8 +89,15 @@ async fn seed(req: &ReplicateRequest<'_>, source: &dyn Engine, events: Arc<dyn E
                 system: SystemChoice::Auto,
                 site: req.site.clone(),
                 parallelism: 2,
+                snapshot: start.as_ref().map(|s| s.snapshot.clone()),
             };
-            return Ok(backup(taken, events).await?.manifest);
+            let taken = backup(taken, events).await;
+            drop(start);
+            if taken.is_err() {
+                // A slot nobody streams from would keep the source's log forever.
+                let _ = source.drop_capture(&req.source, &req.capture).await;
+            }
+            return Ok(taken?.manifest);
         }
         Seed::Backup(Some(id)) => req.repo.read_manifest(id).await?,
         Seed::Backup(None) => {

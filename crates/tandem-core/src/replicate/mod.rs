@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tandem_engine::changes::{Applier, ChangeEvent, ChangeStream, Checkpoint, RowChange, SourceTransaction};
+use tandem_engine::changes::{Applier, Capture, ChangeEvent, ChangeStream, Checkpoint, RowChange, SourceTransaction};
 use tandem_engine::{DbUrl, Engine, Position, Scope};
 use tandem_error::{Error, Hint, Kind, Result, ResultExt};
 use tandem_repo::Repository;
@@ -76,6 +76,8 @@ pub struct ReplicateRequest<'a> {
     /// The tables whose rows are replicated (the others are created empty); must stay what
     /// the replica was bootstrapped with.
     pub scope: Scope,
+    /// What the replica keeps on its source (a PostgreSQL slot and publication).
+    pub capture: Capture,
     /// Becomes `true` to stop at the next transaction boundary.
     pub stop: watch::Receiver<bool>,
 }
@@ -169,7 +171,7 @@ async fn run(req: ReplicateRequest<'_>, events: Arc<dyn Events>, status: watch::
         last_pause_check: Instant::now(),
         log_watch: LogWatch::default(),
         hold: None,
-        source: (source_engine, &req.source),
+        source: (source_engine, &req.source, &req.capture),
     };
     let mut stop = req.stop.clone();
     let mut retry = RETRY_FIRST;
@@ -229,7 +231,7 @@ struct Streaming<'a> {
     /// A hold's position, once seen (see [`control`]).
     hold: Option<Position>,
     /// The source: its change stream and its log retention.
-    source: (&'a dyn Engine, &'a DbUrl),
+    source: (&'a dyn Engine, &'a DbUrl, &'a Capture),
 }
 
 impl Streaming<'_> {
@@ -251,7 +253,7 @@ impl Streaming<'_> {
                 };
                 self.status.send_modify(|s| s.state = state);
             }
-            self.log_watch.check(self.source.0, self.source.1, &self.checkpoint, self.status, self.events).await;
+            self.log_watch.check(self.source, &self.checkpoint, self.status, self.events).await;
             tokio::select! {
                 _ = stop.changed() => {}
                 _ = tokio::time::sleep(PAUSE_CHECK_EVERY) => {}
@@ -272,9 +274,9 @@ impl Streaming<'_> {
     /// Opens the source's stream at the checkpoint and the replica's applier, and streams until
     /// asked to stop or paused (`Ok`), or an error.
     async fn round(&mut self, stop: watch::Receiver<bool>) -> Result<()> {
-        let ((source, source_url), (target, target_url)) = (self.source, self.target);
+        let ((source, source_url, capture), (target, target_url)) = (self.source, self.target);
         let position = self.checkpoint.position.clone();
-        let mut stream = source.changes(source_url, &position, &self.pipeline.source_tables()).await?;
+        let mut stream = source.changes(source_url, &position, &self.pipeline.source_tables(), capture).await?;
         if stream.source_id() != self.checkpoint.source {
             let theirs = stream.source_id().to_string();
             let _ = stream.close().await;
@@ -307,6 +309,8 @@ impl Streaming<'_> {
     async fn stream(&mut self, stream: &mut dyn ChangeStream, applier: &mut dyn Applier, mut stop: watch::Receiver<bool>) -> Result<()> {
         let mut next: Option<ChangeEvent> = None;
         loop {
+            // The replica holds everything up to its checkpoint: the source may let go of it.
+            stream.confirm(&self.checkpoint.position);
             if *stop.borrow() {
                 return Ok(());
             }
@@ -373,7 +377,7 @@ impl Streaming<'_> {
                         s.lag_seconds = 0.0;
                         s.position = Some(self.checkpoint.position.value.clone());
                     });
-                    self.log_watch.check(self.source.0, self.source.1, &self.checkpoint, self.status, self.events).await;
+                    self.log_watch.check(self.source, &self.checkpoint, self.status, self.events).await;
                     // The source's log end is asked for only when a report is due.
                     if self.last_report.elapsed() >= REPORT_EVERY {
                         if let Ok(Some((_, behind))) = stream.source_end().await {

@@ -79,7 +79,13 @@ impl<'a> Pipeline<'a> {
                     (None, _) => Ok(None),
                 }
             };
-            out.push(TargetChange { table: change.table, op: change.op, before: image(&change.before)?, after: image(&change.after)? });
+            out.push(TargetChange {
+                table: change.table,
+                op: change.op,
+                before: image(&change.before)?,
+                after: image(&change.after)?,
+                unchanged: change.unchanged.clone(),
+            });
         }
         Ok(out)
     }

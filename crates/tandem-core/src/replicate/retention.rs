@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tandem_engine::changes::{Checkpoint, LogRetention};
+use tandem_engine::changes::{Capture, Checkpoint, LogRetention};
 use tandem_engine::{DbUrl, Engine};
 use tokio::sync::watch;
 
@@ -20,10 +20,20 @@ const CHECK_EVERY: Duration = Duration::from_secs(60);
 const RISK_SHARE: u32 = 4;
 const AT_LEAST: Duration = Duration::from_secs(600);
 
-/// Whether the log a replica needs is purged, or may be soon (see [`RISK_SHARE`]).
+/// The alarm goes off when the log kept for a replica passes this share (in percent) of the
+/// most the source keeps before it gives the replica up.
+const RISK_PERCENT: u64 = 80;
+
+/// Whether the log a replica needs is purged, or may be soon (see [`RISK_SHARE`] and
+/// [`RISK_PERCENT`]).
 pub fn at_risk(log: &LogRetention, now: DateTime<Utc>) -> bool {
     if !log.kept {
         return true;
+    }
+    if let (Some(kept), Some(limit)) = (log.retained_bytes, log.limit_bytes) {
+        if kept.saturating_mul(100) >= limit.saturating_mul(RISK_PERCENT) {
+            return true;
+        }
     }
     let (Some(purge), Some(period)) = (log.purge_after, log.retention_seconds) else { return false };
     let window = (Duration::from_secs(period) / RISK_SHARE).max(AT_LEAST);
@@ -32,6 +42,18 @@ pub fn at_risk(log: &LogRetention, now: DateTime<Utc>) -> bool {
 
 /// One line on the log a replica needs, for people.
 pub fn describe(log: &LogRetention, now: DateTime<Utc>) -> String {
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    if let (true, Some(kept)) = (log.kept, log.retained_bytes) {
+        return match (log.limit_bytes, at_risk(log, now)) {
+            (Some(limit), true) => format!(
+                "the source keeps {:.0} MiB of log for this replica, near its limit of {:.0} MiB (max_slot_wal_keep_size): resume replication before it is given up",
+                mib(kept),
+                mib(limit)
+            ),
+            (Some(limit), false) => format!("the source keeps {:.0} MiB of log for this replica (limit {:.0} MiB)", mib(kept), mib(limit)),
+            (None, _) => format!("the source keeps {:.0} MiB of log for this replica (no limit: it grows until replication resumes)", mib(kept)),
+        };
+    }
     match (log.kept, log.purge_after) {
         (false, _) => "the source no longer has the log this replica needs (purged): it must be bootstrapped again".into(),
         (true, None) => "the source keeps the log this replica needs (no expiry, or it is the log being written)".into(),
@@ -55,12 +77,18 @@ pub(super) struct LogWatch {
 }
 
 impl LogWatch {
-    pub async fn check(&mut self, engine: &dyn Engine, source: &DbUrl, cp: &Checkpoint, status: &watch::Sender<ReplicaStatus>, events: &dyn Events) {
+    pub async fn check(
+        &mut self,
+        (engine, source, capture): (&dyn Engine, &DbUrl, &Capture),
+        cp: &Checkpoint,
+        status: &watch::Sender<ReplicaStatus>,
+        events: &dyn Events,
+    ) {
         if self.last.is_some_and(|t| t.elapsed() < CHECK_EVERY) {
             return;
         }
         self.last = Some(Instant::now());
-        let log = match engine.log_retention(source, &cp.position).await {
+        let log = match engine.log_retention(source, &cp.position, capture).await {
             Ok(log) => log,
             Err(e) => return events.warn(&format!("cannot tell how long the source keeps its log: {e}")),
         };
@@ -85,7 +113,12 @@ mod tests {
     fn the_alarm_goes_off_in_the_last_quarter_of_the_retention_and_when_purged() {
         let now = Utc::now();
         let day = 86_400;
-        let log = |kept, hours: Option<i64>| LogRetention { kept, purge_after: hours.map(|h| now + chrono::Duration::hours(h)), retention_seconds: Some(day) };
+        let log = |kept, hours: Option<i64>| LogRetention {
+            kept,
+            purge_after: hours.map(|h| now + chrono::Duration::hours(h)),
+            retention_seconds: Some(day),
+            ..LogRetention::default()
+        };
         assert!(!at_risk(&log(true, None), now));
         assert!(!at_risk(&log(true, Some(7)), now), "7 h of 24 left");
         assert!(at_risk(&log(true, Some(5)), now), "5 h of 24 left");

@@ -373,7 +373,7 @@ fn require_mapped(req: &RestoreRequest<'_>, rw: &Rewriter) -> Result<()> {
 /// Refuses a target that already holds the backup's system at another schema version: the
 /// software of the DR site is made for its own version (even `--force` would leave it broken).
 async fn check_target_version(req: &RestoreRequest<'_>, m: &Manifest, system: &dyn System) -> Result<()> {
-    let snapshot = req.engine.snapshot(&req.target, &tandem_engine::SnapshotOptions { parallelism: 1 }).await?;
+    let snapshot = req.engine.snapshot(&req.target, &tandem_engine::SnapshotOptions::parallel(1)).await?;
     let detected = system.detect(snapshot.as_ref()).await;
     let _ = snapshot.close().await;
     let target = detected?.and_then(|d| d.version);

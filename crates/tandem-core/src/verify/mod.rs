@@ -145,7 +145,7 @@ pub async fn verify(req: VerifyRequest<'_>, events: Arc<dyn Events>) -> Result<V
 
 /// Opens a one-connection snapshot of a side and recognises its system.
 async fn open<'r>(registry: &'r Registry, engine: &dyn Engine, url: &DbUrl, what: &str) -> Result<(Box<dyn Snapshot>, &'r dyn System, Option<String>)> {
-    let snapshot = engine.snapshot(url, &SnapshotOptions { parallelism: 1 }).await.with_context(|| format!("{what} {url}"))?;
+    let snapshot = engine.snapshot(url, &SnapshotOptions::parallel(1)).await.with_context(|| format!("{what} {url}"))?;
     for system in registry.systems() {
         if let Some(d) = system.detect(snapshot.as_ref()).await? {
             return Ok((snapshot, system, d.version));

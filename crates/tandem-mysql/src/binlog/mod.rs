@@ -267,7 +267,7 @@ impl MyChangeStream {
             let before = before.map(|r| encode(table, r)).transpose()?;
             let after = after.map(|r| encode(table, r)).transpose()?;
             txn.bytes += before.as_ref().map_or(0, |b| b.len() as u64) + after.as_ref().map_or(0, |b| b.len() as u64);
-            txn.changes.push(RowChange { table: table.index, op, before, after });
+            txn.changes.push(RowChange::new(table.index, op, before, after));
         }
         Ok(())
     }

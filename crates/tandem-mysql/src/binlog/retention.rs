@@ -25,7 +25,7 @@ pub(crate) async fn retention(url: &DbUrl, from: &Position) -> Result<LogRetenti
     let logs: Vec<String> = query_strings(&mut conn, "SHOW BINARY LOGS").await.with_context(what)?.iter().map(|r| field(r, 0)).collect();
     let Some(i) = logs.iter().position(|f| *f == at.file) else {
         let _ = conn.disconnect().await;
-        return Ok(LogRetention { kept: false, purge_after: None, retention_seconds: None });
+        return Ok(LogRetention { kept: false, ..LogRetention::default() });
     };
     let expire = match query_strings(&mut conn, "SELECT @@binlog_expire_logs_seconds").await {
         Ok(rows) => rows.first().map(|r| field(r, 0)).unwrap_or_default(),
@@ -39,10 +39,10 @@ pub(crate) async fn retention(url: &DbUrl, from: &Position) -> Result<LogRetenti
     let retention_seconds = (expire > 0).then_some(expire);
     let Some(next) = logs.get(i + 1).filter(|_| expire > 0) else {
         let _ = conn.disconnect().await;
-        return Ok(LogRetention { kept: true, purge_after: None, retention_seconds });
+        return Ok(LogRetention { kept: true, retention_seconds, ..LogRetention::default() });
     };
     let begun = next_began(conn, next).await.with_context(|| format!("MySQL server {}: reading when binlog {next} began", addr(url)))?;
-    Ok(LogRetention { kept: true, purge_after: Some(begun + chrono::Duration::seconds(expire as i64)), retention_seconds })
+    Ok(LogRetention { kept: true, purge_after: Some(begun + chrono::Duration::seconds(expire as i64)), retention_seconds, ..LogRetention::default() })
 }
 
 /// When binlog `file` was begun (its format description event's timestamp).

@@ -38,7 +38,7 @@ pub struct Backup {
 
 /// Snapshot + copy_out of every table.
 pub async fn backup(db: &str, parallelism: usize) -> Backup {
-    let snap = MySql.snapshot(&url(db), &SnapshotOptions { parallelism }).await.expect("snapshot");
+    let snap = MySql.snapshot(&url(db), &SnapshotOptions::parallel(parallelism)).await.expect("snapshot");
     let mut data = Vec::new();
     for t in snap.schema().tables.clone() {
         let mut sink = MemSink::default();

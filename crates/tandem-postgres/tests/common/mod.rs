@@ -50,7 +50,7 @@ pub struct Backup {
 
 /// Snapshot + copy_out of every table, `parallelism` tables at a time.
 pub async fn backup(db: &str, parallelism: usize, delay_ms: u64) -> Backup {
-    let snap = Postgres.snapshot(&url(db), &SnapshotOptions { parallelism }).await.expect("snapshot");
+    let snap = Postgres.snapshot(&url(db), &SnapshotOptions::parallel(parallelism)).await.expect("snapshot");
     let schema = snap.schema().clone();
     let info = snap.info().clone();
     let snap_ref = &snap;

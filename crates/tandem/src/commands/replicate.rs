@@ -1,4 +1,4 @@
-//! `tandem replicate SITE` and `tandem replicate status SITE`.
+//! `tandem replicate SITE` and its subcommands (`status`, `pause`, `resume`, `drop`).
 
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ pub async fn run(ctx: &Ctx, args: ReplicateArgs) -> Result<i32> {
         (Some(ReplicateCommand::Status { site }), _) => status(ctx, &site).await,
         (Some(ReplicateCommand::Pause { site, reason }), _) => switch(ctx, &site, Some(&reason)).await,
         (Some(ReplicateCommand::Resume { site }), _) => switch(ctx, &site, None).await,
+        (Some(ReplicateCommand::Drop { site }), _) => drop_capture(ctx, &site).await,
         (None, Some(site)) => stream(ctx, &site, args.rebootstrap, args.from_backup.as_deref()).await,
         (None, None) => Err(Error::bad_input("give the site to replicate into")),
     }
@@ -94,6 +95,21 @@ async fn print_status(site: String, mut rx: watch::Receiver<ReplicaStatus>) {
     }
 }
 
+/// Removes what the site's replica keeps on its source (a PostgreSQL slot and publication).
+async fn drop_capture(ctx: &Ctx, site: &str) -> Result<i32> {
+    let source = ctx.config.site(site)?.source().ok_or_else(|| Error::bad_input(format!("site {site} has no source: it is no replica")))?;
+    let (engine, url) = registry::engine_for(&ctx.config.site(source)?.db)?;
+    let dropped = engine.drop_capture(&url, &ctx.config.site(site)?.capture(site)).await?;
+    match (ctx.json, dropped.is_empty()) {
+        (true, _) => output::json(&serde_json::json!({ "site": site, "source": source, "dropped": dropped }))?,
+        (false, true) => println!("{source} keeps nothing for the replica {site}"),
+        (false, false) => {
+            println!("dropped {} on {source}; the replica {site} can only go on after `tandem replicate {site} --rebootstrap`", dropped.join(" and "))
+        }
+    }
+    Ok(0)
+}
+
 /// Pauses (`reason`) or resumes the site's replication.
 async fn switch(ctx: &Ctx, site: &str, reason: Option<&str>) -> Result<i32> {
     let (engine, target) = registry::engine_for(&ctx.config.site(site)?.db)?;
@@ -115,10 +131,11 @@ async fn status(ctx: &Ctx, site: &str) -> Result<i32> {
         None => None,
     };
     // How long the source keeps the log the replica needs (when the source answers).
+    let capture = ctx.config.site(site)?.capture(site);
     let log = match (&checkpoint, ctx.config.site(site)?.source()) {
         (Some(c), Some(source)) => {
             let (engine, url) = registry::engine_for(&ctx.config.site(source)?.db)?;
-            engine.log_retention(&url, &c.position).await.map_err(|e| e.to_string())
+            engine.log_retention(&url, &c.position, &capture).await.map_err(|e| e.to_string())
         }
         _ => Ok(None),
     };
