@@ -110,6 +110,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_alarm_goes_off_when_the_kept_log_nears_the_sources_limit() {
+        let now = Utc::now();
+        let log = |kept, limit| LogRetention { kept: true, retained_bytes: Some(kept), limit_bytes: limit, ..LogRetention::default() };
+        assert!(!at_risk(&log(700, Some(1000)), now));
+        assert!(at_risk(&log(800, Some(1000)), now));
+        assert!(!at_risk(&log(u64::MAX / 2, None), now), "no limit: nothing is given up");
+        assert!(describe(&log(900 << 20, Some(1000 << 20)), now).contains("near its limit"));
+    }
+
+    #[test]
     fn the_alarm_goes_off_in_the_last_quarter_of_the_retention_and_when_purged() {
         let now = Utc::now();
         let day = 86_400;
@@ -124,7 +134,7 @@ mod tests {
         assert!(at_risk(&log(true, Some(5)), now), "5 h of 24 left");
         assert!(at_risk(&log(true, Some(-1)), now), "past the purge time");
         assert!(at_risk(&log(false, None), now));
-        let short = LogRetention { kept: true, purge_after: Some(now + chrono::Duration::minutes(9)), retention_seconds: Some(1200) };
+        let short = LogRetention { kept: true, purge_after: Some(now + chrono::Duration::minutes(9)), retention_seconds: Some(1200), ..LogRetention::default() };
         assert!(at_risk(&short, now), "never less than 10 minutes' warning");
         assert!(describe(&log(false, None), now).contains("bootstrapped again"));
         assert!(describe(&log(true, Some(5)), now).contains("resume replication before then"));
