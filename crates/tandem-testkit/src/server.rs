@@ -387,8 +387,8 @@ fn launch_postgres(dir: &Path, port: u16) -> i32 {
     for setting in [
         "listen_addresses=127.0.0.1",
         "wal_level=logical",
-        "max_wal_senders=10",
-        "max_replication_slots=10",
+        "max_wal_senders=20",
+        "max_replication_slots=20",
         "fsync=off",
         "synchronous_commit=off",
         "full_page_writes=off",

@@ -134,7 +134,8 @@ mod tests {
         assert!(at_risk(&log(true, Some(5)), now), "5 h of 24 left");
         assert!(at_risk(&log(true, Some(-1)), now), "past the purge time");
         assert!(at_risk(&log(false, None), now));
-        let short = LogRetention { kept: true, purge_after: Some(now + chrono::Duration::minutes(9)), retention_seconds: Some(1200), ..LogRetention::default() };
+        let short =
+            LogRetention { kept: true, purge_after: Some(now + chrono::Duration::minutes(9)), retention_seconds: Some(1200), ..LogRetention::default() };
         assert!(at_risk(&short, now), "never less than 10 minutes' warning");
         assert!(describe(&log(false, None), now).contains("bootstrapped again"));
         assert!(describe(&log(true, Some(5)), now).contains("resume replication before then"));

@@ -227,7 +227,11 @@ async fn drop_slot(c: &Client, name: &str) -> Result<bool> {
 pub(crate) async fn begin(url: &DbUrl, capture: &Capture, scope: &Scope) -> Result<CaptureStart> {
     let c = connect(url, &url.database).await?;
     check_source(&c, url).await?;
-    let tables = published_tables(&c, url, scope).await?;
+    // Tables published by somebody else are theirs to check.
+    let tables = match capture.publication {
+        None => published_tables(&c, url, scope).await?,
+        Some(_) => Vec::new(),
+    };
     drop_slot(&c, &capture.name).await?;
     let free: i64 = c
         .query_one("SELECT current_setting('max_replication_slots')::int8 - (SELECT count(*) FROM pg_catalog.pg_replication_slots)", &[])
