@@ -86,9 +86,19 @@ pub async fn fence(registry: &Registry, engine: &dyn Engine, url: &DbUrl, events
 /// policy ([`System::promote`]).
 pub async fn promote(registry: &Registry, engine: &dyn Engine, url: &DbUrl, opts: PromoteOptions, events: Arc<dyn Events>) -> Result<SiteReport> {
     events.phase("promoting the site", None, Unit::Items);
-    let (change, system) = in_transaction(registry, engine, url, |tx, s| Box::pin(async move { s.promote(tx, &opts).await }))
-        .await
-        .with_context(|| format!("promote of {url}"))?;
+    let (change, system) = in_transaction(registry, engine, url, |tx, s| {
+        Box::pin(async move {
+            // A replica's rows came with their ids: its id generators may lag behind them.
+            let moved = tx.advance_id_generators().await?;
+            let mut change = s.promote(tx, &opts).await?;
+            if !moved.is_empty() {
+                change.notes.push(format!("{} id generator(s) moved past the ids in their tables: {}", moved.len(), moved.join(", ")));
+            }
+            Ok(change)
+        })
+    })
+    .await
+    .with_context(|| format!("promote of {url}"))?;
     events.phase_done();
     Ok(SiteReport { site: url.to_string(), system: system.name().into(), action: SiteAction::Promote, change })
 }

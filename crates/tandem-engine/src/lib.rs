@@ -190,6 +190,13 @@ pub trait Transaction: Send + Sync {
     /// it and open a new transaction after it: run DDL first, or last.
     async fn ddl(&self, sql: &str) -> Result<()>;
 
+    /// Moves every id generator of the database that is behind the ids its column holds past
+    /// them (rows written with their ids, as a replica's are, leave PostgreSQL sequences where
+    /// they were; MySQL's AUTO_INCREMENT follows by itself). The generators moved, in words.
+    async fn advance_id_generators(&self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
     async fn commit(self: Box<Self>) -> Result<()>;
 
     async fn rollback(self: Box<Self>) -> Result<()>;

@@ -60,6 +60,37 @@ impl Transaction for PgTransaction {
         self.client.batch_execute(sql).await.map_err(|e| pg_err(&self.what, e))
     }
 
+    async fn advance_id_generators(&self) -> Result<Vec<String>> {
+        // Sequences owned by a column (serial) or behind an identity column.
+        let owned = self
+            .query(
+                "SELECT s.oid::regclass::text, c.oid::regclass::text, pg_catalog.quote_ident(a.attname), \
+                    COALESCE(ps.last_value, ps.min_value - 1)::text, ps.min_value::text \
+                 FROM pg_catalog.pg_class s \
+                 JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = s.oid \
+                   AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.deptype IN ('a', 'i') \
+                 JOIN pg_catalog.pg_class c ON c.oid = d.refobjid \
+                 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.refobjsubid \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = s.relnamespace \
+                 JOIN pg_catalog.pg_sequences ps ON ps.schemaname = n.nspname AND ps.sequencename = s.relname \
+                 WHERE s.relkind = 'S' ORDER BY 1",
+            )
+            .await?;
+        let mut moved = Vec::new();
+        for r in owned {
+            let text = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+            let (seq, table, column) = (text(0), text(1), text(2));
+            let (last, min): (i128, i128) = (text(3).parse().unwrap_or(0), text(4).parse().unwrap_or(1));
+            let max = self.query(&format!("SELECT max({column})::text FROM {table}")).await?;
+            let Some(max) = max.first().and_then(|r| r.first().cloned().flatten()).and_then(|m| m.parse::<i128>().ok()) else { continue };
+            if max > last && max >= min {
+                self.query(&format!("SELECT pg_catalog.setval({}::regclass, {max})", crate::literal(&seq))).await?;
+                moved.push(format!("{seq} to {max}"));
+            }
+        }
+        Ok(moved)
+    }
+
     async fn commit(self: Box<Self>) -> Result<()> {
         self.client.batch_execute("COMMIT").await.map_err(|e| pg_err(&self.what, e))
     }

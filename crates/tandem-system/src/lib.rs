@@ -13,6 +13,7 @@ mod airflow;
 mod generic;
 mod hive;
 pub mod location;
+mod passive;
 mod read;
 pub mod secrets;
 pub mod site;
@@ -22,6 +23,7 @@ pub use airflow::Airflow;
 pub use generic::Generic;
 pub use hive::HiveMetastore;
 pub use location::{LocationMap, LocationRule};
+pub use passive::Passive;
 pub use secrets::{Rekey, RowRewriter, SecretCodec, SiteKey, SiteKeys};
 pub use site::{Change, Check, Health, Interrupted, PromoteOptions, StateChange};
 
@@ -161,6 +163,12 @@ pub trait System: Send + Sync {
     /// The tandem-owned table whose presence makes a site of this system a standby (systems with
     /// a standby mode only). A refresh refuses a site of the system without it: an active site.
     fn standby_table(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// How a replica of this system, restored as a standby from a backup whose tables are
+    /// `tables`, stays passive while changes stream into it (systems with a standby mode only).
+    fn passive(&self, _tables: &[TableDef]) -> Option<Passive> {
         None
     }
 

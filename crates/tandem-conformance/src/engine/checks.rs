@@ -261,6 +261,23 @@ pub async fn transactions_commit_and_roll_back(s: Subject) {
     assert_eq!(count(url.clone()).await, "4", "commit keeps");
 }
 
+/// Rows written with their ids (as a replica's are) leave no id generator behind them once
+/// `advance_id_generators` ran: the next generated id follows the largest; a second run moves
+/// nothing.
+pub async fn id_generators_move_past_ids_written_with_their_rows(s: Subject) {
+    let (name, url) = s.database("conf_ids");
+    s.sql(&name, &format!("CREATE TABLE ids (id {}, v INT); INSERT INTO ids (id, v) VALUES (1, 0), (7, 0);", s.profile().generated_id));
+    let tx = s.engine.transaction(&url).await.expect("transaction");
+    tx.advance_id_generators().await.expect("advance");
+    tx.execute("INSERT INTO ids (v) VALUES (1)").await.expect("a generated id");
+    let max = tx.query("SELECT MAX(id) FROM ids").await.expect("query");
+    tx.commit().await.expect("commit");
+    assert_eq!(max[0][0].as_deref(), Some("8"), "{}: the generated id follows the largest written", s.engine.name());
+    let tx = s.engine.transaction(&url).await.expect("transaction");
+    assert_eq!(tx.advance_id_generators().await.expect("advance"), Vec::<String>::new(), "{}: nothing is behind any more", s.engine.name());
+    tx.rollback().await.expect("rollback");
+}
+
 /// A missing database is BadInput for a snapshot and a transaction; a server that does not
 /// answer is Unreachable for every way in.
 pub async fn missing_database_and_unreachable_server(s: Subject) {

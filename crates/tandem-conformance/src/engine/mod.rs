@@ -206,6 +206,7 @@ macro_rules! engine_suite {
                 guarded_replace_never_overwrites_a_lost_guard,
                 snapshot_is_consistent_and_positioned,
                 transactions_commit_and_roll_back,
+                id_generators_move_past_ids_written_with_their_rows,
                 missing_database_and_unreachable_server,
                 inspect_changes_nothing_and_drop_database_drops,
                 dialect_literals_and_identifiers_run,

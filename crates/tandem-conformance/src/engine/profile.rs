@@ -14,6 +14,8 @@ pub struct Profile {
     /// Whether an update's or delete's event carries the whole row before it (MySQL's full row
     /// images), not only its key (PostgreSQL's default replica identity).
     pub whole_before: bool,
+    /// A key column whose ids the engine generates.
+    pub generated_id: &'static str,
     /// A text column type whose collation orders differently from code points.
     pub collated_text: &'static str,
     /// Column types the engine names a logical type for, each with SQL literals of values.
@@ -34,6 +36,7 @@ pub const MYSQL: Profile = Profile {
     position: PositionKind::Binlog,
     changes: true,
     whole_before: true,
+    generated_id: "INT AUTO_INCREMENT PRIMARY KEY",
     collated_text: "VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
     mapped: &[
         ("BIT(1)", &["b'1'", "b'0'"]),
@@ -87,6 +90,7 @@ pub const POSTGRES: Profile = Profile {
     position: PositionKind::Lsn,
     changes: true,
     whole_before: false,
+    generated_id: "SERIAL PRIMARY KEY",
     collated_text: "VARCHAR(20) COLLATE \"und-x-icu\"",
     mapped: &[
         ("BOOLEAN", &["true", "false"]),

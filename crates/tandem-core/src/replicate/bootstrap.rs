@@ -34,9 +34,8 @@ pub(super) async fn bootstrap(
         .with_hint(Hint::Rebootstrap));
     }
     let manifest = seed(req, source, events.clone()).await?;
-    if let Some(system) = req.registry.system_named(&manifest.system.name) {
-        super::pipeline::refuse_standby_systems(system)?;
-    }
+    // A system with a standby mode is restored as a standby: passive, and the stream keeps it so.
+    let standby = req.registry.system_named(&manifest.system.name).is_some_and(|s| s.standby_table().is_some());
     let position = manifest.snapshot.position.clone();
     if position.kind == PositionKind::None {
         return Err(Error::bad_input(format!("{} keeps no change log (binlog off): there is nothing to stream from", req.source)));
@@ -67,6 +66,7 @@ pub(super) async fn bootstrap(
         keys: req.keys.clone(),
         checkpoint: Some(checkpoint.clone()),
         scope: req.scope.clone(),
+        standby,
         ..RestoreRequest::new(target, req.registry, req.target.clone(), req.repo.clone())
     };
     restore(restored, events).await?;

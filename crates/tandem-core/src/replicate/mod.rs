@@ -18,6 +18,7 @@
 
 mod bootstrap;
 pub mod control;
+mod passive;
 mod pipeline;
 pub mod retention;
 

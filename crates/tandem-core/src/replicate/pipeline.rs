@@ -8,6 +8,7 @@ use tandem_engine::{Engine, TableDef};
 use tandem_error::{Error, Result, ResultExt};
 use tandem_repo::BackupId;
 
+use super::passive::Keeper;
 use super::ReplicateRequest;
 use crate::restore::{prepare, Prepared};
 use crate::transform::{Plan, Rewriter, TableTransform};
@@ -20,6 +21,9 @@ pub(super) struct Pipeline<'a> {
     /// The replicated tables (those in the scope), as indexes into the backup's: the stream and
     /// the applier number tables in this order.
     tables: Vec<usize>,
+    /// Keeps a standby passive (systems with a standby mode): its standby table comes after
+    /// the replicated ones in the applier's tables.
+    keeper: Option<Keeper<'a>>,
 }
 
 impl<'a> Pipeline<'a> {
@@ -32,10 +36,11 @@ impl<'a> Pipeline<'a> {
             ..RestoreRequest::new(target, req.registry, req.target.clone(), req.repo.clone())
         };
         let prepared = prepare(&restore_req, &id).await.context("reading the backup the replica was bootstrapped from")?;
-        refuse_standby_systems(prepared.system)?;
         let rewriter = (!req.locations.is_empty()).then(|| Rewriter::new(req.locations.clone()));
-        let tables = (0..prepared.manifest.tables.len()).filter(|&i| checkpoint.scope.contains(&prepared.manifest.tables[i].table)).collect();
-        Ok(Pipeline { prepared, target, rewriter, tables })
+        let tables: Vec<usize> = (0..prepared.manifest.tables.len()).filter(|&i| checkpoint.scope.contains(&prepared.manifest.tables[i].table)).collect();
+        let replicated: Vec<TableDef> = tables.iter().map(|&i| prepared.schema.tables[i].clone()).collect();
+        let keeper = Keeper::new(prepared.system, &replicated, target)?;
+        Ok(Pipeline { prepared, target, rewriter, tables, keeper })
     }
 
     /// The replicated tables as the source's stream delivers them.
@@ -43,9 +48,12 @@ impl<'a> Pipeline<'a> {
         self.tables.iter().map(|&i| self.prepared.manifest.tables[i].table.clone()).collect()
     }
 
-    /// The same tables as the replica holds them (same order).
+    /// The same tables as the replica holds them (same order), and the standby table of a
+    /// passive replica after them.
     pub fn target_tables(&self) -> Vec<TableDef> {
-        self.tables.iter().map(|&i| self.prepared.schema.tables[i].clone()).collect()
+        let mut tables: Vec<TableDef> = self.tables.iter().map(|&i| self.prepared.schema.tables[i].clone()).collect();
+        tables.extend(self.keeper.as_ref().map(Keeper::record_table));
+        tables
     }
 
     /// Every row image of `changes` in the replica's encoding, mapped and converted.
@@ -79,27 +87,17 @@ impl<'a> Pipeline<'a> {
                     (None, _) => Ok(None),
                 }
             };
-            out.push(TargetChange {
+            let mut change = TargetChange {
                 table: change.table,
                 op: change.op,
                 before: image(&change.before)?,
                 after: image(&change.after)?,
                 unchanged: change.unchanged.clone(),
-            });
+            };
+            let remembered = self.keeper.as_ref().map(|k| k.keep(&mut change)).transpose()?.flatten();
+            out.push(change);
+            out.extend(remembered);
         }
         Ok(out)
-    }
-}
-
-/// Systems with a standby mode (Airflow) need their pause states kept on every event, which
-/// streaming does not do yet.
-pub(super) fn refuse_standby_systems(system: &dyn tandem_system::System) -> Result<()> {
-    match system.standby_table() {
-        Some(_) => Err(Error::unsupported(format!(
-            "{} keeps its standbys passive (paused) through refreshes; continuous replication does not do that yet: \
-             keep this site current with scheduled refreshes",
-            system.describe()
-        ))),
-        None => Ok(()),
     }
 }

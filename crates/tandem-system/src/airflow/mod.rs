@@ -111,6 +111,10 @@ impl System for Airflow {
         standby::fixups(tables, d, note)
     }
 
+    fn passive(&self, tables: &[TableDef]) -> Option<crate::Passive> {
+        standby::passive(tables)
+    }
+
     async fn fence(&self, tx: &dyn Transaction, note: &str) -> Result<StateChange> {
         standby::fence(tx, note).await
     }

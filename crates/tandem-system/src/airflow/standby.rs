@@ -62,6 +62,35 @@ pub(super) fn fixups(tables: &[TableDef], d: &dyn Dialect, note: &str) -> Result
     ])
 }
 
+/// A streaming replica keeps every DAG paused and remembers each DAG's pause flag at the source
+/// as it changes (`since`: when it was last seen).
+pub(super) fn passive(tables: &[TableDef]) -> Option<crate::Passive> {
+    let dag = find_table(tables, "dag")?;
+    let column = |name: &str, ty: &str| tandem_engine::ColumnDef { name: name.into(), sql_type: ty.into(), nullable: false, ..Default::default() };
+    let record = TableDef {
+        schema: dag.schema.clone(),
+        name: TABLE.into(),
+        columns: vec![column("dag_id", "varchar(250)"), column("was_paused", "smallint"), column("since", "varchar(40)"), column("note", "varchar(400)")],
+        primary_key: vec!["dag_id".into()],
+        ..Default::default()
+    };
+    Some(crate::Passive {
+        table: dag.name.clone(),
+        key: "dag_id".into(),
+        column: "is_paused".into(),
+        record,
+        remember: |key, paused| {
+            let since = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+            vec![
+                Some(key.to_vec()),
+                Some(if paused { b"1".to_vec() } else { b"0".to_vec() }),
+                Some(since.into_bytes()),
+                Some(b"replicated from the source".to_vec()),
+            ]
+        },
+    })
+}
+
 fn texts(rows: Vec<Vec<Option<String>>>) -> Vec<String> {
     rows.into_iter().filter_map(|r| r.into_iter().next().flatten()).collect()
 }
