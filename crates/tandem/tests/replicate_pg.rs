@@ -190,3 +190,36 @@ fn a_postgres_source_that_cannot_be_streamed_is_refused_with_nothing_made() {
     tandem(&["--config", p(&cfg), "replicate", "bad3"]).fails_with(2, "REPLICATION");
     assert!(!slots(pg).contains("tandem_bad3"));
 }
+
+/// One source transaction of 1 000 000 rows reaches the replica whole: killed while applying
+/// it, the replica shows none of it, and the restarted replica applies it exactly once with
+/// its peak memory far below the transaction's size (PostgreSQL decodes it after its commit;
+/// tandem takes it in parts).
+#[test]
+fn a_million_row_postgres_transaction_is_applied_whole_once_with_flat_memory() {
+    let pg = Server::shared(Flavor::Postgres);
+    let src = pg.create_database("pgrepl_huge_src");
+    pg.sql(&src, "CREATE TABLE big (id INT PRIMARY KEY, pad TEXT NOT NULL); INSERT INTO big VALUES (0, 'seed');");
+    let dr = pg.create_database("pgrepl_huge_dr");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = replica_config(dir.path(), &pg.url(&src), &[("huge", &pg.url(&dr), "")]);
+    let mut a = Replica::start(&cfg, "huge", &[], dir.path());
+    wait_until("the bootstrap", Duration::from_secs(120), &mut [&mut a], || bootstrapped(&cfg, "huge"));
+    let rows = "SELECT count(*), COALESCE(sum(hashtext(id || pad)::int8), 0) FROM big";
+    let none = pg.sql(&src, rows);
+    pg.sql(&src, "INSERT INTO big SELECT i, repeat(chr(65 + i % 26), 100) FROM generate_series(1, 1000000) i");
+    let whole = pg.sql(&src, rows);
+    std::thread::sleep(Duration::from_secs(4));
+    a.kill9();
+    let seen = pg.sql(&dr, rows);
+    assert!(seen == whole || seen == none, "the replica shows part of a transaction: {seen} (the source: {whole}, before it: {none})");
+
+    let mut a = Replica::start(&cfg, "huge", &[], dir.path());
+    wait_until("the huge transaction", Duration::from_secs(400), &mut [&mut a], || pg.sql(&dr, rows) == whole);
+    let peak = tandem_testkit::peak_rss_mib(a.child.id());
+    eprintln!("killed at: {}; peak RSS applying the whole transaction: {peak:.0} MiB", if seen == whole { "after the commit" } else { "before the commit" });
+    assert!(peak > 0.0, "the peak RSS of tandem replicate could not be read");
+    assert!(peak < 120.0, "tandem replicate peaked at {peak:.0} MiB applying a 1M-row transaction");
+    assert_eq!(a.sigterm(), 0, "{}", a.log());
+    tandem(&["--config", p(&cfg), "replicate", "drop", "huge"]).ok();
+}

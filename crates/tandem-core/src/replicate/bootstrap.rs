@@ -15,8 +15,25 @@ use crate::{backup, restore, BackupRequest, Events, RestoreRequest, SystemChoice
 
 /// Bootstraps the replica; returns the checkpoint it now holds. `replica` says whether the
 /// target is a replica already (holds a checkpoint): any other non-empty target is refused
-/// unless a rebootstrap was asked for.
+/// unless a rebootstrap was asked for. A failed bootstrap from a new backup removes what it made
+/// on the source (a slot nobody streams from would keep the source's log forever).
 pub(super) async fn bootstrap(
+    req: &ReplicateRequest<'_>,
+    source: &dyn Engine,
+    target: &dyn Engine,
+    replica: bool,
+    events: Arc<dyn Events>,
+) -> Result<Checkpoint> {
+    let made = bootstrap_from_seed(req, source, target, replica, events).await;
+    if made.is_err() && req.seed == Seed::Fresh {
+        if let Err(e) = source.drop_capture(&req.source, &req.capture).await {
+            tracing::warn!("removing what the failed bootstrap made on the source: {e}");
+        }
+    }
+    made
+}
+
+async fn bootstrap_from_seed(
     req: &ReplicateRequest<'_>,
     source: &dyn Engine,
     target: &dyn Engine,
@@ -93,10 +110,6 @@ async fn seed(req: &ReplicateRequest<'_>, source: &dyn Engine, events: Arc<dyn E
             };
             let taken = backup(taken, events).await;
             drop(start);
-            if taken.is_err() {
-                // A slot nobody streams from would keep the source's log forever.
-                let _ = source.drop_capture(&req.source, &req.capture).await;
-            }
             return Ok(taken?.manifest);
         }
         Seed::Backup(Some(id)) => req.repo.read_manifest(id).await?,
