@@ -133,6 +133,33 @@ impl Capture {
         name.truncate(63);
         Capture { name, publication }
     }
+
+    /// The origin whose writes this capture's stream skips: those applied into its source from
+    /// the replica itself (replication in both directions without echo).
+    pub fn skips(&self) -> Origin {
+        Origin(self.name.clone())
+    }
+}
+
+/// The mark a replica's applied writes carry in the replica's own log (a PostgreSQL replication
+/// origin, a MySQL/MariaDB server id), named after the site they came from: a stream from the
+/// replica back into that site skips them ([`Capture::skips`]), while a stream into a third
+/// site carries them on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin(pub String);
+
+impl Origin {
+    /// The origin of writes applied from site `source`.
+    pub fn from_site(source: &str) -> Origin {
+        Capture::for_site(source, None).skips()
+    }
+
+    /// A MySQL/MariaDB server id for the origin: stable, and in a range (0x7b000000..) that
+    /// real servers and tandem's binlog readers (0x7a000000..) do not use.
+    pub fn server_id(&self) -> u32 {
+        let hash = self.0.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        0x7b00_0000 | (hash & 0x00ff_ffff)
+    }
 }
 
 /// Where a replica's stream will start, prepared on its source before the snapshot that seeds

@@ -134,9 +134,10 @@ pub trait Engine: Send + Sync {
     }
 
     /// Opens an applier that writes changes into `tables` (this engine's definitions) of the
-    /// existing database of `url`.
-    async fn applier(&self, url: &DbUrl, tables: Vec<TableDef>) -> Result<Box<dyn changes::Applier>> {
-        let _ = tables;
+    /// existing database of `url`, marked with `origin` in the database's log when given (when
+    /// the engine cannot mark them, it warns: a stream back would then echo them).
+    async fn applier(&self, url: &DbUrl, tables: Vec<TableDef>, origin: Option<&changes::Origin>) -> Result<Box<dyn changes::Applier>> {
+        let _ = (tables, origin);
         Err(tandem_error::Error::bad_input(format!("{} cannot apply changes (database {})", self.name(), url.database)))
     }
 }
@@ -302,6 +303,14 @@ impl Replace {
 pub trait RestoreSession: Send + Sync {
     /// How many [`copy_in`](RestoreSession::copy_in) calls may run at once.
     fn parallelism(&self) -> usize;
+
+    /// Marks what this session writes with `origin` in the database's log, as an applier's
+    /// writes are (a replica's bootstrap is content that came from its source): a stream from
+    /// here back to that source skips it. `false` when the engine or the user cannot mark it.
+    async fn mark(&self, origin: &changes::Origin) -> Result<bool> {
+        let _ = origin;
+        Ok(false)
+    }
 
     /// Loads the rows of one table. `rows` yields buffers of whole rows in the engine's
     /// [`RowEncoding`]; an error from the stream aborts the load and is returned. Returns the

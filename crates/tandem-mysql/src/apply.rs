@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Params, Value};
 use tandem_engine::changes::{
-    diverged, row_key, statement_runs, ApplyConnection, ApplySpelling, ApplySql, Checkpoint, RunStatement, TargetChange, Transactional,
+    diverged, row_key, statement_runs, ApplyConnection, ApplySpelling, ApplySql, Checkpoint, Origin, RunStatement, TargetChange, Transactional,
 };
 use tandem_engine::{DbUrl, RowEncoding, TableDef};
 use tandem_error::{Error, Result, ResultExt};
@@ -23,9 +23,21 @@ pub(crate) struct MyApplier {
 }
 
 impl MyApplier {
-    pub async fn open(url: &DbUrl, tables: Vec<TableDef>) -> Result<Transactional<MyApplier>> {
+    /// With `origin`, the session writes its binlog events with the origin's server id, so a
+    /// stream back to where they came from skips them (needs SUPER or BINLOG ADMIN: without, a
+    /// warning, and the events carry the server's own id).
+    pub async fn open(url: &DbUrl, tables: Vec<TableDef>, origin: Option<&Origin>) -> Result<Transactional<MyApplier>> {
         let use_db = format!("USE {}", q(&url.database));
-        let conn = connect_with(url, &["SET NAMES binary", "SET SESSION wait_timeout = 86400", &use_db], |o| o.client_found_rows(true)).await?;
+        let mut conn = connect_with(url, &["SET NAMES binary", "SET SESSION wait_timeout = 86400", &use_db], |o| o.client_found_rows(true)).await?;
+        if let Some(o) = origin {
+            if let Err(e) = conn.query_drop(format!("SET SESSION server_id = {}", o.server_id())).await {
+                tracing::warn!(
+                    "database {}: applied changes carry the server's own id ({}): a replication back from this replica would send them back",
+                    url.database,
+                    db_err(e)
+                );
+            }
+        }
         let tables = tables
             .into_iter()
             .map(|t| {

@@ -29,7 +29,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder};
-use tandem_engine::changes::{Applier, Capture, ChangeStream, LogRetention};
+use tandem_engine::changes::{Applier, Capture, ChangeStream, LogRetention, Origin};
 use tandem_engine::{
     ColumnDef, DbUrl, Engine, ForeignSchema, LogicalColumn, LogicalType, Position, RowEncoding, SchemaDump, Snapshot, SnapshotOptions, TableDef, Target, Value,
 };
@@ -89,8 +89,8 @@ impl Engine for MySql {
         foreign::translate_schema(schema)
     }
 
-    async fn changes(&self, url: &DbUrl, from: &Position, tables: &[TableDef], _: &Capture) -> Result<Box<dyn ChangeStream>> {
-        Ok(Box::new(binlog::MyChangeStream::open(url, from, tables).await?))
+    async fn changes(&self, url: &DbUrl, from: &Position, tables: &[TableDef], capture: &Capture) -> Result<Box<dyn ChangeStream>> {
+        Ok(Box::new(binlog::MyChangeStream::open(url, from, tables, capture).await?))
     }
 
     fn compare_positions(&self, a: &Position, b: &Position) -> Result<std::cmp::Ordering> {
@@ -101,8 +101,8 @@ impl Engine for MySql {
         binlog::retention(url, from).await.map(Some)
     }
 
-    async fn applier(&self, url: &DbUrl, tables: Vec<TableDef>) -> Result<Box<dyn Applier>> {
-        Ok(Box::new(apply::MyApplier::open(url, tables).await?))
+    async fn applier(&self, url: &DbUrl, tables: Vec<TableDef>, origin: Option<&Origin>) -> Result<Box<dyn Applier>> {
+        Ok(Box::new(apply::MyApplier::open(url, tables, origin).await?))
     }
 
     async fn transaction(&self, url: &DbUrl) -> Result<Box<dyn tandem_engine::Transaction>> {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use bytes::BytesMut;
 use tandem_engine::changes::{
-    diverged, row_key, statement_runs, ApplyConnection, ApplySpelling, ApplySql, Checkpoint, RowOp, RunStatement, TargetChange, Transactional,
+    diverged, row_key, statement_runs, ApplyConnection, ApplySpelling, ApplySql, Checkpoint, Origin, RowOp, RunStatement, TargetChange, Transactional,
 };
 use tandem_engine::{DbUrl, RowEncoding, TableDef};
 use tandem_error::{Error, Result};
@@ -70,12 +70,21 @@ pub(crate) struct PgApplier {
 }
 
 impl PgApplier {
-    pub async fn open(url: &DbUrl, tables: Vec<TableDef>) -> Result<Transactional<PgApplier>> {
+    pub async fn open(url: &DbUrl, tables: Vec<TableDef>, origin: Option<&Origin>) -> Result<Transactional<PgApplier>> {
         let client = connect(url, &url.database).await?;
         client
             .batch_execute("SET idle_in_transaction_session_timeout = 0; SET statement_timeout = 0; SET DateStyle = ISO; SET IntervalStyle = postgres; SET TimeZone = 'UTC'")
             .await
             .map_err(|e| pg_err("session setup", e))?;
+        if let Some(o) = origin {
+            if let Err(e) = mark(&client, &o.0).await {
+                tracing::warn!(
+                    "database {}: applied changes carry no replication origin ({}): a replication back from this replica would send them back",
+                    url.database,
+                    crate::pg_text(&e)
+                );
+            }
+        }
         let tables = tables
             .into_iter()
             .map(|t| {
@@ -126,6 +135,15 @@ impl PgApplier {
         window.clear();
         Ok(())
     }
+}
+
+/// Makes the session's commits carry replication origin `origin` (created when missing), so a
+/// stream back to where they came from skips them. Needs a superuser (or the granted origin
+/// functions).
+pub(crate) async fn mark(client: &Client, origin: &str) -> std::result::Result<(), tokio_postgres::Error> {
+    let sql = "SELECT pg_catalog.pg_replication_origin_create($1) WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_replication_origin WHERE roname = $1)";
+    client.execute(sql, &[&origin]).await?;
+    client.execute("SELECT pg_catalog.pg_replication_origin_session_setup($1)", &[&origin]).await.map(|_| ())
 }
 
 #[async_trait]

@@ -26,7 +26,7 @@ mod transaction;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tandem_engine::changes::{Applier, Capture, CaptureStart, ChangeStream, LogRetention};
+use tandem_engine::changes::{Applier, Capture, CaptureStart, ChangeStream, LogRetention, Origin};
 use tandem_engine::{
     ColumnDef, DbUrl, Engine, ForeignSchema, LogicalColumn, LogicalType, Position, RowEncoding, SchemaDump, Scope, Snapshot, SnapshotOptions, TableDef, Target,
     Value,
@@ -97,8 +97,8 @@ impl Engine for Postgres {
         capture::retention(url, from, capture).await.map(Some)
     }
 
-    async fn applier(&self, url: &DbUrl, tables: Vec<TableDef>) -> Result<Box<dyn Applier>> {
-        Ok(Box::new(apply::PgApplier::open(url, tables).await?))
+    async fn applier(&self, url: &DbUrl, tables: Vec<TableDef>, origin: Option<&Origin>) -> Result<Box<dyn Applier>> {
+        Ok(Box::new(apply::PgApplier::open(url, tables, origin).await?))
     }
 
     async fn transaction(&self, url: &DbUrl) -> Result<Box<dyn tandem_engine::Transaction>> {

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{SinkExt, StreamExt};
+use tandem_engine::changes::Origin;
 use tandem_engine::{DbUrl, Replace, RestoreSession, SchemaDump, TableDef, Target, TargetState};
 use tandem_error::{Error, Result};
 use tokio::sync::Mutex;
@@ -305,6 +306,16 @@ pub(crate) fn copy_in_sql(table: &TableDef) -> String {
 impl RestoreSession for PgSession {
     fn parallelism(&self) -> usize {
         1
+    }
+
+    async fn mark(&self, origin: &Origin) -> Result<bool> {
+        // In a savepoint: a user who may not set origins must not abort the restore.
+        let client = self.client.lock().await;
+        client.batch_execute("SAVEPOINT tandem_mark").await.map_err(|e| pg_err(&self.ctx, e))?;
+        let marked = crate::apply::mark(&client, &origin.0).await.is_ok();
+        let end = if marked { "RELEASE SAVEPOINT tandem_mark" } else { "ROLLBACK TO SAVEPOINT tandem_mark" };
+        client.batch_execute(end).await.map_err(|e| pg_err(&self.ctx, e))?;
+        Ok(marked)
     }
 
     async fn copy_in(&self, table: &TableDef, mut rows: BoxStream<'static, Result<Bytes>>) -> Result<u64> {

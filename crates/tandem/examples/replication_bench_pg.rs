@@ -155,7 +155,8 @@ const SCHEMA: &str = "CREATE TABLE items (id BIGSERIAL PRIMARY KEY, k INT NOT NU
 fn main() {
     let a = args();
     eprintln!("starting three PostgreSQL servers and a MariaDB one");
-    let (src, native, tgt, my) = (Server::start(Flavor::Postgres), Server::start(Flavor::Postgres), Server::start(Flavor::Postgres), Server::start(Flavor::MariaDb));
+    let (src, native, tgt, my) =
+        (Server::start(Flavor::Postgres), Server::start(Flavor::Postgres), Server::start(Flavor::Postgres), Server::start(Flavor::MariaDb));
     for s in [&src, &native, &tgt] {
         s.sql("postgres", "CREATE DATABASE bench");
     }
@@ -164,10 +165,7 @@ fn main() {
     native.sql("bench", SCHEMA);
     native.sql(
         "bench",
-        &format!(
-            "CREATE SUBSCRIPTION native CONNECTION 'host=127.0.0.1 port={} user={USER} password={PASSWORD} dbname=bench' PUBLICATION native",
-            src.port()
-        ),
+        &format!("CREATE SUBSCRIPTION native CONNECTION 'host=127.0.0.1 port={} user={USER} password={PASSWORD} dbname=bench' PUBLICATION native", src.port()),
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("tandem.toml");

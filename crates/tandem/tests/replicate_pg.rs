@@ -223,3 +223,59 @@ fn a_million_row_postgres_transaction_is_applied_whole_once_with_flat_memory() {
     assert_eq!(a.sigterm(), 0, "{}", a.log());
     tandem(&["--config", p(&cfg), "replicate", "drop", "huge"]).ok();
 }
+
+/// After a failback the old primary replicates from the new one while the new one still
+/// replicates from it: two sites streaming into each other. What tandem applies (and the
+/// bootstrap it restores) carries a replication origin named after where it came from, and a
+/// stream skips what came from its own replica: writes on either side reach the other once,
+/// nothing comes back (an echo would be a duplicate key and stop replication).
+#[test]
+fn two_postgres_sites_replicating_into_each_other_echo_nothing() {
+    let pg = Server::shared(Flavor::Postgres);
+    let (a, b) = (pg.create_database("pgrepl_a"), pg.create_database("pgrepl_b"));
+    pg.sql(&a, "CREATE TABLE t (id INT PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a1'), (2, 'a2'); CREATE PUBLICATION everything FOR ALL TABLES;");
+    pg.sql(&b, "CREATE PUBLICATION everything FOR ALL TABLES;");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tandem.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "repo = \"{}\"\n[sites.a]\ndb = \"{}\"\nsource = \"b\"\npublication = \"everything\"\n[sites.b]\ndb = \"{}\"\nsource = \"a\"\npublication = \"everything\"\n",
+            p(&dir.path().join("repo")),
+            pg.url(&a),
+            pg.url(&b)
+        ),
+    )
+    .unwrap();
+    let rows = |db: &str| pg.sql(db, "SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM t");
+
+    // b is made a replica of a; then a (the old primary, say) is made a replica of b.
+    let mut rb = Replica::start(&cfg, "b", &[], dir.path());
+    wait_until("b's bootstrap", Duration::from_secs(120), &mut [&mut rb], || bootstrapped(&cfg, "b"));
+    assert_eq!(rb.sigterm(), 0, "{}", rb.log());
+    let mut ra = Replica::start(&cfg, "a", &["--rebootstrap"], dir.path());
+    wait_until("a's bootstrap from b", Duration::from_secs(120), &mut [&mut ra], || bootstrapped(&cfg, "a"));
+    let mut rb = Replica::start(&cfg, "b", &[], dir.path());
+
+    // Writes on one side at a time reach the other, and nothing comes back.
+    for round in 0..3 {
+        pg.sql(&a, &format!("INSERT INTO t VALUES ({}, 'from a'); UPDATE t SET v = 'a{round}' WHERE id = 1;", 10 + round));
+        wait_until("a's writes to reach b", Duration::from_secs(60), &mut [&mut ra, &mut rb], || rows(&b) == rows(&a));
+        pg.sql(&b, &format!("INSERT INTO t VALUES ({}, 'from b'); DELETE FROM t WHERE id = 2; UPDATE t SET v = 'b{round}' WHERE id = 1;", 20 + round));
+        wait_until("b's writes to reach a", Duration::from_secs(60), &mut [&mut ra, &mut rb], || rows(&a) == rows(&b));
+    }
+    // Quiet for a while: an echo would now arrive (and fail on a duplicate key, or change a row back).
+    let settled = rows(&a);
+    std::thread::sleep(Duration::from_secs(4));
+    ra.check_running();
+    rb.check_running();
+    assert_eq!((rows(&a), rows(&b)), (settled.clone(), settled), "both sites equal, nothing echoed");
+    assert!(rows(&a).contains("1=b2") && rows(&a).contains("22=from b") && rows(&a).contains("12=from a"), "{}", rows(&a));
+    assert_eq!(ra.sigterm(), 0, "{}", ra.log());
+    assert_eq!(rb.sigterm(), 0, "{}", rb.log());
+    let origins = pg.sql("postgres", "SELECT string_agg(roname, ',' ORDER BY roname) FROM pg_replication_origin WHERE roname IN ('tandem_a', 'tandem_b')");
+    assert_eq!(origins, "tandem_a,tandem_b", "each direction's writes carry the origin of the site they came from");
+    for site in ["a", "b"] {
+        tandem(&["--config", p(&cfg), "replicate", "drop", site]).ok();
+    }
+}

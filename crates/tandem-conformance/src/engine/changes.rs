@@ -239,7 +239,7 @@ pub async fn applier_applies_a_batch_and_its_checkpoint_in_one_transaction(s: Su
     tx.execute(&cp.insert_sql(tx.dialect(), schema_name)).await.expect("insert the checkpoint");
     tx.commit().await.expect("commit");
 
-    let mut applier = s.engine.applier(&url, vec![def.clone()]).await.expect("applier");
+    let mut applier = s.engine.applier(&url, vec![def.clone()], None).await.expect("applier");
     assert_eq!(applier.checkpoint().await.expect("checkpoint"), Some(cp.clone()));
     let change = |op, before: Option<&Vec<_>>, after: Option<&Vec<_>>| TargetChange {
         table: 0,

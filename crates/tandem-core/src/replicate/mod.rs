@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tandem_engine::changes::{Applier, Capture, ChangeEvent, ChangeStream, Checkpoint, RowChange, SourceTransaction};
+use tandem_engine::changes::{Applier, Capture, ChangeEvent, ChangeStream, Checkpoint, Origin, RowChange, SourceTransaction};
 use tandem_engine::{DbUrl, Engine, Position, Scope};
 use tandem_error::{Error, Hint, Kind, Result, ResultExt};
 use tandem_repo::Repository;
@@ -173,6 +173,7 @@ async fn run(req: ReplicateRequest<'_>, events: Arc<dyn Events>, status: watch::
         log_watch: LogWatch::default(),
         hold: None,
         source: (source_engine, &req.source, &req.capture),
+        origin: Origin::from_site(&req.site),
     };
     let mut stop = req.stop.clone();
     let mut retry = RETRY_FIRST;
@@ -211,7 +212,7 @@ pub async fn checkpoint(engine: &dyn Engine, target: &DbUrl) -> Result<Option<Ch
     if state.relations.is_empty() {
         return Ok(None);
     }
-    let mut applier = engine.applier(target, Vec::new()).await?;
+    let mut applier = engine.applier(target, Vec::new(), None).await?;
     let cp = applier.checkpoint().await;
     let _ = applier.close().await;
     cp
@@ -233,6 +234,8 @@ struct Streaming<'a> {
     hold: Option<Position>,
     /// The source: its change stream and its log retention.
     source: (&'a dyn Engine, &'a DbUrl, &'a Capture),
+    /// The mark the applied writes carry in the replica's log (so nothing is streamed back).
+    origin: Origin,
 }
 
 impl Streaming<'_> {
@@ -287,7 +290,7 @@ impl Streaming<'_> {
             ))
             .with_hint(Hint::Rebootstrap));
         }
-        let mut applier = match target.applier(target_url, self.pipeline.target_tables()).await {
+        let mut applier = match target.applier(target_url, self.pipeline.target_tables(), Some(&self.origin)).await {
             Ok(a) => a,
             Err(e) => {
                 let _ = stream.close().await;

@@ -52,7 +52,9 @@ impl Load<'_> {
     pub async fn load_all(&self, events: Arc<dyn Events>) -> Result<()> {
         let m = self.manifest;
         events.phase(&format!("loading {} tables", m.tables.len()), Some(m.bytes()), Unit::Bytes);
-        futures::stream::iter(m.tables.iter().enumerate().filter(|(_, t)| self.scope.contains(&t.table)))
+        // A backup of a replica holds where that replica stood: meaningless here, created empty.
+        let loaded = |t: &tandem_repo::TableEntry| self.scope.contains(&t.table) && t.table.name != tandem_engine::changes::CHECKPOINT_TABLE;
+        futures::stream::iter(m.tables.iter().enumerate().filter(|(_, t)| loaded(t)))
             .map(|(i, t)| self.load_table(i, t, events.clone()))
             .buffer_unordered(self.session.parallelism().max(1))
             .try_collect::<Vec<()>>()

@@ -46,6 +46,9 @@ pub struct RestoreRequest<'a> {
     pub checkpoint: Option<Checkpoint>,
     /// The tables whose rows are loaded; the others are created empty (the schema stays whole).
     pub scope: Scope,
+    /// A replica's bootstrap marks the restored content as its applied changes are marked (see
+    /// [`tandem_engine::changes::Origin`]).
+    pub origin: Option<tandem_engine::changes::Origin>,
 }
 
 impl<'a> RestoreRequest<'a> {
@@ -65,6 +68,7 @@ impl<'a> RestoreRequest<'a> {
             keys: SiteKeys::default(),
             checkpoint: None,
             scope: Scope::default(),
+            origin: None,
         }
     }
 }
@@ -298,16 +302,26 @@ async fn execute(
     let rewriter = (!req.locations.is_empty()).then(|| Rewriter::new(req.locations.clone()));
     events.phase("creating the schema", None, Unit::Items);
     let session = target.begin(&p.schema, req.replace.clone()).await?;
+    if let Some(origin) = &req.origin {
+        if !session.mark(origin).await? {
+            tracing::debug!("the restored content carries no origin mark ({})", origin.0);
+        }
+    }
     events.phase_done();
     let note = format!("standby restore of backup {} ({})", p.manifest.id, p.manifest.source);
     let mut standby_fixups = match req.standby {
         true => p.system.standby_fixups(&p.schema.tables, session.dialect(), &note)?,
         false => Vec::new(),
     };
+    // A backup of a replica holds its checkpoint table, restored empty (see `load`): where that
+    // replica stood means nothing here (a failback's old primary is bootstrapped from the
+    // replica that replaced it).
     if let Some(c) = &req.checkpoint {
         let (d, schema) = (session.dialect(), p.schema.tables.first().and_then(|t| t.schema.as_deref()));
         let what = format!("store the replication checkpoint ({})", c.position.value);
-        standby_fixups.push(Fixup { what: what.clone(), sql: Checkpoint::create_sql(d, schema) });
+        if !p.schema.tables.iter().any(|t| t.name == tandem_engine::changes::CHECKPOINT_TABLE) {
+            standby_fixups.push(Fixup { what: what.clone(), sql: Checkpoint::create_sql(d, schema) });
+        }
         standby_fixups.push(Fixup { what, sql: c.insert_sql(d, schema) });
     }
     let load = load::Load {

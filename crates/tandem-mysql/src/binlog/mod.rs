@@ -29,7 +29,7 @@ use mysql_async::binlog::events::{Event, EventData, RowsEventData};
 use mysql_async::binlog::row::BinlogRow;
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStream, BinlogStreamRequest};
-use tandem_engine::changes::{ChangeEvent, ChangeStream, RowChange, RowOp, SourceTransaction, PART_ROWS};
+use tandem_engine::changes::{Capture, ChangeEvent, ChangeStream, RowChange, RowOp, SourceTransaction, PART_ROWS};
 use tandem_engine::rowcodec::encode_mysql_field;
 use tandem_engine::{DbUrl, Position, PositionKind, TableDef};
 use tandem_error::{Error, Result, ResultExt};
@@ -91,6 +91,9 @@ struct Pending {
     bytes: u64,
     /// Whether earlier rows of it went out as [`ChangeEvent::Part`]s.
     parted: bool,
+    /// Applied into the source from the replica itself (logged with the skipped server id): not
+    /// delivered.
+    echo: bool,
 }
 
 pub(crate) struct MyChangeStream {
@@ -99,6 +102,8 @@ pub(crate) struct MyChangeStream {
     tables: HashMap<String, Table>,
     at: BinlogPos,
     txn: Option<Pending>,
+    /// The server id whose transactions are skipped ([`Capture::skips`]).
+    skip: u32,
     source_id: String,
     /// Connection for `source_end`, opened on first use.
     probe: Option<mysql_async::Conn>,
@@ -109,7 +114,7 @@ pub(crate) struct MyChangeStream {
 
 impl MyChangeStream {
     /// Checks the source's settings and opens the dump at `from` (see the module doc).
-    pub async fn open(url: &DbUrl, from: &Position, tables: &[TableDef]) -> Result<MyChangeStream> {
+    pub async fn open(url: &DbUrl, from: &Position, tables: &[TableDef], capture: &Capture) -> Result<MyChangeStream> {
         let at = BinlogPos::parse(from)?;
         let mut conn = connect(url, &[]).await?;
         let where_ = format!("MySQL server {}", addr(url));
@@ -137,7 +142,8 @@ impl MyChangeStream {
             .map(|(index, def)| (def.name.to_lowercase(), Table { index, def: def.clone(), kinds: def.columns.iter().map(FieldKind::of).collect() }))
             .collect();
         let checksums = !field(row, 6).eq_ignore_ascii_case("NONE");
-        Ok(MyChangeStream { url: url.clone(), stream: Some(stream), tables, at, txn: None, source_id, probe: None, checksums, seen_format: false })
+        let skip = capture.skips().server_id();
+        Ok(MyChangeStream { url: url.clone(), stream: Some(stream), tables, at, txn: None, skip, source_id, probe: None, checksums, seen_format: false })
     }
 
     /// The transaction read so far as a change event; `None` for one that changed none of the
@@ -161,7 +167,7 @@ impl MyChangeStream {
             0xa2 => {
                 let standalone = ev.data().get(12).is_some_and(|f| f & 1 != 0);
                 if !standalone && self.txn.is_none() {
-                    self.txn = Some(Pending::default());
+                    self.txn = Some(Pending { echo: header.server_id() == self.skip, ..Pending::default() });
                 }
                 return Ok(None);
             }
@@ -193,7 +199,8 @@ impl MyChangeStream {
                 let sql = q.query().trim().to_string();
                 match sql.to_ascii_uppercase().as_str() {
                     "BEGIN" => {
-                        self.txn.get_or_insert_with(Pending::default);
+                        let echo = header.server_id() == self.skip;
+                        self.txn.get_or_insert_with(|| Pending { echo, ..Pending::default() });
                         Ok(None)
                     }
                     "COMMIT" => Ok(self.commit(end, header.timestamp())),
@@ -262,6 +269,9 @@ impl MyChangeStream {
             )));
         }
         let txn = self.txn.get_or_insert_with(Pending::default);
+        if txn.echo {
+            return Ok(());
+        }
         for row in rows.rows(tme) {
             let (before, after) = row.map_err(|e| Error::corrupt(format!("a row event of table {}: {e}", table.def.name)))?;
             let before = before.map(|r| encode(table, r)).transpose()?;

@@ -47,6 +47,8 @@ struct Pending {
     bytes: u64,
     parted: bool,
     committed_at: DateTime<Utc>,
+    /// Applied into the source from the replica itself: not delivered.
+    echo: bool,
 }
 
 pub(crate) struct PgChangeStream {
@@ -58,6 +60,8 @@ pub(crate) struct PgChangeStream {
     /// The position after the last delivered transaction (or the source's position when idle).
     at: u64,
     txn: Option<Pending>,
+    /// The replication origin whose transactions are skipped ([`Capture::skips`]).
+    skip: String,
     source_id: String,
     /// Connection for `source_end`, opened on first use.
     probe: Option<Client>,
@@ -84,6 +88,7 @@ impl PgChangeStream {
             relations: HashMap::new(),
             at: start,
             txn: None,
+            skip: capture.skips().0,
             source_id: format!("postgres system_identifier={} database={} slot={}", system.system_id, url.database, capture.name),
             probe: Some(c),
         })
@@ -98,7 +103,7 @@ impl PgChangeStream {
         match event {
             ReplicationEvent::Begin { commit_time_micros, .. } => {
                 let committed_at = DateTime::from_timestamp_micros(commit_time_micros + PG_EPOCH_MICROS).unwrap_or_else(Utc::now);
-                self.txn = Some(Pending { changes: Vec::new(), bytes: 0, parted: false, committed_at });
+                self.txn = Some(Pending { changes: Vec::new(), bytes: 0, parted: false, committed_at, echo: false });
                 Ok(None)
             }
             ReplicationEvent::Commit { end_lsn, .. } => {
@@ -137,7 +142,13 @@ impl PgChangeStream {
                 }
                 return Ok(self.part());
             }
-            Message::Origin { .. } | Message::Other(_) => return Ok(None),
+            Message::Origin { name } => {
+                if let (Some(txn), true) = (self.txn.as_mut(), name == self.skip) {
+                    txn.echo = true;
+                }
+                return Ok(None);
+            }
+            Message::Other(_) => return Ok(None),
         };
         let rel = self.relations.get(&relation).ok_or_else(|| Error::corrupt(format!("pgoutput: a change of relation {relation} before its description")))?;
         let Some(table) = rel.table else { return Ok(None) };
@@ -187,6 +198,9 @@ impl PgChangeStream {
 
     fn push(&mut self, change: RowChange) -> Result<()> {
         let txn = self.txn.as_mut().ok_or_else(|| Error::corrupt("pgoutput: a change outside a transaction"))?;
+        if txn.echo {
+            return Ok(());
+        }
         txn.bytes += change.before.as_ref().map_or(0, |b| b.len() as u64) + change.after.as_ref().map_or(0, |b| b.len() as u64);
         txn.changes.push(change);
         Ok(())
