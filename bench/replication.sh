@@ -8,5 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 cargo build --release -p tandem --bin tandem --example replication_bench
-export TANDEM_BIN="$PWD/target/release/tandem"
-exec target/release/examples/replication_bench "$@"
+target="${CARGO_TARGET_DIR:-$PWD/target}"
+export TANDEM_BIN="$target/release/tandem"
+exec "$target/release/examples/replication_bench" "$@"
