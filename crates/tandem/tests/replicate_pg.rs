@@ -189,6 +189,18 @@ fn a_postgres_source_that_cannot_be_streamed_is_refused_with_nothing_made() {
     let cfg = replica_config(dir.path(), &url, &[("bad3", &pg.url(&dr), "exclude = [\"bare\"]\n")]);
     tandem(&["--config", p(&cfg), "replicate", "bad3"]).fails_with(2, "REPLICATION");
     assert!(!slots(pg).contains("tandem_bad3"));
+
+    // A table dropped and made again at the source is no longer in tandem's publication: the
+    // replica refuses to go on instead of missing its changes.
+    let ok = pg.create_database("pgrepl_ok_dr");
+    let cfg = replica_config(dir.path(), &pg.url(&src), &[("ok", &pg.url(&ok), "exclude = [\"bare\"]\n")]);
+    let mut r = Replica::start(&cfg, "ok", &[], dir.path());
+    wait_until("the bootstrap", Duration::from_secs(60), &mut [&mut r], || bootstrapped(&cfg, "ok"));
+    assert_eq!(r.sigterm(), 0, "{}", r.log());
+    pg.sql(&src, "DROP TABLE keyed; CREATE TABLE keyed (id INT PRIMARY KEY); INSERT INTO keyed VALUES (1);");
+    let run = tandem(&["--config", p(&cfg), "replicate", "ok"]).fails_with(2, "does not publish public.keyed");
+    assert!(run.stderr.contains("--rebootstrap"), "{}", run.stderr);
+    tandem(&["--config", p(&cfg), "replicate", "drop", "ok"]).ok();
 }
 
 /// One source transaction of 1 000 000 rows reaches the replica whole: killed while applying

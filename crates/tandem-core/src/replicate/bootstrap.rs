@@ -59,7 +59,7 @@ async fn bootstrap_from_seed(
     }
     // The stream must open at the position (settings, privileges, log kept) before the replica
     // is touched.
-    let tables: Vec<_> = manifest.tables.iter().map(|t| t.table.clone()).collect();
+    let tables: Vec<_> = manifest.tables.iter().map(|t| t.table.clone()).filter(|t| super::pipeline::replicated(&req.scope, t)).collect();
     let stream = source
         .changes(&req.source, &position, &tables, &req.capture)
         .await

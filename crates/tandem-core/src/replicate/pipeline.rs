@@ -37,9 +37,7 @@ impl<'a> Pipeline<'a> {
         };
         let prepared = prepare(&restore_req, &id).await.context("reading the backup the replica was bootstrapped from")?;
         let rewriter = (!req.locations.is_empty()).then(|| Rewriter::new(req.locations.clone()));
-        // tandem's own table in a source that is itself a replica holds that replica's place.
-        let replicated = |t: &TableDef| checkpoint.scope.contains(t) && t.name != tandem_engine::changes::CHECKPOINT_TABLE;
-        let tables: Vec<usize> = (0..prepared.manifest.tables.len()).filter(|&i| replicated(&prepared.manifest.tables[i].table)).collect();
+        let tables: Vec<usize> = (0..prepared.manifest.tables.len()).filter(|&i| replicated(&checkpoint.scope, &prepared.manifest.tables[i].table)).collect();
         let replicated: Vec<TableDef> = tables.iter().map(|&i| prepared.schema.tables[i].clone()).collect();
         let keeper = Keeper::new(prepared.system, &replicated, target)?;
         Ok(Pipeline { prepared, target, rewriter, tables, keeper })
@@ -102,4 +100,10 @@ impl<'a> Pipeline<'a> {
         }
         Ok(out)
     }
+}
+
+/// Whether the rows of `table` are replicated: it is in `scope`, and it is not tandem's own
+/// checkpoint table (in a source that is itself a replica, it holds that replica's place).
+pub(super) fn replicated(scope: &tandem_engine::Scope, table: &TableDef) -> bool {
+    scope.contains(table) && table.name != tandem_engine::changes::CHECKPOINT_TABLE
 }

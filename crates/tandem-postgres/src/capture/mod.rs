@@ -292,8 +292,37 @@ pub(crate) async fn retention(url: &DbUrl, from: &Position, capture: &Capture) -
     Ok(LogRetention { kept, retained_bytes: state.and_then(|s| s.retained), limit_bytes: limit.map(|l| l as u64), ..LogRetention::default() })
 }
 
-/// BadInput (with the rebootstrap hint) unless slot `capture` can stream from `from`.
-async fn check_slot(c: &Client, url: &DbUrl, capture: &Capture, from: u64) -> Result<()> {
+/// Why the capture's publication does not publish every one of `tables` (it is gone, or a table
+/// was dropped and made again at the source since: the new one is not in a publication of
+/// listed tables, and its changes would be lost without a word).
+async fn check_published(c: &Client, capture: &Capture, tables: &[TableDef]) -> std::result::Result<(), String> {
+    let name = publication(capture);
+    let found = c.query("SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1", &[&name]).await.map_err(|e| crate::pg_text(&e))?;
+    if found.is_empty() {
+        return Err(format!("publication {} does not exist", literal(name)));
+    }
+    let rows = c
+        .query("SELECT schemaname::text, tablename::text FROM pg_catalog.pg_publication_tables WHERE pubname = $1", &[&name])
+        .await
+        .map_err(|e| format!("reading publication {name}: {}", crate::pg_text(&e)))?;
+    let published: std::collections::HashSet<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let missing: Vec<String> = tables
+        .iter()
+        .filter(|t| !published.contains(&(t.schema.clone().unwrap_or_else(|| "public".into()), t.name.clone())))
+        .map(TableDef::display_name)
+        .collect();
+    match missing.is_empty() {
+        true => Ok(()),
+        false => Err(format!(
+            "publication {name} does not publish {} (dropped and made again at the source since the replica was bootstrapped?)",
+            missing.join(", ")
+        )),
+    }
+}
+
+/// BadInput (with the rebootstrap hint) unless slot `capture` can stream the changes of
+/// `tables` from `from`.
+async fn check_slot(c: &Client, url: &DbUrl, capture: &Capture, tables: &[TableDef], from: u64) -> Result<()> {
     let at = format!("PostgreSQL at {}", addr(url));
     let gone =
         |why: String| Err(Error::bad_input(format!("{at}: {why}; the replica cannot catch up and must be bootstrapped again")).with_hint(Hint::Rebootstrap));
@@ -305,15 +334,6 @@ async fn check_slot(c: &Client, url: &DbUrl, capture: &Capture, from: u64) -> Re
         Some(Slot { confirmed_flush: Some(f), .. }) if f > from => {
             gone(format!("replication slot {} has moved on to {}, past the replica's position {}", capture.name, Lsn::from_u64(f), Lsn::from_u64(from)))
         }
-        Some(_) => {
-            let found = c
-                .query("SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1", &[&publication(capture)])
-                .await
-                .map_err(|e| pg_err("reading publications", e))?;
-            match found.is_empty() {
-                true => gone(format!("publication {} does not exist", literal(publication(capture)))),
-                false => Ok(()),
-            }
-        }
+        Some(_) => check_published(c, capture, tables).await.or_else(gone),
     }
 }

@@ -73,7 +73,7 @@ impl PgChangeStream {
         let start = lsn(from)?;
         let c = connect(url, &url.database).await?;
         check_source(&c, url).await?;
-        check_slot(&c, url, capture, start).await?;
+        check_slot(&c, url, capture, tables, start).await?;
         let mut client =
             ReplicationClient::connect_gated(replication_config(url, capture, start)).await.map_err(|e| wire_err(url, "connecting for replication", e))?;
         let system = client.identify_system().await.map_err(|e| wire_err(url, "IDENTIFY_SYSTEM", e))?;
