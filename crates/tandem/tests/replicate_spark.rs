@@ -1,7 +1,7 @@
 //! `tandem replicate` proven with a real client: Spark (PySpark 4.0, Hive 2.3 metastore client)
-//! keeps creating tables and partitions in a MariaDB metastore while two `tandem replicate`
-//! processes stream its binlog into a MariaDB replica and a PostgreSQL replica (with a location
-//! map). Every look at either replica (one SQL statement, one snapshot) finds one whole earlier
+//! keeps creating tables and partitions in a MariaDB (binlog) or PostgreSQL (pgoutput) metastore
+//! while two `tandem replicate` processes stream its changes into a MariaDB replica and a
+//! PostgreSQL replica (the one of the other engine with a location map). Every look at either replica (one SQL statement, one snapshot) finds one whole earlier
 //! state of the writer, never going back; both reach its final state within seconds of its exit,
 //! verify GOOD against the source, Spark reads exactly that state on each, and SIGTERM stops
 //! both cleanly.
@@ -50,7 +50,18 @@ fn epoch() -> f64 {
 
 #[test]
 fn spark_writes_a_mariadb_metastore_and_mariadb_and_postgres_replicas_follow_it_whole() {
-    let (src_server, my, pg) = (Server::start(Flavor::MariaDb), Server::start(Flavor::MariaDb), Server::start(Flavor::Postgres));
+    follow(Flavor::MariaDb);
+}
+
+#[test]
+fn spark_writes_a_postgres_metastore_and_mariadb_and_postgres_replicas_follow_it_whole() {
+    follow(Flavor::Postgres);
+}
+
+/// Spark writes a metastore on `source`; the replica on the other engine maps locations.
+fn follow(source: Flavor) {
+    let (src_server, my, pg) = (Server::start(source), Server::start(Flavor::MariaDb), Server::start(Flavor::Postgres));
+    let pg_mapped = source == Flavor::MariaDb;
     let work = tempfile::tempdir().unwrap();
     let (us, eu) = (work.path().join("lake-us"), work.path().join("lake-eu"));
     let src = Metastore::new(&src_server, &src_server.create_database("hms_src"), &us.join("warehouse"));
@@ -62,7 +73,9 @@ fn spark_writes_a_mariadb_metastore_and_mariadb_and_postgres_replicas_follow_it_
     let (my_db, pg_db) = (my.create_database("hms_my"), pg.create_database("hms_pg"));
     let map = format!("file:{}=file:{}", us.display(), eu.display());
     let (src_url, my_url, pg_url) = (src_server.url(&src.db), my.url(&my_db), pg.url(&pg_db));
-    let cfg = replica_config(work.path(), &src_url, &[("dr_my", &my_url, ""), ("dr_pg", &pg_url, &format!("map-location = [\"{map}\"]\n"))]);
+    let mapped = format!("map-location = [\"{map}\"]\n");
+    let (my_extra, pg_extra) = if pg_mapped { ("", mapped.as_str()) } else { (mapped.as_str(), "") };
+    let cfg = replica_config(work.path(), &src_url, &[("dr_my", &my_url, my_extra), ("dr_pg", &pg_url, pg_extra)]);
     let mut a = Replica::start(&cfg, "dr_my", &[], work.path());
     let mut b = Replica::start(&cfg, "dr_pg", &[], work.path());
     wait_until("both bootstraps", Duration::from_secs(120), &mut [&mut a, &mut b], || bootstrapped(&cfg, "dr_my") && bootstrapped(&cfg, "dr_pg"));
@@ -139,12 +152,17 @@ fn spark_writes_a_mariadb_metastore_and_mariadb_and_postgres_replicas_follow_it_
         let good = |kind: &str| kinds.iter().find(|k| k["kind"] == kind).and_then(|k| k["good"].as_u64());
         assert_eq!((good("tables"), good("partitions")), (Some(total + 1), Some(total)), "{report}");
     };
-    verify(&my_url, &[]);
-    verify(&pg_url, &["--map-location", &map]);
+    let with_map = ["--map-location", map.as_str()];
+    let (my_args, pg_args): (&[&str], &[&str]) = if pg_mapped { (&[], &with_map) } else { (&with_map, &[]) };
+    verify(&my_url, my_args);
+    verify(&pg_url, pg_args);
+    let (mapped_server, mapped_db) = if pg_mapped { (&pg, &pg_db) } else { (&my, &my_db) };
     let unmapped = format!("SELECT count(*) FROM \"SDS\" WHERE \"LOCATION\" LIKE 'file:{}%'", us.display());
-    assert_eq!(pg.sql(&pg_db, &unmapped), "0", "every location of dr_pg is mapped");
+    let unmapped = if pg_mapped { unmapped } else { unmapped.replace('"', "`") };
+    assert_eq!(mapped_server.sql(mapped_db, &unmapped), "0", "every location of the mapped replica is mapped");
     copy_tree(&us, &eu);
-    for (server, db, lake) in [(&my, &my_db, &us), (&pg, &pg_db, &eu)] {
+    let (my_lake, pg_lake) = if pg_mapped { (&us, &eu) } else { (&eu, &us) };
+    for (server, db, lake) in [(&my, &my_db, my_lake), (&pg, &pg_db, pg_lake)] {
         let copy = Metastore::new(server, db, &lake.join("warehouse")).run("read", &["--no-details"]);
         assert_eq!(writer_steps(&copy), (total, total), "Spark reads the final state on {db}");
     }
