@@ -16,6 +16,7 @@
 //! | `tandem_replication_lag_seconds` | site | how far the replica trails its source (0 when caught up at the last heartbeat) |
 //! | `tandem_replication_log_at_risk` | site | 1 when the source has purged, or may purge within the last quarter of its retention, the log the replica needs |
 //! | `tandem_replication_log_purge_seconds` | site | seconds until the source may purge that log (only when it purges by itself and it is not the log being written) |
+//! | `tandem_replication_log_kept_bytes` | site | bytes of log the source keeps for the replica (a PostgreSQL slot's WAL) |
 //! | `tandem_replication_rows_total` / `tandem_replication_failures_total` | site | rows applied since the daemon started; attempts that ended in an error |
 
 use std::sync::atomic::AtomicU64;
@@ -67,6 +68,7 @@ pub fn render(status: &Status) -> String {
     let repl_lag = gauge(&mut r, "tandem_replication_lag_seconds", "How far the replica trails its source");
     let repl_risk = gauge(&mut r, "tandem_replication_log_at_risk", "1 when the log the replica needs is purged or may be soon");
     let repl_purge = gauge(&mut r, "tandem_replication_log_purge_seconds", "Seconds until the source may purge the log the replica needs");
+    let repl_kept = gauge(&mut r, "tandem_replication_log_kept_bytes", "Bytes of log the source keeps for the replica (a PostgreSQL slot's WAL)");
     let repl_rows = Family::<Labels, Counter>::default();
     r.register("tandem_replication_rows", "Rows applied by continuous replication", repl_rows.clone());
     let repl_failures = Family::<Labels, Counter>::default();
@@ -81,6 +83,9 @@ pub fn render(status: &Status) -> String {
             repl_risk.get_or_create(&l).set(if v.status.log_at_risk { 1.0 } else { 0.0 });
             if let Some(t) = v.status.log.as_ref().and_then(|l| l.purge_after) {
                 repl_purge.get_or_create(&l).set((t - chrono::Utc::now()).num_seconds() as f64);
+            }
+            if let Some(b) = v.status.log.as_ref().and_then(|l| l.retained_bytes) {
+                repl_kept.get_or_create(&l).set(b as f64);
             }
             repl_rows.get_or_create(&l).inc_by(v.status.rows);
             repl_failures.get_or_create(&l).inc_by(v.failures_total);
