@@ -174,22 +174,15 @@ fn a_huge_source_transaction_is_applied_whole_once_with_flat_memory() {
     let cfg = replica_config(dir.path(), &my.url(&src), &[("dr", &my.url(&dr), "")]);
     let mut a = Replica::start(&cfg, "dr", &[], dir.path());
     wait_until("the bootstrap", Duration::from_secs(120), &mut [&mut a], || checkpoint(&cfg, "dr").is_some());
-    let rows = "SELECT count(*), COALESCE(SUM(CRC32(CONCAT(id, pad))), 0) FROM big";
-    let none = my.sql(&src, rows);
-    my.sql(&src, "INSERT INTO big SELECT seq, REPEAT(CHAR(65 + seq % 26), 400) FROM seq_1_to_300000");
-    let whole = my.sql(&src, rows);
-    std::thread::sleep(Duration::from_millis(1500));
-    a.kill9();
-    let seen = my.sql(&dr, rows);
-    assert!(seen == whole || seen == none, "the replica shows part of a transaction: {seen} (the source: {whole}, before it: {none})");
-
-    let mut a = Replica::start(&cfg, "dr", &[], dir.path());
-    wait_until("the huge transaction", Duration::from_secs(300), &mut [&mut a], || my.sql(&dr, rows) == whole);
-    let peak = tandem_testkit::peak_rss_mib(a.child.id());
-    eprintln!("killed at: {}; peak RSS applying the whole transaction: {peak:.0} MiB", if seen == whole { "after the commit" } else { "before the commit" });
-    assert!(peak > 0.0, "the peak RSS of tandem replicate could not be read");
-    assert!(peak < 100.0, "tandem replicate peaked at {peak:.0} MiB applying a 120 MB transaction");
-    assert_eq!(a.sigterm(), 0, "{}", a.log());
+    let huge = Huge {
+        source: (my, &src),
+        replica: (my, &dr),
+        digest: "SELECT count(*), COALESCE(SUM(CRC32(CONCAT(id, pad))), 0) FROM big",
+        insert: "INSERT INTO big SELECT seq, REPEAT(CHAR(65 + seq % 26), 400) FROM seq_1_to_300000",
+        kill_after: Duration::from_millis(1500),
+        peak_limit_mib: 100.0,
+    };
+    huge_transaction_is_applied_whole_once(&cfg, "dr", dir.path(), a, huge);
 }
 
 /// `--from-backup` bootstraps from a backup already in the repository (no new backup of the

@@ -217,22 +217,15 @@ fn a_million_row_postgres_transaction_is_applied_whole_once_with_flat_memory() {
     let cfg = replica_config(dir.path(), &pg.url(&src), &[("huge", &pg.url(&dr), "")]);
     let mut a = Replica::start(&cfg, "huge", &[], dir.path());
     wait_until("the bootstrap", Duration::from_secs(120), &mut [&mut a], || bootstrapped(&cfg, "huge"));
-    let rows = "SELECT count(*), COALESCE(sum(hashtext(id || pad)::int8), 0) FROM big";
-    let none = pg.sql(&src, rows);
-    pg.sql(&src, "INSERT INTO big SELECT i, repeat(chr(65 + i % 26), 100) FROM generate_series(1, 1000000) i");
-    let whole = pg.sql(&src, rows);
-    std::thread::sleep(Duration::from_secs(4));
-    a.kill9();
-    let seen = pg.sql(&dr, rows);
-    assert!(seen == whole || seen == none, "the replica shows part of a transaction: {seen} (the source: {whole}, before it: {none})");
-
-    let mut a = Replica::start(&cfg, "huge", &[], dir.path());
-    wait_until("the huge transaction", Duration::from_secs(400), &mut [&mut a], || pg.sql(&dr, rows) == whole);
-    let peak = tandem_testkit::peak_rss_mib(a.child.id());
-    eprintln!("killed at: {}; peak RSS applying the whole transaction: {peak:.0} MiB", if seen == whole { "after the commit" } else { "before the commit" });
-    assert!(peak > 0.0, "the peak RSS of tandem replicate could not be read");
-    assert!(peak < 120.0, "tandem replicate peaked at {peak:.0} MiB applying a 1M-row transaction");
-    assert_eq!(a.sigterm(), 0, "{}", a.log());
+    let huge = Huge {
+        source: (pg, &src),
+        replica: (pg, &dr),
+        digest: "SELECT count(*), COALESCE(sum(hashtext(id || pad)::int8), 0) FROM big",
+        insert: "INSERT INTO big SELECT i, repeat(chr(65 + i % 26), 100) FROM generate_series(1, 1000000) i",
+        kill_after: Duration::from_secs(4),
+        peak_limit_mib: 120.0,
+    };
+    huge_transaction_is_applied_whole_once(&cfg, "huge", dir.path(), a, huge);
     tandem(&["--config", p(&cfg), "replicate", "drop", "huge"]).ok();
 }
 

@@ -91,3 +91,39 @@ pub fn replica_config(dir: &Path, source: &str, replicas: &[(&str, &str, &str)])
     std::fs::write(&cfg, text).unwrap();
     cfg
 }
+
+/// A huge source transaction, and where to see it.
+pub struct Huge<'a> {
+    /// The source and the replica: server and database.
+    pub source: (&'a Server, &'a str),
+    pub replica: (&'a Server, &'a str),
+    /// A one-row digest of the table, the same on both.
+    pub digest: &'a str,
+    /// The one statement at the source that writes the transaction.
+    pub insert: &'a str,
+    /// How long the replica applies before it is killed.
+    pub kill_after: Duration,
+    pub peak_limit_mib: f64,
+}
+
+/// With replica `site` of `cfg` bootstrapped and running as `a`: one huge source transaction
+/// reaches the replica whole. Killed while applying it, the replica shows none of it or all; the
+/// restarted replica applies it exactly once with its peak memory under the limit.
+pub fn huge_transaction_is_applied_whole_once(cfg: &Path, site: &str, dir: &Path, mut a: Replica, h: Huge) {
+    let ((src, src_db), (dst, dst_db)) = (h.source, h.replica);
+    let none = src.sql(src_db, h.digest);
+    src.sql(src_db, h.insert);
+    let whole = src.sql(src_db, h.digest);
+    std::thread::sleep(h.kill_after);
+    a.kill9();
+    let seen = dst.sql(dst_db, h.digest);
+    assert!(seen == whole || seen == none, "the replica shows part of a transaction: {seen} (the source: {whole}, before it: {none})");
+
+    let mut a = Replica::start(cfg, site, &[], dir);
+    wait_until("the huge transaction", Duration::from_secs(400), &mut [&mut a], || dst.sql(dst_db, h.digest) == whole);
+    let peak = tandem_testkit::peak_rss_mib(a.child.id());
+    eprintln!("killed at: {}; peak RSS applying the whole transaction: {peak:.0} MiB", if seen == whole { "after the commit" } else { "before the commit" });
+    assert!(peak > 0.0, "the peak RSS of tandem replicate could not be read");
+    assert!(peak < h.peak_limit_mib, "tandem replicate peaked at {peak:.0} MiB applying the transaction");
+    assert_eq!(a.sigterm(), 0, "{}", a.log());
+}
