@@ -284,3 +284,31 @@ fn two_postgres_sites_replicating_into_each_other_echo_nothing() {
         tandem(&["--config", p(&cfg), "replicate", "drop", site]).ok();
     }
 }
+
+/// A slot the source gave up (it kept more WAL than `max_slot_wal_keep_size` while the replica
+/// was stopped) is a clear error with the way out, in `replicate status` first and then when
+/// replication starts; the replica is left as it was.
+#[test]
+fn a_slot_the_source_gave_up_is_reported_with_the_way_out() {
+    let pg = Server::start(Flavor::Postgres);
+    let src = pg.create_database("pgrepl_lost_src");
+    pg.sql(&src, "CREATE TABLE t (id INT PRIMARY KEY, pad TEXT); INSERT INTO t VALUES (1, 'a');");
+    let dr = pg.create_database("pgrepl_lost_dr");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = replica_config(dir.path(), &pg.url(&src), &[("dr", &pg.url(&dr), "")]);
+    let mut a = Replica::start(&cfg, "dr", &[], dir.path());
+    wait_until("the bootstrap", Duration::from_secs(60), &mut [&mut a], || bootstrapped(&cfg, "dr"));
+    assert_eq!(a.sigterm(), 0, "{}", a.log());
+    let before = pg.sql(&dr, "SELECT count(*) FROM t");
+
+    pg.sql("postgres", "ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'; SELECT pg_reload_conf();");
+    wait_until("the slot to be given up", Duration::from_secs(60), &mut [], || {
+        pg.sql(&src, "INSERT INTO t SELECT i, repeat('x', 1000) FROM generate_series((SELECT max(id) + 1 FROM t), (SELECT max(id) + 5000 FROM t)) i; SELECT pg_switch_wal(); CHECKPOINT;");
+        pg.sql("postgres", "SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'tandem_dr'") == "lost"
+    });
+    let s = status(&cfg, "dr");
+    assert_eq!((s["log"]["kept"].as_bool(), s["log_at_risk"].as_bool()), (Some(false), Some(true)), "{s}");
+    let run = tandem(&["--config", p(&cfg), "replicate", "dr"]).fails_with(2, "was invalidated");
+    assert!(run.stderr.contains("--rebootstrap"), "{}", run.stderr);
+    assert_eq!(pg.sql(&dr, "SELECT count(*) FROM t"), before, "the replica is left as it was");
+}
