@@ -29,7 +29,8 @@ use crate::store::store_error;
 const KEYS: &str = "keys";
 /// `kind` of a key slot.
 const SLOT_KIND: &str = "tandem-key";
-/// Argon2id cost of new slots: 64 MiB, 3 passes, one lane (about 0.2 s on one core).
+/// Argon2id cost of new slots: 64 MiB, 3 passes, one lane (a few tenths of a second on one core,
+/// paid once per command that opens the repository, per slot tried).
 const MEMORY_KIB: u32 = 64 * 1024;
 const ITERATIONS: u32 = 3;
 const PARALLELISM: u32 = 1;
