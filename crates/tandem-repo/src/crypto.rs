@@ -23,7 +23,7 @@ pub(crate) const MAGIC: [u8; 4] = *b"TDE\x01";
 const NONCE: usize = 24;
 const TAG: usize = 16;
 /// Bytes a sealed object has more than its content.
-pub const OVERHEAD: usize = MAGIC.len() + NONCE + TAG;
+pub(crate) const OVERHEAD: usize = MAGIC.len() + NONCE + TAG;
 /// Length of the data key: 32 bytes of AEAD key, then 32 bytes of chunk-id key.
 pub(crate) const DATA_KEY: usize = 64;
 

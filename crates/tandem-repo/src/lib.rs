@@ -37,7 +37,6 @@ mod lock;
 mod repository;
 mod store;
 
-pub use crypto::OVERHEAD as SEALED_OVERHEAD;
 pub use daemon::{Claim, LeaseRecord};
 pub use format::*;
 pub use keys::{Kdf, KeySlot, RepoKey};
