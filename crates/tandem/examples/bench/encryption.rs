@@ -145,9 +145,21 @@ fn median(v: &[f64]) -> f64 {
 }
 
 fn table(results: &[EngineTimes], opts: &Opts) -> String {
-    let mut s = format!("- date: {}\n- rows per engine: {} (--rows {}), {ROUNDS} rounds, order alternating\n", chrono_now(), results.first().map_or(0, |r| r.rows), opts.rows);
+    let mut s = format!(
+        "- date: {}\n- rows per engine: {} (--rows {}), {ROUNDS} rounds, order alternating\n",
+        chrono_now(),
+        results.first().map_or(0, |r| r.rows),
+        opts.rows
+    );
     for r in results {
-        s += &format!("- {}: {}; repository after one backup: plain {} / encrypted {}; peak RSS of encrypted runs {:.0} MB\n", r.name, r.version, mb(r.sizes.0), mb(r.sizes.1), r.rss);
+        s += &format!(
+            "- {}: {}; repository after one backup: plain {} / encrypted {}; peak RSS of encrypted runs {:.0} MB\n",
+            r.name,
+            r.version,
+            mb(r.sizes.0),
+            mb(r.sizes.1),
+            r.rss
+        );
     }
     s += "\n| engine | step | plain s (rounds) | encrypted s (rounds) | median plain s | median encrypted s | encrypted / plain (≤ 1.10) | median client CPU s plain / encrypted |\n|---|---|---|---|---:|---:|---:|---:|\n";
     for r in results {
