@@ -147,10 +147,11 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// Parses hex of any even length.
 pub(crate) fn unhex_vec(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    let pairs = s.as_bytes().chunks_exact(2);
+    if !pairs.remainder().is_empty() {
         return None;
     }
-    s.as_bytes().chunks(2).map(|p| Some((char::from(p[0]).to_digit(16)? as u8) << 4 | char::from(p[1]).to_digit(16)? as u8)).collect()
+    pairs.map(|p| Some((char::from(p[0]).to_digit(16)? as u8) << 4 | char::from(p[1]).to_digit(16)? as u8)).collect()
 }
 
 #[cfg(test)]
