@@ -91,6 +91,16 @@ fn encrypted_repository_end_to_end() {
     let second = tandem(&[&["backup", "--source", &server.url(&db), "--json"][..], &k1].concat()).ok().json();
     assert_eq!(second["new_bytes"], 0, "{second}");
 
+    // A backup given a key creates a missing repository encrypted, never plain.
+    let fresh = dir.path().join("fresh");
+    tandem(&["backup", "--source", &server.url(&db), "--repo", p(&fresh), "--repo-key-file", p(&key1)]).ok();
+    let root: serde_json::Value = serde_json::from_slice(&std::fs::read(fresh.join("tandem-repo.json")).unwrap()).unwrap();
+    assert_eq!(root["encryption"], "xchacha20poly1305", "{root}");
+    assert!(grep(&fresh, &[MARKER, PASSWORD]).is_empty());
+    tandem(&["backups", "list", "--repo", p(&fresh)]).fails_with(2, "is encrypted");
+    let run = tandem(&["backups", "list", "--repo", p(&fresh), "--repo-key-file", p(&key1), "--repo-key-command", "cat /dev/null"]);
+    assert_eq!(run.code, 2, "one key source at a time: {}", run.stderr);
+
     // Restore with the key from the environment: the data matches.
     let env = [("TANDEM_REPO_KEY".to_string(), "first passphrase of the test".to_string())];
     let target = format!("{db}_restored");
