@@ -59,6 +59,8 @@ pub enum Hint {
     KeepOneBackup,
     /// Bootstrap the replica again (a fresh copy, then streaming from its position).
     Rebootstrap,
+    /// Give the key of the encrypted repository (or the right one).
+    RepositoryKey,
 }
 
 /// An error of tandem: a kind, a message with its context chain already folded in, and what

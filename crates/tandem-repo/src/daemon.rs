@@ -90,7 +90,8 @@ fn lease_name(seq: u64) -> String {
 }
 
 impl Repository {
-    /// Reads `daemon/<name>`; `None` if it does not exist.
+    /// Reads `daemon/<name>` (decrypted in an encrypted repository); `None` if it does not
+    /// exist. Errors: Corrupt naming the object if it fails authentication.
     pub async fn read_daemon_object(&self, name: &str) -> Result<Option<Bytes>> {
         let path = daemon_path(name)?;
         let data = match self.store.get(&path).await {
@@ -98,16 +99,17 @@ impl Repository {
             Err(e) => Err(e),
         };
         match data {
-            Ok(d) => Ok(Some(d)),
+            Ok(d) => self.decode_object(path.as_ref(), d).map(Some),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(store_error(&self.url, format!("reading {path}"), e)),
         }
     }
 
-    /// Writes (replaces) `daemon/<name>`.
+    /// Writes (replaces) `daemon/<name>` (encrypted in an encrypted repository).
     pub async fn write_daemon_object(&self, name: &str, data: Vec<u8>) -> Result<()> {
         let path = daemon_path(name)?;
-        self.store.put(&path, PutPayload::from(data)).await.map(|_| ()).map_err(|e| store_error(&self.url, format!("writing {path}"), e))
+        let stored = self.codec.seal(path.as_ref(), data)?;
+        self.store.put(&path, PutPayload::from(stored)).await.map(|_| ()).map_err(|e| store_error(&self.url, format!("writing {path}"), e))
     }
 
     /// The newest lease record, if any. Errors: Corrupt if it does not parse.
@@ -158,7 +160,8 @@ impl Repository {
             };
             let path = daemon_path(&lease_name(seq))?;
             let json = serde_json::to_vec_pretty(&record).map_err(|e| Error::internal(format!("encoding lease record: {e}")))?;
-            match self.store.put_opts(&path, PutPayload::from(json), PutMode::Create.into()).await {
+            let stored = self.codec.seal(path.as_ref(), json)?;
+            match self.store.put_opts(&path, PutPayload::from(stored), PutMode::Create.into()).await {
                 Ok(_) => {
                     self.forget_leases_before(seq.saturating_sub(LEASE_HISTORY)).await;
                     return Ok(Claim { held: !release, record });

@@ -16,6 +16,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use tandem_error::{Error, Result};
 use tokio::task::JoinHandle;
 
+use crate::crypto::Codec;
 use crate::format::{LockInfo, LockMode};
 use crate::store::store_error;
 
@@ -74,14 +75,15 @@ impl Drop for RepoLock {
 }
 
 /// Takes a lock (see the module doc for the protocol).
-pub(crate) async fn acquire(store: Arc<dyn ObjectStore>, url: String, mode: LockMode, purpose: &str) -> Result<RepoLock> {
+/// In an encrypted repository locks are sealed like every object (`codec`).
+pub(crate) async fn acquire(store: Arc<dyn ObjectStore>, codec: Codec, url: String, mode: LockMode, purpose: &str) -> Result<RepoLock> {
     let now = Utc::now();
     let mut info = LockInfo { mode, purpose: purpose.to_string(), hostname: hostname(), pid: std::process::id(), created: now, expires: expires_from(now) };
     let id = format!("{:032x}", rand::random::<u128>());
     let path = Path::from_iter(["locks".to_string(), format!("{id}.json")]);
-    write_lock(&store, &path, &info).await.map_err(|e| store_error(&url, format!("writing lock {path}"), e))?;
+    write_lock(&store, &codec, &path, &info).await.map_err(|e| store_error(&url, format!("writing lock {path}"), e))?;
 
-    if let Err(e) = check_conflicts(&store, &url, &path, mode, &info).await {
+    if let Err(e) = check_conflicts(&store, &codec, &url, &path, mode, &info).await {
         let _ = store.delete(&path).await;
         return Err(e);
     }
@@ -92,7 +94,7 @@ pub(crate) async fn acquire(store: Arc<dyn ObjectStore>, url: String, mode: Lock
             loop {
                 tokio::time::sleep(LOCK_REFRESH).await;
                 info.expires = expires_from(Utc::now());
-                if let Err(e) = write_lock(&store, &path, &info).await {
+                if let Err(e) = write_lock(&store, &codec, &path, &info).await {
                     tracing::warn!(lock = %path, "could not refresh the repository lock: {e}");
                 }
             }
@@ -103,7 +105,7 @@ pub(crate) async fn acquire(store: Arc<dyn ObjectStore>, url: String, mode: Lock
 }
 
 /// Fails with Conflict if a live lock other than `own` conflicts with `mode`.
-async fn check_conflicts(store: &Arc<dyn ObjectStore>, url: &str, own: &Path, mode: LockMode, me: &LockInfo) -> Result<()> {
+async fn check_conflicts(store: &Arc<dyn ObjectStore>, codec: &Codec, url: &str, own: &Path, mode: LockMode, me: &LockInfo) -> Result<()> {
     let metas: Vec<_> = store.list(Some(&Path::from("locks"))).try_collect().await.map_err(|e| store_error(url, "listing locks/", e))?;
     let now = Utc::now();
     for m in metas {
@@ -119,10 +121,12 @@ async fn check_conflicts(store: &Arc<dyn ObjectStore>, url: &str, own: &Path, mo
             Err(object_store::Error::NotFound { .. }) => continue, // released meanwhile
             Err(e) => return Err(store_error(url, format!("reading lock {}", m.location), e)),
         };
-        let other: LockInfo = match serde_json::from_slice(&data) {
+        let parsed = codec.open(m.location.as_ref(), data).and_then(|d| serde_json::from_slice::<LockInfo>(&d).map_err(|e| e.to_string()));
+        let other: LockInfo = match parsed {
             Ok(l) => l,
             Err(e) => {
-                // Unparsable (e.g. from a newer tandem): honour it until it is old enough.
+                // Unparsable (e.g. from a newer tandem) or failing authentication: honour it
+                // until it is old enough.
                 if m.last_modified + chrono::Duration::from_std(LOCK_TTL).unwrap_or_default() < now {
                     tracing::warn!(lock = %m.location, "ignoring an old unreadable lock: {e}");
                     continue;
@@ -153,9 +157,11 @@ fn is_stale(other: &LockInfo, me: &LockInfo, now: DateTime<Utc>) -> bool {
     other.expires < now || (other.hostname == me.hostname && !std::path::Path::new(&format!("/proc/{}", other.pid)).exists())
 }
 
-async fn write_lock(store: &Arc<dyn ObjectStore>, path: &Path, info: &LockInfo) -> object_store::Result<()> {
-    let json = serde_json::to_vec_pretty(info).map_err(|e| object_store::Error::Generic { store: "lock", source: Box::new(e) })?;
-    store.put(path, PutPayload::from(json)).await.map(|_| ())
+async fn write_lock(store: &Arc<dyn ObjectStore>, codec: &Codec, path: &Path, info: &LockInfo) -> object_store::Result<()> {
+    let generic = |e: Box<dyn std::error::Error + Send + Sync>| object_store::Error::Generic { store: "lock", source: e };
+    let json = serde_json::to_vec_pretty(info).map_err(|e| generic(Box::new(e)))?;
+    let stored = codec.seal(path.as_ref(), json).map_err(|e| generic(Box::new(e)))?;
+    store.put(path, PutPayload::from(stored)).await.map(|_| ())
 }
 
 fn expires_from(t: DateTime<Utc>) -> DateTime<Utc> {

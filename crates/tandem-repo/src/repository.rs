@@ -11,8 +11,10 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload};
 use tandem_error::{Error, Kind, Result};
 
+use crate::crypto::{Codec, DataKey, SCHEME};
 use crate::format::LockMode;
 use crate::format::{BackupId, ChunkRef, Manifest, RepoConfig, FORMAT_VERSION};
+use crate::keys::{self, RepoKey};
 use crate::lock::RepoLock;
 use crate::store::{open_store, store_error, Missing};
 
@@ -31,95 +33,126 @@ pub struct ChunkInfo {
     pub last_modified: DateTime<Utc>,
 }
 
-/// An open repository. Cheap to clone; safe to share between tasks.
+/// An open repository. Cheap to clone; safe to share between tasks. An encrypted one holds
+/// its unwrapped data key (never printed).
 #[derive(Clone)]
 pub struct Repository {
     pub(crate) store: Arc<dyn ObjectStore>,
     pub(crate) url: String,
     config: RepoConfig,
+    pub(crate) codec: Codec,
+    /// The key slot that opened an encrypted repository.
+    key_slot: Option<String>,
 }
 
 impl std::fmt::Debug for Repository {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Repository").field("url", &self.url).field("config", &self.config).finish()
+        f.debug_struct("Repository").field("url", &self.url).field("config", &self.config).field("key_slot", &self.key_slot).finish()
     }
 }
 
 impl Repository {
-    /// Opens an existing repository at `url` (a path, `file://`, `s3://`, `gs://`, `az://`).
-    /// Errors: BadInput if the location is not a repository (or a path is a file); Unsupported for
-    /// a newer format version; Corrupt for an unreadable `tandem-repo.json`; Unreachable when the
-    /// store cannot be reached.
+    /// Opens an existing plain repository at `url` (a path, `file://`, `s3://`, `gs://`,
+    /// `az://`). Errors: BadInput if the location is not a repository (or a path is a file), or
+    /// the repository is encrypted; Unsupported for a newer format version; Corrupt for an
+    /// unreadable `tandem-repo.json`; Unreachable when the store cannot be reached.
     pub async fn open(url: &str) -> Result<Repository> {
-        Self::open_with_options(url, &[]).await
+        Self::open_keyed(url, &[], None).await
     }
 
-    /// Opens the repository at `url`, creating it if the location is empty or missing.
+    /// Opens the plain repository at `url`, creating it if the location is empty or missing.
     /// Errors as [`Repository::open`], and BadInput if the location holds objects but no
     /// `tandem-repo.json` (tandem never writes into a location that is not a repository).
     pub async fn open_or_create(url: &str) -> Result<Repository> {
-        Self::open_or_create_with_options(url, &[]).await
+        Self::open_or_create_keyed(url, &[], None).await
     }
 
     /// [`Repository::open`] with store options: object_store config keys (`aws_endpoint`,
     /// `aws_access_key_id`, `aws_allow_http`, `google_service_account`, `azure_storage_account_name`,
     /// …) that override the environment. Options are refused for local repositories.
     pub async fn open_with_options(url: &str, options: &[(&str, &str)]) -> Result<Repository> {
-        let opened = open_store(url, options, Missing::Fail)?;
-        Self::open_in(opened.store, &opened.display).await
+        Self::open_keyed(url, options, None).await
     }
 
     /// [`Repository::open_or_create`] with store options (see [`Repository::open_with_options`]).
     pub async fn open_or_create_with_options(url: &str, options: &[(&str, &str)]) -> Result<Repository> {
+        Self::open_or_create_keyed(url, options, None).await
+    }
+
+    /// Opens the repository at `url` with store options and, for an encrypted repository, its
+    /// key. The key is checked before anything is read but the root file and the key slots,
+    /// and before anything is written. Errors as [`Repository::open`], and BadInput (naming the
+    /// repository and the key's source) for a wrong key, a missing key of an encrypted
+    /// repository, or a key given for a plain one.
+    pub async fn open_keyed(url: &str, options: &[(&str, &str)], key: Option<&RepoKey>) -> Result<Repository> {
+        let opened = open_store(url, options, Missing::Fail)?;
+        Self::open_in(opened.store, &opened.display, key).await
+    }
+
+    /// [`Repository::open_keyed`], creating the repository if the location is empty or
+    /// missing: encrypted with `key` as its first key if one is given, plain otherwise.
+    pub async fn open_or_create_keyed(url: &str, options: &[(&str, &str)], key: Option<&RepoKey>) -> Result<Repository> {
         let opened = open_store(url, options, Missing::Create)?;
-        Self::open_or_create_in(opened.store, &opened.display).await
+        Self::open_or_create_in(opened.store, &opened.display, key).await
+    }
+
+    /// Creates a repository at `url` (encrypted with `key` as its first key, labelled `label`,
+    /// if one is given). Errors: Conflict if there is a repository already; BadInput if the
+    /// location holds other objects; as [`Repository::open`] otherwise.
+    pub async fn init(url: &str, options: &[(&str, &str)], key: Option<&RepoKey>, label: Option<&str>) -> Result<Repository> {
+        let opened = open_store(url, options, Missing::Create)?;
+        let (store, url) = (opened.store, opened.display);
+        if read_config(&store, &url).await?.is_some() {
+            return Err(Error::conflict(format!("there is a tandem repository at {url} already")));
+        }
+        must_be_empty(&store, &url).await?;
+        match create(&store, &url, key, label).await? {
+            Some(repo) => Ok(repo),
+            None => Err(Error::conflict(format!("there is a tandem repository at {url} already (created meanwhile)"))),
+        }
     }
 
     /// Opens the repository at the root of an already configured `store`; `url` names it in
-    /// messages. Errors as [`Repository::open`].
-    pub async fn open_in(store: Arc<dyn ObjectStore>, url: &str) -> Result<Repository> {
+    /// messages. Errors as [`Repository::open_keyed`].
+    pub async fn open_in(store: Arc<dyn ObjectStore>, url: &str, key: Option<&RepoKey>) -> Result<Repository> {
         match read_config(&store, url).await? {
-            Some(config) => Ok(Repository { store, url: url.to_string(), config }),
+            Some(config) => unlocked(store, url, config, key).await,
             None => Err(Error::bad_input(format!("no tandem repository at {url} ({CONFIG_FILE} is missing)"))),
         }
     }
 
     /// Opens or creates the repository at the root of an already configured `store`.
-    /// Errors as [`Repository::open_or_create`].
-    pub async fn open_or_create_in(store: Arc<dyn ObjectStore>, url: &str) -> Result<Repository> {
+    /// Errors as [`Repository::open_or_create_keyed`].
+    pub async fn open_or_create_in(store: Arc<dyn ObjectStore>, url: &str, key: Option<&RepoKey>) -> Result<Repository> {
         if let Some(config) = read_config(&store, url).await? {
-            return Ok(Repository { store, url: url.to_string(), config });
+            return unlocked(store, url, config, key).await;
         }
-        let first = store.list(None).try_next().await.map_err(|e| store_error(url, "listing objects", e))?;
-        if let Some(meta) = first {
+        if let Err(e) = must_be_empty(&store, url).await {
             // A concurrent creator may have just written the root file.
-            if let Some(config) = read_config(&store, url).await? {
-                return Ok(Repository { store, url: url.to_string(), config });
-            }
-            return Err(Error::bad_input(format!(
-                "{url} is not a tandem repository: it holds other objects (such as {}) and no {CONFIG_FILE}; \
-                 refusing to create a repository there (use an empty location)",
-                meta.location
-            )));
+            return match read_config(&store, url).await? {
+                Some(config) => unlocked(store, url, config, key).await,
+                None => Err(e),
+            };
         }
-        let config = RepoConfig {
-            kind: REPO_KIND.to_string(),
-            version: FORMAT_VERSION,
-            id: format!("{:032x}", rand::random::<u128>()),
-            created: Utc::now(),
-            compression: "zstd".to_string(),
-            encryption: "none".to_string(),
-        };
-        let json = serde_json::to_vec_pretty(&config).map_err(|e| Error::internal(format!("encoding {CONFIG_FILE}: {e}")))?;
-        match store.put_opts(&Path::from(CONFIG_FILE), PutPayload::from(json), PutMode::Create.into()).await {
-            Ok(_) => {
-                tracing::info!(url, id = %config.id, "created repository");
-                Ok(Repository { store, url: url.to_string(), config })
-            }
+        match create(&store, url, key, None).await? {
+            Some(repo) => Ok(repo),
             // Lost a creation race: use the winner's repository.
-            Err(object_store::Error::AlreadyExists { .. }) => Self::open_in(store, url).await,
-            Err(e) => Err(store_error(url, format!("writing {CONFIG_FILE}"), e)),
+            None => Self::open_in(store, url, key).await,
         }
+    }
+
+    /// The same repository opened afresh at `url` (a new store client, e.g. for another tokio
+    /// runtime), with the keys this one holds: no key derivation again. Errors as
+    /// [`Repository::open`], and Conflict if `url` holds another repository.
+    pub async fn reopen(&self, url: &str) -> Result<Repository> {
+        let opened = open_store(url, &[], Missing::Fail)?;
+        let config = read_config(&opened.store, &opened.display)
+            .await?
+            .ok_or_else(|| Error::bad_input(format!("no tandem repository at {} ({CONFIG_FILE} is missing)", opened.display)))?;
+        if config.id != self.config.id {
+            return Err(Error::conflict(format!("{} now holds another repository (id {}, not {})", opened.display, config.id, self.config.id)));
+        }
+        Ok(Repository { store: opened.store, url: opened.display, config, codec: self.codec.clone(), key_slot: self.key_slot.clone() })
     }
 
     /// The URL the repository was opened with (credentials removed).
@@ -129,6 +162,41 @@ impl Repository {
 
     pub fn config(&self) -> &RepoConfig {
         &self.config
+    }
+
+    /// Whether the repository is encrypted.
+    pub fn encrypted(&self) -> bool {
+        matches!(self.codec, Codec::Sealed(_))
+    }
+
+    /// The id of the key slot an encrypted repository was opened with.
+    pub fn key_slot(&self) -> Option<&str> {
+        self.key_slot.as_deref()
+    }
+
+    pub(crate) fn data_key(&self) -> Option<Arc<DataKey>> {
+        match &self.codec {
+            Codec::Sealed(k) => Some(k.clone()),
+            Codec::Plain => None,
+        }
+    }
+
+    /// The id a chunk with content `raw` has in this repository: BLAKE3 of it, keyed with the
+    /// repository's secret id key when encrypted.
+    pub fn chunk_id(&self, raw: &[u8]) -> String {
+        self.codec.chunk_id(raw)
+    }
+
+    /// The bytes this repository stores at `name` (relative to its root) for `content`:
+    /// sealed when encrypted, `content` itself when plain.
+    pub fn encode_object(&self, name: &str, content: Vec<u8>) -> Result<Vec<u8>> {
+        self.codec.seal(name, content)
+    }
+
+    /// The content of `stored` read from `name`. Errors: Corrupt naming the object when a
+    /// sealed object fails authentication.
+    pub fn decode_object(&self, name: &str, stored: Bytes) -> Result<Bytes> {
+        self.codec.open(name, stored).map_err(|e| Error::corrupt(format!("{name} is corrupt: {e}")))
     }
 
     /// Ids of all chunks currently stored (one listing).
@@ -158,25 +226,28 @@ impl Repository {
     /// A chunk in `known` is still compressed, so that `stored` is its compressed length.
     pub async fn put_chunk(&self, raw: Bytes, known: Option<&HashSet<String>>) -> Result<ChunkRef> {
         let raw_len = raw.len() as u64;
-        let (id, compressed) = tokio::task::spawn_blocking(move || {
-            let id = blake3::hash(&raw).to_hex().to_string();
-            zstd::bulk::compress(&raw, ZSTD_LEVEL).map(|c| (id, c))
+        let codec = self.codec.clone();
+        // Compress, then encrypt (compressed ciphertext would not shrink).
+        let (id, stored) = tokio::task::spawn_blocking(move || {
+            let id = codec.chunk_id(&raw);
+            let compressed = zstd::bulk::compress(&raw, ZSTD_LEVEL).map_err(|e| Error::internal(format!("compressing a chunk: {e}")))?;
+            codec.seal(chunk_path(&id).as_ref(), compressed).map(|s| (id, s))
         })
         .await
-        .map_err(|e| Error::internal(format!("compressing a chunk: {e}")))?
-        .map_err(|e| Error::internal(format!("compressing a chunk: {e}")))?;
-        let chunk = ChunkRef { id, raw: raw_len, stored: compressed.len() as u64 };
+        .map_err(|e| Error::internal(format!("compressing a chunk: {e}")))??;
+        let chunk = ChunkRef { id, raw: raw_len, stored: stored.len() as u64 };
         if known.is_some_and(|k| k.contains(&chunk.id)) {
             return Ok(chunk);
         }
         let path = chunk_path(&chunk.id);
-        self.store.put(&path, PutPayload::from(compressed)).await.map_err(|e| store_error(&self.url, format!("writing chunk {}", chunk.id), e))?;
+        self.store.put(&path, PutPayload::from(stored)).await.map_err(|e| store_error(&self.url, format!("writing chunk {}", chunk.id), e))?;
         Ok(chunk)
     }
 
-    /// Reads a chunk, decompresses it and verifies its hash and length.
-    /// Errors: Corrupt naming the chunk (`chunk <id> is missing`, `chunk <id> is corrupt: …`) if it
-    /// is missing, fails to decompress, has another length or hashes differently.
+    /// Reads a chunk, decrypts it (checking its authentication tag) when encrypted, decompresses
+    /// it and verifies its hash and length. Errors: Corrupt naming the chunk (`chunk <id> is
+    /// missing`, `chunk <id> is corrupt: …`) if it is missing, fails authentication or to
+    /// decompress, has another length or hashes differently.
     pub async fn get_chunk(&self, chunk: &ChunkRef) -> Result<Bytes> {
         if !is_chunk_id(&chunk.id) {
             return Err(Error::corrupt(format!("chunk id {:?} is not a valid chunk id", chunk.id)));
@@ -190,8 +261,8 @@ impl Repository {
             Err(object_store::Error::NotFound { .. }) => return Err(Error::corrupt(format!("chunk {} is missing from {}", chunk.id, self.url))),
             Err(e) => return Err(store_error(&self.url, format!("reading chunk {}", chunk.id), e)),
         };
-        let chunk = chunk.clone();
-        tokio::task::spawn_blocking(move || decode_chunk(&chunk, &stored)).await.map_err(|e| Error::internal(format!("decompressing a chunk: {e}")))?
+        let (chunk, codec) = (chunk.clone(), self.codec.clone());
+        tokio::task::spawn_blocking(move || decode_chunk(&codec, &chunk, stored)).await.map_err(|e| Error::internal(format!("decompressing a chunk: {e}")))?
     }
 
     /// Whether a chunk object exists (a HEAD request).
@@ -257,6 +328,7 @@ impl Repository {
             Err(e) => return Err(store_error(&self.url, format!("reading {path}"), e)),
         };
         let corrupt = |e: &dyn std::fmt::Display| Error::corrupt(format!("manifest {path} is corrupt: {e}"));
+        let data = self.codec.open(path.as_ref(), data).map_err(|e| corrupt(&e))?;
         let value: serde_json::Value = serde_json::from_slice(&data).map_err(|e| corrupt(&e))?;
         if let Some(v) = value.get("version").and_then(|v| v.as_u64()) {
             if v > u64::from(FORMAT_VERSION) {
@@ -277,7 +349,8 @@ impl Repository {
     pub async fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
         let path = manifest_path(&manifest.id);
         let json = serde_json::to_vec_pretty(manifest).map_err(|e| Error::internal(format!("encoding manifest of backup {}: {e}", manifest.id)))?;
-        match self.store.put_opts(&path, PutPayload::from(json), PutMode::Create.into()).await {
+        let stored = self.codec.seal(path.as_ref(), json)?;
+        match self.store.put_opts(&path, PutPayload::from(stored), PutMode::Create.into()).await {
             Ok(_) => Ok(()),
             Err(object_store::Error::AlreadyExists { .. }) => Err(Error::conflict(format!("backup {} already exists in {} ({path})", manifest.id, self.url))),
             Err(e) => Err(store_error(&self.url, format!("writing {path}"), e)),
@@ -297,7 +370,7 @@ impl Repository {
     /// Conflict naming the holder (purpose, host, pid, since) if a conflicting live lock exists.
     /// The returned lock refreshes itself in the background until released or dropped.
     pub async fn lock(&self, mode: LockMode, purpose: &str) -> Result<RepoLock> {
-        crate::lock::acquire(self.store.clone(), self.url.clone(), mode, purpose).await
+        crate::lock::acquire(self.store.clone(), self.codec.clone(), self.url.clone(), mode, purpose).await
     }
 }
 
@@ -327,7 +400,7 @@ async fn read_config(store: &Arc<dyn ObjectStore>, url: &str) -> Result<Option<R
     if config.compression != "zstd" {
         return Err(Error::unsupported(format!("repository {url} uses compression {:?}; this tandem knows zstd", config.compression)));
     }
-    if config.encryption != "none" {
+    if config.encryption != "none" && config.encryption != SCHEME {
         return Err(Error::unsupported(format!(
             "repository {url} uses encryption {:?}, which this tandem does not support; upgrade tandem",
             config.encryption
@@ -336,10 +409,95 @@ async fn read_config(store: &Arc<dyn ObjectStore>, url: &str) -> Result<Option<R
     Ok(Some(config))
 }
 
-/// Decompresses and verifies one stored chunk.
-fn decode_chunk(chunk: &ChunkRef, stored: &[u8]) -> Result<Bytes> {
+/// BadInput unless the location holds no object (it is somebody else's data) but key slots
+/// (those of a creator racing this one, or of one that died before its root file).
+async fn must_be_empty(store: &Arc<dyn ObjectStore>, url: &str) -> Result<()> {
+    let mut objects = store.list(None);
+    let other = loop {
+        match objects.try_next().await.map_err(|e| store_error(url, "listing objects", e))? {
+            Some(meta) if meta.location.prefix_matches(&Path::from("keys")) => continue,
+            found => break found,
+        }
+    };
+    match other {
+        None => Ok(()),
+        Some(meta) => Err(Error::bad_input(format!(
+            "{url} is not a tandem repository: it holds other objects (such as {}) and no {CONFIG_FILE}; \
+             refusing to create a repository there (use an empty location)",
+            meta.location
+        ))),
+    }
+}
+
+/// Writes a new repository: for an encrypted one, its first key slot, then the root file
+/// (create-only; a slot without a root file is removed again). `None` if another creator's
+/// root file won.
+async fn create(store: &Arc<dyn ObjectStore>, url: &str, key: Option<&RepoKey>, label: Option<&str>) -> Result<Option<Repository>> {
+    let config = RepoConfig {
+        kind: REPO_KIND.to_string(),
+        version: FORMAT_VERSION,
+        id: format!("{:032x}", rand::random::<u128>()),
+        created: Utc::now(),
+        compression: "zstd".to_string(),
+        encryption: if key.is_some() { SCHEME } else { "none" }.to_string(),
+    };
+    let (codec, slot) = match key {
+        None => (Codec::Plain, None),
+        Some(key) => {
+            let data = DataKey::generate()?;
+            let slot = keys::write_slot(store, url, &config.id, &data, key, label).await?;
+            (Codec::Sealed(Arc::new(data)), Some(slot.id))
+        }
+    };
+    let forget_slot = || async {
+        if let Some(id) = &slot {
+            let _ = store.delete(&Path::from_iter(["keys".to_string(), format!("{id}.json")])).await;
+        }
+    };
+    let json = serde_json::to_vec_pretty(&config).map_err(|e| Error::internal(format!("encoding {CONFIG_FILE}: {e}")))?;
+    match store.put_opts(&Path::from(CONFIG_FILE), PutPayload::from(json), PutMode::Create.into()).await {
+        Ok(_) => {
+            tracing::info!(url, id = %config.id, encryption = %config.encryption, "created repository");
+            Ok(Some(Repository { store: store.clone(), url: url.to_string(), config, codec, key_slot: slot }))
+        }
+        Err(object_store::Error::AlreadyExists { .. }) => {
+            forget_slot().await;
+            Ok(None)
+        }
+        Err(e) => {
+            forget_slot().await;
+            Err(store_error(url, format!("writing {CONFIG_FILE}"), e))
+        }
+    }
+}
+
+/// The repository of `config`, with its data key unwrapped by `key` when it is encrypted.
+async fn unlocked(store: Arc<dyn ObjectStore>, url: &str, config: RepoConfig, key: Option<&RepoKey>) -> Result<Repository> {
+    let (codec, key_slot) = match (config.encryption == SCHEME, key) {
+        (false, None) => (Codec::Plain, None),
+        (false, Some(key)) => {
+            return Err(Error::bad_input(format!(
+                "repository {url} is not encrypted, but a repository key was given ({}); give no key for it, or use an encrypted repository",
+                key.source()
+            )))
+        }
+        (true, None) => {
+            return Err(Error::bad_input(format!("repository {url} is encrypted and no repository key was given")).with_hint(tandem_error::Hint::RepositoryKey))
+        }
+        (true, Some(key)) => {
+            let (data, slot) = keys::unlock(&store, url, &config.id, key).await?;
+            tracing::debug!(url, slot = %slot, "unlocked the repository");
+            (Codec::Sealed(Arc::new(data)), Some(slot))
+        }
+    };
+    Ok(Repository { store, url: url.to_string(), config, codec, key_slot })
+}
+
+/// Decrypts (when sealed), decompresses and verifies one stored chunk.
+fn decode_chunk(codec: &Codec, chunk: &ChunkRef, stored: Bytes) -> Result<Bytes> {
     let corrupt = |what: String| Error::new(Kind::Corrupt, format!("chunk {} is corrupt: {what}", chunk.id));
-    let decoder = zstd::stream::read::Decoder::with_buffer(stored).map_err(|e| corrupt(format!("zstd: {e}")))?;
+    let stored = codec.open(chunk_path(&chunk.id).as_ref(), stored).map_err(corrupt)?;
+    let decoder = zstd::stream::read::Decoder::with_buffer(&stored[..]).map_err(|e| corrupt(format!("zstd: {e}")))?;
     // Read at most one byte more than expected, so a lying length cannot exhaust memory.
     let mut raw = Vec::with_capacity(usize::try_from(chunk.raw.min(64 << 20)).unwrap_or(0));
     decoder.take(chunk.raw.saturating_add(1)).read_to_end(&mut raw).map_err(|e| corrupt(format!("zstd: {e}")))?;
@@ -347,8 +505,8 @@ fn decode_chunk(chunk: &ChunkRef, stored: &[u8]) -> Result<Bytes> {
         let got = if raw.len() as u64 > chunk.raw { "more".to_string() } else { raw.len().to_string() };
         return Err(corrupt(format!("{got} bytes after decompression, expected {}", chunk.raw)));
     }
-    let hash = blake3::hash(&raw).to_hex();
-    if hash.as_str() != chunk.id {
+    let hash = codec.chunk_id(&raw);
+    if hash != chunk.id {
         return Err(corrupt(format!("content hashes to {hash}")));
     }
     Ok(Bytes::from(raw))
@@ -379,16 +537,18 @@ mod tests {
         let id = blake3::hash(&raw).to_hex().to_string();
         let stored = zstd::bulk::compress(&raw, 3).unwrap_or_default();
         let good = ChunkRef { id: id.clone(), raw: raw.len() as u64, stored: stored.len() as u64 };
-        assert_eq!(decode_chunk(&good, &stored).ok().as_deref(), Some(&raw[..]));
+        let stored = Bytes::from(stored);
+        let decode = |c: &ChunkRef, s: &Bytes| decode_chunk(&Codec::Plain, c, s.clone());
+        assert_eq!(decode(&good, &stored).ok().as_deref(), Some(&raw[..]));
         let short = ChunkRef { raw: 10, ..good.clone() };
-        assert!(decode_chunk(&short, &stored).is_err_and(|e| e.kind() == Kind::Corrupt && e.to_string().contains(&id)));
+        assert!(decode(&short, &stored).is_err_and(|e| e.kind() == Kind::Corrupt && e.to_string().contains(&id)));
         let long = ChunkRef { raw: 10_000, ..good.clone() };
-        assert!(decode_chunk(&long, &stored).is_err());
+        assert!(decode(&long, &stored).is_err());
         let other = ChunkRef { id: "0".repeat(64), ..good.clone() };
-        assert!(decode_chunk(&other, &stored).is_err_and(|e| e.to_string().contains("hashes to")));
-        let mut trailing = stored.clone();
+        assert!(decode(&other, &stored).is_err_and(|e| e.to_string().contains("hashes to")));
+        let mut trailing = stored.to_vec();
         trailing.extend_from_slice(b"garbage");
-        assert!(decode_chunk(&good, &trailing).is_err());
+        assert!(decode(&good, &Bytes::from(trailing)).is_err());
     }
 
     #[test]

@@ -14,48 +14,12 @@ fn target() -> Target {
     let root = dir.path().join("repo");
     std::fs::create_dir(&root).expect("mkdir");
     let raw = Arc::new(LocalFileSystem::new_with_prefix(&root).expect("raw store"));
-    Target { url: root.display().to_string(), options: vec![], raw, _dir: Some(dir) }
+    Target { url: root.display().to_string(), options: vec![], raw, _dir: Some(dir), key: None }
 }
 
-#[tokio::test]
-async fn local_round_trip() {
-    common::round_trip(&target()).await;
-}
-
-#[tokio::test]
-async fn local_refuses_non_repository() {
-    common::refuses_non_repository(&target()).await;
-}
-
-#[tokio::test]
-async fn local_refuses_newer_version() {
-    common::refuses_newer_version(&target()).await;
-}
-
-#[tokio::test]
-async fn local_corrupt_config() {
-    common::corrupt_config(&target()).await;
-}
-
-#[tokio::test]
-async fn local_corrupt_and_missing_chunks() {
-    common::corrupt_and_missing_chunks(&target()).await;
-}
-
-#[tokio::test]
-async fn local_truncated_manifest() {
-    common::truncated_manifest(&target()).await;
-}
-
-#[tokio::test]
-async fn local_ignores_invalid_backup_names() {
-    common::ignores_invalid_backup_names(&target()).await;
-}
-
-#[tokio::test]
-async fn local_locks() {
-    common::locks(&target()).await;
-}
+suite!(plain, target());
+suite!(encrypted, target().encrypted());
+encrypted_suite!(keys, target());
 
 #[tokio::test]
 async fn creates_missing_directory_and_accepts_file_urls() {

@@ -12,48 +12,12 @@ use tandem_repo::Repository;
 fn target(name: &str) -> Target {
     let s = server();
     let prefix = format!("{name}-{:08x}/repo", rand::random::<u32>());
-    Target { url: format!("s3://{BUCKET}/{prefix}"), options: s.options(), raw: s.raw(&prefix), _dir: None }
+    Target { url: format!("s3://{BUCKET}/{prefix}"), options: s.options(), raw: s.raw(&prefix), _dir: None, key: None }
 }
 
-#[tokio::test]
-async fn s3_round_trip() {
-    common::round_trip(&target("round-trip")).await;
-}
-
-#[tokio::test]
-async fn s3_refuses_non_repository() {
-    common::refuses_non_repository(&target("non-repo")).await;
-}
-
-#[tokio::test]
-async fn s3_refuses_newer_version() {
-    common::refuses_newer_version(&target("newer")).await;
-}
-
-#[tokio::test]
-async fn s3_corrupt_config() {
-    common::corrupt_config(&target("corrupt-config")).await;
-}
-
-#[tokio::test]
-async fn s3_corrupt_and_missing_chunks() {
-    common::corrupt_and_missing_chunks(&target("chunks")).await;
-}
-
-#[tokio::test]
-async fn s3_truncated_manifest() {
-    common::truncated_manifest(&target("manifest")).await;
-}
-
-#[tokio::test]
-async fn s3_ignores_invalid_backup_names() {
-    common::ignores_invalid_backup_names(&target("names")).await;
-}
-
-#[tokio::test]
-async fn s3_locks() {
-    common::locks(&target("locks")).await;
-}
+suite!(plain, target("plain"));
+suite!(encrypted, target("encrypted").encrypted());
+encrypted_suite!(keys, target("keys"));
 
 #[tokio::test]
 async fn s3_prefix_is_respected() {

@@ -20,8 +20,12 @@ async fn s3_configured_from_environment() {
         std::env::set_var(k, v);
     }
     let prefix = format!("env-{:08x}/nested/repo", rand::random::<u32>());
-    let t = Target { url: format!("s3://{BUCKET}/{prefix}"), options: vec![], raw: s.raw(&prefix), _dir: None };
+    let t = Target { url: format!("s3://{BUCKET}/{prefix}"), options: vec![], raw: s.raw(&prefix), _dir: None, key: None };
     common::round_trip(&t).await;
     common::locks(&t).await;
     assert!(s.root.join(BUCKET).join(&prefix).join("tandem-repo.json").is_file());
+    let prefix = format!("env-{:08x}/encrypted", rand::random::<u32>());
+    let t = Target { url: format!("s3://{BUCKET}/{prefix}"), options: vec![], raw: s.raw(&prefix), _dir: None, key: Some(common::test_key()) };
+    common::round_trip(&t).await;
+    common::locks(&t).await;
 }

@@ -15,6 +15,10 @@ use std::time::{Duration, Instant};
 
 use tandem_testkit::{tandem_bin, Flavor, Server};
 
+/// `--encryption`: plain against encrypted repositories instead of tandem against the dump tools.
+#[path = "bench/encryption.rs"]
+mod encryption;
+
 // ---------------------------------------------------------------------------------------------
 // Options
 
@@ -25,23 +29,25 @@ struct Opts {
     timeout: Duration,
     parallel: Option<u16>,
     top: bool,
+    encryption: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench [--rows N] [--only mariadb|postgres] [--workdir DIR] [--timeout SECS] [--parallel N] [--top]\n\
+        "usage: bench [--rows N] [--only mariadb|postgres] [--workdir DIR] [--timeout SECS] [--parallel N] [--top] [--encryption]\n\
          \n  --rows N        total rows generated per server (default 5000000)\
          \n  --only ENGINE   run only one engine\
          \n  --workdir DIR   where repositories and dumps go (default: a temp dir, removed at the end)\
          \n  --timeout SECS  kill any single measured command after this long (default 7200)\
          \n  --parallel N    pass --parallel N to `tandem backup` (default: tandem's default)\
-         \n  --top           write `top -b -n1` snapshots every 5 s during each run to <workdir>/top.log"
+         \n  --top           write `top -b -n1` snapshots every 5 s during each run to <workdir>/top.log\
+         \n  --encryption    measure tandem into a plain against an encrypted repository (bench/encryption.sh)"
     );
     std::process::exit(2)
 }
 
 fn parse_opts() -> Opts {
-    let mut o = Opts { rows: 5_000_000, only: None, workdir: None, timeout: Duration::from_secs(7200), parallel: None, top: false };
+    let mut o = Opts { rows: 5_000_000, only: None, workdir: None, timeout: Duration::from_secs(7200), parallel: None, top: false, encryption: false };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().unwrap_or_else(|| usage());
@@ -58,6 +64,7 @@ fn parse_opts() -> Opts {
             "--timeout" => o.timeout = Duration::from_secs(val().parse().unwrap_or_else(|_| usage())),
             "--parallel" => o.parallel = Some(val().parse().unwrap_or_else(|_| usage())),
             "--top" => o.top = true,
+            "--encryption" => o.encryption = true,
             "-h" | "--help" => usage(),
             _ => usage(),
         }
@@ -1011,6 +1018,13 @@ fn main() {
     };
     log(format!("tandem binary {}, work dir {}", tandem_bin().display(), work.display()));
     let mut runner = Runner { work: work.clone(), timeout: opts.timeout, top: opts.top, n: 0 };
+    if opts.encryption {
+        if !encryption::run(&opts, &shape, &mut runner) {
+            eprintln!("bench: some runs failed or a restored copy did not match (see above)");
+            std::process::exit(1);
+        }
+        return;
+    }
     let mut results = Vec::new();
     for flavor in [Flavor::MariaDb, Flavor::Postgres] {
         if opts.only.is_some_and(|o| o != flavor) {

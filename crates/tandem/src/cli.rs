@@ -20,6 +20,17 @@ pub struct Cli {
     #[arg(long, global = true, env = "TANDEM_REPO", value_name = "REPO")]
     pub repo: Option<String>,
 
+    /// Read the key of an encrypted repository from FILE (less one trailing newline).
+    /// Default: the variable TANDEM_REPO_KEY, then the config's `repo-key-file` or
+    /// `repo-key-command`.
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "repo_key_command")]
+    pub repo_key_file: Option<PathBuf>,
+
+    /// Run CMD with `sh -c` and use its output (less one trailing newline) as the key of an
+    /// encrypted repository, e.g. `pass show tandem` or a secret manager's CLI.
+    #[arg(long, global = true, value_name = "CMD")]
+    pub repo_key_command: Option<String>,
+
     /// Print results as JSON on stdout (no progress bars).
     #[arg(long, global = true)]
     pub json: bool,
@@ -42,6 +53,9 @@ Examples:
   tandem --config tandem.toml backup primary
   tandem --config tandem.toml restore dr --standby      # Airflow: a passive DR site
   tandem --config tandem.toml promote dr --interrupted rerun
+  tandem repo init --repo s3://dr-bucket/tandem --encrypt --repo-key-file /etc/tandem/key
+  tandem backup --source mysql://hive:pw@db-us/metastore --repo s3://dr-bucket/tandem \\
+      --repo-key-command 'pass show tandem/repo'
 
 Exit codes: 0 ok, 2 bad input, 3 unreachable, 4 corrupt data, 5 conflict, 6 unsupported,
 10 internal error.";
@@ -372,13 +386,67 @@ pub struct PruneArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum RepoCommand {
+    /// Create a repository: plain, or with --encrypt encrypted with the repository key
+    /// (TANDEM_REPO_KEY, --repo-key-file or --repo-key-command) as its first key. (`backup`
+    /// creates a missing repository too: encrypted if a key is given.)
+    #[command(after_help = ENCRYPTION_HELP)]
+    Init {
+        /// Encrypt everything tandem writes there (needs a repository key).
+        #[arg(long)]
+        encrypt: bool,
+        /// Label of the first key, shown by `repo key list`.
+        #[arg(long, value_name = "TEXT", requires = "encrypt")]
+        label: Option<String>,
+    },
     /// Check that every manifest parses and every chunk it references exists.
     Check {
-        /// Also read every chunk and verify its hash.
+        /// Also read every chunk and verify its hash (and, encrypted, its authentication tag).
         #[arg(long)]
         read_data: bool,
     },
+    /// The keys of an encrypted repository: each opens it; the data is not re-encrypted.
+    #[command(subcommand, after_help = ENCRYPTION_HELP)]
+    Key(KeyCommand),
 }
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// List the keys (id, when and where added, label); `*` marks the one given.
+    List,
+    /// Add a key: the repository is opened with the current key, the new one comes from
+    /// --new-key-file or --new-key-command.
+    Add {
+        /// File holding the new key (less one trailing newline).
+        #[arg(long, value_name = "FILE", required_unless_present = "new_key_command", conflicts_with = "new_key_command")]
+        new_key_file: Option<PathBuf>,
+        /// Command (`sh -c`) printing the new key.
+        #[arg(long, value_name = "CMD")]
+        new_key_command: Option<String>,
+        /// Label shown by `repo key list`.
+        #[arg(long, value_name = "TEXT")]
+        label: Option<String>,
+    },
+    /// Remove a key by its id. Refused for the last key and for the key given to open the
+    /// repository (open it with another key to remove that one).
+    Remove {
+        /// Key id, as `repo key list` shows it.
+        id: String,
+    },
+}
+
+const ENCRYPTION_HELP: &str = "\
+An encrypted repository seals chunks, manifests, locks and the daemon's records with
+XChaCha20-Poly1305 under a random data key; chunk names are keyed hashes. Only tandem-repo.json
+and the key slots (keys/<id>.json: the data key wrapped by an Argon2id-derived key per
+passphrase) are plain text. Every command needs one of its keys: --repo-key-file FILE,
+--repo-key-command CMD, TANDEM_REPO_KEY, or `repo-key-file` / `repo-key-command` in tandem.toml.
+A lost key cannot be recovered: add a second one and keep it elsewhere.
+
+Examples:
+  TANDEM_REPO_KEY=\"$(cat key)\" tandem repo init --repo s3://dr-bucket/tandem --encrypt
+  tandem repo key add --repo s3://dr-bucket/tandem --repo-key-file key --new-key-file key2 --label vault
+  tandem repo key list --repo s3://dr-bucket/tandem --repo-key-file key2
+  tandem repo key remove 3f2a9c0b1d2e4f56 --repo s3://dr-bucket/tandem --repo-key-file key2";
 
 #[cfg(test)]
 mod tests {

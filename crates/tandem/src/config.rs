@@ -2,6 +2,7 @@
 //!
 //! ```toml
 //! repo = "s3://dr-bucket/tandem"
+//! repo-key-file = "/etc/tandem/repo-key"          # an encrypted repository's key (or repo-key-command)
 //!
 //! [sites.primary]
 //! db = "mysql://hive:${HMS_PASSWORD}@metastore-us:3306/metastore"
@@ -52,6 +53,12 @@ use crate::serve::Schedule;
 pub struct Config {
     /// Repository URL or path.
     pub repo: Option<String>,
+    /// File holding the key of an encrypted repository (see [`crate::repokey`]).
+    #[serde(rename = "repo-key-file")]
+    pub repo_key_file: Option<String>,
+    /// Command printing the key of an encrypted repository (see [`crate::repokey`]).
+    #[serde(rename = "repo-key-command")]
+    pub repo_key_command: Option<String>,
     #[serde(default)]
     pub sites: BTreeMap<String, Site>,
     /// `tandem serve` settings.
@@ -195,6 +202,12 @@ impl Config {
         })?;
         if let Some(repo) = &config.repo {
             config.repo = Some(expand_env(repo).map_err(|e| e.context("repo"))?);
+        }
+        if let Some(file) = &config.repo_key_file {
+            config.repo_key_file = Some(expand_env(file).map_err(|e| e.context("repo-key-file"))?);
+        }
+        if config.repo_key_file.is_some() && config.repo_key_command.is_some() {
+            return Err(Error::bad_input("give repo-key-file or repo-key-command, not both"));
         }
         let names: Vec<String> = config.sites.keys().cloned().collect();
         for (name, site) in config.sites.iter_mut() {
@@ -386,6 +399,18 @@ mod tests {
         assert!(e.to_string().contains("sites.dr.map-location") && e.to_string().contains("no '='"), "{e}");
         let e = Config::parse("[sites.dr]\ndb = \"mysql://h/db\"\nmap-location = \"gs://a/=gs://b/\"\n").unwrap_err();
         assert!(e.to_string().starts_with("line 3"), "{e}");
+    }
+
+    #[test]
+    fn repository_key_sources() {
+        std::env::set_var("TANDEM_TEST_KEYDIR", "/etc/k");
+        let c = Config::parse("repo = \"/r\"\nrepo-key-file = \"${TANDEM_TEST_KEYDIR}/key\"\n").unwrap();
+        assert_eq!(c.repo_key_file.as_deref(), Some("/etc/k/key"));
+        let c = Config::parse("repo-key-command = \"pass show tandem\"\n").unwrap();
+        assert_eq!(c.repo_key_command.as_deref(), Some("pass show tandem"));
+        let e = Config::parse("repo-key-file = \"/k\"\nrepo-key-command = \"x\"\n").unwrap_err().to_string();
+        assert_eq!(e, "give repo-key-file or repo-key-command, not both");
+        assert!(Config::parse("repo-key = \"x\"\n").unwrap_err().to_string().starts_with("line 1"), "no key in the file itself");
     }
 
     #[test]

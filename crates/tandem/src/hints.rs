@@ -13,6 +13,7 @@ pub fn for_command(e: &Error) -> String {
         Hint::PromoteAnyway => "use --force to promote it anyway",
         Hint::KeepOneBackup => "give --keep-last 1 or more",
         Hint::Rebootstrap => "run `tandem replicate SITE --rebootstrap` to copy it afresh and stream from there",
+        Hint::RepositoryKey => "give the repository's key with TANDEM_REPO_KEY, --repo-key-file FILE or --repo-key-command CMD",
         _ => "",
     });
     join(e, hint)
@@ -29,6 +30,7 @@ pub fn for_daemon(e: &Error) -> String {
         Hint::PromoteAnyway => "promote the site by hand with `tandem promote --force`",
         Hint::KeepOneBackup => "set `retention.keep-last` to 1 or more",
         Hint::Rebootstrap => "run `tandem replicate SITE --rebootstrap` by hand",
+        Hint::RepositoryKey => "set the repository's key with `repo-key-file` or `repo-key-command` in the config (or TANDEM_REPO_KEY)",
         _ => "",
     });
     join(e, hint)

@@ -10,6 +10,7 @@ mod jobs;
 mod output;
 mod progress;
 mod registry;
+mod repokey;
 mod serve;
 
 use clap::Parser;

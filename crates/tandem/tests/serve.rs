@@ -495,3 +495,42 @@ fn a_daemon_that_loses_its_lease_stops_running_jobs_and_alerts() {
     assert_eq!(daemon.metric("tandem_lease_held", ""), Some(0.0));
     assert!(hook.events().iter().any(|e| e["event"] == "lease_lost"), "{:?}", hook.events());
 }
+
+#[test]
+fn a_daemon_on_an_encrypted_repository_reads_its_key_from_the_config_and_seals_its_records() {
+    let my = Server::shared(Flavor::MariaDb);
+    let primary = pair_db(my, 300);
+    let dr = my.create_database("serve_enc_dr");
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let key = dir.path().join("repo-key");
+    std::fs::write(&key, "daemon passphrase\n").unwrap();
+    tandem(&["repo", "init", "--encrypt", "--repo", p(&repo), "--repo-key-file", p(&key)]).ok();
+    let body = format!(
+        "repo = \"{}\"\n[sites.primary]\ndb = \"{}\"\nbackup = \"*/2 * * * * *\"\n[sites.dr]\ndb = \"{}\"\nsource = \"primary\"\nrefresh = \"*/3 * * * * *\"\n",
+        p(&repo),
+        my.url(&primary),
+        my.url(&dr)
+    );
+    // Without the key the daemon does not start, and says how to give it.
+    let cfg = write_config(dir.path(), &body);
+    tandem(&["--config", p(&cfg), "serve", "--listen", "127.0.0.1:0"]).fails_with(2, "is encrypted and no repository key was given");
+    let cfg = write_config(dir.path(), &format!("repo-key-file = \"{}\"\n{body}", p(&key)));
+    let daemon = Daemon::start(&cfg, &dir.path().join("daemon.log"));
+    daemon.wait_for("a backup and a refresh", Duration::from_secs(90), |_| {
+        !daemon.job("primary", "backup")["last_success"].is_null() && !daemon.job("dr", "refresh")["last_success"].is_null()
+    });
+    drop(daemon);
+    assert_eq!(pair_state(my, &dr).0, 300, "the standby was refreshed from the encrypted repository");
+    // The job history and the lease are there, sealed: no field name of theirs is readable.
+    for (dir, needle) in [("daemon/jobs", "runs_total"), ("daemon/lease", "holder")] {
+        let files: Vec<_> = std::fs::read_dir(repo.join(dir)).unwrap().map(|e| e.unwrap().path()).collect();
+        assert!(!files.is_empty(), "{dir} is empty");
+        for f in files {
+            let data = std::fs::read(&f).unwrap();
+            assert!(data.starts_with(b"TDE\x01") && !data.windows(needle.len()).any(|w| w == needle.as_bytes()), "{} is not sealed", f.display());
+        }
+    }
+    let list = tandem(&["backups", "list", "--repo", p(&repo), "--repo-key-file", p(&key), "--json"]).ok().json();
+    assert!(!list.as_array().unwrap().is_empty());
+}

@@ -2,7 +2,90 @@
 //! in-process S3 server itself.
 #![allow(dead_code)]
 
+pub mod encrypted;
 pub mod s3server;
+
+/// The conformance suite as tests of a module `$name`, each on a fresh `$target` (an
+/// expression making a [`Target`]): run once plain and once encrypted per backend.
+#[macro_export]
+macro_rules! suite {
+    ($name:ident, $target:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test]
+            async fn round_trip() {
+                common::round_trip(&$target).await;
+            }
+            #[tokio::test]
+            async fn refuses_non_repository() {
+                common::refuses_non_repository(&$target).await;
+            }
+            #[tokio::test]
+            async fn refuses_newer_version() {
+                common::refuses_newer_version(&$target).await;
+            }
+            #[tokio::test]
+            async fn corrupt_config() {
+                common::corrupt_config(&$target).await;
+            }
+            #[tokio::test]
+            async fn corrupt_and_missing_chunks() {
+                common::corrupt_and_missing_chunks(&$target).await;
+            }
+            #[tokio::test]
+            async fn truncated_manifest() {
+                common::truncated_manifest(&$target).await;
+            }
+            #[tokio::test]
+            async fn ignores_invalid_backup_names() {
+                common::ignores_invalid_backup_names(&$target).await;
+            }
+            #[tokio::test]
+            async fn locks() {
+                common::locks(&$target).await;
+            }
+            #[tokio::test]
+            async fn daemon_objects() {
+                common::daemon_objects(&$target).await;
+            }
+        }
+    };
+}
+
+/// The tests only encrypted repositories have, as tests of a module `$name`; `$target` makes a
+/// fresh plain [`Target`] each time it is evaluated (see [`encrypted`]).
+#[macro_export]
+macro_rules! encrypted_suite {
+    ($name:ident, $target:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test]
+            async fn wrong_and_missing_key() {
+                common::encrypted::wrong_and_missing_key(|| $target).await;
+            }
+            #[tokio::test]
+            async fn keys_added_and_removed() {
+                common::encrypted::keys_added_and_removed(|| $target).await;
+            }
+            #[tokio::test]
+            async fn flipped_bytes_are_corruption() {
+                common::encrypted::flipped_bytes_are_corruption(|| $target).await;
+            }
+            #[tokio::test]
+            async fn nothing_readable_in_the_store() {
+                common::encrypted::nothing_readable_in_the_store(|| $target).await;
+            }
+            #[tokio::test]
+            async fn plain_repository_stays_plain() {
+                common::encrypted::plain_repository_stays_plain(|| $target).await;
+            }
+            #[tokio::test]
+            async fn init_and_concurrent_creators() {
+                common::encrypted::init_and_concurrent_creators(|| $target).await;
+            }
+        }
+    };
+}
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -22,23 +105,45 @@ pub struct Target {
     /// The store rooted at the repository location (bypassing tandem-repo).
     pub raw: Arc<dyn ObjectStore>,
     pub _dir: Option<tempfile::TempDir>,
+    /// The key of an encrypted repository (`None`: plain).
+    pub key: Option<RepoKey>,
+}
+
+/// The key the encrypted instances of the suite use.
+pub fn test_key() -> RepoKey {
+    RepoKey::new("correct horse battery staple", "the test key").expect("key")
 }
 
 impl Target {
-    fn opts(&self) -> Vec<(&str, &str)> {
+    /// The same location, encrypted with [`test_key`].
+    pub fn encrypted(mut self) -> Target {
+        self.key = Some(test_key());
+        self
+    }
+    pub fn opts(&self) -> Vec<(&str, &str)> {
         self.options.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
     }
     pub async fn create(&self) -> Repository {
-        match Repository::open_or_create_with_options(&self.url, &self.opts()).await {
+        match self.open_or_create().await {
             Ok(r) => r,
             Err(e) => panic!("creating {}: {e}", self.url),
         }
     }
     pub async fn open(&self) -> Result<Repository> {
-        Repository::open_with_options(&self.url, &self.opts()).await
+        Repository::open_keyed(&self.url, &self.opts(), self.key.as_ref()).await
     }
     pub async fn open_or_create(&self) -> Result<Repository> {
-        Repository::open_or_create_with_options(&self.url, &self.opts()).await
+        Repository::open_or_create_keyed(&self.url, &self.opts(), self.key.as_ref()).await
+    }
+    /// Writes `content` at `path` as tandem stores it (sealed in an encrypted repository).
+    pub async fn put_object(&self, repo: &Repository, path: &str, content: impl Into<Vec<u8>>) {
+        self.put_raw(path, repo.encode_object(path, content.into()).expect("encode")).await;
+    }
+    /// Every object name under the location, sorted.
+    pub async fn all_raw(&self) -> Vec<String> {
+        let mut v = self.list_raw("").await;
+        v.sort();
+        v
     }
     pub async fn put_raw(&self, path: &str, data: impl Into<Bytes>) {
         self.raw.put(&Path::from(path), PutPayload::from(data.into())).await.expect("raw put");
@@ -86,7 +191,7 @@ pub fn manifest(id: &str) -> Manifest {
     }
 }
 
-fn rows(n: usize, salt: &str) -> Bytes {
+pub fn rows(n: usize, salt: &str) -> Bytes {
     let mut v = Vec::new();
     for i in 0..n {
         v.extend_from_slice(format!("{i}\tname-{salt}-{i}\t\\N\n").as_bytes());
@@ -106,7 +211,10 @@ pub async fn round_trip(t: &Target) {
     // Chunks.
     let raw = rows(5000, "a");
     let c = repo.put_chunk(raw.clone(), None).await.expect("put");
-    assert_eq!(c.id, blake3::hash(&raw).to_hex().as_str());
+    assert_eq!(c.id, repo.chunk_id(&raw));
+    // Plain: the BLAKE3 of the content; encrypted: keyed, so the name tells nothing about it.
+    assert_eq!(c.id == blake3::hash(&raw).to_hex().as_str(), !repo.encrypted());
+    assert_eq!(repo.encrypted(), t.key.is_some());
     assert_eq!(c.raw, raw.len() as u64);
     assert!(c.stored < c.raw);
     assert_eq!(t.list_raw("chunks").await, vec![format!("chunks/{}/{}", &c.id[..2], c.id)]);
@@ -118,7 +226,7 @@ pub async fn round_trip(t: &Target) {
     assert_eq!(ids, HashSet::from([c.id.clone()]));
     // Dedup: a chunk in `known` is not uploaded.
     let raw2 = rows(10, "b");
-    let id2 = blake3::hash(&raw2).to_hex().to_string();
+    let id2 = repo.chunk_id(&raw2);
     let c2 = repo.put_chunk(raw2.clone(), Some(&HashSet::from([id2.clone()]))).await.expect("dedup put");
     assert_eq!(c2.id, id2);
     assert!(!repo.has_chunk(&id2).await.expect("has"));
@@ -193,7 +301,7 @@ pub async fn refuses_newer_version(t: &Target) {
     // A newer manifest is refused, not misread.
     let mut m = serde_json::to_value(manifest("20261123T171900Z-3f2a")).expect("json");
     m["version"] = 7.into();
-    t.put_raw("backups/20261123T171900Z-3f2a.json", serde_json::to_vec(&m).expect("json")).await;
+    t.put_object(&repo, "backups/20261123T171900Z-3f2a.json", serde_json::to_vec(&m).expect("json")).await;
     t.put_raw("tandem-repo.json", serde_json::to_vec(repo.config()).expect("json")).await;
     let e = repo.read_manifest(&"20261123T171900Z-3f2a".parse().expect("id")).await.expect_err("newer");
     assert_eq!(e.kind(), Kind::Unsupported, "{e}");
@@ -223,11 +331,11 @@ pub async fn corrupt_and_missing_chunks(t: &Target) {
     assert_eq!(e.kind(), Kind::Corrupt, "{e}");
     assert!(e.to_string().starts_with(&format!("chunk {} is corrupt: ", c.id)), "{e}");
     // Garbage that is not zstd at all.
-    t.put_raw(&path, "hello").await;
+    t.put_object(&repo, &path, "hello").await;
     let e = repo.get_chunk(&c).await.expect_err("not zstd");
     assert!(e.kind() == Kind::Corrupt && e.to_string().contains(&c.id), "{e}");
     // Valid zstd of other content.
-    t.put_raw(&path, zstd::bulk::compress(&rows(3000, "d"), 3).expect("zstd")).await;
+    t.put_object(&repo, &path, zstd::bulk::compress(&rows(3000, "d"), 3).expect("zstd")).await;
     let e = repo.get_chunk(&c).await.expect_err("other content");
     assert!(e.kind() == Kind::Corrupt && e.to_string().contains(&c.id), "{e}");
     // Missing.
@@ -251,10 +359,10 @@ pub async fn truncated_manifest(t: &Target) {
     assert_eq!(e.kind(), Kind::Corrupt, "{e}");
     assert!(e.to_string().starts_with(&format!("manifest backups/{id}.json is corrupt: ")), "{e}");
     // Valid JSON of the wrong shape, and a manifest holding another id.
-    t.put_raw(&path, "{\"version\": 1, \"id\": 5}").await;
+    t.put_object(&repo, &path, "{\"version\": 1, \"id\": 5}").await;
     let e = repo.read_manifest(&id.parse().expect("id")).await.expect_err("shape");
     assert_eq!(e.kind(), Kind::Corrupt, "{e}");
-    t.put_raw(&path, serde_json::to_vec(&manifest("20200101T000000Z-0000")).expect("json")).await;
+    t.put_object(&repo, &path, serde_json::to_vec(&manifest("20200101T000000Z-0000")).expect("json")).await;
     let e = repo.read_manifest(&id.parse().expect("id")).await.expect_err("other id");
     assert_eq!(e.kind(), Kind::Corrupt, "{e}");
 }
@@ -310,15 +418,30 @@ pub async fn locks(t: &Target) {
         created: now - Duration::hours(1),
         expires: now - Duration::minutes(5),
     };
-    t.put_raw("locks/expired.json", serde_json::to_vec(&expired).expect("json")).await;
+    t.put_object(&repo, "locks/expired.json", serde_json::to_vec(&expired).expect("json")).await;
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname").trim().to_string();
     let dead = LockInfo { hostname: host, pid: 4_000_000_000, expires: now + Duration::minutes(5), ..expired.clone() };
-    t.put_raw("locks/dead.json", serde_json::to_vec(&dead).expect("json")).await;
+    t.put_object(&repo, "locks/dead.json", serde_json::to_vec(&dead).expect("json")).await;
     let l = repo.lock(LockMode::Exclusive, "prune").await.expect("stale locks ignored");
     l.release().await.expect("release");
     // A live lock of another host is honoured.
     let live = LockInfo { hostname: "other-host".into(), pid: 77, expires: now + Duration::minutes(5), ..expired };
-    t.put_raw("locks/live.json", serde_json::to_vec(&live).expect("json")).await;
+    t.put_object(&repo, "locks/live.json", serde_json::to_vec(&live).expect("json")).await;
     let e = repo.lock(LockMode::Shared, "backup").await.expect_err("live");
     assert!(e.to_string().contains("locked by prune (host other-host, pid 77, since "), "{e}");
+}
+
+pub async fn daemon_objects(t: &Target) {
+    let repo = t.create().await;
+    assert_eq!(repo.read_daemon_object("jobs/p.backup.json").await.expect("read"), None);
+    repo.write_daemon_object("jobs/p.backup.json", b"{\"runs_total\": 3}".to_vec()).await.expect("write");
+    let again = t.open().await.expect("open");
+    assert_eq!(again.read_daemon_object("jobs/p.backup.json").await.expect("read").as_deref(), Some(&b"{\"runs_total\": 3}"[..]));
+    let stored = t.get_raw("daemon/jobs/p.backup.json").await;
+    assert_eq!(stored.windows(10).any(|w| w == b"runs_total"), t.key.is_none(), "encrypted iff the repository is");
+    let claim = repo.claim_lease("d1", std::time::Duration::from_secs(60)).await.expect("claim");
+    assert!(claim.held);
+    assert_eq!(again.current_lease().await.expect("lease").expect("some").holder, "d1");
+    let stored = t.get_raw("daemon/lease/00000000000000000001.json").await;
+    assert_eq!(stored.windows(6).any(|w| w == b"holder"), t.key.is_none());
 }

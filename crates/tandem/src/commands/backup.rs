@@ -2,7 +2,6 @@
 
 use serde_json::json;
 use tandem_error::Result;
-use tandem_repo::Repository;
 
 use super::Ctx;
 use crate::cli::BackupArgs;
@@ -14,7 +13,7 @@ pub async fn run(ctx: &Ctx, args: BackupArgs) -> Result<i32> {
     let url = ctx.db_url(args.site.as_deref(), args.source.as_deref(), "--source")?;
     let site_system = args.site.as_deref().and_then(|s| ctx.config.sites.get(s)).and_then(|s| s.system.clone());
     let system = jobs::system_choice(args.system.or(site_system).as_deref());
-    let repo = Repository::open_or_create(ctx.repo_url()?).await?;
+    let repo = ctx.open_or_create_repo().await?;
     let site = args.site.unwrap_or_default();
     let report = jobs::backup(&url, system, &site, args.parallel as usize, repo.clone(), ctx.progress.clone()).await?;
     // The backup is committed: a retention that cannot run now (a restore holds the repository)

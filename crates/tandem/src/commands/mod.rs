@@ -12,11 +12,12 @@ mod verify;
 use std::sync::Arc;
 
 use tandem_error::{Error, Result};
-use tandem_repo::Repository;
+use tandem_repo::{RepoKey, Repository};
 
 use crate::cli::{BackupsCommand, Cli, Command, RepoCommand};
 use crate::config::Config;
 use crate::progress::Progress;
+use crate::repokey::{self, KeyFlags};
 
 /// What every command gets: the config, the resolved flags and the progress display.
 pub struct Ctx {
@@ -24,6 +25,8 @@ pub struct Ctx {
     /// The config file, when one was given.
     pub config_path: Option<std::path::PathBuf>,
     pub repo: Option<String>,
+    /// `--repo-key-file` / `--repo-key-command`.
+    pub key_flags: KeyFlags,
     pub json: bool,
     pub progress: Arc<Progress>,
 }
@@ -37,9 +40,22 @@ impl Ctx {
             .ok_or_else(|| Error::bad_input("no repository given: use --repo REPO, TANDEM_REPO or `repo = ...` in the config"))
     }
 
-    /// Opens the existing repository.
+    /// The key of an encrypted repository, if one is given (see [`crate::repokey`]). A key
+    /// command runs at each call.
+    pub fn repo_key(&self) -> Result<Option<RepoKey>> {
+        repokey::resolve(&self.key_flags, &self.config)
+    }
+
+    /// Opens the existing repository (with its key when encrypted).
     pub async fn open_repo(&self) -> Result<Repository> {
-        Repository::open(self.repo_url()?).await
+        let url = self.repo_url()?;
+        Repository::open_keyed(url, &[], self.repo_key()?.as_ref()).await
+    }
+
+    /// Opens the repository, creating it if the location is empty: encrypted if a key is given.
+    pub async fn open_or_create_repo(&self) -> Result<Repository> {
+        let url = self.repo_url()?;
+        Repository::open_or_create_keyed(url, &[], self.repo_key()?.as_ref()).await
     }
 
     /// A database URL, or the `db` of the site of that name (anything without `://`).
@@ -70,7 +86,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
-    let ctx = Ctx { config, config_path: cli.config.clone(), repo: cli.repo.clone(), json: cli.json, progress: Arc::new(Progress::new(cli.json)) };
+    let key_flags = KeyFlags { file: cli.repo_key_file.clone(), command: cli.repo_key_command.clone() };
+    let ctx = Ctx { config, config_path: cli.config.clone(), repo: cli.repo.clone(), key_flags, json: cli.json, progress: Arc::new(Progress::new(cli.json)) };
     match cli.command {
         Command::Backup(args) => backup::run(&ctx, args).await,
         Command::Restore(args) => restore::run(&ctx, args).await,
@@ -81,7 +98,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Backups(BackupsCommand::List) => backups::list(&ctx).await,
         Command::Backups(BackupsCommand::Show { id }) => backups::show(&ctx, &id).await,
         Command::Backups(BackupsCommand::Prune(args)) => backups::prune(&ctx, args).await,
+        Command::Repo(RepoCommand::Init { encrypt, label }) => repo::init(&ctx, encrypt, label.as_deref()).await,
         Command::Repo(RepoCommand::Check { read_data }) => repo::check(&ctx, read_data).await,
+        Command::Repo(RepoCommand::Key(command)) => repo::key(&ctx, command).await,
         Command::Refresh(args) => refresh::run(&ctx, args).await,
         Command::Replicate(args) => replicate::run(&ctx, args).await,
         Command::Serve(args) => crate::serve::run(&ctx, args).await,

@@ -31,7 +31,7 @@ async fn stream(ctx: &Ctx, site: &str, rebootstrap: bool, from_backup: Option<&s
         Some(id) => Some(Seed::Backup(Some(id.parse().map_err(|e: Error| e.context("--from-backup"))?))),
     };
     // The bootstrap's backup goes into the repository, created on first use as by `backup`.
-    let repo = tandem_repo::Repository::open_or_create(ctx.repo_url()?).await?;
+    let repo = ctx.open_or_create_repo().await?;
     let (stop_tx, stop) = watch::channel(false);
     let (status_tx, status_rx) = watch::channel(ReplicaStatus::default());
     let signals = tokio::spawn(async move {

@@ -313,7 +313,7 @@ impl Daemon {
         };
         rt.block_on(async {
             // The repository is opened on this runtime: its HTTP connections live here.
-            let repo = match Repository::open(&self.repo_url).await {
+            let repo = match self.repo.reopen(&self.repo_url).await {
                 Ok(repo) => repo,
                 Err(e) => return self.finish(&self.repo, run, clock.elapsed(), Err(e)).await,
             };

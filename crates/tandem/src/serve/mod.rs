@@ -29,7 +29,6 @@ pub use schedule::Schedule;
 use std::time::Duration;
 
 use tandem_error::{Error, Result};
-use tandem_repo::Repository;
 
 use crate::cli::ServeArgs;
 use crate::commands::Ctx;
@@ -110,8 +109,8 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> Result<i32> {
     let url = ctx.repo_url().map_err(in_file)?;
     // A daemon that backs up may create the repository; a refresh-only one needs it to exist.
     let repo = match backups || replicas {
-        true => Repository::open_or_create(url).await?,
-        false => Repository::open(url).await?,
+        true => ctx.open_or_create_repo().await?,
+        false => ctx.open_repo().await?,
     };
     let listener = tokio::net::TcpListener::bind(settings.listen).await.map_err(|e| Error::bad_input(format!("cannot listen on {}: {e}", settings.listen)))?;
     let addr = listener.local_addr().map_err(|e| Error::internal(format!("listen address: {e}")))?;

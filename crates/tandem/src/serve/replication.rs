@@ -95,7 +95,7 @@ pub async fn supervise(daemon: Arc<Daemon>, site: String) {
         daemon.update_replica(&site, |v| v.running = true);
         let events = Arc::new(super::daemon::LogEvents { run: format!("{site}/replicate") });
         // The repository is opened on this runtime: its HTTP connections live here.
-        let result = match tandem_repo::Repository::open(daemon.repo_url()).await {
+        let result = match daemon.repo.reopen(daemon.repo_url()).await {
             Ok(repo) => jobs::replicate_site(&daemon.config, &site, Default::default(), repo, events, stop, status_tx).await,
             Err(e) => Err(e),
         };

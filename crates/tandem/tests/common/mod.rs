@@ -50,6 +50,7 @@ pub fn tandem_env(args: &[&str], env: &[(String, String)]) -> Run {
         .args(args)
         .env_remove("TANDEM_REPO")
         .env_remove("TANDEM_CONFIG")
+        .env_remove("TANDEM_REPO_KEY")
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
