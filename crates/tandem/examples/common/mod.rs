@@ -162,8 +162,9 @@ pub fn print_table(header: [&str; 3], a: &Args, lags: &mut [Vec<f64>], rates: &[
     println!("| peak RSS of tandem (MB) | | {:.0} | | {:.0} | |", rss[0], rss[1]);
 }
 
-/// Pipes `tick` into one client of the source every 10 ms for `seconds`, and every 100 ms asks
-/// each of `lagged` for its heartbeat's age (`age`) and calls `sample`; the ages per replica.
+/// Pipes `tick` into one client of the source every 10 ms for `seconds` (on its own thread, so
+/// sampling never holds the writer up), and every 100 ms asks each of `lagged` for its
+/// heartbeat's age (`age`) and calls `sample`; the ages per replica.
 pub fn write_and_sample(
     src: &Server,
     tick: &str,
@@ -176,23 +177,31 @@ pub fn write_and_sample(
     let mut writer = src.client("bench").stdin(Stdio::piped()).stdout(Stdio::null()).spawn().expect("writer");
     let mut stdin = writer.stdin.take().expect("stdin");
     let mut lags: Vec<Vec<f64>> = vec![Vec::new(); lagged.len()];
-    let start = Instant::now();
-    let (mut next_sample, mut next_tick) = (Instant::now(), Instant::now());
-    while start.elapsed() < Duration::from_secs(seconds) {
-        stdin.write_all(tick.as_bytes()).expect("write");
-        next_tick += Duration::from_millis(10);
-        if Instant::now() >= next_sample {
+    let end = Instant::now() + Duration::from_secs(seconds);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut next_tick = Instant::now();
+            while Instant::now() < end {
+                stdin.write_all(tick.as_bytes()).expect("write");
+                next_tick += Duration::from_millis(10);
+                if let Some(wait) = next_tick.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+            }
+            drop(stdin);
+        });
+        let mut next_sample = Instant::now();
+        while Instant::now() < end {
             for (l, s) in lags.iter_mut().zip(lagged) {
                 l.extend(age(s));
             }
             sample();
             next_sample += Duration::from_millis(100);
+            if let Some(wait) = next_sample.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
         }
-        if let Some(wait) = next_tick.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
-    }
-    drop(stdin);
+    });
     let _ = writer.wait();
     let written = count(src);
     wait_until("every replica to catch up", Duration::from_secs(300), || lagged.iter().all(|s| count(s) == written));
