@@ -114,44 +114,51 @@ pub trait ChangeStream: Send {
     async fn close(self: Box<Self>) -> Result<()>;
 }
 
-/// Names what change capture keeps on a source for one replica, for engines that keep
-/// something there (a PostgreSQL replication slot and publication).
+/// One replication, from a source site into a replica site: what it keeps on the source (for
+/// engines that keep something there: a PostgreSQL replication slot and publication), and the
+/// origin marks that keep two sites replicating into each other from echoing (see [`Origin`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Capture {
     /// The replica's name on its source (tandem's slot and publication are named after it).
     pub name: String,
     /// An existing publication to stream instead of tandem's own.
     pub publication: Option<String>,
+    /// The mark of what this replication writes into the replica.
+    pub marks: Origin,
+    /// The mark of what the opposite replication (replica into source) wrote into the source:
+    /// the stream skips it.
+    pub skips: Origin,
 }
 
 impl Capture {
-    /// The capture of the replica of site `site`: `tandem_` and the site's name in lower case,
-    /// with every character but letters, digits and `_` turned into `_` (at most 63 bytes).
-    pub fn for_site(site: &str, publication: Option<String>) -> Capture {
-        let mut name: String =
-            format!("tandem_{site}").chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c.to_ascii_lowercase() } else { '_' }).collect();
-        name.truncate(63);
-        Capture { name, publication }
-    }
-
-    /// The origin whose writes this capture's stream skips: those applied into its source from
-    /// the replica itself (replication in both directions without echo).
-    pub fn skips(&self) -> Origin {
-        Origin(self.name.clone())
+    /// The replication of site `source` into site `replica`. Its slot and publication are
+    /// `tandem_` and the replica's name in lower case, with every character but letters, digits
+    /// and `_` turned into `_` (at most 63 bytes).
+    pub fn new(replica: &str, source: &str, publication: Option<String>) -> Capture {
+        Capture { name: sql_name(&format!("tandem_{replica}")), publication, marks: Origin::applied(source, replica), skips: Origin::applied(replica, source) }
     }
 }
 
+/// `name` in lower case with every character but letters, digits and `_` turned into `_`, at
+/// most 63 bytes (PostgreSQL's identifiers).
+fn sql_name(name: &str) -> String {
+    let mut name: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c.to_ascii_lowercase() } else { '_' }).collect();
+    name.truncate(63);
+    name
+}
+
 /// The mark a replica's applied writes carry in the replica's own log (a PostgreSQL replication
-/// origin, a MySQL/MariaDB server id), named after the site they came from: a stream from the
-/// replica back into that site skips them ([`Capture::skips`]), while a stream into a third
-/// site carries them on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// origin, a MySQL/MariaDB server id), naming the replication they came from: a stream from the
+/// replica back into that source skips them ([`Capture::skips`]), while a stream into a third
+/// site carries them on. One per pair of sites, so that several replicas on one server never
+/// share one (a PostgreSQL origin is held by one session at a time).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Origin(pub String);
 
 impl Origin {
-    /// The origin of writes applied from site `source`.
-    pub fn from_site(source: &str) -> Origin {
-        Capture::for_site(source, None).skips()
+    /// The origin of writes applied from site `from` into site `into`.
+    pub fn applied(from: &str, into: &str) -> Origin {
+        Origin(sql_name(&format!("tandem_{from}_to_{into}")))
     }
 
     /// A MySQL/MariaDB server id for the origin: stable, and in a range (0x7b000000..) that

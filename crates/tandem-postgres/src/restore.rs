@@ -313,7 +313,8 @@ impl RestoreSession for PgSession {
         let client = self.client.lock().await;
         client.batch_execute("SAVEPOINT tandem_mark").await.map_err(|e| pg_err(&self.ctx, e))?;
         let marked = crate::apply::mark(&client, &origin.0).await.is_ok();
-        let end = if marked { "RELEASE SAVEPOINT tandem_mark" } else { "ROLLBACK TO SAVEPOINT tandem_mark" };
+        // Back in the top transaction either way (COPY FREEZE needs its tables made there).
+        let end = if marked { "RELEASE SAVEPOINT tandem_mark" } else { "ROLLBACK TO SAVEPOINT tandem_mark; RELEASE SAVEPOINT tandem_mark" };
         client.batch_execute(end).await.map_err(|e| pg_err(&self.ctx, e))?;
         Ok(marked)
     }

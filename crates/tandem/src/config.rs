@@ -170,10 +170,10 @@ impl Site {
         self.source.as_ref().map(|s| s.get_ref().as_str())
     }
 
-    /// What the site's replica keeps on its source (a PostgreSQL slot and publication), named
-    /// after the site `name`.
+    /// The replication of the site's source into this site (`name`): its slot and publication on
+    /// the source, named after the site, and its origin marks.
     pub fn capture(&self, name: &str) -> tandem_engine::changes::Capture {
-        tandem_engine::changes::Capture::for_site(name, self.publication.clone())
+        tandem_engine::changes::Capture::new(name, self.source().unwrap_or_default(), self.publication.clone())
     }
 
     /// Where the site's replica bootstrap copies from (`seed`, checked by [`Config::parse`]).

@@ -190,12 +190,20 @@ fn a_postgres_source_that_cannot_be_streamed_is_refused_with_nothing_made() {
     tandem(&["--config", p(&cfg), "replicate", "bad3"]).fails_with(2, "REPLICATION");
     assert!(!slots(pg).contains("tandem_bad3"));
 
-    // A table dropped and made again at the source is no longer in tandem's publication: the
-    // replica refuses to go on instead of missing its changes.
+    // A replica whose user may not set replication origins (no superuser) is still bootstrapped
+    // and streamed into; its writes carry no mark, and it says so.
     let ok = pg.create_database("pgrepl_ok_dr");
-    let cfg = replica_config(dir.path(), &pg.url(&src), &[("ok", &pg.url(&ok), "exclude = [\"bare\"]\n")]);
+    pg.sql("postgres", &format!("DROP ROLE IF EXISTS plain_owner; CREATE ROLE plain_owner LOGIN PASSWORD 'pw'; ALTER DATABASE \"{ok}\" OWNER TO plain_owner;"));
+    let ok_url = pg.url(&ok).replacen(&format!("{}:{}", tandem_testkit::USER, tandem_testkit::PASSWORD), "plain_owner:pw", 1);
+    let cfg = replica_config(dir.path(), &pg.url(&src), &[("ok", &ok_url, "exclude = [\"bare\"]\n")]);
     let mut r = Replica::start(&cfg, "ok", &[], dir.path());
     wait_until("the bootstrap", Duration::from_secs(60), &mut [&mut r], || bootstrapped(&cfg, "ok"));
+    pg.sql(&src, "INSERT INTO keyed VALUES (42)");
+    wait_until("the insert", Duration::from_secs(30), &mut [&mut r], || pg.sql(&ok, "SELECT count(*) FROM keyed WHERE id = 42") == "1");
+    assert!(r.log().contains("carry no replication origin"), "{}", r.log());
+
+    // A table dropped and made again at the source is no longer in tandem's publication: the
+    // replica refuses to go on instead of missing its changes.
     assert_eq!(r.sigterm(), 0, "{}", r.log());
     pg.sql(&src, "DROP TABLE keyed; CREATE TABLE keyed (id INT PRIMARY KEY); INSERT INTO keyed VALUES (1);");
     let run = tandem(&["--config", p(&cfg), "replicate", "ok"]).fails_with(2, "does not publish public.keyed");
@@ -278,8 +286,9 @@ fn two_postgres_sites_replicating_into_each_other_echo_nothing() {
     assert!(rows(&a).contains("1=b2") && rows(&a).contains("22=from b") && rows(&a).contains("12=from a"), "{}", rows(&a));
     assert_eq!(ra.sigterm(), 0, "{}", ra.log());
     assert_eq!(rb.sigterm(), 0, "{}", rb.log());
-    let origins = pg.sql("postgres", "SELECT string_agg(roname, ',' ORDER BY roname) FROM pg_replication_origin WHERE roname IN ('tandem_a', 'tandem_b')");
-    assert_eq!(origins, "tandem_a,tandem_b", "each direction's writes carry the origin of the site they came from");
+    let origins =
+        pg.sql("postgres", "SELECT string_agg(roname, ',' ORDER BY roname) FROM pg_replication_origin WHERE roname IN ('tandem_a_to_b', 'tandem_b_to_a')");
+    assert_eq!(origins, "tandem_a_to_b,tandem_b_to_a", "each direction's writes carry the origin of the replication they came from");
     for site in ["a", "b"] {
         tandem(&["--config", p(&cfg), "replicate", "drop", site]).ok();
     }

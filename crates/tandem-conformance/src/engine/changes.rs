@@ -43,7 +43,7 @@ async fn snapshot_rows(s: Subject, url: &DbUrl) -> (TableDef, Vec<Vec<u8>>) {
 /// The capture a check streams through (a slot and publication on PostgreSQL; slot names are
 /// the server's, so each check has its own).
 fn capture(check: &str) -> Capture {
-    Capture::for_site(check, None)
+    Capture::new(check, "conformance", None)
 }
 
 /// A snapshot at the start of a replica's stream (the engine's capture start, when it makes

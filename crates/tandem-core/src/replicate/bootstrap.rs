@@ -84,7 +84,7 @@ async fn bootstrap_from_seed(
         checkpoint: Some(checkpoint.clone()),
         scope: req.scope.clone(),
         standby,
-        origin: Some(tandem_engine::changes::Origin::from_site(&req.site)),
+        origin: Some(req.capture.marks.clone()),
         ..RestoreRequest::new(target, req.registry, req.target.clone(), req.repo.clone())
     };
     restore(restored, events).await?;

@@ -173,7 +173,7 @@ async fn run(req: ReplicateRequest<'_>, events: Arc<dyn Events>, status: watch::
         log_watch: LogWatch::default(),
         hold: None,
         source: (source_engine, &req.source, &req.capture),
-        origin: Origin::from_site(&req.site),
+        origin: req.capture.marks.clone(),
     };
     let mut stop = req.stop.clone();
     let mut retry = RETRY_FIRST;

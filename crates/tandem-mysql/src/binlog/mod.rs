@@ -142,7 +142,7 @@ impl MyChangeStream {
             .map(|(index, def)| (def.name.to_lowercase(), Table { index, def: def.clone(), kinds: def.columns.iter().map(FieldKind::of).collect() }))
             .collect();
         let checksums = !field(row, 6).eq_ignore_ascii_case("NONE");
-        let skip = capture.skips().server_id();
+        let skip = capture.skips.server_id();
         Ok(MyChangeStream { url: url.clone(), stream: Some(stream), tables, at, txn: None, skip, source_id, probe: None, checksums, seen_format: false })
     }
 

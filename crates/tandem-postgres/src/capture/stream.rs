@@ -88,7 +88,7 @@ impl PgChangeStream {
             relations: HashMap::new(),
             at: start,
             txn: None,
-            skip: capture.skips().0,
+            skip: capture.skips.0.clone(),
             source_id: format!("postgres system_identifier={} database={} slot={}", system.system_id, url.database, capture.name),
             probe: Some(c),
         })
