@@ -248,14 +248,13 @@ fn image(table: &TableDef, tuple: &[Datum]) -> Result<(Bytes, Vec<usize>)> {
 impl ChangeStream for PgChangeStream {
     async fn next(&mut self) -> Result<ChangeEvent> {
         loop {
-            let url = self.url.clone();
-            let client = self.client()?;
-            let event = match tokio::time::timeout(IDLE_EVERY, client.recv()).await {
+            let got = tokio::time::timeout(IDLE_EVERY, self.client()?.recv()).await;
+            let event = match got {
                 Err(_) if self.txn.is_none() => return Ok(ChangeEvent::Idle { position: position(self.at), at: Utc::now() }),
                 Err(_) => continue,
                 Ok(Ok(Some(e))) => e,
-                Ok(Ok(None)) => return Err(Error::unreachable(format!("PostgreSQL at {} ended the replication stream", addr(&url)))),
-                Ok(Err(e)) => return Err(wire_err(&url, "streaming changes", e)),
+                Ok(Ok(None)) => return Err(Error::unreachable(format!("PostgreSQL at {} ended the replication stream", addr(&self.url)))),
+                Ok(Err(e)) => return Err(wire_err(&self.url, "streaming changes", e)),
             };
             if let Some(e) = self.handle(event)? {
                 return Ok(e);
