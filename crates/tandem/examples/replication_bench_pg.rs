@@ -90,8 +90,11 @@ fn main() {
 
     eprintln!("lag: {} rows/s for {} s", a.rate, a.seconds);
     let per_tick = (a.rate / 100).max(1);
+    // The test servers run with synchronous_commit = off, under which a commit reaches the
+    // WAL senders only with the WAL writer's next flush (up to 200 ms): the writer commits
+    // synchronously, as a production primary does.
     let tick = format!(
-        "INSERT INTO items (k, v, t) SELECT i, repeat('x', 60), clock_timestamp() FROM generate_series(1, {per_tick}) i;\n\
+        "SET synchronous_commit = on; INSERT INTO items (k, v, t) SELECT i, repeat('x', 60), clock_timestamp() FROM generate_series(1, {per_tick}) i;\n\
          UPDATE hb SET t = clock_timestamp() WHERE id = 1;\n"
     );
     let mut wal_mb: f64 = 0.0;
