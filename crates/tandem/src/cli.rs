@@ -89,8 +89,9 @@ pub enum Command {
     /// only once the new one is complete. What `tandem serve` runs on the `refresh` schedule.
     Refresh(RefreshArgs),
     /// Keep a site within seconds of its `source` by streaming the source's committed changes
-    /// (MySQL/MariaDB binlog) into it, until Ctrl-C/SIGTERM (which stops between transactions).
-    /// The first run bootstraps the replica from a fresh backup (or one in the repository).
+    /// (MySQL/MariaDB binlog, PostgreSQL logical decoding) into it, until Ctrl-C/SIGTERM (which
+    /// stops between transactions). The first run bootstraps the replica from a fresh backup
+    /// (or one in the repository).
     #[command(after_help = REPLICATE_HELP, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Replicate(ReplicateArgs),
     /// Run the daemon: every site's scheduled backups and refreshes, the retention policy, health
