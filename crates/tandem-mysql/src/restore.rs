@@ -28,6 +28,7 @@ use tandem_error::{Error, Kind, Result, ResultExt};
 use crate::pool::ConnPool;
 use crate::schema::{defer_indexes, load_sql, DeferredDdl};
 use crate::{addr, connect, db_err, field, like_escape, lit, q, query_strings, server_code, server_version};
+use tandem_engine::changes::Origin;
 
 /// Number of load connections of a restore session.
 const LOADERS: usize = 2;
@@ -373,6 +374,17 @@ impl MySession {
 impl RestoreSession for MySession {
     fn parallelism(&self) -> usize {
         LOADERS
+    }
+
+    /// The control connection logs the swap (the only statements on the target database; the
+    /// loads go into the staging database) with the origin's server id.
+    async fn mark(&self, origin: &Origin) -> Result<bool> {
+        let mut ctl = self.take_ctl()?;
+        let marked = ctl.query_drop(format!("SET SESSION server_id = {}", origin.server_id())).await.is_ok();
+        if let Ok(mut c) = self.ctl.lock() {
+            *c = Some(ctl);
+        }
+        Ok(marked)
     }
 
     async fn copy_in(&self, table: &TableDef, rows: BoxStream<'static, Result<Bytes>>) -> Result<u64> {

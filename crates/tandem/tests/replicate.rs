@@ -543,3 +543,46 @@ fn the_kill_switch_holds_a_replica_durably_and_resume_catches_up() {
     assert!(status(&cfg, "dr")["paused"].is_null(), "a stale hold is no pause");
     assert_eq!(a.sigterm(), 0, "{}", a.log());
 }
+
+/// Two MariaDB sites streaming into each other after a failback: what tandem applies, and the
+/// bootstrap it restores (its swap), are logged with a server id named after the replication
+/// they belong to, and each binlog reader skips what its own replica wrote into its source:
+/// writes on either side reach the other once, nothing comes back.
+#[test]
+fn two_mariadb_sites_replicating_into_each_other_echo_nothing() {
+    let my = Server::shared(Flavor::MariaDb);
+    let (a, b) = (my.create_database("repl_a"), my.create_database("repl_b"));
+    my.sql(&a, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (1, 'a1'), (2, 'a2');");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tandem.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "repo = \"{}\"\n[sites.a]\ndb = \"{}\"\nsource = \"b\"\n[sites.b]\ndb = \"{}\"\nsource = \"a\"\n",
+            p(&dir.path().join("repo")),
+            my.url(&a),
+            my.url(&b)
+        ),
+    )
+    .unwrap();
+    let rows = |db: &str| my.sql(db, "SELECT GROUP_CONCAT(CONCAT(id, '=', v) ORDER BY id) FROM t");
+
+    let mut rb = Replica::start(&cfg, "b", &[], dir.path());
+    wait_until("b's bootstrap", Duration::from_secs(120), &mut [&mut rb], || checkpoint(&cfg, "b").is_some());
+    let mut ra = Replica::start(&cfg, "a", &["--rebootstrap"], dir.path());
+    wait_until("a's bootstrap from b", Duration::from_secs(120), &mut [&mut ra, &mut rb], || checkpoint(&cfg, "a").is_some());
+    for round in 0..3 {
+        my.sql(&a, &format!("INSERT INTO t VALUES ({}, 'from a'); UPDATE t SET v = 'a{round}' WHERE id = 1;", 10 + round));
+        wait_until("a's writes to reach b", Duration::from_secs(60), &mut [&mut ra, &mut rb], || rows(&b) == rows(&a));
+        my.sql(&b, &format!("INSERT INTO t VALUES ({}, 'from b'); DELETE FROM t WHERE id = 2; UPDATE t SET v = 'b{round}' WHERE id = 1;", 20 + round));
+        wait_until("b's writes to reach a", Duration::from_secs(60), &mut [&mut ra, &mut rb], || rows(&a) == rows(&b));
+    }
+    let settled = rows(&a);
+    std::thread::sleep(Duration::from_secs(4));
+    ra.check_running();
+    rb.check_running();
+    assert_eq!((rows(&a), rows(&b)), (settled.clone(), settled), "both sites equal, nothing echoed");
+    assert!(rows(&a).contains("1=b2") && rows(&a).contains("22=from b") && rows(&a).contains("12=from a"), "{}", rows(&a));
+    assert_eq!(ra.sigterm(), 0, "{}", ra.log());
+    assert_eq!(rb.sigterm(), 0, "{}", rb.log());
+}
