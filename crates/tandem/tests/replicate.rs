@@ -40,10 +40,6 @@ fn my_rows(server: &Server, db: &str) -> String {
     format!("{}\n--\n{}", server.sql(db, &format!("SELECT {cols} FROM items ORDER BY id")), server.sql(db, "SELECT a, b FROM loose ORDER BY a, b"))
 }
 
-fn status(cfg: &Path, site: &str) -> serde_json::Value {
-    tandem(&["--config", p(cfg), "--json", "replicate", "status", site]).json()
-}
-
 /// The replica's checkpoint position, or None before bootstrap.
 fn checkpoint(cfg: &Path, site: &str) -> Option<serde_json::Value> {
     let s = status(cfg, site);
@@ -106,31 +102,16 @@ fn replicas_follow_a_mariadb_source_across_engines_resume_after_kill_9_and_stop_
 
     // A writer keeps going while the MariaDB replica is killed five times (TANDEM_KILLS times:
     // bench/replication-soak.sh runs this with 50 and more).
-    let kills: u32 = std::env::var("TANDEM_KILLS").ok().and_then(|k| k.parse().ok()).unwrap_or(5);
-    let writer = {
-        let (my, src) = (my, src.clone());
-        std::thread::spawn(move || {
-            for i in 0..60 * kills {
-                my.sql(
-                    &src,
-                    &format!(
-                        "START TRANSACTION; INSERT INTO items (name, location, price) VALUES ('w{i}', 'hdfs://nn/w/{i}', {i}); \
-                         UPDATE items SET score = {i} WHERE id = 1; DELETE FROM items WHERE name = 'w{}'; COMMIT;",
-                        i.saturating_sub(5)
-                    ),
-                );
-            }
-        })
-    };
-    for _ in 0..kills {
-        // At a random moment: 200-1000 ms after the last start.
-        std::thread::sleep(Duration::from_millis(
-            200 + (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() % 800) as u64,
-        ));
-        a.kill9();
-        a = Replica::start(&cfg, "dr", &[], dir.path());
-    }
-    writer.join().unwrap();
+    kill_9_under_writer(&mut a, (&cfg, "dr", dir.path()), kills(5), |i| {
+        my.sql(
+            &src,
+            &format!(
+                "START TRANSACTION; INSERT INTO items (name, location, price) VALUES ('w{i}', 'hdfs://nn/w/{i}', {i}); \
+                 UPDATE items SET score = {i} WHERE id = 1; DELETE FROM items WHERE name = 'w{}'; COMMIT;",
+                i.saturating_sub(5)
+            ),
+        );
+    });
     wait_until("the MariaDB replica to catch up after kill -9", Duration::from_secs(90), &mut [&mut a, &mut b], || my_rows(my, &dr) == my_rows(my, &src));
     wait_until("the PostgreSQL replica to verify equal", Duration::from_secs(90), &mut [&mut a, &mut b], || {
         pg.sql(&drpg, "SELECT count(*) FROM items") == my.sql(&src, "SELECT count(*) FROM items")
@@ -554,35 +535,7 @@ fn two_mariadb_sites_replicating_into_each_other_echo_nothing() {
     let (a, b) = (my.create_database("repl_a"), my.create_database("repl_b"));
     my.sql(&a, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (1, 'a1'), (2, 'a2');");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("tandem.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "repo = \"{}\"\n[sites.a]\ndb = \"{}\"\nsource = \"b\"\n[sites.b]\ndb = \"{}\"\nsource = \"a\"\n",
-            p(&dir.path().join("repo")),
-            my.url(&a),
-            my.url(&b)
-        ),
-    )
-    .unwrap();
-    let rows = |db: &str| my.sql(db, "SELECT GROUP_CONCAT(CONCAT(id, '=', v) ORDER BY id) FROM t");
-
-    let mut rb = Replica::start(&cfg, "b", &[], dir.path());
-    wait_until("b's bootstrap", Duration::from_secs(120), &mut [&mut rb], || checkpoint(&cfg, "b").is_some());
-    let mut ra = Replica::start(&cfg, "a", &["--rebootstrap"], dir.path());
-    wait_until("a's bootstrap from b", Duration::from_secs(120), &mut [&mut ra, &mut rb], || checkpoint(&cfg, "a").is_some());
-    for round in 0..3 {
-        my.sql(&a, &format!("INSERT INTO t VALUES ({}, 'from a'); UPDATE t SET v = 'a{round}' WHERE id = 1;", 10 + round));
-        wait_until("a's writes to reach b", Duration::from_secs(60), &mut [&mut ra, &mut rb], || rows(&b) == rows(&a));
-        my.sql(&b, &format!("INSERT INTO t VALUES ({}, 'from b'); DELETE FROM t WHERE id = 2; UPDATE t SET v = 'b{round}' WHERE id = 1;", 20 + round));
-        wait_until("b's writes to reach a", Duration::from_secs(60), &mut [&mut ra, &mut rb], || rows(&a) == rows(&b));
-    }
-    let settled = rows(&a);
-    std::thread::sleep(Duration::from_secs(4));
-    ra.check_running();
-    rb.check_running();
-    assert_eq!((rows(&a), rows(&b)), (settled.clone(), settled), "both sites equal, nothing echoed");
-    assert!(rows(&a).contains("1=b2") && rows(&a).contains("22=from b") && rows(&a).contains("12=from a"), "{}", rows(&a));
-    assert_eq!(ra.sigterm(), 0, "{}", ra.log());
-    assert_eq!(rb.sigterm(), 0, "{}", rb.log());
+    let rows = "SELECT GROUP_CONCAT(CONCAT(id, '=', v) ORDER BY id) FROM t";
+    // b streams on while a is bootstrapped from it: the bootstrap's swap is skipped too.
+    two_sites_echo_nothing(my, (&a, &b), "", rows, false, dir.path());
 }

@@ -30,8 +30,7 @@ fn an_airflow_standby_follows_its_primary_paused_and_promotes_to_what_the_primar
     std::fs::write(&cfg, text).unwrap();
 
     let mut a = Replica::start(&cfg, "dr", &[], dir.path());
-    let status = || tandem(&["--config", p(&cfg), "--json", "replicate", "status", "dr"]).json();
-    wait_until("the bootstrap", Duration::from_secs(180), &mut [&mut a], || !status()["checkpoint"].is_null());
+    wait_until("the bootstrap", Duration::from_secs(180), &mut [&mut a], || bootstrapped(&cfg, "dr"));
     let all_paused = "SELECT count(*) FROM dag WHERE NOT is_paused";
     assert_eq!(server.sql(&dr.db, all_paused), "0", "the standby has every DAG paused");
 

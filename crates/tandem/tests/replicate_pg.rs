@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use common::replica::*;
@@ -52,14 +51,6 @@ fn pg_digest(server: &Server, db: &str) -> String {
     server.sql(db, "SELECT string_agg(concat_ws('|', id, name, coalesce(price::text, '-'), coalesce(md5(doc), '-')), E'\\n' ORDER BY id) FROM items")
 }
 
-fn status(cfg: &Path, site: &str) -> serde_json::Value {
-    tandem(&["--config", p(cfg), "--json", "replicate", "status", site]).json()
-}
-
-fn bootstrapped(cfg: &Path, site: &str) -> bool {
-    !status(cfg, site)["checkpoint"].is_null()
-}
-
 /// `tandem`'s slots on the server.
 fn slots(pg: &Server) -> String {
     pg.sql("postgres", "SELECT string_agg(slot_name, ',' ORDER BY slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'tandem%'")
@@ -105,28 +96,15 @@ fn replicas_follow_a_postgres_source_across_engines_resume_after_kill_9_and_stop
     });
 
     // A writer keeps going while the PostgreSQL replica is killed at random moments.
-    let kills: u32 = std::env::var("TANDEM_KILLS").ok().and_then(|k| k.parse().ok()).unwrap_or(4);
-    std::thread::scope(|scope| {
-        let writer = scope.spawn(|| {
-            for i in 0..60 * kills {
-                pg.sql(
-                    &src,
-                    &format!(
-                        "BEGIN; INSERT INTO items (name, location, price) VALUES ('w{i}', 'hdfs://nn/w/{i}', {i}); \
-                         UPDATE items SET score = {i} WHERE id = 1; DELETE FROM items WHERE name = 'w{}'; COMMIT;",
-                        i.saturating_sub(5)
-                    ),
-                );
-            }
-        });
-        for _ in 0..kills {
-            std::thread::sleep(Duration::from_millis(
-                200 + (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() % 800) as u64,
-            ));
-            a.kill9();
-            a = Replica::start(&cfg, "dr", &[], dir.path());
-        }
-        writer.join().unwrap();
+    kill_9_under_writer(&mut a, (&cfg, "dr", dir.path()), kills(4), |i| {
+        pg.sql(
+            &src,
+            &format!(
+                "BEGIN; INSERT INTO items (name, location, price) VALUES ('w{i}', 'hdfs://nn/w/{i}', {i}); \
+                 UPDATE items SET score = {i} WHERE id = 1; DELETE FROM items WHERE name = 'w{}'; COMMIT;",
+                i.saturating_sub(5)
+            ),
+        );
     });
     wait_until("the PostgreSQL replica to catch up after kill -9", Duration::from_secs(90), &mut [&mut a, &mut b], || pg_rows(&pg, &dr) == pg_rows(&pg, &src));
     wait_until("the MariaDB replica to catch up", Duration::from_secs(90), &mut [&mut a, &mut b], || my_digest(my, &drmy) == pg_digest(&pg, &src));
@@ -249,43 +227,9 @@ fn two_postgres_sites_replicating_into_each_other_echo_nothing() {
     pg.sql(&a, "CREATE TABLE t (id INT PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a1'), (2, 'a2'); CREATE PUBLICATION everything FOR ALL TABLES;");
     pg.sql(&b, "CREATE PUBLICATION everything FOR ALL TABLES;");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("tandem.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "repo = \"{}\"\n[sites.a]\ndb = \"{}\"\nsource = \"b\"\npublication = \"everything\"\n[sites.b]\ndb = \"{}\"\nsource = \"a\"\npublication = \"everything\"\n",
-            p(&dir.path().join("repo")),
-            pg.url(&a),
-            pg.url(&b)
-        ),
-    )
-    .unwrap();
-    let rows = |db: &str| pg.sql(db, "SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM t");
-
-    // b is made a replica of a; then a (the old primary, say) is made a replica of b.
-    let mut rb = Replica::start(&cfg, "b", &[], dir.path());
-    wait_until("b's bootstrap", Duration::from_secs(120), &mut [&mut rb], || bootstrapped(&cfg, "b"));
-    assert_eq!(rb.sigterm(), 0, "{}", rb.log());
-    let mut ra = Replica::start(&cfg, "a", &["--rebootstrap"], dir.path());
-    wait_until("a's bootstrap from b", Duration::from_secs(120), &mut [&mut ra], || bootstrapped(&cfg, "a"));
-    let mut rb = Replica::start(&cfg, "b", &[], dir.path());
-
-    // Writes on one side at a time reach the other, and nothing comes back.
-    for round in 0..3 {
-        pg.sql(&a, &format!("INSERT INTO t VALUES ({}, 'from a'); UPDATE t SET v = 'a{round}' WHERE id = 1;", 10 + round));
-        wait_until("a's writes to reach b", Duration::from_secs(60), &mut [&mut ra, &mut rb], || rows(&b) == rows(&a));
-        pg.sql(&b, &format!("INSERT INTO t VALUES ({}, 'from b'); DELETE FROM t WHERE id = 2; UPDATE t SET v = 'b{round}' WHERE id = 1;", 20 + round));
-        wait_until("b's writes to reach a", Duration::from_secs(60), &mut [&mut ra, &mut rb], || rows(&a) == rows(&b));
-    }
-    // Quiet for a while: an echo would now arrive (and fail on a duplicate key, or change a row back).
-    let settled = rows(&a);
-    std::thread::sleep(Duration::from_secs(4));
-    ra.check_running();
-    rb.check_running();
-    assert_eq!((rows(&a), rows(&b)), (settled.clone(), settled), "both sites equal, nothing echoed");
-    assert!(rows(&a).contains("1=b2") && rows(&a).contains("22=from b") && rows(&a).contains("12=from a"), "{}", rows(&a));
-    assert_eq!(ra.sigterm(), 0, "{}", ra.log());
-    assert_eq!(rb.sigterm(), 0, "{}", rb.log());
+    let rows = "SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM t";
+    // b is stopped while a is bootstrapped from it: the bootstrap recreates a's tables.
+    let cfg = two_sites_echo_nothing(pg, (&a, &b), "publication = \"everything\"\n", rows, true, dir.path());
     let origins =
         pg.sql("postgres", "SELECT string_agg(roname, ',' ORDER BY roname) FROM pg_replication_origin WHERE roname IN ('tandem_a_to_b', 'tandem_b_to_a')");
     assert_eq!(origins, "tandem_a_to_b,tandem_b_to_a", "each direction's writes carry the origin of the replication they came from");

@@ -9,17 +9,11 @@
 mod common;
 
 use std::io::{BufRead, Read};
-use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::replica::*;
 use common::spark::{copy_tree, writer_steps, Metastore};
 use common::*;
-
-/// Whether the site's replica holds a checkpoint (it is bootstrapped).
-fn bootstrapped(cfg: &Path, site: &str) -> bool {
-    !tandem(&["--config", p(cfg), "--json", "replicate", "status", site]).json()["checkpoint"].is_null()
-}
 
 /// `(k, m)` of the writer in a metastore, read in ONE statement (one snapshot), asserted whole:
 /// tables `t_1..t_k` and partitions `batch=1..m` without gaps, m = k or k−1.

@@ -127,3 +127,80 @@ pub fn huge_transaction_is_applied_whole_once(cfg: &Path, site: &str, dir: &Path
     assert!(peak < h.peak_limit_mib, "tandem replicate peaked at {peak:.0} MiB applying the transaction");
     assert_eq!(a.sigterm(), 0, "{}", a.log());
 }
+
+/// `tandem replicate status SITE --json`.
+pub fn status(cfg: &Path, site: &str) -> serde_json::Value {
+    tandem(&["--config", p(cfg), "--json", "replicate", "status", site]).json()
+}
+
+/// Whether the site's replica holds a checkpoint (it is bootstrapped).
+pub fn bootstrapped(cfg: &Path, site: &str) -> bool {
+    !status(cfg, site)["checkpoint"].is_null()
+}
+
+/// How many times the kill -9 tests kill a replica: `TANDEM_KILLS`, else `default`
+/// (bench/replication-soak.sh runs them with 50 and more).
+pub fn kills(default: u32) -> u32 {
+    std::env::var("TANDEM_KILLS").ok().and_then(|k| k.parse().ok()).unwrap_or(default)
+}
+
+/// Kills replica `a` (site `site` of `cfg`) `kills` times, each at a random moment 200–1000 ms
+/// after its last start, and starts it again, while `write(i)` runs for `i` in `0..60 × kills`
+/// on another thread.
+pub fn kill_9_under_writer(a: &mut Replica, (cfg, site, dir): (&Path, &str, &Path), kills: u32, write: impl Fn(u32) + Sync) {
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| (0..60 * kills).for_each(&write));
+        for _ in 0..kills {
+            std::thread::sleep(Duration::from_millis(
+                200 + (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() % 800) as u64,
+            ));
+            a.kill9();
+            *a = Replica::start(cfg, site, &[], dir);
+        }
+        writer.join().unwrap();
+    });
+}
+
+/// Sites `a` and `b`, databases of `server`, streaming into each other after a failback: `b` is
+/// bootstrapped from `a`, then `a` from `b` (with `b` stopped meanwhile when `pause_b`, else
+/// streaming on through it). Then writes on one side at a time reach the other, and nothing
+/// comes back: an echo would be a duplicate key (stopping a replication) or change a row back.
+/// `extra` is added to both sites' config; `rows` reads `t` as one comparable text. Both
+/// replications are stopped with SIGTERM at the end.
+pub fn two_sites_echo_nothing(server: &Server, (a, b): (&str, &str), extra: &str, rows: &str, pause_b: bool, dir: &Path) -> PathBuf {
+    let cfg = dir.join("tandem.toml");
+    let site = |name: &str, db: &str, source: &str| format!("[sites.{name}]\ndb = \"{}\"\nsource = \"{source}\"\n{extra}", server.url(db));
+    std::fs::write(&cfg, format!("repo = \"{}\"\n{}{}", p(&dir.join("repo")), site("a", a, "b"), site("b", b, "a"))).unwrap();
+    let rows = |db: &str| server.sql(db, rows);
+
+    let mut rb = Replica::start(&cfg, "b", &[], dir);
+    wait_until("b's bootstrap", Duration::from_secs(120), &mut [&mut rb], || bootstrapped(&cfg, "b"));
+    if pause_b {
+        assert_eq!(rb.sigterm(), 0, "{}", rb.log());
+    }
+    let mut ra = Replica::start(&cfg, "a", &["--rebootstrap"], dir);
+    let a_bootstrapped = || bootstrapped(&cfg, "a");
+    match pause_b {
+        true => {
+            wait_until("a's bootstrap from b", Duration::from_secs(120), &mut [&mut ra], a_bootstrapped);
+            rb = Replica::start(&cfg, "b", &[], dir);
+        }
+        false => wait_until("a's bootstrap from b", Duration::from_secs(120), &mut [&mut ra, &mut rb], a_bootstrapped),
+    }
+    for round in 0..3 {
+        server.sql(a, &format!("INSERT INTO t VALUES ({}, 'from a'); UPDATE t SET v = 'a{round}' WHERE id = 1;", 10 + round));
+        wait_until("a's writes to reach b", Duration::from_secs(60), &mut [&mut ra, &mut rb], || rows(b) == rows(a));
+        server.sql(b, &format!("INSERT INTO t VALUES ({}, 'from b'); DELETE FROM t WHERE id = 2; UPDATE t SET v = 'b{round}' WHERE id = 1;", 20 + round));
+        wait_until("b's writes to reach a", Duration::from_secs(60), &mut [&mut ra, &mut rb], || rows(a) == rows(b));
+    }
+    // Quiet for a while: an echo would now arrive.
+    let settled = rows(a);
+    std::thread::sleep(Duration::from_secs(4));
+    ra.check_running();
+    rb.check_running();
+    assert_eq!((rows(a), rows(b)), (settled.clone(), settled), "both sites equal, nothing echoed");
+    assert!(rows(a).contains("1=b2") && rows(a).contains("22=from b") && rows(a).contains("12=from a"), "{}", rows(a));
+    assert_eq!(ra.sigterm(), 0, "{}", ra.log());
+    assert_eq!(rb.sigterm(), 0, "{}", rb.log());
+    cfg
+}
