@@ -747,20 +747,29 @@ fn tandem_restore_cmd(target: &str, repo: &Path) -> Command {
     c
 }
 
-fn bench_engine(flavor: Flavor, opts: &Opts, runner: &mut Runner, shape: &Shape) -> EngineResult {
+/// A throwaway server of `flavor` holding the generated metastore `db` of `shape` (each table's
+/// row count checked), with the engine's name, the server's version, the fingerprint of the
+/// generated tables and how long generating took.
+struct Generated {
+    name: &'static str,
+    server: Server,
+    version: String,
+    src: Vec<(String, u64, String)>,
+    secs: f64,
+}
+
+fn generate(flavor: Flavor, db: &str, shape: &Shape) -> Generated {
     let name = match flavor {
         Flavor::MariaDb => "MariaDB",
         Flavor::Postgres => "PostgreSQL",
     };
     log(format!("== {name}: starting a throwaway server"));
     let server = Server::start(flavor);
-    let db = "metastore";
-    let mut r = EngineResult { name, ..Default::default() };
-    r.version = match flavor {
+    let version = match flavor {
         Flavor::MariaDb => server.sql("mysql", "SELECT VERSION()"),
         Flavor::Postgres => server.sql("postgres", "SHOW server_version"),
     };
-    log(format!("== {name} {}: generating {} rows ({shape:?})", r.version, shape.total()));
+    log(format!("== {name} {version}: generating {} rows ({shape:?})", shape.total()));
     let t0 = Instant::now();
     match flavor {
         Flavor::MariaDb => generate_mariadb(&server, db, shape),
@@ -770,6 +779,13 @@ fn bench_engine(flavor: Flavor, opts: &Opts, runner: &mut Runner, shape: &Shape)
     for ((t, n, _), (t2, want)) in src.iter().zip(shape.expected()) {
         assert!(t == t2 && *n == want, "generated {t}: {n} rows, expected {want}");
     }
+    Generated { name, server, version, src, secs: t0.elapsed().as_secs_f64() }
+}
+
+fn bench_engine(flavor: Flavor, opts: &Opts, runner: &mut Runner, shape: &Shape) -> EngineResult {
+    let db = "metastore";
+    let Generated { name, server, version, src, secs: generated_in } = generate(flavor, db, shape);
+    let mut r = EngineResult { name, version, ..Default::default() };
     r.rows = src.iter().map(|(_, n, _)| n).sum();
     r.db_size_mb = match flavor {
         Flavor::MariaDb => {
@@ -783,7 +799,7 @@ fn bench_engine(flavor: Flavor, opts: &Opts, runner: &mut Runner, shape: &Shape)
     log(format!(
         "  generated {} rows in {:.1}s, database size {:.0} MB: {}",
         r.rows,
-        t0.elapsed().as_secs_f64(),
+        generated_in,
         r.db_size_mb,
         src.iter().map(|(t, n, _)| format!("{t}={n}")).collect::<Vec<_>>().join(" ")
     ));

@@ -45,23 +45,8 @@ pub fn run(opts: &Opts, shape: &Shape, runner: &mut Runner) -> bool {
 }
 
 fn engine(flavor: Flavor, opts: &Opts, shape: &Shape, runner: &mut Runner) -> (EngineTimes, bool) {
-    let name = match flavor {
-        Flavor::MariaDb => "MariaDB",
-        Flavor::Postgres => "PostgreSQL",
-    };
-    log(format!("== {name}: starting a throwaway server"));
-    let server = Server::start(flavor);
     let db = "metastore";
-    let version = match flavor {
-        Flavor::MariaDb => server.sql("mysql", "SELECT VERSION()"),
-        Flavor::Postgres => server.sql("postgres", "SHOW server_version"),
-    };
-    log(format!("== {name} {version}: generating {} rows", shape.total()));
-    match flavor {
-        Flavor::MariaDb => generate_mariadb(&server, db, shape),
-        Flavor::Postgres => generate_postgres(&server, db, shape),
-    }
-    let src = fingerprint(&server, db);
+    let Generated { name, server, version, src, .. } = generate(flavor, db, shape);
     let rows = src.iter().map(|(_, n, _)| n).sum();
     let work = runner.work.join(format!("encryption-{}", name.to_lowercase()));
     std::fs::create_dir_all(&work).expect("work dir");
