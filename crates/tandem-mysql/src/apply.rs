@@ -30,7 +30,7 @@ impl MyApplier {
         let use_db = format!("USE {}", q(&url.database));
         let mut conn = connect_with(url, &["SET NAMES binary", "SET SESSION wait_timeout = 86400", &use_db], |o| o.client_found_rows(true)).await?;
         if let Some(o) = origin {
-            if let Err(e) = conn.query_drop(format!("SET SESSION server_id = {}", o.server_id())).await {
+            if let Err(e) = mark(&mut conn, o).await {
                 tracing::warn!(
                     "database {}: applied changes carry the server's own id ({}): a replication back from this replica would send them back",
                     url.database,
@@ -64,6 +64,12 @@ impl MyApplier {
     fn conn(&mut self) -> Result<&mut Conn> {
         self.conn.as_mut().ok_or_else(|| Error::internal("applier closed"))
     }
+}
+
+/// Makes the session log its events with `origin`'s server id, so a stream back to where they
+/// came from skips them (needs SUPER or BINLOG ADMIN).
+pub(crate) async fn mark(conn: &mut Conn, origin: &Origin) -> mysql_async::Result<()> {
+    conn.query_drop(format!("SET SESSION server_id = {}", origin.server_id())).await
 }
 
 #[async_trait]

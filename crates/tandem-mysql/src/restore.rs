@@ -380,7 +380,7 @@ impl RestoreSession for MySession {
     /// loads go into the staging database) with the origin's server id.
     async fn mark(&self, origin: &Origin) -> Result<bool> {
         let mut ctl = self.take_ctl()?;
-        let marked = ctl.query_drop(format!("SET SESSION server_id = {}", origin.server_id())).await.is_ok();
+        let marked = crate::apply::mark(&mut ctl, origin).await.is_ok();
         if let Ok(mut c) = self.ctl.lock() {
             *c = Some(ctl);
         }

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tandem_engine::changes::{Applier, Capture, ChangeEvent, ChangeStream, Checkpoint, Origin, RowChange, SourceTransaction};
+use tandem_engine::changes::{Applier, Capture, ChangeEvent, ChangeStream, Checkpoint, RowChange, SourceTransaction};
 use tandem_engine::{DbUrl, Engine, Position, Scope};
 use tandem_error::{Error, Hint, Kind, Result, ResultExt};
 use tandem_repo::Repository;
@@ -77,7 +77,8 @@ pub struct ReplicateRequest<'a> {
     /// The tables whose rows are replicated (the others are created empty); must stay what
     /// the replica was bootstrapped with.
     pub scope: Scope,
-    /// What the replica keeps on its source (a PostgreSQL slot and publication).
+    /// The replication's names: what it keeps on the source (a PostgreSQL slot and
+    /// publication) and the origin marks of its writes.
     pub capture: Capture,
     /// Becomes `true` to stop at the next transaction boundary.
     pub stop: watch::Receiver<bool>,
@@ -173,7 +174,6 @@ async fn run(req: ReplicateRequest<'_>, events: Arc<dyn Events>, status: watch::
         log_watch: LogWatch::default(),
         hold: None,
         source: (source_engine, &req.source, &req.capture),
-        origin: req.capture.marks.clone(),
     };
     let mut stop = req.stop.clone();
     let mut retry = RETRY_FIRST;
@@ -234,8 +234,6 @@ struct Streaming<'a> {
     hold: Option<Position>,
     /// The source: its change stream and its log retention.
     source: (&'a dyn Engine, &'a DbUrl, &'a Capture),
-    /// The mark the applied writes carry in the replica's log (so nothing is streamed back).
-    origin: Origin,
 }
 
 impl Streaming<'_> {
@@ -290,7 +288,7 @@ impl Streaming<'_> {
             ))
             .with_hint(Hint::Rebootstrap));
         }
-        let mut applier = match target.applier(target_url, self.pipeline.target_tables(), Some(&self.origin)).await {
+        let mut applier = match target.applier(target_url, self.pipeline.target_tables(), Some(&capture.marks)).await {
             Ok(a) => a,
             Err(e) => {
                 let _ = stream.close().await;

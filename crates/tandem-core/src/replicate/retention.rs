@@ -46,7 +46,7 @@ pub fn describe(log: &LogRetention, now: DateTime<Utc>) -> String {
     if let (true, Some(kept)) = (log.kept, log.retained_bytes) {
         return match (log.limit_bytes, at_risk(log, now)) {
             (Some(limit), true) => format!(
-                "the source keeps {:.0} MiB of log for this replica, near its limit of {:.0} MiB (max_slot_wal_keep_size): resume replication before it is given up",
+                "the source keeps {:.0} MiB of log for this replica, near its limit of {:.0} MiB: resume replication before the source gives it up",
                 mib(kept),
                 mib(limit)
             ),

@@ -53,7 +53,7 @@ impl Load<'_> {
         let m = self.manifest;
         events.phase(&format!("loading {} tables", m.tables.len()), Some(m.bytes()), Unit::Bytes);
         // A backup of a replica holds where that replica stood: meaningless here, created empty.
-        let loaded = |t: &tandem_repo::TableEntry| self.scope.contains(&t.table) && t.table.name != tandem_engine::changes::CHECKPOINT_TABLE;
+        let loaded = |t: &tandem_repo::TableEntry| self.scope.contains(&t.table) && !tandem_engine::changes::Checkpoint::is_table(&t.table);
         futures::stream::iter(m.tables.iter().enumerate().filter(|(_, t)| loaded(t)))
             .map(|(i, t)| self.load_table(i, t, events.clone()))
             .buffer_unordered(self.session.parallelism().max(1))

@@ -319,7 +319,7 @@ async fn execute(
     if let Some(c) = &req.checkpoint {
         let (d, schema) = (session.dialect(), p.schema.tables.first().and_then(|t| t.schema.as_deref()));
         let what = format!("store the replication checkpoint ({})", c.position.value);
-        if !p.schema.tables.iter().any(|t| t.name == tandem_engine::changes::CHECKPOINT_TABLE) {
+        if !p.schema.tables.iter().any(Checkpoint::is_table) {
             standby_fixups.push(Fixup { what: what.clone(), sql: Checkpoint::create_sql(d, schema) });
         }
         standby_fixups.push(Fixup { what, sql: c.insert_sql(d, schema) });

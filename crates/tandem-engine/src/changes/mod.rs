@@ -228,6 +228,12 @@ pub struct Checkpoint {
 pub const CHECKPOINT_TABLE: &str = "tandem_replication";
 
 impl Checkpoint {
+    /// Whether `table` is the checkpoint table (of the replica a backup or a source was, when
+    /// it is found among replicated tables: it holds that replica's place, never replicated).
+    pub fn is_table(table: &TableDef) -> bool {
+        table.name == CHECKPOINT_TABLE
+    }
+
     /// The checkpoint table in `schema` (the schema of the replica's tables; `None` for
     /// engines without schemas).
     fn table(d: &dyn Dialect, schema: Option<&str>) -> String {

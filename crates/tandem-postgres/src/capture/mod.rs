@@ -180,12 +180,9 @@ async fn published_tables(c: &Client, url: &DbUrl, scope: &Scope) -> Result<Vec<
 /// Makes the capture's publication anew (tandem's own), or checks that the named one exists.
 async fn publish(c: &Client, capture: &Capture, tables: &[TableDef]) -> Result<()> {
     if let Some(name) = &capture.publication {
-        let found = c.query("SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1", &[name]).await.map_err(|e| pg_err("reading publications", e))?;
-        return match found.is_empty() {
-            true => Err(Error::bad_input(format!(
-                "publication {name} does not exist on the source (create it, or leave `publication` out to let tandem make its own)"
-            ))),
-            false => Ok(()),
+        return match publication_exists(c, name).await? {
+            true => Ok(()),
+            false => Err(Error::bad_input(format!("publication {name} does not exist on the source (create it, or let tandem make its own)"))),
         };
     }
     let list: Vec<String> = tables.iter().map(|t| qname(t.schema.as_deref().unwrap_or("public"), &t.name)).collect();
@@ -264,15 +261,12 @@ pub(crate) async fn drop(url: &DbUrl, capture: &Capture) -> Result<Vec<String>> 
     if drop_slot(&c, &capture.name).await? {
         dropped.push(format!("replication slot {}", capture.name));
     }
-    if capture.publication.is_none() {
-        let found =
-            c.query("SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1", &[&capture.name]).await.map_err(|e| pg_err("reading publications", e))?;
-        if !found.is_empty() {
-            c.batch_execute(&format!("DROP PUBLICATION {}", ident(&capture.name)))
-                .await
-                .map_err(|e| pg_err(format!("dropping publication {}", capture.name), e))?;
-            dropped.push(format!("publication {}", capture.name));
-        }
+    // Only tandem's own publication: one named in the config is somebody else's.
+    if capture.publication.is_none() && publication_exists(&c, &capture.name).await? {
+        c.batch_execute(&format!("DROP PUBLICATION {}", ident(&capture.name)))
+            .await
+            .map_err(|e| pg_err(format!("dropping publication {}", capture.name), e))?;
+        dropped.push(format!("publication {}", capture.name));
     }
     Ok(dropped)
 }
@@ -292,32 +286,33 @@ pub(crate) async fn retention(url: &DbUrl, from: &Position, capture: &Capture) -
     Ok(LogRetention { kept, retained_bytes: state.and_then(|s| s.retained), limit_bytes: limit.map(|l| l as u64), ..LogRetention::default() })
 }
 
-/// Why the capture's publication does not publish every one of `tables` (it is gone, or a table
-/// was dropped and made again at the source since: the new one is not in a publication of
-/// listed tables, and its changes would be lost without a word).
-async fn check_published(c: &Client, capture: &Capture, tables: &[TableDef]) -> std::result::Result<(), String> {
+/// Why the capture's publication does not publish every one of `tables`, if it does not (it
+/// is gone, or a table was dropped and made again at the source since: the new one is not in a
+/// publication of listed tables, and its changes would be lost without a word).
+async fn unpublished(c: &Client, capture: &Capture, tables: &[TableDef]) -> Result<Option<String>> {
     let name = publication(capture);
-    let found = c.query("SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1", &[&name]).await.map_err(|e| crate::pg_text(&e))?;
-    if found.is_empty() {
-        return Err(format!("publication {} does not exist", literal(name)));
+    if !publication_exists(c, name).await? {
+        return Ok(Some(format!("publication {} does not exist", literal(name))));
     }
     let rows = c
         .query("SELECT schemaname::text, tablename::text FROM pg_catalog.pg_publication_tables WHERE pubname = $1", &[&name])
         .await
-        .map_err(|e| format!("reading publication {name}: {}", crate::pg_text(&e)))?;
+        .map_err(|e| pg_err(format!("reading publication {name}"), e))?;
     let published: std::collections::HashSet<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     let missing: Vec<String> = tables
         .iter()
         .filter(|t| !published.contains(&(t.schema.clone().unwrap_or_else(|| "public".into()), t.name.clone())))
         .map(TableDef::display_name)
         .collect();
-    match missing.is_empty() {
-        true => Ok(()),
-        false => Err(format!(
-            "publication {name} does not publish {} (dropped and made again at the source since the replica was bootstrapped?)",
-            missing.join(", ")
-        )),
-    }
+    Ok((!missing.is_empty()).then(|| {
+        format!("publication {name} does not publish {} (dropped and made again at the source since the replica was bootstrapped?)", missing.join(", "))
+    }))
+}
+
+/// Whether publication `name` exists in the database.
+async fn publication_exists(c: &Client, name: &str) -> Result<bool> {
+    let found = c.query("SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1", &[&name]).await.map_err(|e| pg_err("reading publications", e))?;
+    Ok(!found.is_empty())
 }
 
 /// BadInput (with the rebootstrap hint) unless slot `capture` can stream the changes of
@@ -334,6 +329,9 @@ async fn check_slot(c: &Client, url: &DbUrl, capture: &Capture, tables: &[TableD
         Some(Slot { confirmed_flush: Some(f), .. }) if f > from => {
             gone(format!("replication slot {} has moved on to {}, past the replica's position {}", capture.name, Lsn::from_u64(f), Lsn::from_u64(from)))
         }
-        Some(_) => check_published(c, capture, tables).await.or_else(gone),
+        Some(_) => match unpublished(c, capture, tables).await? {
+            Some(why) => gone(why),
+            None => Ok(()),
+        },
     }
 }
