@@ -7,7 +7,7 @@ use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
 use tandem_engine::{DbUrl, Engine, ImportSnapshot, Snapshot, SnapshotOptions};
 use tandem_error::{Error, Result, ResultExt};
-use tandem_repo::{BackupId, LockMode, Manifest, Repository, SystemInfo, TableEntry, FORMAT_VERSION};
+use tandem_repo::{BackupId, LockMode, Manifest, RepoLock, Repository, SystemInfo, TableEntry, FORMAT_VERSION};
 use tandem_system::System;
 
 use crate::{ChunkWriter, Events, Registry, Unit};
@@ -49,16 +49,18 @@ pub struct BackupReport {
 
 /// Takes a backup and returns it once it is committed (the manifest is written last).
 /// On any error nothing is listed: chunks already stored stay as unreferenced garbage for prune.
+/// The manifest is written only while the repository lock is still held (FORMAT.md, section 8):
+/// a backup that lost it fails, so no committed backup can reference a chunk a prune deleted.
 pub async fn backup(req: BackupRequest<'_>, events: Arc<dyn Events>) -> Result<BackupReport> {
     let lock = req.repo.lock(LockMode::Shared, "backup").await?;
-    let result = run(&req, events).await;
+    let result = run(&req, &lock, events).await;
     let released = lock.release().await;
     let manifest = result?;
     released?;
     Ok(manifest)
 }
 
-async fn run(req: &BackupRequest<'_>, events: Arc<dyn Events>) -> Result<BackupReport> {
+async fn run(req: &BackupRequest<'_>, lock: &RepoLock, events: Arc<dyn Events>) -> Result<BackupReport> {
     let started = Utc::now();
     events.phase("opening a consistent snapshot", None, Unit::Items);
     let snapshot = req
@@ -90,7 +92,10 @@ async fn run(req: &BackupRequest<'_>, events: Arc<dyn Events>) -> Result<BackupR
         tool: format!("tandem {}", env!("CARGO_PKG_VERSION")),
     };
     events.phase("committing the manifest", None, Unit::Items);
+    tandem_error::failpoint!("backup-before-manifest");
+    lock.ensure_held().await?;
     req.repo.write_manifest(&manifest).await?;
+    tandem_error::failpoint!("backup-after-manifest");
     events.phase_done();
     Ok(BackupReport { manifest, new_chunks: new.len(), new_bytes })
 }

@@ -85,6 +85,7 @@ async fn run(repo: &Repository, policy: RetentionPolicy, grace: Duration, dry_ru
         }
         events.phase_done();
     }
+    tandem_error::failpoint!("prune-between-phases");
 
     // Phase 2: chunks nobody references, older than the grace period (a backup running
     // elsewhere may have written chunks that its manifest does not list yet).
@@ -97,6 +98,7 @@ async fn run(repo: &Repository, policy: RetentionPolicy, grace: Duration, dry_ru
         events.phase("deleting unreferenced chunks", Some(garbage.len() as u64), Unit::Items);
         for c in &garbage {
             repo.delete_chunk(&c.id).await?;
+            tandem_error::failpoint!("prune-chunk-deleted");
             events.advance(1);
         }
         events.phase_done();

@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+pub mod failpoint;
+
 /// What went wrong, in terms the caller can act on. The exit code follows the kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {

@@ -120,6 +120,69 @@ pub struct SchemaDump {
     /// humans. A cross-engine restore refuses a schema that has any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub untranslatable: Vec<String>,
+    /// Who owns the objects and what other roles were granted (engines with object owners:
+    /// PostgreSQL). A restore gives them back for the roles that exist on the target.
+    #[serde(default, skip_serializing_if = "Privileges::is_empty")]
+    pub privileges: Privileges,
+}
+
+/// The owners and grants of a schema's objects (FORMAT.md, section 5).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Privileges {
+    /// Every object with an owner of its own, in creation order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<ObjectPrivileges>,
+    /// A restore's choice: every restored object is owned by this role instead (for a target
+    /// whose role names differ, or a source engine without owners). Never stored.
+    #[serde(skip)]
+    pub reassign_to: Option<String>,
+}
+
+impl Privileges {
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty() && self.reassign_to.is_none()
+    }
+}
+
+/// One object's owner and grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectPrivileges {
+    pub kind: ObjectKind,
+    /// The object's name as SQL spells it: quoted, schema-qualified, a routine with its argument
+    /// types (`public."DAG"`, `app.f(integer)`).
+    pub name: String,
+    /// The owning role; `None` when the owner follows another object (a sequence owned by a
+    /// table's column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Privileges granted to roles other than the owner.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<Grant>,
+}
+
+/// The kinds of objects whose owner and grants are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ObjectKind {
+    Schema,
+    Table,
+    View,
+    MaterializedView,
+    Sequence,
+    Function,
+    Procedure,
+}
+
+/// One privilege granted to one role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// A role name, or `PUBLIC` (every role).
+    pub role: String,
+    /// As SQL spells it: `SELECT`, `INSERT`, `USAGE`, `EXECUTE`, ...
+    pub privilege: String,
+    /// Granted `WITH GRANT OPTION`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub grantable: bool,
 }
 
 /// One table whose rows are copied.

@@ -337,9 +337,11 @@ impl MySession {
             }
         }
         if !renames.is_empty() {
+            tandem_error::failpoint!("mysql-before-rename");
             rename_yielding(ctl, &format!("RENAME TABLE {}", renames.join(", ")), guard.map(|g| (t.as_str(), g)))
                 .await
                 .context("moving the restored tables in")?;
+            tandem_error::failpoint!("mysql-after-rename");
         }
         Ok(())
     }

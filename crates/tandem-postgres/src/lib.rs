@@ -19,6 +19,7 @@ mod capture;
 mod catalog;
 mod foreign;
 mod keys;
+mod privileges;
 mod restore;
 mod snapshot;
 mod transaction;

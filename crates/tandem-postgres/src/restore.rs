@@ -128,7 +128,13 @@ impl Target for PgTarget {
                 return Err(pg_err(format!("{ctx}: pre-data statement {} ({})", i + 1, head(stmt)), e));
             }
         }
-        Ok(Box::new(PgSession { client: Mutex::new(client), post_data: schema.post_data.clone(), ctx, failed: AtomicBool::new(false) }))
+        Ok(Box::new(PgSession {
+            client: Mutex::new(client),
+            post_data: schema.post_data.clone(),
+            privileges: schema.privileges.clone(),
+            ctx,
+            failed: AtomicBool::new(false),
+        }))
     }
 }
 
@@ -284,6 +290,8 @@ async fn lock_guard(client: &Client, table: &str) -> Result<bool> {
 struct PgSession {
     client: Mutex<Client>,
     post_data: Vec<String>,
+    /// Given back after the post-data statements.
+    privileges: tandem_engine::Privileges,
     ctx: String,
     /// Set once a statement or a COPY failed: the transaction can only be rolled back.
     failed: AtomicBool,
@@ -368,7 +376,14 @@ impl RestoreSession for PgSession {
                 return Err(pg_err(format!("{}: post-data statement {} ({})", self.ctx, i, head(stmt)), e));
             }
         }
-        client.batch_execute("COMMIT").await.map_err(|e| pg_err(format!("{}: COMMIT", self.ctx), e))
+        if let Err(e) = crate::privileges::restore(&client, &self.privileges).await {
+            let _ = Self::rollback(&client).await;
+            return Err(e.context(format!("{}: giving back owners and grants", self.ctx)));
+        }
+        tandem_error::failpoint!("postgres-before-commit");
+        client.batch_execute("COMMIT").await.map_err(|e| pg_err(format!("{}: COMMIT", self.ctx), e))?;
+        tandem_error::failpoint!("postgres-after-commit");
+        Ok(())
     }
 
     async fn abort(self: Box<Self>) -> Result<()> {

@@ -193,6 +193,23 @@ pub struct LockInfo {
     pub created: DateTime<Utc>,
     /// Refreshed by the holder; a lock not refreshed past this instant is stale and ignored.
     pub expires: DateTime<Utc>,
+    /// Which process on which boot holds it, so another process can tell a dead holder from a
+    /// live one without waiting for `expires`. Absent in locks of older versions (then only
+    /// `expires` makes the lock stale).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessId>,
+}
+
+/// A process's identity that stays unique across pid reuse, reboots and containers that share a
+/// host name: the kernel's boot id, the pid namespace and the process's start time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessId {
+    /// `/proc/sys/kernel/random/boot_id`.
+    pub boot_id: String,
+    /// The pid namespace (`readlink /proc/self/ns/pid`, e.g. `pid:[4026531836]`).
+    pub pid_namespace: String,
+    /// Start time of the process in clock ticks after boot (field 22 of `/proc/<pid>/stat`).
+    pub start_ticks: u64,
 }
 
 #[cfg(test)]

@@ -40,5 +40,5 @@ mod store;
 pub use daemon::{Claim, LeaseRecord};
 pub use format::*;
 pub use keys::{Kdf, KeySlot, RepoKey};
-pub use lock::{hostname, RepoLock};
+pub use lock::{hostname, process_id, RepoLock};
 pub use repository::{ChunkInfo, Repository};

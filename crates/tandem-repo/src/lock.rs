@@ -1,11 +1,17 @@
 //! Repository locks: `locks/<id>.json` objects with an expiry that the holder refreshes.
 //!
 //! Protocol: write the own lock object first, then list all locks. A lock is ignored when it is
-//! stale: its `expires` has passed, or it was taken on this host by a process that no longer
-//! exists. If another live lock conflicts (exclusive vs anything), the own lock is deleted again
-//! and the attempt fails with Conflict. Two racing exclusive takers may both fail; neither wins
-//! wrongly.
+//! stale: its `expires` has passed, or its holder is a process of this boot and pid namespace
+//! that no longer exists (judged by [`ProcessId`], so containers that share a host name and
+//! reused pids do not misfire). If another live lock conflicts (exclusive vs anything), the own
+//! lock is deleted again and the attempt fails with Conflict. Two racing exclusive takers may
+//! both fail; neither wins wrongly.
+//!
+//! A holder whose refreshes fail loses the lock when its last written `expires` passes; from then
+//! on a prune may run. [`RepoLock::ensure_held`] is how an operation checks, before a step that
+//! relies on the lock (a backup's manifest), that it still holds it for long enough.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,13 +23,16 @@ use tandem_error::{Error, Result};
 use tokio::task::JoinHandle;
 
 use crate::crypto::Codec;
-use crate::format::{LockInfo, LockMode};
+use crate::format::{LockInfo, LockMode, ProcessId};
 use crate::store::store_error;
 
 /// How long a lock lives without a refresh.
 pub(crate) const LOCK_TTL: Duration = Duration::from_secs(120);
 /// How often the holder rewrites its lock.
 pub(crate) const LOCK_REFRESH: Duration = Duration::from_secs(30);
+/// How long a lock must still be valid when [`RepoLock::ensure_held`] is asked: longer than the
+/// step it guards (one object write) can take, with room for clocks that differ by seconds.
+const HOLD_MARGIN: Duration = Duration::from_secs(30);
 
 /// A held lock. Refreshes itself in the background; removed by [`RepoLock::release`] (or,
 /// best-effort, on drop).
@@ -33,8 +42,11 @@ pub struct RepoLock {
 
 struct Held {
     store: Arc<dyn ObjectStore>,
+    codec: Codec,
     url: String,
     path: Path,
+    /// The `expires` of the newest lock object written successfully (Unix milliseconds).
+    confirmed: Arc<AtomicI64>,
     refresh: JoinHandle<()>,
 }
 
@@ -53,6 +65,42 @@ impl RepoLock {
         match held.store.delete(&held.path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(store_error(&held.url, format!("removing lock {}", held.path), e)),
+        }
+    }
+
+    /// Checks that the lock is still held and stays valid for at least [`HOLD_MARGIN`]: the last
+    /// refresh that reached the store is recent enough, and the lock object is still there,
+    /// unexpired. Call it right before a step that must not happen without the lock (a backup's
+    /// manifest: a prune that ran after the lock expired may have deleted chunks it reuses).
+    /// Errors: Conflict when the lock is lost (nothing may be committed); Unreachable when the
+    /// store cannot be read.
+    pub async fn ensure_held(&self) -> Result<()> {
+        let Some(held) = &self.inner else { return Err(Error::internal("repository lock already released")) };
+        tandem_error::failpoint!("lock-ensure-held");
+        let needed = Utc::now() + chrono::Duration::from_std(HOLD_MARGIN).unwrap_or_default();
+        let lost = |why: String| {
+            Error::conflict(format!(
+                "lost the repository lock {} ({why}); stopping before committing anything, because a prune may have run meanwhile",
+                held.path
+            ))
+        };
+        let confirmed = DateTime::<Utc>::from_timestamp_millis(held.confirmed.load(Ordering::SeqCst)).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        if confirmed < needed {
+            return Err(lost(format!("its last refresh that reached the repository lets it expire at {}", fmt_time(confirmed))));
+        }
+        let data = match held.store.get(&held.path).await {
+            Ok(r) => r.bytes().await,
+            Err(e) => Err(e),
+        };
+        let info = match data {
+            Ok(d) => held.codec.open(held.path.as_ref(), d).and_then(|d| serde_json::from_slice::<LockInfo>(&d).map_err(|e| e.to_string())),
+            Err(object_store::Error::NotFound { .. }) => return Err(lost("its object is gone".into())),
+            Err(e) => return Err(store_error(&held.url, format!("reading lock {}", held.path), e)),
+        };
+        match info {
+            Ok(info) if info.expires >= needed => Ok(()),
+            Ok(info) => Err(lost(format!("the repository says it expires at {}", fmt_time(info.expires)))),
+            Err(e) => Err(lost(format!("its object cannot be read: {e}"))),
         }
     }
 
@@ -78,7 +126,15 @@ impl Drop for RepoLock {
 /// In an encrypted repository locks are sealed like every object (`codec`).
 pub(crate) async fn acquire(store: Arc<dyn ObjectStore>, codec: Codec, url: String, mode: LockMode, purpose: &str) -> Result<RepoLock> {
     let now = Utc::now();
-    let mut info = LockInfo { mode, purpose: purpose.to_string(), hostname: hostname(), pid: std::process::id(), created: now, expires: expires_from(now) };
+    let mut info = LockInfo {
+        mode,
+        purpose: purpose.to_string(),
+        hostname: hostname(),
+        pid: std::process::id(),
+        created: now,
+        expires: expires_from(now),
+        process: process_id(std::process::id()),
+    };
     let id = format!("{:032x}", rand::random::<u128>());
     let path = Path::from_iter(["locks".to_string(), format!("{id}.json")]);
     write_lock(&store, &codec, &path, &info).await.map_err(|e| store_error(&url, format!("writing lock {path}"), e))?;
@@ -88,20 +144,22 @@ pub(crate) async fn acquire(store: Arc<dyn ObjectStore>, codec: Codec, url: Stri
         return Err(e);
     }
 
+    let confirmed = Arc::new(AtomicI64::new(info.expires.timestamp_millis()));
     let refresh = {
-        let (store, path) = (store.clone(), path.clone());
+        let (store, codec, path, confirmed) = (store.clone(), codec.clone(), path.clone(), confirmed.clone());
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(LOCK_REFRESH).await;
                 info.expires = expires_from(Utc::now());
-                if let Err(e) = write_lock(&store, &codec, &path, &info).await {
-                    tracing::warn!(lock = %path, "could not refresh the repository lock: {e}");
+                match refresh_lock(&store, &codec, &path, &info).await {
+                    Ok(()) => confirmed.store(info.expires.timestamp_millis(), Ordering::SeqCst),
+                    Err(e) => tracing::warn!(lock = %path, "could not refresh the repository lock: {e}"),
                 }
             }
         })
     };
     tracing::debug!(lock = %path, mode = mode.as_str(), purpose, "took repository lock");
-    Ok(RepoLock { inner: Some(Held { store, url, path, refresh }) })
+    Ok(RepoLock { inner: Some(Held { store, codec, url, path, confirmed, refresh }) })
 }
 
 /// Fails with Conflict if a live lock other than `own` conflicts with `mode`.
@@ -152,9 +210,35 @@ async fn check_conflicts(store: &Arc<dyn ObjectStore>, codec: &Codec, url: &str,
     Ok(())
 }
 
-/// Expired, or taken on this host by a process that is gone.
+/// One refresh of the own lock object.
+async fn refresh_lock(store: &Arc<dyn ObjectStore>, codec: &Codec, path: &Path, info: &LockInfo) -> object_store::Result<()> {
+    tandem_error::failpoint!("lock-refresh", |e: tandem_error::Error| object_store::Error::Generic { store: "lock", source: Box::new(e) });
+    write_lock(store, codec, path, info).await
+}
+
+/// Expired, or held by a process that is gone: one of this boot and pid namespace (so its pid is
+/// visible here) whose pid no longer exists or now belongs to a process started at another time.
 fn is_stale(other: &LockInfo, me: &LockInfo, now: DateTime<Utc>) -> bool {
-    other.expires < now || (other.hostname == me.hostname && !std::path::Path::new(&format!("/proc/{}", other.pid)).exists())
+    if other.expires < now {
+        return true;
+    }
+    match (&other.process, &me.process) {
+        (Some(theirs), Some(mine)) if theirs.boot_id == mine.boot_id && theirs.pid_namespace == mine.pid_namespace => {
+            process_id(other.pid).is_none_or(|now_there| now_there.start_ticks != theirs.start_ticks)
+        }
+        _ => false,
+    }
+}
+
+/// The identity of process `pid` as this process sees it, or `None` when it does not exist (or
+/// `/proc` is not there to tell).
+pub fn process_id(pid: u32) -> Option<ProcessId> {
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?.trim().to_string();
+    let pid_namespace = std::fs::read_link("/proc/self/ns/pid").ok()?.to_string_lossy().into_owned();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after its end.
+    let start_ticks = stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()?;
+    Some(ProcessId { boot_id, pid_namespace, start_ticks })
 }
 
 async fn write_lock(store: &Arc<dyn ObjectStore>, codec: &Codec, path: &Path, info: &LockInfo) -> object_store::Result<()> {

@@ -3,8 +3,8 @@
 //! Contract: must run inside the snapshot transaction with `search_path = ''`, so that every
 //! name the `pg_get_*def` functions and `format_type` print is schema-qualified. Covers all user
 //! schemas (not `pg_catalog`, `information_schema`, `pg_toast*`, `pg_temp*`) and skips objects
-//! that belong to an extension. Ownership, grants, policies, partitioning and inheritance links
-//! are not reproduced: partitioned parents are skipped and partitions / inheritance children are
+//! that belong to an extension. Owners and grants are read by [`crate::privileges`]; policies,
+//! partitioning and inheritance links are not reproduced: partitioned parents are skipped and partitions / inheritance children are
 //! restored as plain tables (with a warning each).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -129,7 +129,8 @@ pub(crate) async fn read_schema(client: &Client, version: i32) -> Result<SchemaD
     r.comments(&views).await?;
     let Reader { pre, post, untranslatable, tables, .. } = r;
     let tables = tables::table_defs(client, tables).await?;
-    Ok(SchemaDump { pre_data: pre, post_data: post, tables, charset, collation, untranslatable })
+    let privileges = crate::privileges::read(client).await?;
+    Ok(SchemaDump { pre_data: pre, post_data: post, tables, charset, collation, untranslatable, privileges })
 }
 
 /// Enum, domain and composite types (in that order); range types are skipped with a warning.

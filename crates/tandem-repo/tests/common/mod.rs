@@ -148,6 +148,9 @@ impl Target {
     pub async fn put_raw(&self, path: &str, data: impl Into<Bytes>) {
         self.raw.put(&Path::from(path), PutPayload::from(data.into())).await.expect("raw put");
     }
+    pub async fn delete_raw(&self, path: &str) {
+        self.raw.delete(&Path::from(path)).await.expect("raw delete");
+    }
     pub async fn get_raw(&self, path: &str) -> Bytes {
         self.raw.get(&Path::from(path)).await.expect("raw get").bytes().await.expect("raw bytes")
     }
@@ -408,8 +411,9 @@ pub async fn locks(t: &Target) {
     assert!(e.kind() == Kind::Conflict && e.to_string().starts_with("repository is locked by prune (host "), "{e}");
     p.release().await.expect("release");
 
-    // Stale locks are ignored: expired, or from a dead process on this host.
+    // Stale locks are ignored: expired, or held by a dead process this process can see.
     let now = Utc::now();
+    let me = tandem_repo::process_id(std::process::id()).expect("this process's identity");
     let expired = LockInfo {
         mode: tandem_repo::LockMode::Exclusive,
         purpose: "prune".into(),
@@ -417,18 +421,33 @@ pub async fn locks(t: &Target) {
         pid: 1,
         created: now - Duration::hours(1),
         expires: now - Duration::minutes(5),
+        process: None,
     };
     t.put_object(&repo, "locks/expired.json", serde_json::to_vec(&expired).expect("json")).await;
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname").trim().to_string();
-    let dead = LockInfo { hostname: host, pid: 4_000_000_000, expires: now + Duration::minutes(5), ..expired.clone() };
+    let host = tandem_repo::hostname();
+    let live_until = now + Duration::minutes(5);
+    let dead = LockInfo { hostname: host.clone(), pid: 4_000_000_000, expires: live_until, process: Some(me.clone()), ..expired.clone() };
     t.put_object(&repo, "locks/dead.json", serde_json::to_vec(&dead).expect("json")).await;
+    // Pid 1 exists, but it is not the process that took this lock (it started at another time).
+    let reused = LockInfo { pid: 1, process: Some(tandem_repo::ProcessId { start_ticks: me.start_ticks + 1, ..me.clone() }), ..dead.clone() };
+    t.put_object(&repo, "locks/reused.json", serde_json::to_vec(&reused).expect("json")).await;
     let l = repo.lock(LockMode::Exclusive, "prune").await.expect("stale locks ignored");
     l.release().await.expect("release");
-    // A live lock of another host is honoured.
-    let live = LockInfo { hostname: "other-host".into(), pid: 77, expires: now + Duration::minutes(5), ..expired };
-    t.put_object(&repo, "locks/live.json", serde_json::to_vec(&live).expect("json")).await;
-    let e = repo.lock(LockMode::Shared, "backup").await.expect_err("live");
-    assert!(e.to_string().contains("locked by prune (host other-host, pid 77, since "), "{e}");
+    for name in ["expired", "dead", "reused"] {
+        t.delete_raw(&format!("locks/{name}.json")).await;
+    }
+    // Honoured until they expire: a live lock of another host; one of a container that shares
+    // this host name (another pid namespace: its pid means nothing here); one of an older
+    // version (no process identity) with this host name and a pid that does not exist here.
+    let other_host = LockInfo { hostname: "other-host".into(), pid: 77, expires: live_until, ..expired.clone() };
+    let container = LockInfo { process: Some(tandem_repo::ProcessId { pid_namespace: "pid:[1]".into(), ..me.clone() }), ..dead.clone() };
+    let older = LockInfo { process: None, ..dead.clone() };
+    for (name, lock, holder) in [("live", other_host, "host other-host, pid 77"), ("container", container, "pid 4000000000"), ("older", older, "pid 4000000000")] {
+        t.put_object(&repo, &format!("locks/{name}.json"), serde_json::to_vec(&lock).expect("json")).await;
+        let e = repo.lock(LockMode::Shared, "backup").await.expect_err(name);
+        assert!(e.to_string().contains("locked by prune (") && e.to_string().contains(holder), "{name}: {e}");
+        t.delete_raw(&format!("locks/{name}.json")).await;
+    }
 }
 
 pub async fn daemon_objects(t: &Target) {

@@ -335,6 +335,7 @@ impl Daemon {
                     let _shared = self.gate.clone().read_owned().await;
                     jobs::backup_site(&self.config, &run.site, repo.clone(), events.clone()).await?
                 };
+                tandem_error::failpoint!("daemon-after-backup");
                 let m = &report.manifest;
                 out.bytes = report.new_bytes;
                 out.backup = Some(m.id.to_string());
@@ -366,6 +367,7 @@ impl Daemon {
                 };
             }
         }
+        tandem_error::failpoint!("daemon-job-done");
         Ok(out)
     }
 

@@ -20,10 +20,16 @@ impl Daemon {
     /// Starts `tandem serve --config cfg --listen 127.0.0.1:0` and waits for its address. Its
     /// stderr goes to `log`.
     pub fn start(cfg: &Path, log: &Path) -> Daemon {
+        Daemon::start_with_env(cfg, log, &[])
+    }
+
+    /// [`Daemon::start`] with extra environment variables.
+    pub fn start_with_env(cfg: &Path, log: &Path, env: &[(&str, &str)]) -> Daemon {
         let mut child = Command::new(tandem_bin())
             .args(["--config", cfg.to_str().unwrap(), "-v", "serve", "--listen", "127.0.0.1:0"])
             .env_remove("TANDEM_REPO")
             .env_remove("TANDEM_CONFIG")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(log).unwrap())
             .spawn()

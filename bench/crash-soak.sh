@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Crash soak: tandem crashed (abort, like kill -9) or failed at random crash points, ROUNDS times
+# (default 100), each followed by the crash matrix's checks (repository sound, no partial backup,
+# restore target old or new, next run succeeds); prints the tally per point and action.
+#
+#   bench/crash-soak.sh [ROUNDS]        SOAK_SEED=N repeats a run
+#
+# Uses the test build (the only one with the crash points compiled in) and the test kit's
+# throwaway MariaDB server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+export SOAK_ROUNDS="${1:-100}"
+exec cargo test -p tandem --test crash_matrix -- --ignored --exact soak --nocapture
