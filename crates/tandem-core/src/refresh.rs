@@ -50,6 +50,8 @@ pub struct RefreshRequest<'a> {
     pub unless_newest_is: Option<BackupId>,
     /// The tables whose rows the standby holds (the others are created empty).
     pub scope: tandem_engine::Scope,
+    /// The role that owns the restored objects (see [`RestoreRequest::owner`]).
+    pub owner: Option<String>,
 }
 
 /// What a refresh did.
@@ -106,6 +108,7 @@ pub async fn refresh(req: RefreshRequest<'_>, events: Arc<dyn Events>) -> Result
             standby,
             keys: req.keys,
             scope: req.scope,
+            owner: req.owner,
             ..RestoreRequest::new(req.engine, req.registry, req.target, req.repo)
         },
         events,

@@ -171,6 +171,9 @@ pub enum ObjectKind {
     Sequence,
     Function,
     Procedure,
+    /// A kind a newer version records: skipped by a restore.
+    #[serde(other)]
+    Other,
 }
 
 /// One privilege granted to one role.

@@ -58,7 +58,11 @@ pub(crate) async fn read(client: &Client) -> Result<Privileges> {
         }
         let role: Option<String> = r.try_get(3).map_err(bad)?;
         if let (Some(role), Some(object)) = (role, objects.last_mut()) {
-            object.grants.push(Grant { role, privilege: r.try_get(4).map_err(bad)?, grantable: r.try_get::<_, Option<bool>>(5).map_err(bad)?.unwrap_or(false) });
+            object.grants.push(Grant {
+                role,
+                privilege: r.try_get(4).map_err(bad)?,
+                grantable: r.try_get::<_, Option<bool>>(5).map_err(bad)?.unwrap_or(false),
+            });
         }
     }
     Ok(Privileges { objects, reassign_to: None })
@@ -77,9 +81,9 @@ fn parse_kind(s: &str) -> Option<ObjectKind> {
     })
 }
 
-/// `ALTER <this> name OWNER TO ...`.
-fn alter_keyword(kind: ObjectKind) -> &'static str {
-    match kind {
+/// `ALTER <this> name OWNER TO ...`; `None` for a kind this version does not know.
+fn alter_keyword(kind: ObjectKind) -> Option<&'static str> {
+    Some(match kind {
         ObjectKind::Schema => "SCHEMA",
         ObjectKind::Table => "TABLE",
         ObjectKind::View => "VIEW",
@@ -87,13 +91,14 @@ fn alter_keyword(kind: ObjectKind) -> &'static str {
         ObjectKind::Sequence => "SEQUENCE",
         ObjectKind::Function => "FUNCTION",
         ObjectKind::Procedure => "PROCEDURE",
-    }
+        ObjectKind::Other => return None,
+    })
 }
 
 /// `GRANT ... ON <this> name`.
-fn grant_keyword(kind: ObjectKind) -> &'static str {
+fn grant_keyword(kind: ObjectKind) -> Option<&'static str> {
     match kind {
-        ObjectKind::Table | ObjectKind::View | ObjectKind::MaterializedView => "TABLE",
+        ObjectKind::Table | ObjectKind::View | ObjectKind::MaterializedView => Some("TABLE"),
         other => alter_keyword(other),
     }
 }
@@ -110,14 +115,15 @@ fn statements(privileges: &Privileges, current: &Privileges, roles: &HashMap<Str
         None => privileges.objects.iter().map(|o| (o, o.owner.as_deref())).collect(),
     };
     for (object, owner) in owners {
-        let Some(owner) = owner else { continue };
+        let (Some(owner), Some(keyword)) = (owner, alter_keyword(object.kind)) else { continue };
         match roles.get(owner) {
             None => *missing.entry(owner.to_string()).or_default() += 1,
             Some(false) => *refused.entry(owner.to_string()).or_default() += 1,
-            Some(true) => stmts.push(format!("ALTER {} {} OWNER TO {}", alter_keyword(object.kind), object.name, ident(owner))),
+            Some(true) => stmts.push(format!("ALTER {keyword} {} OWNER TO {}", object.name, ident(owner))),
         }
     }
     for object in &privileges.objects {
+        let Some(keyword) = grant_keyword(object.kind) else { continue };
         for g in &object.grants {
             if g.role != "PUBLIC" && !roles.contains_key(&g.role) {
                 *missing.entry(g.role.clone()).or_default() += 1;
@@ -125,15 +131,32 @@ fn statements(privileges: &Privileges, current: &Privileges, roles: &HashMap<Str
             }
             let role = if g.role == "PUBLIC" { "PUBLIC".to_string() } else { ident(&g.role) };
             let option = if g.grantable { " WITH GRANT OPTION" } else { "" };
-            stmts.push(format!("GRANT {} ON {} {} TO {role}{option}", g.privilege, grant_keyword(object.kind), object.name));
+            stmts.push(format!("GRANT {} ON {keyword} {} TO {role}{option}", g.privilege, object.name));
         }
     }
     let mut warnings: Vec<String> =
         missing.into_iter().map(|(role, n)| format!("role {role} does not exist on the target: {n} of its objects or grants are not given back")).collect();
     warnings.extend(
-        refused.into_iter().map(|(role, n)| format!("the restoring role may not give objects to role {role} (not a member of it): {n} objects keep the restoring role as owner")),
+        refused.into_iter().map(|(role, n)| {
+            format!("the restoring role may not give objects to role {role} (not a member of it): {n} objects keep the restoring role as owner")
+        }),
     );
     (stmts, warnings)
+}
+
+/// Refuses (BadInput, before anything is changed) a `reassign_to` role that does not exist on
+/// the target or that the restoring role may not give objects to.
+pub(crate) async fn check_reassign(client: &Client, privileges: &Privileges) -> Result<()> {
+    let Some(role) = &privileges.reassign_to else { return Ok(()) };
+    let row = client
+        .query_opt("SELECT pg_catalog.pg_has_role(current_user, oid, 'MEMBER') FROM pg_catalog.pg_roles WHERE rolname = $1", &[role])
+        .await
+        .map_err(|e| pg_err("listing the target's roles", e))?;
+    match row.map(|r| r.try_get::<_, bool>(0)) {
+        Some(Ok(true)) => Ok(()),
+        Some(_) => Err(tandem_error::Error::bad_input(format!("the restoring user may not give objects to role {role} (it is not a member of it)"))),
+        None => Err(tandem_error::Error::bad_input(format!("role {role}, which should own the restored objects, does not exist on the target"))),
+    }
 }
 
 /// Gives the owners and grants back inside the restore's transaction (see the module doc).
@@ -196,6 +219,16 @@ mod tests {
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(warnings[0].contains("role gone does not exist") && warnings[0].contains("2 of its"), "{warnings:?}");
         assert!(warnings[1].contains("role boss") && warnings[1].contains("1 objects"), "{warnings:?}");
+    }
+
+    #[test]
+    fn a_kind_of_a_newer_version_is_skipped() {
+        let p: Privileges =
+            serde_json::from_str(r#"{"objects": [{"kind": "tablespace", "name": "x", "owner": "app", "grants": [{"role": "r", "privilege": "CREATE"}]}]}"#)
+                .unwrap();
+        assert_eq!(p.objects[0].kind, ObjectKind::Other);
+        let roles: HashMap<String, bool> = [("app".into(), true), ("r".into(), true)].into();
+        assert_eq!(statements(&p, &Privileges::default(), &roles), (Vec::<String>::new(), Vec::<String>::new()));
     }
 
     #[test]

@@ -104,6 +104,7 @@ impl Target for PgTarget {
                     .with_hint(tandem_error::Hint::ReplaceTarget));
             }
         }
+        crate::privileges::check_reassign(&self.client, &schema.privileges).await?;
         if !self.exists {
             self.create_database().await?;
         }

@@ -260,6 +260,12 @@ pub struct RestoreArgs {
     /// the source remembered for `tandem promote`).
     #[arg(long)]
     pub standby: bool,
+    /// PostgreSQL targets: give every restored object to this role (which must exist), instead
+    /// of the owners recorded in the backup. Without it, each object gets its recorded owner and
+    /// grants when that role exists on the target (else it stays the restoring user's, with a
+    /// warning). Default: the site's `owner` in the config.
+    #[arg(long, value_name = "ROLE")]
+    pub owner: Option<String>,
     /// Fernet key (or comma-separated keys) of the source site: with --fernet-key-to, secrets
     /// are re-encrypted for the target (Airflow connections, variables, triggers). Default: the
     /// `fernet-key` of the site's `source` in the config.

@@ -143,6 +143,9 @@ pub struct Site {
     /// A PostgreSQL source's publication to stream into this replica, instead of the one tandem
     /// makes (named after the replica, as its slot).
     pub publication: Option<String>,
+    /// The role that owns what a restore, refresh or bootstrap creates in this site (PostgreSQL),
+    /// instead of the owners recorded in the backup: for a site whose role names differ.
+    pub owner: Option<String>,
     /// Scope of a standby or replica: patterns of the tables whose rows it holds (all when
     /// absent) and of those it does not (see [`tandem_engine::Scope`]).
     #[serde(default)]

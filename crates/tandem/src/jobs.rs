@@ -73,6 +73,7 @@ pub async fn refresh_site(config: &Config, name: &str, unless_newest_is: Option<
         keys: site_keys(config, source_name, name)?,
         unless_newest_is,
         scope: site.scope.clone(),
+        owner: site.owner.clone(),
     };
     tandem_core::refresh(req, events).await
 }
@@ -117,6 +118,7 @@ pub async fn replicate_site(
         seed: start.seed.unwrap_or_else(|| site.seed()),
         scope: site.scope.clone(),
         capture: site.capture(name),
+        owner: site.owner.clone(),
         stop,
     };
     tandem_core::replicate(req, events, status).await

@@ -138,7 +138,8 @@ fn restore_crash_points() {
             tandem(&["restore", "--repo", p(&repo), "--target", &server.url(&target), "--force"]).ok();
             assert_eq!(fingerprint(server, &target), new, "{point}: the next restore");
             if flavor == Flavor::MariaDb {
-                let leftovers = server.sql("mysql", &format!("SELECT count(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '{target}\\_\\_tandem%'"));
+                let leftovers =
+                    server.sql("mysql", &format!("SELECT count(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '{target}\\_\\_tandem%'"));
                 assert_eq!(leftovers, "0", "{point}: the crashed restore's helper databases were dropped");
             }
         }
@@ -285,7 +286,9 @@ fn soak() {
         let old = fingerprint(server, &target);
         let args: Vec<String> = match step {
             "backup" => vec!["backup".into(), "--source".into(), server.url(&db), "--repo".into(), p(&repo).into()],
-            "prune" => vec!["backups".into(), "prune".into(), "--keep-last".into(), "1".into(), "--grace".into(), "0s".into(), "--repo".into(), p(&repo).into()],
+            "prune" => {
+                vec!["backups".into(), "prune".into(), "--keep-last".into(), "1".into(), "--grace".into(), "0s".into(), "--repo".into(), p(&repo).into()]
+            }
             _ => vec!["restore".into(), "--repo".into(), p(&repo).into(), "--target".into(), server.url(&target), "--force".into()],
         };
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -85,6 +85,7 @@ async fn bootstrap_from_seed(
         scope: req.scope.clone(),
         standby,
         origin: Some(req.capture.marks.clone()),
+        owner: req.owner.clone(),
         ..RestoreRequest::new(target, req.registry, req.target.clone(), req.repo.clone())
     };
     restore(restored, events).await?;

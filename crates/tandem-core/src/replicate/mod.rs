@@ -80,6 +80,8 @@ pub struct ReplicateRequest<'a> {
     /// The replication's names: what it keeps on the source (a PostgreSQL slot and
     /// publication) and the origin marks of its writes.
     pub capture: Capture,
+    /// The role that owns what a bootstrap restores (see [`crate::RestoreRequest::owner`]).
+    pub owner: Option<String>,
     /// Becomes `true` to stop at the next transaction boundary.
     pub stop: watch::Receiver<bool>,
 }

@@ -49,6 +49,9 @@ pub struct RestoreRequest<'a> {
     /// A replica's bootstrap marks the restored content as its applied changes are marked (see
     /// [`tandem_engine::changes::Origin`]).
     pub origin: Option<tandem_engine::changes::Origin>,
+    /// A role that owns every restored object, instead of the owners the backup recorded (engines
+    /// with object owners; see [`tandem_engine::Privileges`]).
+    pub owner: Option<String>,
 }
 
 impl<'a> RestoreRequest<'a> {
@@ -69,6 +72,7 @@ impl<'a> RestoreRequest<'a> {
             checkpoint: None,
             scope: Scope::default(),
             origin: None,
+            owner: None,
         }
     }
 }
@@ -196,13 +200,14 @@ pub(crate) async fn prepare<'a>(req: &RestoreRequest<'a>, id: &BackupId) -> Resu
     let rekey = rekey(system, &req.keys).with_context(|| format!("backup {id} is {} ({})", system.describe(), system.name()))?;
     check_scope(&manifest, &req.scope).with_context(|| format!("tables of backup {id} in scope ({})", req.scope))?;
     // Same engine: the backup's own DDL and rows. Another engine: a translated schema.
-    let (schema, foreign) = match source_engine(&manifest, req)? {
+    let (mut schema, foreign) = match source_engine(&manifest, req)? {
         Some(from) => {
             let (dump, types) = foreign::translate(&manifest, from, req.engine, system)?;
             (dump, Some((from, types)))
         }
         None => (manifest.full_schema(), None),
     };
+    schema.privileges.reassign_to = req.owner.clone();
     Ok(Prepared { manifest, system, schema, foreign, rekey })
 }
 

@@ -442,7 +442,9 @@ pub async fn locks(t: &Target) {
     let other_host = LockInfo { hostname: "other-host".into(), pid: 77, expires: live_until, ..expired.clone() };
     let container = LockInfo { process: Some(tandem_repo::ProcessId { pid_namespace: "pid:[1]".into(), ..me.clone() }), ..dead.clone() };
     let older = LockInfo { process: None, ..dead.clone() };
-    for (name, lock, holder) in [("live", other_host, "host other-host, pid 77"), ("container", container, "pid 4000000000"), ("older", older, "pid 4000000000")] {
+    for (name, lock, holder) in
+        [("live", other_host, "host other-host, pid 77"), ("container", container, "pid 4000000000"), ("older", older, "pid 4000000000")]
+    {
         t.put_object(&repo, &format!("locks/{name}.json"), serde_json::to_vec(&lock).expect("json")).await;
         let e = repo.lock(LockMode::Shared, "backup").await.expect_err(name);
         assert!(e.to_string().contains("locked by prune (") && e.to_string().contains(holder), "{name}: {e}");

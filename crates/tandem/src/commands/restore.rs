@@ -37,6 +37,7 @@ pub async fn run(ctx: &Ctx, args: RestoreArgs) -> Result<i32> {
         require_mapped: args.require_mapped,
         standby: args.standby,
         keys,
+        owner: args.owner.clone().or_else(|| args.site.as_deref().and_then(|s| ctx.config.sites.get(s)).and_then(|s| s.owner.clone())),
         ..RestoreRequest::new(engine, registry::registry(), target, repo)
     };
     let report = tandem_core::restore(req, ctx.progress.clone()).await?;
