@@ -127,3 +127,33 @@ fn a_mysql_backup_restored_into_postgres_is_owned_by_the_given_role() {
     assert_eq!(owner_of(pg, &target, "public.jobs"), "own4_app");
     assert_eq!(as_role(pg, &target, "own4_app", "INSERT INTO public.jobs (state) VALUES ('c') RETURNING id").unwrap(), "3");
 }
+
+/// Airflow made its database as its own role; a superuser restores it elsewhere; Airflow, still
+/// connecting as that role, reads and writes the copy (it could not if the superuser owned it).
+#[test]
+fn airflow_works_as_its_own_role_after_a_superuser_restore() {
+    use common::airflow::{fernet_key, Site};
+    let pg = Server::shared(Flavor::Postgres);
+    pg.sql("postgres", "DROP ROLE IF EXISTS own_airflow; CREATE ROLE own_airflow LOGIN PASSWORD 'af-role-pw'");
+    pg.sql("postgres", "CREATE DATABASE own_af OWNER own_airflow");
+    let key = fernet_key();
+    let primary = Site::new(pg, "own_af", &key).as_role("own_airflow", "af-role-pw");
+    primary.run("migrate", &[]);
+    let populated = primary.run("populate", &[]);
+    let dags = populated["dags"].as_object().unwrap();
+    let dag = dags.iter().find(|(_, d)| d["is_paused"] == false).map(|(k, _)| k.clone()).expect("an active DAG in the sample");
+    assert_eq!(owner_of(pg, "own_af", "public.dag_run"), "own_airflow");
+
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    backup(&pg.url("own_af"), &repo);
+    tandem(&["restore", "--repo", p(&repo), "--target", &pg.url("own_af_dr")]).ok();
+    assert_eq!(owner_of(pg, "own_af_dr", "public.dag_run"), "own_airflow");
+
+    let dr = Site::new(pg, "own_af_dr", &key).as_role("own_airflow", "af-role-pw");
+    dr.run("read", &[]);
+    let paused = dr.run("pause", &["--dag", &dag]);
+    assert!(paused["is_paused"] == true && paused["changed"] == true, "{paused}");
+    let run = dr.run("trigger", &["--dag", &dag]);
+    assert!(run["id"].as_i64().unwrap() > run["previous_max_id"].as_i64().unwrap(), "a new run with a fresh id: {run}");
+}

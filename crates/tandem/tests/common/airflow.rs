@@ -28,6 +28,8 @@ pub struct Site<'a> {
     pub server: &'a Server,
     pub db: String,
     pub key: String,
+    /// The role Airflow connects as (user, password); the test kit's superuser when `None`.
+    pub role: Option<(String, String)>,
 }
 
 /// The outcome of an af.py command.
@@ -39,11 +41,18 @@ pub struct Af {
 
 impl<'a> Site<'a> {
     pub fn new(server: &'a Server, db: &str, key: &str) -> Site<'a> {
-        Site { server, db: db.to_string(), key: key.to_string() }
+        Site { server, db: db.to_string(), key: key.to_string(), role: None }
+    }
+
+    /// The same site as Airflow sees it connecting as its own role.
+    pub fn as_role(mut self, user: &str, password: &str) -> Site<'a> {
+        self.role = Some((user.to_string(), password.to_string()));
+        self
     }
 
     fn db_url(&self) -> String {
-        format!("postgresql://{}:{}@127.0.0.1:{}/{}", tandem_testkit::USER, tandem_testkit::PASSWORD, self.server.port(), self.db)
+        let (user, password) = self.role.clone().unwrap_or_else(|| (tandem_testkit::USER.to_string(), tandem_testkit::PASSWORD.to_string()));
+        format!("postgresql://{user}:{password}@127.0.0.1:{}/{}", self.server.port(), self.db)
     }
 
     /// Runs an af.py command; returns its exit code, JSON and stderr.
