@@ -183,6 +183,11 @@ impl<'a> Hold<'a> {
     }
 }
 
+/// A failed read of the checkpoint table: the database is no replica, unless the server went
+/// away meanwhile (then the error stays Unreachable, so a supervisor retries instead of stopping).
 fn no_replica(url: &DbUrl, e: Error) -> Error {
+    if e.kind() == tandem_error::Kind::Unreachable {
+        return e.context(format!("reading {CHECKPOINT_TABLE} in database {}", url.database));
+    }
     Error::bad_input(format!("database {} is no replica (it has no readable {CHECKPOINT_TABLE} table: {e})", url.database))
 }
