@@ -11,4 +11,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 export SOAK_ROUNDS="${1:-100}"
-exec cargo test -p tandem --test crash_matrix -- --ignored --exact soak --nocapture
+# --workspace: the same features as the test suite, so its build is reused.
+exec cargo test --workspace --test crash_matrix -- --ignored --exact soak --nocapture

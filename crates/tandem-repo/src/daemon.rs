@@ -15,7 +15,8 @@
 //! - **release**: the holder creates `seq + 1` that has already expired, so another daemon takes
 //!   over at its next attempt instead of after the expiry.
 //!
-//! A record taken on this host by a process that no longer exists counts as expired. Otherwise
+//! A record taken by a process that is known to be gone counts as expired (same boot and pid
+//! namespace, pid gone or reused: see the lock's rule in FORMAT.md section 7). Otherwise
 //! expiry is compared with the reader's clock: daemons need clocks within a small fraction of the
 //! lease TTL (NTP). Old records are deleted by the holder (the newest few are kept).
 //! Backups never depend on `daemon/`; `repo check` and `prune` ignore it.
@@ -53,6 +54,9 @@ pub struct LeaseRecord {
     pub written: DateTime<Utc>,
     /// Until when the holder owns the lease without renewing it.
     pub expires: DateTime<Utc>,
+    /// The holder's process identity (absent in records of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<crate::ProcessId>,
 }
 
 impl LeaseRecord {
@@ -61,11 +65,10 @@ impl LeaseRecord {
         self.holder == holder && self.expires > now
     }
 
-    /// Held by anyone at `now`: not expired, and not taken on this host by a process that is
-    /// gone (a daemon killed with `kill -9` and restarted takes its lease back at once).
+    /// Held by anyone at `now`: not expired, and not taken by a process known to be gone (a
+    /// daemon killed with `kill -9` and restarted takes its lease back at once).
     pub fn live(&self, now: DateTime<Utc>) -> bool {
-        let gone = self.hostname == crate::lock::hostname() && self.pid != std::process::id() && !std::path::Path::new(&format!("/proc/{}", self.pid)).exists();
-        self.expires > now && !gone
+        self.expires > now && !crate::lock::gone(self.pid, self.process.as_ref())
     }
 }
 
@@ -157,6 +160,7 @@ impl Repository {
                 pid: std::process::id(),
                 written: now,
                 expires: now + chrono::Duration::from_std(ttl).unwrap_or_default(),
+                process: crate::process_id(std::process::id()),
             };
             let path = daemon_path(&lease_name(seq))?;
             let json = serde_json::to_vec_pretty(&record).map_err(|e| Error::internal(format!("encoding lease record: {e}")))?;
@@ -223,6 +227,28 @@ mod tests {
         assert_eq!(r.current_lease().await.unwrap().unwrap().holder, "b", "a cannot release b's lease");
         r.release_lease("b").await.unwrap();
         assert!(r.claim_lease("a", Duration::from_secs(60)).await.unwrap().held);
+    }
+
+    #[test]
+    fn a_dead_holder_is_told_by_its_process_identity_not_its_host_name() {
+        let me = crate::process_id(std::process::id()).unwrap();
+        let now = Utc::now();
+        let record = |pid: u32, process: Option<crate::ProcessId>| LeaseRecord {
+            seq: 1,
+            holder: "d".into(),
+            hostname: crate::lock::hostname(),
+            pid,
+            written: now,
+            expires: now + chrono::Duration::minutes(1),
+            process,
+        };
+        assert!(record(std::process::id(), Some(me.clone())).live(now), "this process");
+        assert!(!record(4_000_000_000, Some(me.clone())).live(now), "same boot and namespace, pid gone");
+        assert!(!record(1, Some(me.clone())).live(now), "pid 1 is another process than the one that wrote it");
+        let container = crate::ProcessId { pid_namespace: "pid:[1]".into(), ..me.clone() };
+        assert!(record(4_000_000_000, Some(container)).live(now), "another container with this host name");
+        assert!(record(4_000_000_000, None).live(now), "an older record: only its expiry counts");
+        assert!(!record(std::process::id(), Some(me)).live(now + chrono::Duration::minutes(2)), "expired");
     }
 
     #[tokio::test]

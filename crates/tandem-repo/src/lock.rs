@@ -139,7 +139,7 @@ pub(crate) async fn acquire(store: Arc<dyn ObjectStore>, codec: Codec, url: Stri
     let path = Path::from_iter(["locks".to_string(), format!("{id}.json")]);
     write_lock(&store, &codec, &path, &info).await.map_err(|e| store_error(&url, format!("writing lock {path}"), e))?;
 
-    if let Err(e) = check_conflicts(&store, &codec, &url, &path, mode, &info).await {
+    if let Err(e) = check_conflicts(&store, &codec, &url, &path, mode).await {
         let _ = store.delete(&path).await;
         return Err(e);
     }
@@ -163,7 +163,7 @@ pub(crate) async fn acquire(store: Arc<dyn ObjectStore>, codec: Codec, url: Stri
 }
 
 /// Fails with Conflict if a live lock other than `own` conflicts with `mode`.
-async fn check_conflicts(store: &Arc<dyn ObjectStore>, codec: &Codec, url: &str, own: &Path, mode: LockMode, me: &LockInfo) -> Result<()> {
+async fn check_conflicts(store: &Arc<dyn ObjectStore>, codec: &Codec, url: &str, own: &Path, mode: LockMode) -> Result<()> {
     let metas: Vec<_> = store.list(Some(&Path::from("locks"))).try_collect().await.map_err(|e| store_error(url, "listing locks/", e))?;
     let now = Utc::now();
     for m in metas {
@@ -192,7 +192,7 @@ async fn check_conflicts(store: &Arc<dyn ObjectStore>, codec: &Codec, url: &str,
                 return Err(Error::conflict(format!("repository is locked by an unreadable lock {} ({e}); try again later", m.location)));
             }
         };
-        if is_stale(&other, me, now) {
+        if is_stale(&other, now) {
             tracing::info!(lock = %m.location, purpose = %other.purpose, host = %other.hostname, pid = other.pid, "ignoring a stale lock");
             continue;
         }
@@ -216,18 +216,19 @@ async fn refresh_lock(store: &Arc<dyn ObjectStore>, codec: &Codec, path: &Path, 
     write_lock(store, codec, path, info).await
 }
 
-/// Expired, or held by a process that is gone: one of this boot and pid namespace (so its pid is
-/// visible here) whose pid no longer exists or now belongs to a process started at another time.
-fn is_stale(other: &LockInfo, me: &LockInfo, now: DateTime<Utc>) -> bool {
-    if other.expires < now {
-        return true;
-    }
-    match (&other.process, &me.process) {
-        (Some(theirs), Some(mine)) if theirs.boot_id == mine.boot_id && theirs.pid_namespace == mine.pid_namespace => {
-            process_id(other.pid).is_none_or(|now_there| now_there.start_ticks != theirs.start_ticks)
-        }
-        _ => false,
-    }
+/// Expired, or held by a process that is gone.
+fn is_stale(other: &LockInfo, now: DateTime<Utc>) -> bool {
+    other.expires < now || gone(other.pid, other.process.as_ref())
+}
+
+/// Whether the process `pid` with identity `process` is known to be gone: it ran on this boot in
+/// this pid namespace (so its pid means the same here), and that pid no longer exists or now
+/// belongs to a process started at another time. Without an identity nothing is known.
+pub(crate) fn gone(pid: u32, process: Option<&ProcessId>) -> bool {
+    let (Some(theirs), Some(mine)) = (process, process_id(std::process::id())) else { return false };
+    theirs.boot_id == mine.boot_id
+        && theirs.pid_namespace == mine.pid_namespace
+        && process_id(pid).is_none_or(|now_there| now_there.start_ticks != theirs.start_ticks)
 }
 
 /// The identity of process `pid` as this process sees it, or `None` when it does not exist (or
