@@ -60,17 +60,7 @@ impl DbUrl {
         for (k, v) in &params {
             retry.set(k, v).map_err(in_url)?;
         }
-        Ok(DbUrl {
-            scheme: url.scheme().to_ascii_lowercase(),
-            user,
-            password,
-            host,
-            port: url.port(),
-            database,
-            params,
-            tls,
-            retry,
-        })
+        Ok(DbUrl { scheme: url.scheme().to_ascii_lowercase(), user, password, host, port: url.port(), database, params, tls, retry })
     }
 
     /// Whether both URLs name the same database on the same server (host, port and database;

@@ -33,10 +33,10 @@ use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder};
 use tandem_engine::changes::{Applier, Capture, ChangeStream, LogRetention, Origin};
+use tandem_engine::tls::SslMode;
 use tandem_engine::{
     ColumnDef, DbUrl, Engine, ForeignSchema, LogicalColumn, LogicalType, Position, RowEncoding, SchemaDump, Snapshot, SnapshotOptions, TableDef, Target, Value,
 };
-use tandem_engine::tls::SslMode;
 use tandem_error::{Error, Kind, Result};
 
 /// How long a connection attempt may take before the server counts as unreachable.

@@ -60,9 +60,10 @@ async fn real_server_errors_are_classified() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_password_is_not_retried() {
     let s = Server::start(Flavor::MariaDb);
-    let aborted = || s.sql("mysql", "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'ABORTED_CONNECTS'").parse::<u64>().unwrap();
+    let aborted =
+        || s.sql("mysql", "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'ABORTED_CONNECTS'").parse::<u64>().unwrap();
     let before = aborted();
-    let url = DbUrl::parse(&format!("mysql://{USER}:wrong@127.0.0.1:{}/mysql?retry_max_retries=5", s.port())).unwrap();
+    let url = DbUrl::parse(&format!("mysql://{USER}:wrong@127.0.0.1:{}/mysql?retry_max_retries=5&sslmode=disable", s.port())).unwrap();
     let e = MySql.transaction(&url).await.err().expect("refused");
     assert_eq!(e.kind(), Kind::Unreachable, "{e}");
     assert!(e.to_string().contains("Access denied"), "{e}");

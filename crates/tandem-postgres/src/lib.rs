@@ -29,12 +29,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tandem_engine::changes::{Applier, Capture, CaptureStart, ChangeStream, LogRetention, Origin};
+use tandem_engine::tls::{client::refusal, SslMode};
 use tandem_engine::{
     ColumnDef, DbUrl, Engine, ForeignSchema, LogicalColumn, LogicalType, Position, RowEncoding, SchemaDump, Scope, Snapshot, SnapshotOptions, TableDef, Target,
     Value,
 };
 use tandem_error::{Error, Result};
-use tandem_engine::tls::{client::refusal, SslMode};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{Client, NoTls, Socket};

@@ -11,7 +11,8 @@ use tandem_testkit::{Flavor, Server, PASSWORD, USER};
 use tokio_postgres::{Client, NoTls};
 
 async fn client(s: &Server, db: &str) -> Client {
-    let (c, conn) = tokio_postgres::connect(&format!("host=127.0.0.1 port={} user={USER} password={PASSWORD} dbname={db}", s.port()), NoTls).await.expect("connect");
+    let (c, conn) =
+        tokio_postgres::connect(&format!("host=127.0.0.1 port={} user={USER} password={PASSWORD} dbname={db}", s.port()), NoTls).await.expect("connect");
     tokio::spawn(conn);
     c
 }
@@ -46,7 +47,8 @@ async fn real_server_errors_are_classified() {
     let killed = b.batch_execute("SELECT 1").await.expect_err("terminated");
     assert!(is_transient(&killed), "{killed}");
     // Bad password (28P01): not transient.
-    let bad = tokio_postgres::connect(&format!("host=127.0.0.1 port={} user={USER} password=wrong dbname={db}", s.port()), NoTls).await.err().expect("bad password");
+    let bad =
+        tokio_postgres::connect(&format!("host=127.0.0.1 port={} user={USER} password=wrong dbname={db}", s.port()), NoTls).await.err().expect("bad password");
     assert!(!is_transient(&bad), "{bad}");
 }
 

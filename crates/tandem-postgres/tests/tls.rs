@@ -80,7 +80,16 @@ async fn refused(url: &DbUrl, needle: &str) {
 async fn every_mode_against_a_tls_server() {
     let f = fixture();
     let s = &f.good;
-    for params in ["sslmode=prefer".to_string(), "sslmode=require".into(), "sslmode=allow".into(), format!("sslmode=verify-ca&{}", ca(f)), format!("sslmode=verify-full&{}", ca(f)), format!("ssl-mode=VERIFY_IDENTITY&{}", ca(f)), format!("sslmode=require&{}", ca(f)), String::new()] {
+    for params in [
+        "sslmode=prefer".to_string(),
+        "sslmode=require".into(),
+        "sslmode=allow".into(),
+        format!("sslmode=verify-ca&{}", ca(f)),
+        format!("sslmode=verify-full&{}", ca(f)),
+        format!("ssl-mode=VERIFY_IDENTITY&{}", ca(f)),
+        format!("sslmode=require&{}", ca(f)),
+        String::new(),
+    ] {
         assert!(encrypted(&url(s, TLS_USER, &params)).await.unwrap_or_else(|e| panic!("{params}: {e}")), "{params}: not encrypted");
     }
     // The user may not log in without TLS: disable really is plain.
@@ -152,7 +161,10 @@ async fn change_capture_over_tls() {
             }
         };
         assert_eq!(commit.changes.len(), 1, "{mode}");
-        let walsender = server.sql("postgres", &format!("SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.backend_type = 'walsender' AND a.usename = '{TLS_USER}'"));
+        let walsender = server.sql(
+            "postgres",
+            &format!("SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.backend_type = 'walsender' AND a.usename = '{TLS_USER}'"),
+        );
         assert_eq!(walsender, "t", "{mode}: the replication connection is encrypted");
         stream.close().await.expect("close");
         Postgres.drop_capture(&url, &capture).await.expect("drop_capture");

@@ -22,7 +22,8 @@ fn backup_over_tls_and_a_wrong_ca() {
         };
         s.sql(if flavor == Flavor::MariaDb { "mysql" } else { "postgres" }, create);
         s.sql(&db, "CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1), (2);");
-        let url = |ca: &std::path::Path| format!("{}://tls_only:tls-secret@127.0.0.1:{}/{db}?sslmode=verify-full&sslrootcert={}", s.scheme(), s.port(), ca.display());
+        let url =
+            |ca: &std::path::Path| format!("{}://tls_only:tls-secret@127.0.0.1:{}/{db}?sslmode=verify-full&sslrootcert={}", s.scheme(), s.port(), ca.display());
         let run = tandem(&["backup", "--source", &url(&pki.ca.cert), "--repo", p(repo.path()), "--json"]).ok();
         assert_eq!(run.json()["tables"].as_u64(), Some(1), "{flavor:?}: {}", run.stdout);
         let run = tandem(&["backup", "--source", &url(&pki.other_ca.cert), "--repo", p(repo.path())]).fails_with(3, "not signed by a trusted CA");

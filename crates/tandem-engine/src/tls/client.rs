@@ -231,7 +231,10 @@ mod tests {
             (rustls::Error::InvalidCertificate(CertificateError::Expired), "has expired"),
             (rustls::Error::InvalidCertificate(CertificateError::NotValidForName), "does not name the host"),
             (
-                rustls::Error::InvalidCertificate(CertificateError::ExpiredContext { time: UnixTime::since_unix_epoch(std::time::Duration::from_secs(100)), not_after: UnixTime::since_unix_epoch(std::time::Duration::from_secs(50)) }),
+                rustls::Error::InvalidCertificate(CertificateError::ExpiredContext {
+                    time: UnixTime::since_unix_epoch(std::time::Duration::from_secs(100)),
+                    not_after: UnixTime::since_unix_epoch(std::time::Duration::from_secs(50)),
+                }),
                 "has expired",
             ),
         ];

@@ -51,13 +51,20 @@ fn publication(capture: &Capture) -> &str {
 /// snapshot's `COPY` renders them.
 async fn replication_config(url: &DbUrl, capture: &Capture, start: u64) -> Result<ReplicationConfig> {
     let user = crate::user(url);
-    Ok(ReplicationConfig::new(url.host.clone(), user, url.password.clone().unwrap_or_default(), url.database.clone(), capture.name.clone(), publication(capture))
-        .with_port(url.port.unwrap_or(5432))
-        .with_tls(crate::tls::replication(url).await?)
-        .with_start_lsn(Lsn::from_u64(start))
-        .with_status_interval(std::time::Duration::from_secs(1))
-        .with_application_name("tandem")
-        .with_options("-c datestyle=ISO -c intervalstyle=postgres -c timezone=UTC -c extra_float_digits=3 -c bytea_output=hex"))
+    Ok(ReplicationConfig::new(
+        url.host.clone(),
+        user,
+        url.password.clone().unwrap_or_default(),
+        url.database.clone(),
+        capture.name.clone(),
+        publication(capture),
+    )
+    .with_port(url.port.unwrap_or(5432))
+    .with_tls(crate::tls::replication(url).await?)
+    .with_start_lsn(Lsn::from_u64(start))
+    .with_status_interval(std::time::Duration::from_secs(1))
+    .with_application_name("tandem")
+    .with_options("-c datestyle=ISO -c intervalstyle=postgres -c timezone=UTC -c extra_float_digits=3 -c bytea_output=hex"))
 }
 
 /// A replication-client error met while doing `what`: `Unreachable` when the connection broke
@@ -244,7 +251,8 @@ pub(crate) async fn begin(url: &DbUrl, capture: &Capture, scope: &Scope) -> Resu
         )));
     }
     publish(&c, capture, &tables).await?;
-    let mut client = ReplicationClient::connect_gated(replication_config(url, capture, 0).await?).await.map_err(|e| wire_err(url, "connecting for replication", e))?;
+    let mut client =
+        ReplicationClient::connect_gated(replication_config(url, capture, 0).await?).await.map_err(|e| wire_err(url, "connecting for replication", e))?;
     let create = format!("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput EXPORT_SNAPSHOT", capture.name);
     let rows = client.simple_query(&create).await.map_err(|e| wire_err(url, &format!("creating replication slot {}", capture.name), e))?;
     let text = |i: usize| rows.first().and_then(|r| r.get(i).cloned().flatten()).map(|b| String::from_utf8_lossy(&b).into_owned());
