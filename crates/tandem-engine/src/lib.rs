@@ -15,6 +15,7 @@ mod model;
 pub mod rowcodec;
 mod scope;
 pub mod text;
+pub mod tls;
 mod url;
 pub mod value;
 

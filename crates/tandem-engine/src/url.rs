@@ -3,7 +3,11 @@
 use std::fmt;
 
 use percent_encoding::percent_decode_str;
-use tandem_error::{Error, Result};
+use std::time::Duration;
+
+use tandem_error::{Error, Result, RetryPolicy};
+
+use crate::tls::TlsSettings;
 
 /// A parsed database URL. The password is never shown by `Display` (it prints `***`).
 #[derive(Clone, PartialEq, Eq)]
@@ -18,9 +22,20 @@ pub struct DbUrl {
     pub database: String,
     /// Query parameters in order, percent-decoded.
     pub params: Vec<(String, String)>,
+    /// The TLS settings of the parameters (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`).
+    pub tls: TlsSettings,
+    /// How transient failures (a refused or reset connection, a server failing over) of
+    /// connecting are retried: [`DbUrl::DEFAULT_RETRY`] changed by the parameters
+    /// `retry_max_retries` and `retry_timeout`.
+    pub retry: RetryPolicy,
 }
 
 impl DbUrl {
+    /// The retries of a database unless its URL says otherwise: 5 within 30 s (a server that
+    /// is not there fails after about 3 s of backoff).
+    pub const DEFAULT_RETRY: RetryPolicy =
+        RetryPolicy { max_retries: 5, retry_timeout: Duration::from_secs(30), init_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(15) };
+
     /// Parses a URL. Errors are [`Kind::BadInput`](tandem_error::Kind::BadInput) and name the
     /// problem without echoing the password.
     pub fn parse(input: &str) -> Result<DbUrl> {
@@ -38,15 +53,14 @@ impl DbUrl {
         }
         let user = if url.username().is_empty() { None } else { Some(decode(url.username())?) };
         let password = url.password().map(decode).transpose()?;
-        Ok(DbUrl {
-            scheme: url.scheme().to_ascii_lowercase(),
-            user,
-            password,
-            host,
-            port: url.port(),
-            database,
-            params: url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
-        })
+        let params: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let in_url = |e: Error| e.context(format!("database URL {}", redact(input)));
+        let tls = TlsSettings::from_params(&params).map_err(in_url)?;
+        let mut retry = Self::DEFAULT_RETRY;
+        for (k, v) in &params {
+            retry.set(k, v).map_err(in_url)?;
+        }
+        Ok(DbUrl { scheme: url.scheme().to_ascii_lowercase(), user, password, host, port: url.port(), database, params, tls, retry })
     }
 
     /// Whether both URLs name the same database on the same server (host, port and database;
@@ -130,6 +144,9 @@ mod tests {
         assert_eq!(u.port, Some(3307));
         assert_eq!(u.database, "metastore");
         assert_eq!(u.param("ssl"), Some("false"));
+        assert_eq!(u.retry, DbUrl::DEFAULT_RETRY);
+        let r = DbUrl::parse("mysql://h/db?retry_max_retries=2&retry_timeout=9s").unwrap().retry;
+        assert_eq!((r.max_retries, r.retry_timeout), (2, Duration::from_secs(9)));
         assert_eq!(u.to_string(), "mysql://hive:***@127.0.0.1:3307/metastore");
     }
 
@@ -148,6 +165,10 @@ mod tests {
             ("not a url", "invalid database URL"),
             ("postgres://u:secret@h:99999/db", "invalid database URL"),
             ("postgres://u:secret@h/a/b", "single database name"),
+            ("postgres://u:secret@h/db?sslmode=maybe", "not a TLS mode"),
+            ("postgres://u:secret@h/db?retry_max_retries=many", "retry_max_retries"),
+            ("postgres://u:secret@h/db?retry_timeout=300000y", "retry_timeout"),
+            ("mysql://u:secret@h/db?sslrootcert=/nonexistent/ca.pem", "no such file"),
         ] {
             let e = DbUrl::parse(input).unwrap_err();
             assert_eq!(e.kind(), tandem_error::Kind::BadInput, "{input}");

@@ -9,6 +9,8 @@
 use std::fmt;
 
 pub mod failpoint;
+mod retry;
+pub use retry::RetryPolicy;
 
 /// What went wrong, in terms the caller can act on. The exit code follows the kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,6 +74,7 @@ pub struct Error {
     kind: Kind,
     message: String,
     hint: Option<Hint>,
+    transient: bool,
 }
 
 impl fmt::Display for Error {
@@ -82,7 +85,7 @@ impl fmt::Display for Error {
 
 impl Error {
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), hint: None }
+        Error { kind, message: message.into(), hint: None, transient: false }
     }
     pub fn bad_input(message: impl Into<String>) -> Self {
         Self::new(Kind::BadInput, message)
@@ -116,6 +119,16 @@ impl Error {
     pub fn with_hint(mut self, hint: Hint) -> Self {
         self.hint = Some(hint);
         self
+    }
+    /// Marks the failure as transient: the same operation may succeed if done again (a reset
+    /// connection, a server failing over, a deadlock). [`RetryPolicy::run`] retries only these.
+    pub fn transient(mut self) -> Self {
+        self.transient = true;
+        self
+    }
+    /// Whether [`Error::transient`] marked it.
+    pub fn is_transient(&self) -> bool {
+        self.transient
     }
     /// Prefixes the message with what was being done: `"{context}: {message}"`.
     pub fn context(mut self, context: impl fmt::Display) -> Self {

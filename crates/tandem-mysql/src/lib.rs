@@ -12,6 +12,8 @@
 //!   table in with one atomic `RENAME TABLE`. A crash before that statement leaves the target as
 //!   it was; the staging database is dropped by the next `begin`.
 //!
+//! Every connection (binlog streaming included) uses TLS as the URL's `sslmode` says ([`tls`]).
+//!
 //! Stored routines and events are not copied (a warning is logged when the source has any).
 
 mod apply;
@@ -22,6 +24,7 @@ mod pool;
 mod restore;
 mod schema;
 mod snapshot;
+mod tls;
 mod transaction;
 
 use std::time::Duration;
@@ -30,6 +33,7 @@ use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder};
 use tandem_engine::changes::{Applier, Capture, ChangeStream, LogRetention, Origin};
+use tandem_engine::tls::SslMode;
 use tandem_engine::{
     ColumnDef, DbUrl, Engine, ForeignSchema, LogicalColumn, LogicalType, Position, RowEncoding, SchemaDump, Snapshot, SnapshotOptions, TableDef, Target, Value,
 };
@@ -154,31 +158,56 @@ pub(crate) fn addr(url: &DbUrl) -> String {
     }
 }
 
-/// Opens a connection to the server of `url` (no default database) and applies the common
-/// session settings plus `extra` statements.
+/// Opens a connection to the server of `url` (no default database, TLS as the URL says) and
+/// applies the common session settings plus `extra` statements.
 ///
 /// Errors: [`Kind::Unreachable`] naming `host:port` and the server's reason when the server
-/// cannot be reached in [`CONNECT_TIMEOUT`] or refuses the credentials.
+/// cannot be reached in [`CONNECT_TIMEOUT`], refuses the credentials, or its TLS is missing or
+/// its certificate refused (the reason is named); `BadInput` for unusable certificate files.
 pub(crate) async fn connect(url: &DbUrl, extra: &[&str]) -> Result<Conn> {
     connect_with(url, extra, |o| o).await
 }
 
 /// [`connect`] with driver options adjusted by `tune`.
-pub(crate) async fn connect_with(url: &DbUrl, extra: &[&str], tune: impl FnOnce(OptsBuilder) -> OptsBuilder) -> Result<Conn> {
-    let opts = tune(
-        OptsBuilder::default()
-            .ip_or_hostname(url.host.clone())
-            .tcp_port(url.port.unwrap_or(3306))
-            .user(url.user.clone())
-            .pass(url.password.clone())
-            .prefer_socket(false),
-    );
-    let unreachable = |why: String| Error::unreachable(format!("cannot connect to MySQL server {}: {why}", addr(url)));
-    let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(opts)).await {
-        Err(_) => return Err(unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()))),
-        Ok(Err(e)) => return Err(unreachable(one_line(&e))),
-        Ok(Ok(c)) => c,
+pub(crate) async fn connect_with(url: &DbUrl, extra: &[&str], tune: impl Fn(OptsBuilder) -> OptsBuilder) -> Result<Conn> {
+    let opts = |ssl: Option<mysql_async::SslOpts>| {
+        tune(
+            OptsBuilder::default()
+                .ip_or_hostname(url.host.clone())
+                .tcp_port(url.port.unwrap_or(3306))
+                .user(url.user.clone())
+                .pass(url.password.clone())
+                .prefer_socket(false)
+                .ssl_opts(ssl),
+        )
     };
+    let unreachable = |why: String| Error::unreachable(format!("cannot connect to MySQL server {}: {why}", addr(url)));
+    let attempt = |o: OptsBuilder| async move {
+        match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(o)).await {
+            Err(_) => Err(None),
+            Ok(r) => r.map_err(Some),
+        }
+    };
+    let once = || async {
+        let ssl = tls::ssl_opts(url).await?;
+        let with_tls = ssl.is_some();
+        let mut result = attempt(opts(ssl)).await;
+        // `prefer`: plain only when the server does not offer TLS at all.
+        if url.tls.mode == SslMode::Prefer && matches!(&result, Err(Some(mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer)))) {
+            result = attempt(opts(None)).await;
+        }
+        match result {
+            Err(None) => Err(unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())).transient()),
+            Err(Some(e)) => {
+                let why = if with_tls { tls::failure(&e) } else { None };
+                let transient = why.is_none() && is_transient(&e);
+                let err = unreachable(why.unwrap_or_else(|| one_line(&e)));
+                Err(if transient { err.transient() } else { err })
+            }
+            Ok(c) => Ok(c),
+        }
+    };
+    let mut conn = url.retry.run(&format!("connecting to MySQL server {}", addr(url)), once).await?;
     let mut setup = vec!["SET NAMES utf8mb4".to_string(), "SET SESSION time_zone = '+00:00'".to_string(), format!("SET SESSION sql_mode = '{SQL_MODE}'")];
     setup.extend(extra.iter().map(|s| s.to_string()));
     for stmt in &setup {
@@ -188,7 +217,8 @@ pub(crate) async fn connect_with(url: &DbUrl, extra: &[&str], tune: impl FnOnce(
 }
 
 /// Converts a driver error: lost connections become [`Kind::Unreachable`], everything else
-/// [`Kind::Internal`]. The message is the server's (one line).
+/// [`Kind::Internal`]; marked [transient](Error::transient) when [`is_transient`] says so. The
+/// message is the server's (one line).
 pub(crate) fn db_err(e: mysql_async::Error) -> Error {
     let kind = match &e {
         mysql_async::Error::Io(_) | mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed) => Kind::Unreachable,
@@ -196,7 +226,24 @@ pub(crate) fn db_err(e: mysql_async::Error) -> Error {
         mysql_async::Error::Server(s) if matches!(s.code, 1053 | 1927) => Kind::Unreachable,
         _ => Kind::Internal,
     };
-    Error::new(kind, one_line(&e))
+    let err = Error::new(kind, one_line(&e));
+    if is_transient(&e) {
+        err.transient()
+    } else {
+        err
+    }
+}
+
+/// Whether the failed operation may succeed if done again: a lost or refused connection (not a
+/// TLS refusal), the server gone away or shutting down (2006, 2013, 1053), the connection
+/// killed (1927), a lock wait timeout (1205) or deadlock (1213). Everything else (bad
+/// credentials, SQL errors) is not.
+pub fn is_transient(e: &mysql_async::Error) -> bool {
+    match e {
+        mysql_async::Error::Io(mysql_async::IoError::Io(_)) | mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed) => true,
+        mysql_async::Error::Server(s) => matches!(s.code, 1053 | 1205 | 1213 | 1927 | 2006 | 2013),
+        _ => false,
+    }
 }
 
 /// The server error code of `e`, if it is a server error.

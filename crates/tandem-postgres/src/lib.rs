@@ -12,7 +12,8 @@
 //!   the old content, `pre_data`, `COPY ... FROM STDIN FREEZE` per table, `post_data`, `COMMIT`.
 //!   A crash before `COMMIT` makes the server roll back: no leftovers by construction.
 //!
-//! TLS is not supported: `sslmode` may be absent, `disable`, `allow` or `prefer` (all mean no TLS).
+//! TLS follows the URL's `sslmode`/`sslrootcert`/`sslcert`/`sslkey` ([`tls`]) on every
+//! connection, the replication connection included.
 
 mod apply;
 mod capture;
@@ -22,20 +23,25 @@ mod keys;
 mod privileges;
 mod restore;
 mod snapshot;
+mod tls;
 mod transaction;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tandem_engine::changes::{Applier, Capture, CaptureStart, ChangeStream, LogRetention, Origin};
+use tandem_engine::tls::{client::refusal, SslMode};
 use tandem_engine::{
     ColumnDef, DbUrl, Engine, ForeignSchema, LogicalColumn, LogicalType, Position, RowEncoding, SchemaDump, Scope, Snapshot, SnapshotOptions, TableDef, Target,
     Value,
 };
 use tandem_error::{Error, Result};
-use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{Client, NoTls, Socket};
+
+/// How long a connection attempt may take before the server counts as unreachable.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The PostgreSQL engine (`postgres://` and `postgresql://` URLs). Stateless.
 pub struct Postgres;
@@ -150,23 +156,23 @@ pub(crate) fn addr(url: &DbUrl) -> String {
     }
 }
 
-/// Connects to database `database` of the server of `url` (10 s connect timeout, no TLS) and
-/// spawns the connection task on the current tokio runtime.
+/// Connects to database `database` of the server of `url` ([`CONNECT_TIMEOUT`], TLS as the
+/// URL says) and spawns the connection task on the current tokio runtime.
 ///
-/// Errors: `BadInput` if the database does not exist or `sslmode` asks for TLS; `Unreachable`
-/// if the server cannot be reached or refuses the credentials.
+/// Errors: `BadInput` if the database does not exist or a certificate file is unusable;
+/// `Unreachable` if the server cannot be reached, refuses the credentials, or its TLS is
+/// missing or its certificate refused (the reason is named).
 pub(crate) async fn connect(url: &DbUrl, database: &str) -> Result<Client> {
     try_connect(url, database).await?.ok_or_else(|| Error::bad_input(format!("database {database} does not exist on {}", addr(url))))
 }
 
-/// Like [`connect`], but `Ok(None)` when the database does not exist.
+/// Like [`connect`], but `Ok(None)` when the database does not exist. Transient failures are
+/// retried as the URL's [`retry`](DbUrl::retry) policy says.
 pub(crate) async fn try_connect(url: &DbUrl, database: &str) -> Result<Option<Client>> {
-    match url.param("sslmode") {
-        None | Some("disable") | Some("allow") | Some("prefer") => {}
-        Some(other) => {
-            return Err(Error::bad_input(format!("sslmode={other} needs TLS, which tandem's PostgreSQL engine does not support yet; use sslmode=disable")))
-        }
-    }
+    url.retry.run(&format!("connecting to PostgreSQL at {}", addr(url)), || connect_once(url, database)).await
+}
+
+async fn connect_once(url: &DbUrl, database: &str) -> Result<Option<Client>> {
     let user = user(url);
     let mut cfg = tokio_postgres::Config::new();
     cfg.host(&url.host)
@@ -174,29 +180,47 @@ pub(crate) async fn try_connect(url: &DbUrl, database: &str) -> Result<Option<Cl
         .user(&user)
         .dbname(database)
         .application_name("tandem")
-        .connect_timeout(Duration::from_secs(10))
+        .connect_timeout(CONNECT_TIMEOUT)
         .keepalives(true)
-        .ssl_mode(SslMode::Disable);
+        .ssl_mode(tls::driver_mode(url.tls.mode));
     if let Some(p) = &url.password {
         cfg.password(p);
     }
-    let (client, connection) = match cfg.connect(NoTls).await {
-        Ok(c) => c,
+    let connected = match url.tls.mode {
+        SslMode::Disable => open(&cfg, NoTls).await,
+        _ => open(&cfg, tls::connector(url)?).await,
+    };
+    match connected {
+        Ok(client) => Ok(Some(client)),
         Err(e) => {
             let addr = addr(url);
-            return match e.as_db_error() {
-                Some(db) if db.code() == &SqlState::INVALID_CATALOG_NAME => Ok(None),
-                Some(db) => Err(Error::unreachable(format!("cannot connect to PostgreSQL at {addr} as {user}: {}", db.message()))),
-                None => Err(Error::unreachable(format!("cannot connect to PostgreSQL at {addr}: {}", pg_text(&e)))),
+            let err = match e.as_db_error() {
+                Some(db) if db.code() == &SqlState::INVALID_CATALOG_NAME => return Ok(None),
+                Some(db) => Error::unreachable(format!("cannot connect to PostgreSQL at {addr} as {user}: {}", db.message())),
+                None => {
+                    let text = pg_text(&e);
+                    let why = if text.contains("TLS") || tandem_engine::tls::client::reason(&text).is_some() { refusal(&text) } else { text };
+                    Error::unreachable(format!("cannot connect to PostgreSQL at {addr}: {why}"))
+                }
             };
+            Err(if is_transient(&e) { err.transient() } else { err })
         }
-    };
+    }
+}
+
+/// Connects with `tls` and spawns the connection task.
+async fn open<T>(cfg: &tokio_postgres::Config, tls: T) -> std::result::Result<Client, tokio_postgres::Error>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = cfg.connect(tls).await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!("PostgreSQL connection ended: {}", pg_text(&e));
         }
     });
-    Ok(Some(client))
+    Ok(client)
 }
 
 /// The user of `url`: its own, or `PGUSER`, or the login name, or `postgres`.
@@ -226,15 +250,33 @@ pub(crate) fn pg_text(e: &tokio_postgres::Error) -> String {
 }
 
 /// Converts a driver error met while doing `what` into a tandem error: `Unreachable` when the
-/// connection broke, `Internal` for anything the server refused.
+/// connection broke, `Internal` for anything the server refused; marked
+/// [transient](Error::transient) when [`is_transient`] says so.
 pub(crate) fn pg_err(what: impl std::fmt::Display, e: tokio_postgres::Error) -> Error {
     let msg = format!("{what}: {}", pg_text(&e));
     // Connection failures, and a server shutting down or starting up (57P01-57P03, class 08).
     let gone = e.code().is_some_and(|c| matches!(c.code(), "57P01" | "57P02" | "57P03") || c.code().starts_with("08"));
-    if gone || (e.as_db_error().is_none() && (e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()))) {
-        Error::unreachable(msg)
+    let err = if gone || connection_lost(&e) { Error::unreachable(msg) } else { Error::internal(msg) };
+    if is_transient(&e) {
+        err.transient()
     } else {
-        Error::internal(msg)
+        err
+    }
+}
+
+/// Whether the connection itself failed (no answer from the server, an I/O error).
+fn connection_lost(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error().is_none() && (e.is_closed() || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()))
+}
+
+/// Whether the failed operation may succeed if done again: a lost connection, a server shutting
+/// down, starting up or failing over (57P01-57P03, class 08), a serialization failure or
+/// deadlock (40001, 40P01), a lock not available (55P03). Everything else (bad credentials,
+/// refused certificates, SQL errors) is not.
+pub fn is_transient(e: &tokio_postgres::Error) -> bool {
+    match e.code() {
+        Some(c) => matches!(c.code(), "57P01" | "57P02" | "57P03" | "40001" | "40P01" | "55P03") || c.code().starts_with("08"),
+        None => connection_lost(e) && tandem_engine::tls::client::reason(&pg_text(e)).is_none() && !pg_text(e).contains("TLS"),
     }
 }
 

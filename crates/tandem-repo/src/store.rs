@@ -17,7 +17,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{ClientConfigKey, ObjectStore, RetryConfig};
-use tandem_error::{Error, Result};
+use tandem_error::{Error, Result, RetryPolicy};
 use url::Url;
 
 /// The schemes [`open_store`] understands, for messages.
@@ -123,24 +123,19 @@ fn remote_policy() -> [(ClientConfigKey, String); 2] {
 }
 
 /// Retries of every remote store: transient failures (5xx, timeouts, connection resets) are
-/// retried with exponential backoff, 10 times within 3 minutes per request. The options
-/// `retry_max_retries` (a count) and `retry_timeout` (seconds, `30` or `30s`) change that; they
-/// are taken out of the returned options.
+/// retried as tandem's one [`RetryPolicy`] says (by default 10 times within 3 minutes per
+/// request); the options `retry_max_retries` and `retry_timeout` change it and are taken out
+/// of the returned options.
 fn retry_policy<'a>(options: &[(&'a str, &'a str)], display: &str) -> Result<(RetryConfig, Vec<(&'a str, &'a str)>)> {
-    let mut retry = RetryConfig { max_retries: 10, retry_timeout: Duration::from_secs(180), ..RetryConfig::default() };
+    let mut policy = RetryPolicy::default();
     let mut rest = Vec::with_capacity(options.len());
-    let bad = |k: &str, v: &str| Error::bad_input(format!("invalid value {v:?} of store option {k} for repository {display}"));
     for &(k, v) in options {
-        match k {
-            "retry_max_retries" => retry.max_retries = v.trim().parse().map_err(|_| bad(k, v))?,
-            "retry_timeout" => {
-                let secs: u64 = v.trim().trim_end_matches('s').parse().map_err(|_| bad(k, v))?;
-                retry.retry_timeout = Duration::from_secs(secs);
-            }
-            _ => rest.push((k, v)),
+        if !policy.set(k, v).map_err(|e| e.context(format!("store option of repository {display}")))? {
+            rest.push((k, v));
         }
     }
-    Ok((retry, rest))
+    let backoff = object_store::BackoffConfig { init_backoff: policy.init_backoff, max_backoff: policy.max_backoff, base: 2.0 };
+    Ok((RetryConfig { max_retries: policy.max_retries, retry_timeout: policy.retry_timeout, backoff }, rest))
 }
 
 fn parse_key<K: std::str::FromStr>(key: &str, display: &str) -> Result<K> {

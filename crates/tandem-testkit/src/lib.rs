@@ -9,14 +9,17 @@
 //! Each test should take its own database with [`Server::create_database`]; servers are
 //! expensive (2–5 s to start) and may be shared through [`Server::shared`].
 //!
+//! [`Server::start_with`] starts one serving TLS with certificates from [`certs::TestCa`].
+//!
 //! [`s3::server`] is an in-process S3-compatible server for repository tests.
 //!
 //! Every helper panics with the server's own error text on failure: this crate is for tests.
 
+pub mod certs;
 pub mod s3;
 mod server;
 
-pub use server::{pg_bin, Flavor, Server, PASSWORD, USER};
+pub use server::{pg_bin, Flavor, Options, Server, PASSWORD, USER};
 
 /// Peak resident memory (VmHWM) of a running process, in MiB; 0 when it cannot be read.
 pub fn peak_rss_mib(pid: u32) -> f64 {

@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::certs::CertFiles;
+
 /// Which server software.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Flavor {
@@ -15,6 +17,18 @@ pub enum Flavor {
 /// User and password every throwaway server has (with all privileges).
 pub const USER: &str = "tandem";
 pub const PASSWORD: &str = "tandem-pw";
+
+/// How to start a server beyond the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Serve TLS with this certificate (PostgreSQL `ssl=on`, MariaDB `--ssl-cert`/`--ssl-key`).
+    pub tls: Option<CertFiles>,
+    /// CA whose client certificates the server checks (PostgreSQL `ssl_ca_file`, MariaDB
+    /// `--ssl-ca`), for `cert` authentication / `REQUIRE X509`.
+    pub client_ca: Option<PathBuf>,
+    /// PostgreSQL only: pg_hba.conf lines put before the default ones (`hostssl …`).
+    pub pg_hba: Vec<String>,
+}
 
 /// A running throwaway server. Dropping it stops the server and removes its data directory.
 pub struct Server {
@@ -30,15 +44,21 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 impl Server {
     /// Starts a new server of `flavor`. Panics with the server log if it does not come up.
     pub fn start(flavor: Flavor) -> Server {
+        Server::start_with(flavor, &Options::default())
+    }
+
+    /// [`Server::start`] with [`Options`] (TLS, authentication rules).
+    pub fn start_with(flavor: Flavor, opts: &Options) -> Server {
         // A port found free can be taken before the server binds it (by another server starting,
         // or an outgoing connection): start again on another port then.
         for attempt in 1.. {
             let tmp = tempfile::Builder::new().prefix(&format!("tandem-{flavor:?}-").to_lowercase()).tempdir().expect("tempdir");
             let dir = tmp.path().to_path_buf();
             let port = free_port();
+            install_tls(&dir, opts);
             let pid = match flavor {
                 Flavor::MariaDb => start_mariadb(&dir, port),
-                Flavor::Postgres => start_postgres(&dir, port),
+                Flavor::Postgres => start_postgres(&dir, port, &opts.pg_hba),
             };
             spawn_watchdog(pid, &dir);
             let server = Server { flavor, port, pid, dir, _tmp: tmp };
@@ -199,10 +219,17 @@ impl Server {
     }
 
     /// Stops the server, leaves it down for `down`, and starts it again on the same port and
-    /// data; returns once it answers. MariaDB is crashed (SIGKILL: its commits are in the OS's
-    /// cache already); PostgreSQL gets a fast shutdown, since the kit runs it without
-    /// synchronous commit (a crash would lose its last commits, as configured).
+    /// data; returns once it answers ([`Server::stop`], then [`Server::start_again`]).
     pub fn restart_after(&mut self, down: Duration) {
+        self.stop();
+        std::thread::sleep(down);
+        self.start_again();
+    }
+
+    /// Stops the server and waits for it to be gone. MariaDB is crashed (SIGKILL: its commits
+    /// are in the OS's cache already); PostgreSQL gets a fast shutdown, since the kit runs it
+    /// without synchronous commit (a crash would lose its last commits, as configured).
+    pub fn stop(&mut self) {
         match self.flavor {
             Flavor::MariaDb => kill_and_wait(self.pid),
             // SAFETY: we only signal the pid we started.
@@ -212,7 +239,11 @@ impl Server {
                 libc::waitpid(self.pid, &mut status, 0);
             },
         }
-        std::thread::sleep(down);
+    }
+
+    /// Starts a [stopped](Server::stop) server again on the same port and data; returns once
+    /// it answers.
+    pub fn start_again(&mut self) {
         self.pid = match self.flavor {
             Flavor::MariaDb => launch_mariadb(&self.dir, self.port),
             Flavor::Postgres => launch_postgres(&self.dir, self.port),
@@ -354,7 +385,25 @@ fn run_ok(mut cmd: Command, what: &str) {
     assert!(out.status.success(), "{what} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
 
-fn start_postgres(dir: &Path, port: u16) -> i32 {
+/// File names of a server's TLS material in its directory: their presence turns TLS on.
+const TLS_CERT: &str = "server.crt";
+const TLS_KEY: &str = "server.key";
+const TLS_CLIENT_CA: &str = "client-ca.crt";
+
+/// Copies the TLS files of `opts` into the server's directory (the key readable by its owner only).
+fn install_tls(dir: &Path, opts: &Options) {
+    if let Some(tls) = &opts.tls {
+        std::fs::copy(&tls.cert, dir.join(TLS_CERT)).expect("copy server certificate");
+        std::fs::copy(&tls.key, dir.join(TLS_KEY)).expect("copy server key");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join(TLS_KEY), std::fs::Permissions::from_mode(0o600)).expect("chmod key");
+    }
+    if let Some(ca) = &opts.client_ca {
+        std::fs::copy(ca, dir.join(TLS_CLIENT_CA)).expect("copy client CA");
+    }
+}
+
+fn start_postgres(dir: &Path, port: u16, pg_hba: &[String]) -> i32 {
     let data = dir.join("data");
     let pwfile = dir.join("pw");
     std::fs::write(&pwfile, PASSWORD).expect("pwfile");
@@ -372,6 +421,11 @@ fn start_postgres(dir: &Path, port: u16) -> i32 {
     init.arg("-D").arg(&data).args(["-U", USER, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"]);
     init.arg(format!("--pwfile={}", pwfile.display()));
     run_ok(init, "initdb");
+    if !pg_hba.is_empty() {
+        let hba = data.join("pg_hba.conf");
+        let old = std::fs::read_to_string(&hba).expect("read pg_hba.conf");
+        std::fs::write(&hba, format!("{}\n{old}", pg_hba.join("\n"))).expect("write pg_hba.conf");
+    }
     launch_postgres(dir, port)
 }
 
@@ -396,6 +450,14 @@ fn launch_postgres(dir: &Path, port: u16) -> i32 {
         "max_connections=100",
     ] {
         cmd.args(["-c", setting]);
+    }
+    if dir.join(TLS_CERT).exists() {
+        cmd.args(["-c", "ssl=on"]);
+        cmd.arg("-c").arg(format!("ssl_cert_file={}", dir.join(TLS_CERT).display()));
+        cmd.arg("-c").arg(format!("ssl_key_file={}", dir.join(TLS_KEY).display()));
+    }
+    if dir.join(TLS_CLIENT_CA).exists() {
+        cmd.arg("-c").arg(format!("ssl_ca_file={}", dir.join(TLS_CLIENT_CA).display()));
     }
     cmd.stdin(Stdio::null()).stdout(log.try_clone().expect("log")).stderr(log);
     cmd.spawn().expect("start postgres").id() as i32
@@ -441,6 +503,12 @@ fn launch_mariadb(dir: &Path, port: u16) -> i32 {
             "--character-set-server=utf8mb4",
             "--collation-server=utf8mb4_bin",
         ]);
+    if dir.join(TLS_CERT).exists() {
+        cmd.arg(format!("--ssl-cert={}", dir.join(TLS_CERT).display())).arg(format!("--ssl-key={}", dir.join(TLS_KEY).display()));
+    }
+    if dir.join(TLS_CLIENT_CA).exists() {
+        cmd.arg(format!("--ssl-ca={}", dir.join(TLS_CLIENT_CA).display()));
+    }
     if is_root() {
         cmd.arg("--user=root");
     }

@@ -21,7 +21,7 @@
 mod pgoutput;
 pub(crate) mod stream;
 
-use pgwire_replication::{Lsn, PgWireError, ReplicationClient, ReplicationConfig, TlsConfig};
+use pgwire_replication::{Lsn, PgWireError, ReplicationClient, ReplicationConfig};
 use tandem_engine::changes::{Capture, CaptureStart, LogRetention};
 use tandem_engine::{DbUrl, ImportSnapshot, Position, PositionKind, Scope, TableDef};
 use tandem_error::{Error, Hint, Result};
@@ -47,16 +47,24 @@ fn publication(capture: &Capture) -> &str {
     capture.publication.as_deref().unwrap_or(&capture.name)
 }
 
-/// The replication connection's settings: values are rendered as a snapshot's `COPY` renders them.
-fn replication_config(url: &DbUrl, capture: &Capture, start: u64) -> ReplicationConfig {
+/// The replication connection's settings (TLS as the URL says): values are rendered as a
+/// snapshot's `COPY` renders them.
+async fn replication_config(url: &DbUrl, capture: &Capture, start: u64) -> Result<ReplicationConfig> {
     let user = crate::user(url);
-    ReplicationConfig::new(url.host.clone(), user, url.password.clone().unwrap_or_default(), url.database.clone(), capture.name.clone(), publication(capture))
-        .with_port(url.port.unwrap_or(5432))
-        .with_tls(TlsConfig::disabled())
-        .with_start_lsn(Lsn::from_u64(start))
-        .with_status_interval(std::time::Duration::from_secs(1))
-        .with_application_name("tandem")
-        .with_options("-c datestyle=ISO -c intervalstyle=postgres -c timezone=UTC -c extra_float_digits=3 -c bytea_output=hex")
+    Ok(ReplicationConfig::new(
+        url.host.clone(),
+        user,
+        url.password.clone().unwrap_or_default(),
+        url.database.clone(),
+        capture.name.clone(),
+        publication(capture),
+    )
+    .with_port(url.port.unwrap_or(5432))
+    .with_tls(crate::tls::replication(url).await?)
+    .with_start_lsn(Lsn::from_u64(start))
+    .with_status_interval(std::time::Duration::from_secs(1))
+    .with_application_name("tandem")
+    .with_options("-c datestyle=ISO -c intervalstyle=postgres -c timezone=UTC -c extra_float_digits=3 -c bytea_output=hex"))
 }
 
 /// A replication-client error met while doing `what`: `Unreachable` when the connection broke
@@ -64,7 +72,8 @@ fn replication_config(url: &DbUrl, capture: &Capture, start: u64) -> Replication
 fn wire_err(url: &DbUrl, what: &str, e: PgWireError) -> Error {
     let at = format!("PostgreSQL at {}: {what}", addr(url));
     match &e {
-        PgWireError::Io(_) | PgWireError::Auth(_) | PgWireError::Tls(_) => Error::unreachable(format!("{at}: {e}")),
+        PgWireError::Tls(m) => Error::unreachable(format!("{at}: {}", tandem_engine::tls::client::refusal(m))),
+        PgWireError::Io(_) | PgWireError::Auth(_) => Error::unreachable(format!("{at}: {e}")),
         PgWireError::Server(m) if m.contains("SQLSTATE 57P0") || m.contains("SQLSTATE 08") => Error::unreachable(format!("{at}: {m}")),
         PgWireError::Server(m) if m.contains("SQLSTATE 42704") || m.contains("SQLSTATE 55000") => {
             Error::bad_input(format!("{at}: {m}; the replica cannot go on from this slot")).with_hint(Hint::Rebootstrap)
@@ -242,7 +251,8 @@ pub(crate) async fn begin(url: &DbUrl, capture: &Capture, scope: &Scope) -> Resu
         )));
     }
     publish(&c, capture, &tables).await?;
-    let mut client = ReplicationClient::connect_gated(replication_config(url, capture, 0)).await.map_err(|e| wire_err(url, "connecting for replication", e))?;
+    let mut client =
+        ReplicationClient::connect_gated(replication_config(url, capture, 0).await?).await.map_err(|e| wire_err(url, "connecting for replication", e))?;
     let create = format!("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput EXPORT_SNAPSHOT", capture.name);
     let rows = client.simple_query(&create).await.map_err(|e| wire_err(url, &format!("creating replication slot {}", capture.name), e))?;
     let text = |i: usize| rows.first().and_then(|r| r.get(i).cloned().flatten()).map(|b| String::from_utf8_lossy(&b).into_owned());

@@ -74,8 +74,9 @@ impl PgChangeStream {
         let c = connect(url, &url.database).await?;
         check_source(&c, url).await?;
         check_slot(&c, url, capture, tables, start).await?;
-        let mut client =
-            ReplicationClient::connect_gated(replication_config(url, capture, start)).await.map_err(|e| wire_err(url, "connecting for replication", e))?;
+        let mut client = ReplicationClient::connect_gated(replication_config(url, capture, start).await?)
+            .await
+            .map_err(|e| wire_err(url, "connecting for replication", e))?;
         let system = client.identify_system().await.map_err(|e| wire_err(url, "IDENTIFY_SYSTEM", e))?;
         client.start().await.map_err(|e| wire_err(url, "starting replication", e))?;
         client.wait_started().await.map_err(|e| wire_err(url, &format!("starting replication from slot {}", capture.name), e))?;
