@@ -137,7 +137,7 @@ fn airflow_works_as_its_own_role_after_a_superuser_restore() {
     pg.sql("postgres", "DROP ROLE IF EXISTS own_airflow; CREATE ROLE own_airflow LOGIN PASSWORD 'af-role-pw'");
     pg.sql("postgres", "CREATE DATABASE own_af OWNER own_airflow");
     let key = fernet_key();
-    let primary = Site::new(pg, "own_af", &key).as_role("own_airflow", "af-role-pw");
+    let primary = Site::new(pg, "own_af", &key).connecting_as("own_airflow", "af-role-pw");
     primary.run("migrate", &[]);
     let populated = primary.run("populate", &[]);
     let dags = populated["dags"].as_object().unwrap();
@@ -150,7 +150,7 @@ fn airflow_works_as_its_own_role_after_a_superuser_restore() {
     tandem(&["restore", "--repo", p(&repo), "--target", &pg.url("own_af_dr")]).ok();
     assert_eq!(owner_of(pg, "own_af_dr", "public.dag_run"), "own_airflow");
 
-    let dr = Site::new(pg, "own_af_dr", &key).as_role("own_airflow", "af-role-pw");
+    let dr = Site::new(pg, "own_af_dr", &key).connecting_as("own_airflow", "af-role-pw");
     dr.run("read", &[]);
     let paused = dr.run("pause", &["--dag", &dag]);
     assert!(paused["is_paused"] == true && paused["changed"] == true, "{paused}");

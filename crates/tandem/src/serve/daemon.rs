@@ -39,7 +39,7 @@ pub enum Refused {
     UnknownJob(String),
     /// The daemon could not start it (no thread).
     Internal(String),
-    NotLeader(Option<LeaseRecord>),
+    NotLeader(Option<Box<LeaseRecord>>),
     AlreadyRunning(String),
     ShuttingDown,
 }
@@ -254,7 +254,7 @@ impl Daemon {
             return Err(Refused::UnknownJob(format!("unknown site {site:?} (configured: {})", known.join(", "))));
         }
         if !self.leader() {
-            return Err(Refused::NotLeader(self.lease().record));
+            return Err(Refused::NotLeader(self.lease().record.map(Box::new)));
         }
         let mut slots = lock(&self.slots);
         // Every site has a backup slot; only a site with a `source` has a refresh slot.

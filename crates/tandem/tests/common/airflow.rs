@@ -45,7 +45,7 @@ impl<'a> Site<'a> {
     }
 
     /// The same site as Airflow sees it connecting as its own role.
-    pub fn as_role(mut self, user: &str, password: &str) -> Site<'a> {
+    pub fn connecting_as(mut self, user: &str, password: &str) -> Site<'a> {
         self.role = Some((user.to_string(), password.to_string()));
         self
     }
