@@ -52,7 +52,7 @@ async fn real_server_errors_are_classified() {
     let killed = b.query_drop("SELECT 1").await.expect_err("killed");
     assert!(is_transient(&killed), "{killed:?}");
     // Bad password (1045): not transient.
-    let bad = Conn::new(Opts::from_url(&format!("mysql://{USER}:wrong@127.0.0.1:{}/{db}", s.port())).unwrap()).await.err().expect("bad password");
+    let bad = Conn::new(Opts::from_url(&format!("mysql://{USER}:wrong@127.0.0.1:{}/{db}", s.port())).unwrap()).await.expect_err("bad password");
     assert!(!is_transient(&bad), "{bad}");
 }
 

@@ -37,19 +37,18 @@ pub(crate) fn connector(url: &DbUrl) -> Result<MakeRustlsConnect> {
 /// Errors: `Unreachable` when `verify-ca` finds no name the server's certificate verifies under.
 pub(crate) async fn replication(url: &DbUrl) -> Result<TlsConfig> {
     let s = &url.tls;
-    let mut cfg = TlsConfig::default();
-    cfg.mode = match s.mode {
+    let mode = match s.mode {
         SslMode::Disable => WireMode::Disable,
         SslMode::Prefer => WireMode::Prefer,
         SslMode::Require => WireMode::Require,
         SslMode::VerifyCa | SslMode::VerifyFull => WireMode::VerifyFull,
     };
-    cfg.ca_pem_path = s.root_cert.clone();
-    cfg.sni_hostname = match s.mode {
+    let sni_hostname = match s.mode {
         SslMode::VerifyCa => Some(verify_ca_name(url).await?),
         SslMode::VerifyFull => Some(url.host.clone()),
         _ => None,
     };
+    let mut cfg = TlsConfig { mode, ca_pem_path: s.root_cert.clone(), sni_hostname, ..TlsConfig::default() };
     if let Some((cert, key)) = &s.client_cert {
         cfg = cfg.with_client_cert(cert.clone(), key.clone());
     }
