@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use futures::StreamExt;
-use tandem_engine::{Engine, Replace, SnapshotOptions};
+use tandem_engine::{DbUrl, Engine, Replace, SnapshotOptions};
 use tandem_error::{Error, Kind};
 use tandem_postgres::Postgres;
 
@@ -312,8 +312,46 @@ async fn bad_input_is_reported_clearly() {
     assert_eq!(e.kind(), Kind::BadInput, "{e}");
     assert_eq!(e.to_string(), format!("database no_such_db does not exist on 127.0.0.1:{}", s.port()));
 
-    let mut u = url(&db);
-    u.params.push(("sslmode".into(), "require".into()));
+    // TLS demanded from a server without it (the kit's default servers).
+    let u = DbUrl::parse(&format!("{}?sslmode=require", s.url(&db))).expect("url");
     let e = Postgres.snapshot(&u, &opts).await.err().expect("sslmode");
-    assert_eq!(e.kind(), Kind::BadInput, "{e}");
+    assert_eq!(e.kind(), Kind::Unreachable, "{e}");
+    assert!(e.to_string().contains("TLS"), "{e}");
+}
+
+/// A restore whose session is killed mid-copy (a failover, an operator's
+/// `pg_terminate_backend`) fails as a transient `Unreachable` and leaves the old content: its
+/// one transaction is gone with the session, so it is not retried statement by statement; the
+/// caller may run the whole restore again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_killed_mid_restore_leaves_the_target_unchanged() {
+    let s = server();
+    let src = s.create_database("pg_kill_src");
+    let dst = s.create_database("pg_kill_dst");
+    s.sql(&src, &format!("{SMALL} INSERT INTO t SELECT g, repeat('x', 500) FROM generate_series(1001, 5000) g;"));
+    s.sql(&dst, OLD);
+    let b = backup(&src, 1, 0).await;
+    let (bufs, _) = b.data["public.t"].clone();
+    let target = Postgres.target(&url(&dst)).await.expect("target");
+    let session = target.begin(&b.schema, Replace::Always).await.expect("begin");
+    let kill = format!("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{dst}' AND application_name = 'tandem'");
+    let (first, rest) = bufs.split_at(1);
+    let (first, rest) = (first.to_vec(), rest.to_vec());
+    let rows = futures::stream::iter(first.into_iter().map(Ok))
+        .chain(futures::stream::once(async move {
+            // Kill the restore's session while its COPY is open, then go on sending.
+            let killed = tokio::task::spawn_blocking(move || server().sql("postgres", &kill)).await.unwrap();
+            assert_ne!(killed, "0", "no tandem session to kill");
+            Ok(bytes::Bytes::new())
+        }))
+        .chain(futures::stream::iter(rest.into_iter().map(Ok)));
+    let copied = session.copy_in(&b.schema.tables[0], rows.boxed()).await;
+    let e = match copied {
+        Err(e) => e,
+        Ok(_) => session.commit().await.expect_err("the killed session cannot commit"),
+    };
+    assert_eq!(e.kind(), Kind::Unreachable, "{e}");
+    assert!(e.is_transient(), "{e}");
+    assert_eq!(s.sql(&dst, "SELECT v FROM keep"), "old content");
+    assert_eq!(s.sql(&dst, "SELECT count(*) FROM pg_tables WHERE tablename = 't'"), "0");
 }
