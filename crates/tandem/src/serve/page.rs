@@ -1,7 +1,8 @@
 //! The status page: one self-contained HTML document rendered from the status (no scripts; it
 //! reloads itself every 15 s). Elements carry ids and `data-` attributes so a browser test can
 //! read it: `#lease`, `#site-<name>` with `data-role`, `data-healthy`, `data-staleness`, and
-//! `#job-<name>-<job>` with `data-state`.
+//! `#job-<name>-<job>` with `data-state` (idle, running, ok, failed) and `data-last` (the last
+//! finished run: none, ok, failed).
 
 use std::fmt::Write;
 
@@ -156,6 +157,12 @@ fn job_row(h: &mut String, now: DateTime<Utc>, site: &SiteStatus, job: &JobStatu
         (None, Some(_)) => "ok",
         (None, None) => "idle",
     };
+    // The outcome of the last finished run, also while the next one runs.
+    let last = match &hist.last_run {
+        Some(r) if r.error.is_some() => "failed",
+        Some(_) => "ok",
+        None => "none",
+    };
     let last_success = match &hist.last_success {
         Some(r) => format!(
             "{} <span class=\"muted\">({:.1}s{})</span>",
@@ -171,7 +178,7 @@ fn job_row(h: &mut String, now: DateTime<Utc>, site: &SiteStatus, job: &JobStatu
     };
     let _ = write!(
         h,
-        "<tr id=\"job-{}-{}\" data-state=\"{state}\"><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{state}{}</td><td>{last_success}</td><td>{last_failure}</td><td>{} / {}</td></tr>",
+        "<tr id=\"job-{}-{}\" data-state=\"{state}\" data-last=\"{last}\"><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{state}{}</td><td>{last_success}</td><td>{last_failure}</td><td>{} / {}</td></tr>",
         esc(&site.name),
         job.job.as_str(),
         esc(&site.name),
