@@ -51,9 +51,16 @@ pub struct BackupReport {
 /// On any error nothing is listed: chunks already stored stay as unreferenced garbage for prune.
 /// The manifest is written only while the repository lock is still held (FORMAT.md, section 8):
 /// a backup that lost it fails, so no committed backup can reference a chunk a prune deleted.
+/// A transient database error (a reset connection, a server failing over) redoes the whole
+/// backup on a new snapshot as the source URL's retry policy says, unless it reads in a
+/// snapshot it was given ([`BackupRequest::snapshot`]), which is gone with its connection.
 pub async fn backup(req: BackupRequest<'_>, events: Arc<dyn Events>) -> Result<BackupReport> {
     let lock = req.repo.lock(LockMode::Shared, "backup").await?;
-    let result = run(&req, &lock, events).await;
+    let policy = match req.snapshot {
+        None => req.source.retry,
+        Some(_) => tandem_error::RetryPolicy { max_retries: 0, ..req.source.retry },
+    };
+    let result = policy.run_whole(&format!("backup of {}", req.source), || run(&req, &lock, events.clone())).await;
     let released = lock.release().await;
     let manifest = result?;
     released?;

@@ -3,19 +3,21 @@
 use std::fmt;
 
 use percent_encoding::percent_decode_str;
+use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 
 use tandem_error::{Error, Result, RetryPolicy};
 
 use crate::tls::TlsSettings;
 
-/// A parsed database URL. The password is never shown by `Display` (it prints `***`).
-#[derive(Clone, PartialEq, Eq)]
+/// A parsed database URL. The password is held as a secret: `Display` and `Debug` print `***`
+/// in its place, and only a driver's connect reads it ([`DbUrl::password`]).
+#[derive(Clone)]
 pub struct DbUrl {
     /// Lower-case scheme (`mysql`, `mariadb`, `postgres`, `postgresql`).
     pub scheme: String,
     pub user: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<SecretString>,
     pub host: String,
     pub port: Option<u16>,
     /// The database name (required).
@@ -52,7 +54,7 @@ impl DbUrl {
             return Err(bad("the path must be a single database name"));
         }
         let user = if url.username().is_empty() { None } else { Some(decode(url.username())?) };
-        let password = url.password().map(decode).transpose()?;
+        let password = url.password().map(decode).transpose()?.map(SecretString::from);
         let params: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
         let in_url = |e: Error| e.context(format!("database URL {}", redact(input)));
         let tls = TlsSettings::from_params(&params).map_err(in_url)?;
@@ -67,6 +69,11 @@ impl DbUrl {
     /// not the credentials, the scheme alias or the parameters).
     pub fn same_database(&self, other: &DbUrl) -> bool {
         self.host.eq_ignore_ascii_case(&other.host) && self.port == other.port && self.database == other.database
+    }
+
+    /// The password, for a driver's connect only.
+    pub fn password(&self) -> Option<&str> {
+        self.password.as_ref().map(|p| p.expose_secret())
     }
 
     /// The value of query parameter `name`, if given.
@@ -113,6 +120,17 @@ impl fmt::Display for DbUrl {
     }
 }
 
+impl PartialEq for DbUrl {
+    fn eq(&self, other: &DbUrl) -> bool {
+        let DbUrl { scheme, user, password: _, host, port, database, params, tls, retry } = self;
+        (scheme, user, host, port, database, params, tls, retry)
+            == (&other.scheme, &other.user, &other.host, &other.port, &other.database, &other.params, &other.tls, &other.retry)
+            && self.password() == other.password()
+    }
+}
+
+impl Eq for DbUrl {}
+
 impl fmt::Debug for DbUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
@@ -139,7 +157,8 @@ mod tests {
         let u = DbUrl::parse("mysql://hive:p%40ss@127.0.0.1:3307/metastore?ssl=false").unwrap();
         assert_eq!(u.scheme, "mysql");
         assert_eq!(u.user.as_deref(), Some("hive"));
-        assert_eq!(u.password.as_deref(), Some("p@ss"));
+        assert_eq!(u.password(), Some("p@ss"));
+        assert!(!format!("{u:?}").contains("p@ss"));
         assert_eq!(u.host, "127.0.0.1");
         assert_eq!(u.port, Some(3307));
         assert_eq!(u.database, "metastore");

@@ -7,6 +7,8 @@
 //!
 //! - `return(abort)`: the process aborts on the spot, like `kill -9` (no destructor, no cleanup);
 //! - `return` or `return(error)`: the enclosing function fails with an Internal error;
+//! - `return(transient)`: it fails with a [transient](crate::Error::transient) Unreachable error,
+//!   as a reset connection does (`1*return(transient)`: only the first time);
 //! - any other action of the `fail` crate (`sleep(ms)`, `panic`, `1*return(abort)`, ...).
 
 #[doc(hidden)]
@@ -19,7 +21,10 @@ pub fn fire(name: &str, arg: Option<String>) -> crate::Error {
         eprintln!("failpoint {name}: aborting");
         std::process::abort();
     }
-    crate::Error::internal(format!("failpoint {name} fired"))
+    match arg.as_deref() {
+        Some("transient") => crate::Error::unreachable(format!("failpoint {name} fired (transient)")).transient(),
+        _ => crate::Error::internal(format!("failpoint {name} fired")),
+    }
 }
 
 /// Marks a crash point named `$name` (see the module doc). With one argument the enclosing

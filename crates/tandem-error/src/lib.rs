@@ -126,6 +126,12 @@ impl Error {
         self.transient = true;
         self
     }
+    /// Clears the transient mark: doing the operation again is not safe, or not wanted (a commit
+    /// whose outcome is unknown).
+    pub fn permanent(mut self) -> Self {
+        self.transient = false;
+        self
+    }
     /// Whether [`Error::transient`] marked it.
     pub fn is_transient(&self) -> bool {
         self.transient

@@ -64,17 +64,41 @@ impl RetryPolicy {
     /// Runs `op` until it succeeds, fails with an error that is not
     /// [transient](Error::is_transient), or the policy's limits are reached (the last error is
     /// returned then). Each retry is logged at WARN with `what` and the error.
-    pub async fn run<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T>
+    pub async fn run<T, F, Fut>(&self, what: &str, op: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let started = Instant::now();
+        self.retry(what, op, false).await
+    }
+
+    /// [`RetryPolicy::run`] for an operation that is long and safe to redo whole (a restore that
+    /// failed before its commit, a backup before its manifest): `retry_timeout` counts from the
+    /// start of the attempt that failed, not of the first, so a failure after an hour of work
+    /// is still retried.
+    pub async fn run_whole<T, F, Fut>(&self, what: &str, op: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        self.retry(what, op, true).await
+    }
+
+    async fn retry<T, F, Fut>(&self, what: &str, mut op: F, per_attempt: bool) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut started = Instant::now();
         let mut retry = 0;
         loop {
+            let attempt = Instant::now();
             match op().await {
                 Err(e) if e.is_transient() && retry < self.max_retries => {
                     let wait = self.backoff(retry);
+                    if per_attempt {
+                        started = attempt;
+                    }
                     if started.elapsed() + wait > self.retry_timeout {
                         return Err(e);
                     }
@@ -133,5 +157,18 @@ mod tests {
         let short = RetryPolicy { retry_timeout: Duration::ZERO, ..policy };
         let r: Result<()> = short.run("op", || async { Err(Error::unreachable(format!("try {}", calls.fetch_add(1, Ordering::SeqCst))).transient()) }).await;
         assert_eq!(r.unwrap_err().to_string(), "try 0", "no retry past the timeout");
+        // A whole operation: the timeout counts from the failing attempt's start.
+        let calls = AtomicUsize::new(0);
+        let slow = RetryPolicy { retry_timeout: Duration::from_millis(150), ..policy };
+        let op = || async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                n @ 0..=1 => Err(Error::unreachable(format!("try {n}")).transient()),
+                n => Ok(n),
+            }
+        };
+        assert_eq!(slow.run_whole("op", op).await.unwrap(), 2, "each attempt has the whole timeout");
+        calls.store(0, Ordering::SeqCst);
+        assert_eq!(slow.run("op", op).await.unwrap_err().to_string(), "try 1", "the first attempt's start counts");
     }
 }

@@ -176,7 +176,7 @@ pub(crate) async fn connect_with(url: &DbUrl, extra: &[&str], tune: impl Fn(Opts
                 .ip_or_hostname(url.host.clone())
                 .tcp_port(url.port.unwrap_or(3306))
                 .user(url.user.clone())
-                .pass(url.password.clone())
+                .pass(url.password())
                 .prefer_socket(false)
                 .ssl_opts(ssl),
         )

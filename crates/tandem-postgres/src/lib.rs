@@ -183,7 +183,7 @@ async fn connect_once(url: &DbUrl, database: &str) -> Result<Option<Client>> {
         .connect_timeout(CONNECT_TIMEOUT)
         .keepalives(true)
         .ssl_mode(tls::driver_mode(url.tls.mode));
-    if let Some(p) = &url.password {
+    if let Some(p) = url.password() {
         cfg.password(p);
     }
     let connected = match url.tls.mode {

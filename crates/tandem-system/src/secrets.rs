@@ -16,17 +16,18 @@ use tandem_error::Result;
 /// only the origin.
 #[derive(Clone)]
 pub struct SiteKey {
-    secret: String,
+    secret: secrecy::SecretString,
     origin: String,
 }
 
 impl SiteKey {
     pub fn new(secret: impl Into<String>, origin: impl Into<String>) -> SiteKey {
+        let secret: String = secret.into();
         SiteKey { secret: secret.into(), origin: origin.into() }
     }
     /// The key material, for the system's codec only.
     pub fn expose(&self) -> &str {
-        &self.secret
+        secrecy::ExposeSecret::expose_secret(&self.secret)
     }
     /// Where the key came from, for messages.
     pub fn origin(&self) -> &str {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
 
 /// tandem: disaster recovery for the metadata databases of a data platform (Hive Metastore,
 /// Airflow, or any MySQL/MariaDB or PostgreSQL database): consistent backups into an
@@ -269,11 +270,11 @@ pub struct RestoreArgs {
     /// Fernet key (or comma-separated keys) of the source site: with --fernet-key-to, secrets
     /// are re-encrypted for the target (Airflow connections, variables, triggers). Default: the
     /// `fernet-key` of the site's `source` in the config.
-    #[arg(long, env = "TANDEM_FERNET_KEY_FROM", value_name = "KEY", hide_env_values = true, allow_hyphen_values = true)]
-    pub fernet_key_from: Option<String>,
+    #[arg(long, env = "TANDEM_FERNET_KEY_FROM", value_name = "KEY", hide_env_values = true, allow_hyphen_values = true, value_parser = secret)]
+    pub fernet_key_from: Option<SecretString>,
     /// Fernet key of the target site. Default: the site's `fernet-key` in the config.
-    #[arg(long, env = "TANDEM_FERNET_KEY_TO", value_name = "KEY", hide_env_values = true, allow_hyphen_values = true)]
-    pub fernet_key_to: Option<String>,
+    #[arg(long, env = "TANDEM_FERNET_KEY_TO", value_name = "KEY", hide_env_values = true, allow_hyphen_values = true, value_parser = secret)]
+    pub fernet_key_to: Option<SecretString>,
 }
 
 #[derive(Debug, Args)]
@@ -355,11 +356,11 @@ pub struct VerifyArgs {
     pub replica: bool,
     /// Fernet key of the source, to compare encrypted values decrypted (Airflow). Default: the
     /// source site's `fernet-key`.
-    #[arg(long, env = "TANDEM_FERNET_KEY_SOURCE", value_name = "KEY", hide_env_values = true, allow_hyphen_values = true)]
-    pub fernet_key_source: Option<String>,
+    #[arg(long, env = "TANDEM_FERNET_KEY_SOURCE", value_name = "KEY", hide_env_values = true, allow_hyphen_values = true, value_parser = secret)]
+    pub fernet_key_source: Option<SecretString>,
     /// Fernet key of the target. Default: the target site's `fernet-key`.
-    #[arg(long, env = "TANDEM_FERNET_KEY_TARGET", value_name = "KEY", hide_env_values = true, allow_hyphen_values = true)]
-    pub fernet_key_target: Option<String>,
+    #[arg(long, env = "TANDEM_FERNET_KEY_TARGET", value_name = "KEY", hide_env_values = true, allow_hyphen_values = true, value_parser = secret)]
+    pub fernet_key_target: Option<SecretString>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -455,6 +456,11 @@ Examples:
   tandem repo key list --repo s3://dr-bucket/tandem --repo-key-file key2
   tandem repo key remove 3f2a9c0b1d2e4f56 --repo s3://dr-bucket/tandem --repo-key-file key2";
 
+/// A secret flag value: held so that no `Debug` of the arguments shows it.
+fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(s.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,7 +470,9 @@ mod tests {
         let key = "-Kx3-uoB8xkD0VNkqWEzLG5l0qZOWw9a3yZcsoRnuI0=";
         let cli = Cli::try_parse_from(["tandem", "restore", "--fernet-key-from", key, "--fernet-key-to", key]).unwrap();
         let Command::Restore(args) = cli.command else { panic!("not a restore") };
-        assert_eq!(args.fernet_key_from.as_deref(), Some(key));
-        assert_eq!(args.fernet_key_to.as_deref(), Some(key));
+        use secrecy::ExposeSecret;
+        assert_eq!(args.fernet_key_from.as_ref().map(|k| k.expose_secret()), Some(key));
+        assert_eq!(args.fernet_key_to.as_ref().map(|k| k.expose_secret()), Some(key));
+        assert!(!format!("{args:?}").contains(key), "Debug hides the keys");
     }
 }

@@ -9,10 +9,11 @@
 //! system = "hive-metastore"
 //!
 //! [sites.dr]
-//! db = "postgres://hive:${HMS_DR_PASSWORD}@metastore-eu:5432/metastore"
+//! db = "postgres://hive@metastore-eu:5432/metastore"
+//! password-file = "/etc/tandem/hms-dr-password"  # or ${VAR} in db (see crate::secrets)
 //! map-location = ["gs://lake-us/=gs://lake-eu/"]
 //! source = "primary"                          # the site it is restored from
-//! fernet-key = "${AIRFLOW_DR_FERNET_KEY}"     # Airflow: the site's Fernet key
+//! fernet-key = "${AIRFLOW_DR_FERNET_KEY}"     # Airflow: the site's Fernet key (or fernet-key-file)
 //! refresh = "*/30 * * * *"                    # tandem serve: restore the newest backup of `source`
 //! # replicate = true                          # tandem serve: or stream `source`'s changes (MySQL/MariaDB)
 //!
@@ -36,19 +37,21 @@
 //! ```
 //!
 //! Schedules are cron patterns in UTC: 5 fields, or 6 with seconds first. `${NAME}` in a string
-//! is replaced by the environment variable NAME (an error if unset). Unknown keys are errors, so
-//! a typo never silently does nothing; every error names the line.
+//! is replaced by the environment variable NAME (an error if unset; percent-encoded inside a
+//! URL's user info). Unknown keys are errors, so a typo never silently does nothing; every error
+//! names the line. Database URLs and Fernet keys are held as secrets: no `Debug` shows them.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tandem_error::{Error, Result};
 use toml::Spanned;
 
 use crate::serve::Schedule;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Repository URL or path.
@@ -69,6 +72,20 @@ pub struct Config {
     /// The text it was parsed from, for errors found later that name a line ([`at`]).
     #[serde(skip)]
     pub text: String,
+}
+
+impl std::fmt::Debug for Config {
+    /// Leaves out the text (it may hold passwords), `[serve]` (its webhook URL) and the key
+    /// command.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Config { repo, repo_key_file, sites, retention, .. } = self;
+        f.debug_struct("Config")
+            .field("repo", repo)
+            .field("repo_key_file", repo_key_file)
+            .field("sites", sites)
+            .field("retention", retention)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `[serve]`: raw values with their place in the file; checked and resolved into `values` by
@@ -118,8 +135,11 @@ pub struct Retention {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Site {
-    /// Database URL of the site.
-    pub db: String,
+    /// Database URL of the site (with the password of `password-file` put in): [`Site::db_url`].
+    db: SecretString,
+    /// File holding the password of `db`'s user (see [`crate::secrets`]).
+    #[serde(rename = "password-file")]
+    password_file: Option<String>,
     /// System of the site's database (`auto` when absent).
     pub system: Option<String>,
     /// `FROM=TO` storage location rewrites applied when restoring into this site.
@@ -129,7 +149,10 @@ pub struct Site {
     pub source: Option<Spanned<String>>,
     /// The site's Fernet key (Airflow), to re-encrypt secrets restored into it and to read them.
     #[serde(rename = "fernet-key")]
-    pub fernet_key: Option<String>,
+    fernet_key: Option<SecretString>,
+    /// File holding the site's Fernet key, instead of `fernet-key`.
+    #[serde(rename = "fernet-key-file")]
+    fernet_key_file: Option<String>,
     /// `tandem serve`: cron schedule of the site's backups.
     pub backup: Option<Spanned<String>>,
     /// `tandem serve`: cron schedule of the site's refresh from `source` (a standby).
@@ -168,6 +191,43 @@ pub struct Schedules {
 }
 
 impl Site {
+    /// The site's database URL, password included: for connecting, never for messages.
+    pub fn db_url(&self) -> &str {
+        self.db.expose_secret()
+    }
+
+    /// The site's Fernet key, if configured.
+    pub fn fernet_key(&self) -> Option<&str> {
+        self.fernet_key.as_ref().map(|k| k.expose_secret())
+    }
+
+    /// Expands `${VAR}`s and reads the secret files; checks the key against the system.
+    fn resolve_secrets(&mut self, name: &str) -> Result<()> {
+        let mut db = crate::secrets::expand_url(self.db.expose_secret()).map_err(|e| e.context(format!("sites.{name}.db")))?;
+        if let Some(f) = &self.password_file {
+            let what = format!("sites.{name}.password-file");
+            let f = crate::secrets::expand(f).map_err(|e| e.context(what.clone()))?;
+            let password = crate::secrets::read_file(Path::new(&f), &what)?;
+            db = crate::secrets::with_password(&db, &password).map_err(|e| e.context(what))?;
+        }
+        self.db = db.into();
+        let key = match (&self.fernet_key, &self.fernet_key_file) {
+            (Some(_), Some(_)) => return Err(Error::bad_input(format!("sites.{name}: give fernet-key or fernet-key-file, not both"))),
+            (Some(k), None) => Some(crate::secrets::expand(k.expose_secret()).map_err(|e| e.context(format!("sites.{name}.fernet-key")))?),
+            (None, Some(f)) => {
+                let what = format!("sites.{name}.fernet-key-file");
+                let f = crate::secrets::expand(f).map_err(|e| e.context(what.clone()))?;
+                Some(crate::secrets::read_file(Path::new(&f), &what)?)
+            }
+            (None, None) => None,
+        };
+        if let Some(k) = key {
+            crate::registry::check_site_key(&tandem_system::SiteKey::new(k.as_str(), format!("sites.{name}.fernet-key")), self.system.as_deref())?;
+            self.fernet_key = Some(k.into());
+        }
+        Ok(())
+    }
+
     /// The name of the site this one is restored from.
     pub fn source(&self) -> Option<&str> {
         self.source.as_ref().map(|s| s.get_ref().as_str())
@@ -204,23 +264,18 @@ impl Config {
             }
         })?;
         if let Some(repo) = &config.repo {
-            config.repo = Some(expand_env(repo).map_err(|e| e.context("repo"))?);
+            config.repo = Some(crate::secrets::expand(repo).map_err(|e| e.context("repo"))?);
         }
         if let Some(file) = &config.repo_key_file {
-            config.repo_key_file = Some(expand_env(file).map_err(|e| e.context("repo-key-file"))?);
+            config.repo_key_file = Some(crate::secrets::expand(file).map_err(|e| e.context("repo-key-file"))?);
         }
         if config.repo_key_file.is_some() && config.repo_key_command.is_some() {
             return Err(Error::bad_input("give repo-key-file or repo-key-command, not both"));
         }
         let names: Vec<String> = config.sites.keys().cloned().collect();
         for (name, site) in config.sites.iter_mut() {
-            site.db = expand_env(&site.db).map_err(|e| e.context(format!("sites.{name}.db")))?;
+            site.resolve_secrets(name)?;
             tandem_system::LocationMap::parse(&site.map_location).map_err(|e| e.context(format!("sites.{name}.map-location")))?;
-            if let Some(k) = &site.fernet_key {
-                let k = expand_env(k).map_err(|e| e.context(format!("sites.{name}.fernet-key")))?;
-                crate::registry::check_site_key(&tandem_system::SiteKey::new(k.as_str(), format!("sites.{name}.fernet-key")), site.system.as_deref())?;
-                site.fernet_key = Some(k);
-            }
             if let Some(src) = &site.source {
                 if !names.contains(src.get_ref()) {
                     let known = names.join(", ");
@@ -275,7 +330,7 @@ impl Config {
         match flag {
             Some(k) => Some(tandem_system::SiteKey::new(k, what)),
             None => {
-                let (name, key) = site.and_then(|s| Some((s, self.sites.get(s)?.fernet_key.as_deref()?)))?;
+                let (name, key) = site.and_then(|s| Some((s, self.sites.get(s)?.fernet_key()?)))?;
                 Some(tandem_system::SiteKey::new(key, format!("sites.{name}.fernet-key")))
             }
         }
@@ -326,7 +381,7 @@ impl ServeConfig {
         checked(text, self.webhook.as_ref(), "serve.webhook", |s| match url::Url::parse(s) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),
             Ok(u) => Err(format!("webhook URL must be http:// or https://, not {}://", u.scheme())),
-            Err(e) => Err(format!("invalid URL {s:?}: {e}")),
+            Err(e) => Err(format!("invalid URL: {e}")),
         })?;
         if let (Some(_), Some(env)) = (&self.token_file, &self.token_env) {
             return Err(at(text, env, "serve: give token-file or token-env, not both"));
@@ -363,23 +418,6 @@ fn checked<T>(text: &str, v: Option<&Spanned<String>>, key: &str, parse: impl Fn
     v.map(|s| parse(s.get_ref()).map_err(|e| at(text, s, &format!("{key}: {e}")))).transpose()
 }
 
-/// Replaces `${NAME}` with the value of environment variable NAME.
-fn expand_env(s: &str) -> Result<String> {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find("${") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 2..];
-        let end = after.find('}').ok_or_else(|| Error::bad_input("unclosed ${ in value"))?;
-        let name = &after[..end];
-        let value = std::env::var(name).map_err(|_| Error::bad_input(format!("environment variable {name} is not set")))?;
-        out.push_str(&value);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,7 +427,10 @@ mod tests {
         std::env::set_var("TANDEM_TEST_PW", "s3cret");
         let c = Config::parse("repo = \"/r\"\n[sites.primary]\ndb = \"mysql://u:${TANDEM_TEST_PW}@h/db\"\nsystem = \"generic\"\n").unwrap();
         assert_eq!(c.repo.as_deref(), Some("/r"));
-        assert_eq!(c.site("primary").unwrap().db, "mysql://u:s3cret@h/db");
+        assert_eq!(c.site("primary").unwrap().db_url(), "mysql://u:s3cret@h/db");
+        assert!(!format!("{c:?}").contains("s3cret"), "Debug hides the URL");
+        let c = Config::parse("[sites.primary]\ndb = \"mysql://u:hunter2@h/db\"\nfernet-key = \"a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U=\"\n").unwrap();
+        assert!(!format!("{c:?}").contains("hunter2") && !format!("{c:?}").contains("a2V5a2V5"), "{c:?}");
         let e = c.site("dr").unwrap_err().to_string();
         assert!(e.contains("unknown site \"dr\"") && e.contains("primary"), "{e}");
     }

@@ -44,7 +44,7 @@ pub async fn backup(url: &str, system: SystemChoice, site: &str, parallel: usize
 /// Backs up the configured site `name`.
 pub async fn backup_site(config: &Config, name: &str, repo: Repository, events: Arc<dyn Events>) -> Result<BackupReport> {
     let site = config.site(name)?;
-    backup(&site.db, system_choice(site.system.as_deref()), name, PARALLEL, repo, events).await
+    backup(site.db_url(), system_choice(site.system.as_deref()), name, PARALLEL, repo, events).await
 }
 
 /// Applies the config's `[retention]` policy, if any.
@@ -60,8 +60,8 @@ pub async fn refresh_site(config: &Config, name: &str, unless_newest_is: Option<
     let site = config.site(name)?;
     let source_name = source_of(config, name, "a refresh restores the newest backup of the site's source")?;
     let source = config.site(source_name)?;
-    let (engine, target) = registry::engine_for(&site.db)?;
-    let source_url = tandem_engine::DbUrl::parse(&source.db)?;
+    let (engine, target) = registry::engine_for(site.db_url())?;
+    let source_url = tandem_engine::DbUrl::parse(source.db_url())?;
     let req = RefreshRequest {
         engine,
         registry: registry::registry(),
@@ -109,8 +109,8 @@ pub async fn replicate_site(
     let req = ReplicateRequest {
         registry: registry::registry(),
         site: source_name.to_string(),
-        source: tandem_engine::DbUrl::parse(&source.db)?,
-        target: tandem_engine::DbUrl::parse(&site.db)?,
+        source: tandem_engine::DbUrl::parse(source.db_url())?,
+        target: tandem_engine::DbUrl::parse(site.db_url())?,
         repo,
         locations: config.location_map(Some(name), &[])?,
         keys: site_keys(config, source_name, name)?,

@@ -11,6 +11,7 @@ mod output;
 mod progress;
 mod registry;
 mod repokey;
+mod secrets;
 mod serve;
 
 use clap::Parser;

@@ -49,7 +49,7 @@ pub fn resolve(flags: &KeyFlags, config: &Config) -> Result<Option<RepoKey>> {
 /// The key in file `path`, less one trailing newline; `source` names it in errors.
 pub fn from_file(path: &Path, source: &str) -> Result<RepoKey> {
     let data = std::fs::read(path).map_err(|e| Error::bad_input(format!("cannot read the repository key ({source}): {e}")))?;
-    RepoKey::new(strip_newline(data), source)
+    RepoKey::new(crate::secrets::strip_newline(data), source)
 }
 
 /// The standard output of `sh -c cmd`, less one trailing newline; `source` names it in errors.
@@ -65,18 +65,7 @@ pub fn from_command(cmd: &str, source: &str) -> Result<RepoKey> {
         let status = out.status.code().map_or_else(|| "a signal".to_string(), |c| format!("exit status {c}"));
         return Err(Error::bad_input(format!("the repository key command ({source}) failed with {status}")));
     }
-    RepoKey::new(strip_newline(out.stdout), source)
-}
-
-/// Drops one trailing `\n` (or `\r\n`), as editors and `echo` add one.
-fn strip_newline(mut data: Vec<u8>) -> Vec<u8> {
-    if data.last() == Some(&b'\n') {
-        data.pop();
-        if data.last() == Some(&b'\r') {
-            data.pop();
-        }
-    }
-    data
+    RepoKey::new(crate::secrets::strip_newline(out.stdout), source)
 }
 
 #[cfg(test)]
@@ -90,8 +79,6 @@ mod tests {
         std::fs::write(&file, "s3cret passphrase\n\n").unwrap();
         let k = from_file(&file, "--repo-key-file k").unwrap();
         assert_eq!(k.source(), "--repo-key-file k");
-        assert_eq!(strip_newline(b"a\r\n".to_vec()), b"a");
-        assert_eq!(strip_newline(b"a\n\n".to_vec()), b"a\n", "only one newline goes");
         std::fs::write(&file, "\n").unwrap();
         assert!(from_file(&file, "f").unwrap_err().to_string().contains("is empty"));
         let e = from_file(&dir.path().join("missing"), "--repo-key-file missing").unwrap_err();

@@ -146,6 +146,40 @@ fn restore_crash_points() {
     }
 }
 
+/// A transient failure (a reset connection, a failover) before a restore's commit or a backup's
+/// manifest redoes the whole operation, which then succeeds; one during the commit is not
+/// retried (its outcome is unknown) and says so, and the target keeps its old content.
+#[test]
+fn transient_failures_redo_the_whole_operation_but_never_a_commit() {
+    for (flavor, commit_point) in [(Flavor::MariaDb, "mysql-before-rename"), (Flavor::Postgres, "postgres-before-commit")] {
+        let server = Server::shared(flavor);
+        let source = server.create_database("cm_transient_src");
+        fill(server, &source, 5);
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        let once = |point: &str| [("FAILPOINTS".to_string(), format!("{point}=1*return(transient)"))];
+
+        let run = tandem_env(&["backup", "--source", &server.url(&source), "--repo", p(&repo)], &once("backup-before-manifest")).ok();
+        assert!(run.stderr.contains("failpoint backup-before-manifest fired (transient)") && run.stderr.contains("retry 1 of"), "{flavor:?}:\n{}", run.stderr);
+        assert_eq!(listed(&repo).len(), 1, "{flavor:?}: one backup, from the second attempt");
+        sound(&repo);
+        let new = fingerprint(server, &source);
+
+        let target = server.create_database("cm_transient_dst");
+        fill(server, &target, 3);
+        let old = fingerprint(server, &target);
+        let args = ["restore", "--repo", p(&repo), "--target", &server.url(&target), "--force"];
+        let run = tandem_env(&args, &once(commit_point));
+        assert_eq!(run.code, 3, "{flavor:?}: a transient failure in the commit is reported, not retried:\n{}", run.stderr);
+        assert!(run.stderr.contains("while committing") && !run.stderr.contains("retry 1 of"), "{flavor:?}:\n{}", run.stderr);
+        assert_eq!(fingerprint(server, &target), old, "{flavor:?}: {commit_point} fired before the atomic step");
+
+        let run = tandem_env(&args, &once("restore-before-commit")).ok();
+        assert!(run.stderr.contains("failpoint restore-before-commit fired (transient)") && run.stderr.contains("retry 1 of"), "{flavor:?}:\n{}", run.stderr);
+        assert_eq!(fingerprint(server, &target), new, "{flavor:?}: the retried restore");
+    }
+}
+
 /// The lock's refresher dies with the process: the backup it guarded is not listed and its dead
 /// lock does not block the next run (same boot, same pid namespace, pid gone).
 #[test]

@@ -119,7 +119,9 @@ mod secs {
 
 /// Restores a backup. Checks that every chunk of the backup is present before touching the
 /// target; any later error (a corrupt chunk, a failing load) aborts the session so the target
-/// keeps its old content.
+/// keeps its old content. A transient database error before the commit (a reset connection, a
+/// server failing over, a deadlock) redoes the whole restore as the target URL's retry policy
+/// says; one during the commit is not retried (its outcome is unknown).
 pub async fn restore(req: RestoreRequest<'_>, events: Arc<dyn Events>) -> Result<RestoreReport> {
     let start = Instant::now();
     let id = match &req.backup {
@@ -127,7 +129,8 @@ pub async fn restore(req: RestoreRequest<'_>, events: Arc<dyn Events>) -> Result
         None => req.repo.latest_backup().await?.ok_or_else(|| Error::bad_input(format!("repository {} has no backups", req.repo.url())))?,
     };
     let lock = req.repo.lock(LockMode::Shared, "restore").await?;
-    let result = run(&req, &id, start, events).await;
+    let what = format!("restore of backup {id} into {}", req.target);
+    let result = req.target.retry.run_whole(&what, || run(&req, &id, start, events.clone())).await;
     let released = lock.release().await;
     let report = result.with_context(|| format!("restore of backup {id} into {}", req.target))?;
     released?;
@@ -346,12 +349,19 @@ async fn execute(
         if let Some(rw) = &rewriter {
             require_mapped(req, rw)?;
         }
-        load.fixups(events.clone()).await
+        let fixups = load.fixups(events.clone()).await?;
+        tandem_error::failpoint!("restore-before-commit");
+        Ok::<_, Error>(fixups)
     };
     match prepared.await {
         Ok(fixups) => {
             events.phase("building indexes and constraints, committing", None, Unit::Items);
-            session.commit().await?;
+            session.commit().await.map_err(|e| match e.is_transient() {
+                true => e
+                    .permanent()
+                    .context("the connection failed while committing: the target holds its old or the new content; check which before running again"),
+                false => e,
+            })?;
             events.phase_done();
             report.fixups = fixups;
         }

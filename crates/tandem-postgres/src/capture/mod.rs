@@ -54,7 +54,7 @@ async fn replication_config(url: &DbUrl, capture: &Capture, start: u64) -> Resul
     Ok(ReplicationConfig::new(
         url.host.clone(),
         user,
-        url.password.clone().unwrap_or_default(),
+        url.password().unwrap_or_default().to_string(),
         url.database.clone(),
         capture.name.clone(),
         publication(capture),
@@ -210,16 +210,27 @@ async fn publish(c: &Client, capture: &Capture, tables: &[TableDef]) -> Result<(
     })
 }
 
-/// Drops slot `name` if it exists and no session uses it.
+/// How long dropping a slot waits for the process holding it to let go (a walsender outlives
+/// the stream that closed it by a moment); a slot still held after it is in use.
+const SLOT_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Drops slot `name` if it exists and no session uses it (waiting [`SLOT_RELEASE_WAIT`]).
 async fn drop_slot(c: &Client, name: &str) -> Result<bool> {
-    let active: Vec<Option<i32>> = c
-        .query("SELECT active_pid FROM pg_catalog.pg_replication_slots WHERE slot_name = $1", &[&name])
-        .await
-        .map_err(|e| pg_err(format!("reading replication slot {name}"), e))?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    match active.first() {
+    let active_pid = || async {
+        let rows = c
+            .query("SELECT active_pid FROM pg_catalog.pg_replication_slots WHERE slot_name = $1", &[&name])
+            .await
+            .map_err(|e| pg_err(format!("reading replication slot {name}"), e))?;
+        Ok::<_, Error>(rows.first().map(|r| r.get::<_, Option<i32>>(0)))
+    };
+    // A stream closed a moment ago still has its walsender for a while, holding the slot.
+    let deadline = std::time::Instant::now() + SLOT_RELEASE_WAIT;
+    let mut active = active_pid().await?;
+    while matches!(active, Some(Some(_))) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        active = active_pid().await?;
+    }
+    match active {
         None => Ok(false),
         Some(Some(pid)) => Err(Error::conflict(format!("replication slot {name} is in use by server process {pid}: stop the replication that uses it first"))),
         Some(None) => {

@@ -63,7 +63,7 @@ impl Ctx {
         if value.contains("://") {
             Ok(value.to_string())
         } else {
-            Ok(self.config.site(value)?.db.clone())
+            Ok(self.config.site(value)?.db_url().to_string())
         }
     }
 
@@ -73,7 +73,7 @@ impl Ctx {
             return Ok(url.to_string());
         }
         match site {
-            Some(name) => Ok(self.config.site(name)?.db.clone()),
+            Some(name) => Ok(self.config.site(name)?.db_url().to_string()),
             None => Err(Error::bad_input(format!("give a site name from the config or {flag_name} DB_URL"))),
         }
     }

@@ -98,7 +98,7 @@ async fn print_status(site: String, mut rx: watch::Receiver<ReplicaStatus>) {
 /// Removes what the site's replica keeps on its source (a PostgreSQL slot and publication).
 async fn drop_capture(ctx: &Ctx, site: &str) -> Result<i32> {
     let source = ctx.config.site(site)?.source().ok_or_else(|| Error::bad_input(format!("site {site} has no source: it is no replica")))?;
-    let (engine, url) = registry::engine_for(&ctx.config.site(source)?.db)?;
+    let (engine, url) = registry::engine_for(ctx.config.site(source)?.db_url())?;
     let dropped = engine.drop_capture(&url, &ctx.config.site(site)?.capture(site)).await?;
     match (ctx.json, dropped.is_empty()) {
         (true, _) => output::json(&serde_json::json!({ "site": site, "source": source, "dropped": dropped }))?,
@@ -112,7 +112,7 @@ async fn drop_capture(ctx: &Ctx, site: &str) -> Result<i32> {
 
 /// Pauses (`reason`) or resumes the site's replication.
 async fn switch(ctx: &Ctx, site: &str, reason: Option<&str>) -> Result<i32> {
-    let (engine, target) = registry::engine_for(&ctx.config.site(site)?.db)?;
+    let (engine, target) = registry::engine_for(ctx.config.site(site)?.db_url())?;
     tandem_core::set_replica_paused(engine, &target, reason).await?;
     match reason {
         Some(r) => println!("replication into {site} paused ({r}); `tandem replicate resume {site}` goes on from the kept position"),
@@ -123,7 +123,7 @@ async fn switch(ctx: &Ctx, site: &str, reason: Option<&str>) -> Result<i32> {
 
 /// The replica's checkpoint and pause switch, as stored in it.
 async fn status(ctx: &Ctx, site: &str) -> Result<i32> {
-    let url = ctx.config.site(site)?.db.clone();
+    let url = ctx.config.site(site)?.db_url().to_string();
     let (engine, target) = registry::engine_for(&url)?;
     let checkpoint = tandem_core::replica_checkpoint(engine, &target).await?;
     let paused = match checkpoint {
@@ -134,7 +134,7 @@ async fn status(ctx: &Ctx, site: &str) -> Result<i32> {
     let capture = ctx.config.site(site)?.capture(site);
     let log = match (&checkpoint, ctx.config.site(site)?.source()) {
         (Some(c), Some(source)) => {
-            let (engine, url) = registry::engine_for(&ctx.config.site(source)?.db)?;
+            let (engine, url) = registry::engine_for(ctx.config.site(source)?.db_url())?;
             engine.log_retention(&url, &c.position, &capture).await.map_err(|e| e.to_string())
         }
         _ => Ok(None),

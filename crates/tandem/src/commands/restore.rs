@@ -1,5 +1,6 @@
 //! `tandem restore`.
 
+use secrecy::ExposeSecret;
 use tandem_core::{RestoreReport, RestoreRequest};
 use tandem_error::{Error, Result};
 use tandem_repo::BackupId;
@@ -21,8 +22,8 @@ pub async fn run(ctx: &Ctx, args: RestoreArgs) -> Result<i32> {
     let repo = ctx.open_repo().await?;
     let source_site = args.site.as_deref().and_then(|s| ctx.config.sites.get(s)).and_then(|s| s.source().map(str::to_string));
     let keys = SiteKeys {
-        source: ctx.config.site_key(source_site.as_deref(), args.fernet_key_from.as_deref(), "--fernet-key-from"),
-        target: ctx.config.site_key(args.site.as_deref(), args.fernet_key_to.as_deref(), "--fernet-key-to"),
+        source: ctx.config.site_key(source_site.as_deref(), args.fernet_key_from.as_ref().map(ExposeSecret::expose_secret), "--fernet-key-from"),
+        target: ctx.config.site_key(args.site.as_deref(), args.fernet_key_to.as_ref().map(ExposeSecret::expose_secret), "--fernet-key-to"),
     };
     match (&keys.source, &keys.target) {
         (Some(_), None) => return Err(Error::bad_input("--fernet-key-from needs --fernet-key-to (the target site's key)")),

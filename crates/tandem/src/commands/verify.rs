@@ -1,5 +1,6 @@
 //! `tandem verify`.
 
+use secrecy::ExposeSecret;
 use tandem_core::{VerifyReport, VerifyRequest, VerifySource};
 use tandem_engine::DbUrl;
 use tandem_error::Result;
@@ -46,8 +47,8 @@ pub async fn run(ctx: &Ctx, args: VerifyArgs) -> Result<i32> {
     };
     let source_site = args.source.as_deref().filter(|s| !s.contains("://"));
     let keys = SiteKeys {
-        source: ctx.config.site_key(source_site, args.fernet_key_source.as_deref(), "--fernet-key-source"),
-        target: ctx.config.site_key(target_site, args.fernet_key_target.as_deref(), "--fernet-key-target"),
+        source: ctx.config.site_key(source_site, args.fernet_key_source.as_ref().map(ExposeSecret::expose_secret), "--fernet-key-source"),
+        target: ctx.config.site_key(target_site, args.fernet_key_target.as_ref().map(ExposeSecret::expose_secret), "--fernet-key-target"),
     };
     let hold = match (&source, args.replica) {
         (VerifySource::Db { engine: source, .. }, true) => Some(tandem_core::Hold::new(engine, target.clone(), *source)),

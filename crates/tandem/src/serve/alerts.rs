@@ -10,11 +10,12 @@
 //! ```
 //!
 //! Delivery is best effort: three tries with a 10 s timeout each, never blocking a job; a
-//! webhook that keeps failing is logged.
+//! webhook that keeps failing is logged, without its URL (webhook URLs hold their token).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use super::state::JobKind;
@@ -42,7 +43,7 @@ impl Alert {
 }
 
 pub struct Alerter {
-    url: Option<String>,
+    url: Option<SecretString>,
     client: reqwest::Client,
     /// The daemon's runtime: alerts outlive the job runtimes they are raised on.
     runtime: tokio::runtime::Handle,
@@ -50,7 +51,7 @@ pub struct Alerter {
 
 impl Alerter {
     /// Must be called on the daemon's runtime.
-    pub fn new(url: Option<String>) -> Alerter {
+    pub fn new(url: Option<SecretString>) -> Alerter {
         let client = reqwest::Client::builder().timeout(TIMEOUT).build().unwrap_or_default();
         Alerter { url, client, runtime: tokio::runtime::Handle::current() }
     }
@@ -62,11 +63,11 @@ impl Alerter {
         let Ok(body) = serde_json::to_vec(&alert) else { return };
         self.runtime.spawn(async move {
             for attempt in 1..=TRIES {
-                let request = client.post(&url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
+                let request = client.post(url.expose_secret()).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
                 match request.send().await {
                     Ok(r) if r.status().is_success() => return,
                     Ok(r) => tracing::warn!(event = alert.event, "webhook answered {} (try {attempt} of {TRIES})", r.status()),
-                    Err(e) => tracing::warn!(event = alert.event, "webhook failed: {e} (try {attempt} of {TRIES})"),
+                    Err(e) => tracing::warn!(event = alert.event, "webhook failed: {} (try {attempt} of {TRIES})", e.without_url()),
                 }
                 tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
             }

@@ -477,7 +477,7 @@ impl Daemon {
 
     async fn health_loop(self: Arc<Self>) {
         while !self.stopping.load(Ordering::SeqCst) {
-            let sites: Vec<(String, String, bool)> = self.config.sites.iter().map(|(n, s)| (n.clone(), s.db.clone(), s.source().is_some())).collect();
+            let sites: Vec<(String, String, bool)> = self.config.sites.iter().map(|(n, s)| (n.clone(), s.db_url().to_string(), s.source().is_some())).collect();
             for (name, db, standby) in sites {
                 let checked_at = Utc::now();
                 let report = match crate::registry::engine_for(&db) {
@@ -551,7 +551,7 @@ impl Daemon {
             .iter()
             .map(|(name, site)| SiteStatus {
                 name: name.clone(),
-                db: tandem_engine::DbUrl::parse(&site.db).map(|u| u.to_string()).unwrap_or_else(|_| "(invalid URL)".into()),
+                db: tandem_engine::DbUrl::parse(site.db_url()).map(|u| u.to_string()).unwrap_or_else(|_| "(invalid URL)".into()),
                 role: if site.source().is_some() { "standby" } else { "primary" },
                 source: site.source().map(str::to_string),
                 health: health.get(name).cloned(),

@@ -20,7 +20,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
+use subtle::ConstantTimeEq;
 
 use super::daemon::{Daemon, Refused};
 use super::state::{JobKind, Trigger};
@@ -66,17 +68,17 @@ fn error(code: StatusCode, message: String) -> Response {
     (code, Json(json!({"error": message}))).into_response()
 }
 
-/// Constant-time comparison of the presented token with the configured one.
-fn authorized(headers: &HeaderMap, token: &str) -> bool {
+/// Constant-time comparison of the presented token with the configured one (`subtle`: the
+/// time taken does not depend on where they differ; only the length may show).
+fn authorized(headers: &HeaderMap, token: &SecretString) -> bool {
     let Some(presented) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")) else {
         return false;
     };
-    let (a, b) = (presented.trim().as_bytes(), token.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    presented.trim().as_bytes().ct_eq(token.expose_secret().as_bytes()).into()
 }
 
 async fn trigger(State(d): State<AppState>, Path((site, job)): Path<(String, String)>, headers: HeaderMap) -> Response {
-    let Some(token) = d.settings.token.as_deref() else {
+    let Some(token) = d.settings.token.as_ref() else {
         return error(StatusCode::FORBIDDEN, "mutating endpoints are off: set token-file or token-env in [serve]".into());
     };
     if !authorized(&headers, token) {

@@ -28,6 +28,7 @@ pub use schedule::Schedule;
 
 use std::time::Duration;
 
+use secrecy::SecretString;
 use tandem_error::{Error, Result};
 
 use crate::cli::ServeArgs;
@@ -40,8 +41,9 @@ use daemon::Daemon;
 pub struct Settings {
     pub listen: std::net::SocketAddr,
     /// Bearer token of the mutating endpoints; `None`: they are off.
-    pub token: Option<String>,
-    pub webhook: Option<String>,
+    pub token: Option<SecretString>,
+    /// Where alerts are posted (its URL often holds a token).
+    pub webhook: Option<SecretString>,
     pub health_interval: Duration,
     pub health_threshold: Duration,
     pub staleness_alert: Option<Duration>,
@@ -64,19 +66,19 @@ impl Settings {
             (Some(f), _) => {
                 let t = std::fs::read_to_string(f.get_ref())
                     .map_err(|e| crate::config::at(text, f, &format!("serve.token-file: cannot read {}: {e}", f.get_ref())))?;
-                Some(non_empty(t.trim(), || crate::config::at(text, f, &format!("serve.token-file: {} is empty", f.get_ref())))?)
+                Some(non_empty(t.trim(), || crate::config::at(text, f, &format!("serve.token-file: {} is empty", f.get_ref())))?.into())
             }
             (None, Some(e)) => {
                 let t = std::env::var(e.get_ref())
                     .map_err(|_| crate::config::at(text, e, &format!("serve.token-env: environment variable {} is not set", e.get_ref())))?;
-                Some(non_empty(t.trim(), || crate::config::at(text, e, &format!("serve.token-env: {} is empty", e.get_ref())))?)
+                Some(non_empty(t.trim(), || crate::config::at(text, e, &format!("serve.token-env: {} is empty", e.get_ref())))?.into())
             }
             (None, None) => None,
         };
         Ok(Settings {
             listen,
             token,
-            webhook: s.webhook.as_ref().map(|w| w.get_ref().clone()),
+            webhook: s.webhook.as_ref().map(|w| w.get_ref().clone().into()),
             health_interval: v.health_interval.unwrap_or(Duration::from_secs(30)),
             health_threshold: v.health_threshold.unwrap_or(Duration::from_secs(30)),
             staleness_alert: v.staleness_alert,
