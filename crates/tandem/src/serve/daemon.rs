@@ -15,7 +15,7 @@ use super::alerts::{Alert, Alerter};
 use super::schedule::Schedule;
 use super::state::{self, JobHistory, JobKind, Run, RunLog, RunState, Trigger};
 use super::status::{JobStatus, LeaseView, SiteHealth, SiteStatus, Status};
-use super::Settings;
+use super::{LogEvents, Settings};
 use crate::config::Config;
 use crate::jobs;
 
@@ -280,6 +280,7 @@ impl Daemon {
             backup: None,
             snapshot_at: None,
             summary: String::new(),
+            skipped: Vec::new(),
             error: None,
         };
         let unless = slot.history.holds().map(|(b, _)| b.to_string());
@@ -341,6 +342,10 @@ impl Daemon {
                 out.backup = Some(m.id.to_string());
                 out.snapshot_at = Some(m.started);
                 out.summary = format!("{} tables, {} rows, {} new bytes", m.tables.len(), m.rows(), report.new_bytes);
+                if !m.schema.skipped.is_empty() {
+                    out.summary.push_str(&format!("; {} object(s) skipped", m.schema.skipped.len()));
+                }
+                out.skipped = m.schema.skipped.clone();
                 if self.config.retention.is_some() {
                     out.summary.push_str(&match self.gate.clone().try_write_owned() {
                         Ok(_exclusive) => match jobs::apply_retention(&self.config, repo, events).await {
@@ -378,9 +383,17 @@ impl Daemon {
         };
         done.finished = Some(Utc::now());
         done.duration_s = Some(took.as_secs_f64());
-        // Alert on the change (the first failure, the recovery), not on every failed run.
-        let failing_before =
-            lock(&self.slots).get(&(done.site.clone(), done.job)).and_then(|s| s.history.last_run.as_ref()).is_some_and(|r| r.state != RunState::Succeeded);
+        // Alert on the change (the first failure, the recovery, what a backup skips), not on
+        // every run.
+        let (failing_before, skipped_before) = match lock(&self.slots).get(&(done.site.clone(), done.job)) {
+            Some(s) => {
+                (s.history.last_run.as_ref().is_some_and(|r| r.state != RunState::Succeeded), s.history.last_success.as_ref().map(|r| r.skipped.clone()))
+            }
+            None => (false, None),
+        };
+        if let Some(alert) = super::alerts::skipped_changed(&done, &skipped_before.unwrap_or_default()) {
+            self.alerts.send(alert);
+        }
         match &done.error {
             None => {
                 tracing::warn!(site = %done.site, job = done.job.as_str(), id = %done.id, "succeeded in {:.1}s: {}", took.as_secs_f64(), done.summary);
@@ -587,22 +600,5 @@ impl Daemon {
 
     pub fn run(&self, id: &str) -> Option<Run> {
         lock(&self.runs).get(id).cloned()
-    }
-}
-
-/// Logs a run's progress at info (`-v`), warnings at warn.
-pub(super) struct LogEvents {
-    pub run: String,
-}
-
-impl Events for LogEvents {
-    fn phase(&self, name: &str, _total: Option<u64>, _unit: tandem_core::Unit) {
-        tracing::info!(run = %self.run, "{name}");
-    }
-    fn warn(&self, message: &str) {
-        tracing::warn!(run = %self.run, "{message}");
-    }
-    fn info(&self, message: &str) {
-        tracing::debug!(run = %self.run, "{message}");
     }
 }
