@@ -381,6 +381,9 @@ fn expand_env(s: &str) -> Result<String> {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -57,7 +57,7 @@ pub async fn show(ctx: &Ctx, id: &str) -> Result<i32> {
         v["system_summary"] = json!(m.system.summary);
         v["snapshot"] = json!(m.snapshot);
         v["skipped"] = json!(m.schema.skipped);
-        v["stored_bytes"] = json!(m.tables.iter().flat_map(|t| &t.chunks).map(|c| c.stored).sum::<u64>());
+        v["stored_bytes"] = json!(m.stored_bytes());
         v["table_list"] = json!(m
             .tables
             .iter()
