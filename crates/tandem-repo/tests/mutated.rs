@@ -274,9 +274,10 @@ fn mutated_manifests_are_read_or_refused() {
                 let _ = fx.repo.list_backups().await;
                 if let Ok(m) = fx.repo.read_manifest(&id).await {
                     // What readers do with a manifest they accepted.
-                    let _ = (m.rows(), m.bytes(), m.full_schema(), m.id.time(), m.finished - m.started);
-                    let _ = m.tables.iter().map(|t| (t.table.display_name(), t.chunks.len())).count();
-                    let _ = m.schema.skipped.iter().map(|s| s.to_string()).count();
+                    let _ = (m.rows(), m.bytes(), m.stored_bytes(), m.full_schema(), m.id.time(), m.finished - m.started);
+                    let names: Vec<String> = m.tables.iter().map(|t| t.table.display_name()).collect();
+                    let skipped: Vec<String> = m.schema.skipped.iter().map(|s| s.to_string()).collect();
+                    assert_eq!((names.len(), skipped.len()), (m.tables.len(), m.schema.skipped.len()));
                     serde_json::to_vec(&m).unwrap();
                 }
             })

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tandem_core::Events;
 use tandem_error::Result;
-use tandem_repo::{LeaseRecord, Repository};
+use tandem_repo::Repository;
 use tokio::sync::{oneshot, Notify, RwLock};
 
 use super::alerts::{Alert, Alerter};
+pub use super::refused::Refused;
 use super::schedule::Schedule;
 use super::state::{self, JobHistory, JobKind, Run, RunLog, RunState, Trigger};
 use super::status::{JobStatus, LeaseView, SiteHealth, SiteStatus, Status};
@@ -30,30 +31,6 @@ struct Slot {
     history: JobHistory,
     /// The busy run and the sender that cancels it.
     running: Option<(Run, oneshot::Sender<()>)>,
-}
-
-/// Why a run was not started.
-#[derive(Debug)]
-pub enum Refused {
-    /// No such site or job.
-    UnknownJob(String),
-    /// The daemon could not start it (no thread).
-    Internal(String),
-    NotLeader(Option<Box<LeaseRecord>>),
-    AlreadyRunning(String),
-    ShuttingDown,
-}
-
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Refused::UnknownJob(m) | Refused::Internal(m) => write!(f, "{m}"),
-            Refused::NotLeader(Some(r)) => write!(f, "this daemon does not hold the lease (held by {} on {} until {})", r.holder, r.hostname, r.expires),
-            Refused::NotLeader(None) => write!(f, "this daemon does not hold the lease yet"),
-            Refused::AlreadyRunning(id) => write!(f, "job is already running as {id}"),
-            Refused::ShuttingDown => write!(f, "the daemon is shutting down"),
-        }
-    }
 }
 
 pub struct Daemon {
@@ -288,7 +265,13 @@ impl Daemon {
         let (daemon, job_run) = (self.clone(), run.clone());
         std::thread::Builder::new()
             .name(format!("job {id}"))
-            .spawn(move || daemon.run_on_own_runtime(job_run, unless, cancelled))
+            .spawn(move || {
+                let clock = Instant::now();
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| daemon.clone().run_on_own_runtime(job_run.clone(), unless, cancelled)));
+                if let Err(panic) = ran {
+                    daemon.record_panic(job_run, clock.elapsed(), panic.as_ref());
+                }
+            })
             .map_err(|e| Refused::Internal(format!("cannot start a thread for the job: {e}")))?;
         slot.running = Some((run.clone(), cancel));
         drop(slots);
@@ -324,6 +307,19 @@ impl Daemon {
             }
         });
         rt.shutdown_timeout(Duration::from_secs(5));
+    }
+
+    /// A run whose thread panicked failed (and frees its slot), unless it was aborted meanwhile.
+    fn record_panic(&self, run: Run, took: Duration, panic: &(dyn std::any::Any + Send)) {
+        let what = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+        let ours = lock(&self.slots).get(&(run.site.clone(), run.job)).and_then(|s| s.running.as_ref()).is_some_and(|(r, _)| r.id == run.id);
+        if !ours {
+            return;
+        }
+        let err = tandem_error::Error::internal(format!("the job panicked: {what}"));
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            rt.block_on(self.finish(&self.repo, run, took, Err(err)));
+        }
     }
 
     /// The work of a run; `Ok` carries the fields of the finished run.

@@ -19,6 +19,7 @@ mod daemon;
 mod http;
 mod metrics;
 mod page;
+mod refused;
 mod replication;
 mod schedule;
 mod state;
