@@ -15,13 +15,16 @@ if ! command -v chromium >/dev/null 2>&1; then
   echo "test: installing chromium" >&2
   apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
-# Style first: formatting (rustfmt.toml) and lints are part of the suite (the toolchain's
-# rustfmt and clippy components; rustup cannot fetch them without the network).
-if cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1; then
-  cargo fmt --all -- --check
-  cargo clippy --workspace --all-targets --quiet -- -D warnings
-else
-  echo "test: WARNING: rustfmt/clippy are not installed with this toolchain: style NOT checked" >&2
-fi
+# Style first: formatting (rustfmt.toml) and lints are part of the suite, so a toolchain without
+# the rustfmt and clippy components fails it (rustup cannot fetch them without the network).
+for tool in fmt clippy; do
+  if ! cargo "$tool" --version >/dev/null 2>&1; then
+    echo "test: error: cargo $tool is not installed with this toolchain ($(rustc --version 2>/dev/null || echo 'no rustc'));" \
+      "install it (rustup component add ${tool/fmt/rustfmt}) and run again: style is part of the suite" >&2
+    exit 1
+  fi
+done
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo build --workspace --all-targets --quiet
 exec cargo test --workspace --no-fail-fast -- --test-threads="${TANDEM_TEST_THREADS:-4}"

@@ -71,7 +71,8 @@ async fn run(repo: &Repository, read_data: bool, events: Arc<dyn Events>) -> Res
     }
     if read_data {
         let todo: Vec<_> = used.values().filter(|(c, _)| stored.contains(&c.id)).cloned().collect();
-        let total: u64 = todo.iter().map(|(c, _)| c.raw).sum();
+        // Saturating: the lengths come from manifests (a damaged one must not panic the check).
+        let total = todo.iter().fold(0u64, |n, (c, _)| n.saturating_add(c.raw));
         events.phase("verifying chunk contents", Some(total), Unit::Bytes);
         let mut results = futures::stream::iter(todo)
             .map(|(c, user)| async move {

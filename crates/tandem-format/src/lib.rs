@@ -9,6 +9,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+mod skipped;
+
+pub use skipped::{Skipped, SkippedKind};
+
 /// Where in the source's history a snapshot sits, so a later change stream can start there.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
@@ -124,6 +128,11 @@ pub struct SchemaDump {
     /// PostgreSQL). A restore gives them back for the roles that exist on the target.
     #[serde(default, skip_serializing_if = "Privileges::is_empty")]
     pub privileges: Privileges,
+    /// Objects of the source the backup did not copy, with the reason (range types, foreign
+    /// tables, stored routines, ...), in the order the engine met them. Absent in manifests of
+    /// writers before it and when nothing was skipped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
 }
 
 /// The owners and grants of a schema's objects (FORMAT.md, section 5).
@@ -270,4 +279,27 @@ pub struct ForeignKeyDef {
 
 fn no_action() -> String {
     "NO ACTION".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skipped_objects_are_optional_and_unknown_kinds_are_read_as_other() {
+        let old = r#"{"pre_data": [], "post_data": [], "tables": []}"#;
+        let dump: SchemaDump = serde_json::from_str(old).unwrap();
+        assert!(dump.skipped.is_empty());
+        assert!(!serde_json::to_string(&dump).unwrap().contains("skipped"), "an empty list is not written");
+
+        let dump = SchemaDump { skipped: vec![Skipped::new(SkippedKind::ForeignTable, "public.remote", "rows live elsewhere")], ..Default::default() };
+        let text = serde_json::to_string(&dump).unwrap();
+        assert!(text.contains(r#""skipped":[{"kind":"foreign-table","name":"public.remote","reason":"rows live elsewhere"}]"#), "{text}");
+        assert_eq!(serde_json::from_str::<SchemaDump>(&text).unwrap(), dump);
+
+        let newer = r#"{"pre_data": [], "post_data": [], "tables": [], "skipped": [{"kind": "hologram", "name": "h", "reason": "r"}]}"#;
+        let dump: SchemaDump = serde_json::from_str(newer).unwrap();
+        assert_eq!(dump.skipped[0].kind, SkippedKind::Other);
+        assert_eq!(dump.skipped[0].to_string(), "object h (r)");
+    }
 }

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use mysql_async::Conn;
-use tandem_engine::{ColumnDef, SchemaDump, TableDef};
+use tandem_engine::{ColumnDef, SchemaDump, Skipped, SkippedKind, TableDef};
 use tandem_error::{Error, Result, ResultExt};
 
 use crate::{field, lit, q, query_strings};
@@ -45,7 +45,7 @@ pub(crate) async fn read_schema(conn: &mut Conn, db: &str) -> Result<SchemaDump>
         dump.untranslatable.push(format!("trigger {name}"));
     }
     crate::keys::read_keys(conn, db, &mut dump.tables).await?;
-    warn_uncopied_objects(conn, db).await?;
+    dump.skipped = uncopied_objects(conn, db).await?;
     Ok(dump)
 }
 
@@ -131,16 +131,27 @@ async fn show_create(conn: &mut Conn, kind: &str, name: &str, column: usize) -> 
     ddl.ok_or_else(|| Error::internal(format!("{what}: SHOW CREATE {kind} returned nothing")))
 }
 
-/// Warns about what a backup does not copy: stored routines and events.
-async fn warn_uncopied_objects(conn: &mut Conn, db: &str) -> Result<()> {
-    let routines = query_strings(conn, &format!("SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {}", lit(db))).await?;
-    let events = query_strings(conn, &format!("SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {}", lit(db))).await?;
-    let count = |rows: &[Vec<Option<String>>]| rows.first().map(|r| field(r, 0)).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
-    let (nr, ne) = (count(&routines), count(&events));
-    if nr + ne > 0 {
-        tracing::warn!(database = db, routines = nr, events = ne, "stored routines and events are not copied by tandem");
+/// What a backup does not copy: stored functions and procedures, and events (each logged).
+async fn uncopied_objects(conn: &mut Conn, db: &str) -> Result<Vec<Skipped>> {
+    let routines =
+        format!("SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {} ORDER BY ROUTINE_NAME, ROUTINE_TYPE", lit(db));
+    let mut skipped = Vec::new();
+    for r in query_strings(conn, &routines).await? {
+        let kind = match field(&r, 0).to_ascii_uppercase().as_str() {
+            "PROCEDURE" => SkippedKind::Procedure,
+            "FUNCTION" => SkippedKind::Function,
+            _ => SkippedKind::Other,
+        };
+        skipped.push(Skipped::new(kind, field(&r, 1), "stored routines are not copied"));
     }
-    Ok(())
+    let events = format!("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = {} ORDER BY EVENT_NAME", lit(db));
+    for r in query_strings(conn, &events).await? {
+        skipped.push(Skipped::new(SkippedKind::Event, field(&r, 0), "events are not copied"));
+    }
+    for s in &skipped {
+        tracing::warn!(database = db, "skipped {s}");
+    }
+    Ok(skipped)
 }
 
 /// Removes the `DEFINER=user@host` clause from the header of a `CREATE VIEW/TRIGGER` statement,

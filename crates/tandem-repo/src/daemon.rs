@@ -115,14 +115,18 @@ impl Repository {
         self.store.put(&path, PutPayload::from(stored)).await.map(|_| ()).map_err(|e| store_error(&self.url, format!("writing {path}"), e))
     }
 
-    /// The newest lease record, if any. Errors: Corrupt if it does not parse.
+    /// The newest lease record, if any. Errors: Corrupt if it does not parse or holds another
+    /// `seq` than its name (the next claim would write behind it).
     pub async fn current_lease(&self) -> Result<Option<LeaseRecord>> {
         let seqs = self.lease_seqs().await?;
         for &seq in seqs.iter().rev() {
             // A record deleted between list and read was superseded: try the one before.
             if let Some(data) = self.read_daemon_object(&lease_name(seq)).await? {
-                let record: LeaseRecord =
-                    serde_json::from_slice(&data).map_err(|e| Error::corrupt(format!("lease record {DAEMON}/{} is corrupt: {e}", lease_name(seq))))?;
+                let corrupt = |e: &dyn std::fmt::Display| Error::corrupt(format!("lease record {DAEMON}/{} is corrupt: {e}", lease_name(seq)));
+                let record: LeaseRecord = serde_json::from_slice(&data).map_err(|e| corrupt(&e))?;
+                if record.seq != seq {
+                    return Err(corrupt(&format!("it holds seq {}", record.seq)));
+                }
                 return Ok(Some(record));
             }
         }
@@ -152,7 +156,15 @@ impl Repository {
             } else if release {
                 return Err(Error::conflict("there is no lease to release"));
             }
-            let seq = current.as_ref().map_or(1, |c| c.seq + 1);
+            let seq = match &current {
+                None => 1,
+                Some(c) => c.seq.checked_add(1).ok_or_else(|| {
+                    Error::corrupt(format!(
+                        "lease record {DAEMON}/{} has the last possible seq; remove {DAEMON}/{LEASE}/ to start the lease over",
+                        lease_name(c.seq)
+                    ))
+                })?,
+            };
             let record = LeaseRecord {
                 seq,
                 holder: holder.to_string(),

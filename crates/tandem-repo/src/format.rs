@@ -166,13 +166,17 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// Total raw bytes of row data.
+    /// Total raw bytes of row data (saturating: a manifest's counts are input).
     pub fn bytes(&self) -> u64 {
-        self.tables.iter().map(|t| t.bytes).sum()
+        self.tables.iter().fold(0, |n, t| n.saturating_add(t.bytes))
     }
-    /// Total rows.
+    /// Total rows (saturating).
     pub fn rows(&self) -> u64 {
-        self.tables.iter().map(|t| t.rows).sum()
+        self.tables.iter().fold(0, |n, t| n.saturating_add(t.rows))
+    }
+    /// Total stored bytes of the chunks as their writer recorded them (saturating).
+    pub fn stored_bytes(&self) -> u64 {
+        self.tables.iter().flat_map(|t| &t.chunks).fold(0, |n, c| n.saturating_add(c.stored))
     }
     /// The schema with its table list filled from `tables`.
     pub fn full_schema(&self) -> SchemaDump {

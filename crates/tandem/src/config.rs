@@ -419,6 +419,9 @@ fn checked<T>(text: &str, v: Option<&Spanned<String>>, key: &str, parse: impl Fn
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -22,14 +22,19 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    // Like any Unix tool: a closed pipe (`tandem backups list | head`) ends the process quietly
-    // instead of a panic on the next print.
-    // SAFETY: setting a signal disposition to the default before any thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    let cli = cli::Cli::parse();
+    // Like any Unix tool: a closed pipe (`tandem backups list | head`) ends a command quietly
+    // instead of a panic on the next print. Not the daemon: it keeps SIGPIPE ignored (Rust's
+    // runtime ignores it before `main`, as systemd does for services by default), so a client or
+    // a log reader (journald restarting, a closed stderr pipe) that goes away gives an EPIPE
+    // error on that one write instead of killing the service with its running jobs.
+    if !matches!(cli.command, cli::Command::Serve(_)) {
+        // SAFETY: setting a signal disposition to the default before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
     }
     tandem_error::failpoint::setup();
-    let cli = cli::Cli::parse();
     init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -57,5 +62,8 @@ fn init_logging(verbose: u8) {
     };
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("TANDEM_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},tandem={default}")));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    // A log line that cannot be written (stderr closed) is dropped: the default reports it with
+    // `eprintln!`, which panics on the same closed stderr, in whatever thread logged (a daemon's
+    // job thread, which then never finished its run).
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).log_internal_errors(false).init();
 }

@@ -538,3 +538,71 @@ fn a_daemon_on_an_encrypted_repository_reads_its_key_from_the_config_and_seals_i
     let list = tandem(&["backups", "list", "--repo", p(&repo), "--repo-key-file", p(&key), "--json"]).ok().json();
     assert!(!list.as_array().unwrap().is_empty());
 }
+
+/// The daemon keeps SIGPIPE ignored: a log reader that goes away (journald restarting, a closed
+/// stderr pipe) costs it failed writes, not its life. A command still ends quietly when its
+/// reader goes (`tandem backups list | head`).
+#[test]
+fn a_closed_pipe_ends_a_command_quietly_but_not_the_daemon() {
+    use std::io::BufRead;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+
+    let my = Server::shared(Flavor::MariaDb);
+    let primary = pair_db(my, 10);
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let cfg = write_config(dir.path(), &format!("repo = \"{}\"\n[sites.primary]\ndb = \"{}\"\nbackup = \"*/1 * * * * *\"\n", p(&repo), my.url(&primary)));
+    let mut daemon = Command::new(tandem_bin())
+        .args(["--config", p(&cfg), "-v", "serve", "--listen", "127.0.0.1:0"])
+        .env_remove("TANDEM_REPO")
+        .env_remove("TANDEM_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(daemon.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    drop(daemon.stderr.take());
+    let addr = line.split("http://").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
+    // Every run logs: the daemon writes into the closed pipe again and again.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = daemon.try_wait().unwrap() {
+            panic!("the daemon died when its stderr reader went away: {status:?}");
+        }
+        let (_, body) = common::serve::http(&addr, "GET", "/api/status", None);
+        let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if u(&status["sites"][0]["jobs"][0]["runs_total"]) >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no backups: {status}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+
+    let mut list = Command::new(tandem_bin()).args(["backups", "list", "--repo", p(&repo)]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    drop(list.stdout.take());
+    let out = list.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
+    assert!(out.status.success() || out.status.signal() == Some(libc::SIGPIPE), "{:?}: {stderr}", out.status);
+}
+
+/// A job whose thread panics is a failed run (the next one starts), not a slot busy forever.
+#[test]
+fn a_job_that_panics_fails_and_the_next_one_runs() {
+    let my = Server::shared(Flavor::MariaDb);
+    let primary = pair_db(my, 10);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &format!("repo = \"{}\"\n[sites.primary]\ndb = \"{}\"\nbackup = \"*/1 * * * * *\"\n", p(&dir.path().join("repo")), my.url(&primary)),
+    );
+    let daemon = Daemon::start_with_env(&cfg, &dir.path().join("daemon.log"), &[("FAILPOINTS", "daemon-after-backup=panic(boom)")]);
+    daemon.wait_for("two failed runs", Duration::from_secs(30), |_| u(&daemon.job("primary", "backup")["failures_total"]) >= 2);
+    let job = daemon.job("primary", "backup");
+    let error = job["last_failure"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("the job panicked: boom"), "{job}");
+}

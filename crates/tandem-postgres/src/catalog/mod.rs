@@ -4,12 +4,14 @@
 //! name the `pg_get_*def` functions and `format_type` print is schema-qualified. Covers all user
 //! schemas (not `pg_catalog`, `information_schema`, `pg_toast*`, `pg_temp*`) and skips objects
 //! that belong to an extension. Owners and grants are read by [`crate::privileges`]; policies,
-//! partitioning and inheritance links are not reproduced: partitioned parents are skipped and partitions / inheritance children are
-//! restored as plain tables (with a warning each).
+//! partitioning and inheritance links are not reproduced: partitions / inheritance children are
+//! restored as plain tables (with a warning each). What is left out (range types, foreign
+//! tables, partitioned parents, aggregate and window functions) is listed in
+//! [`SchemaDump::skipped`], and logged.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use tandem_engine::SchemaDump;
+use tandem_engine::{SchemaDump, Skipped, SkippedKind};
 use tandem_error::{Error, Result};
 use tokio_postgres::types::FromSql;
 use tokio_postgres::{Client, Row};
@@ -98,6 +100,8 @@ pub(super) struct Reader<'c> {
     pub(super) pre: Vec<String>,
     pub(super) post: Vec<String>,
     pub(super) untranslatable: Vec<String>,
+    /// What the backup leaves out.
+    pub(super) skipped: Vec<Skipped>,
     /// The tables to copy, locked; `table_idx` finds one by oid.
     pub(super) tables: Vec<Table>,
     pub(super) table_idx: HashMap<i64, usize>,
@@ -109,11 +113,12 @@ pub(super) struct Reader<'c> {
 pub(crate) async fn read_schema(client: &Client, version: i32) -> Result<SchemaDump> {
     let (charset, collation) = objects::database_defaults(client).await?;
     // Tables first, so that they can be locked before anything else is read.
-    let tables = tables::lock_tables(client).await?;
+    let mut skipped = Vec::new();
+    let tables = tables::lock_tables(client, &mut skipped).await?;
     let table_idx = tables.iter().enumerate().map(|(i, t)| (t.oid, i)).collect();
-    let mut r = Reader { client, version, pre: Vec::new(), post: Vec::new(), untranslatable: Vec::new(), tables, table_idx, seqs: Vec::new() };
+    let mut r = Reader { client, version, pre: Vec::new(), post: Vec::new(), untranslatable: Vec::new(), skipped, tables, table_idx, seqs: Vec::new() };
     r.schemas_and_extensions().await?;
-    types(client, &mut r.pre).await?;
+    types(client, &mut r.pre, &mut r.skipped).await?;
     let identity_seq = r.sequences().await?;
     let late_functions = r.functions().await?;
     r.columns().await?;
@@ -127,14 +132,20 @@ pub(crate) async fn read_schema(client: &Client, version: i32) -> Result<SchemaD
     r.untranslatable.extend(views.values().map(|(kind, name)| format!("{} {name}", kind.to_lowercase())));
     r.triggers(&views).await?;
     r.comments(&views).await?;
-    let Reader { pre, post, untranslatable, tables, .. } = r;
+    let Reader { pre, post, untranslatable, skipped, tables, .. } = r;
     let tables = tables::table_defs(client, tables).await?;
     let privileges = crate::privileges::read(client).await?;
-    Ok(SchemaDump { pre_data: pre, post_data: post, tables, charset, collation, untranslatable, privileges })
+    Ok(SchemaDump { pre_data: pre, post_data: post, tables, charset, collation, untranslatable, privileges, skipped })
 }
 
-/// Enum, domain and composite types (in that order); range types are skipped with a warning.
-async fn types(client: &Client, pre: &mut Vec<String>) -> Result<()> {
+/// Records an object the backup leaves out, and logs it.
+pub(super) fn skip(skipped: &mut Vec<Skipped>, item: Skipped) {
+    tracing::warn!("skipped {item}");
+    skipped.push(item);
+}
+
+/// Enum, domain and composite types (in that order); range types are skipped.
+async fn types(client: &Client, pre: &mut Vec<String>, skipped: &mut Vec<Skipped>) -> Result<()> {
     let rows = query(
         client,
         "types",
@@ -188,7 +199,8 @@ async fn types(client: &Client, pre: &mut Vec<String>) -> Result<()> {
     let (mut enums, mut domains, mut composites) = (Vec::new(), Vec::new(), Vec::new());
     for r in &rows {
         let oid: i64 = get(r, 0)?;
-        let name = qname(&get::<String>(r, 1)?, &get::<String>(r, 2)?);
+        let (schema, typname): (String, String) = (get(r, 1)?, get(r, 2)?);
+        let name = qname(&schema, &typname);
         match get::<String>(r, 3)?.as_str() {
             "e" => enums.push(format!("CREATE TYPE {name} AS ENUM ({})", labels.remove(&oid).unwrap_or_default().join(", "))),
             "d" => {
@@ -212,7 +224,10 @@ async fn types(client: &Client, pre: &mut Vec<String>) -> Result<()> {
                 let relid: i64 = get(r, 8)?;
                 composites.push(format!("CREATE TYPE {name} AS ({})", attrs.remove(&relid).unwrap_or_default().join(", ")));
             }
-            _ => tracing::warn!("range type {name} is skipped"),
+            _ => skip(
+                skipped,
+                Skipped::new(SkippedKind::RangeType, format!("{schema}.{typname}"), "range types are not copied; columns of the type cannot be restored"),
+            ),
         }
     }
     pre.extend(enums);

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use tandem_engine::{Skipped, SkippedKind};
 use tandem_error::Result;
 use tokio_postgres::Client;
 
@@ -50,8 +51,8 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// Appends functions and procedures to `pre` (aggregates and window functions are skipped
-    /// with a warning); returns those whose signature uses a table's row type, which must come
+    /// Appends functions and procedures to `pre` (aggregates and window functions are added to
+    /// `skipped`); returns those whose signature uses a table's row type, which must come
     /// after the tables.
     pub(super) async fn functions(&mut self) -> Result<Vec<String>> {
         let rows = query(
@@ -73,7 +74,12 @@ impl Reader<'_> {
         for r in &rows {
             let (schema, name, kind): (String, String, String) = (get(r, 0)?, get(r, 1)?, get(r, 2)?);
             let Some(def) = get::<Option<String>>(r, 3)? else {
-                tracing::warn!("function {schema}.{name} (kind {kind}: aggregate or window function) is skipped");
+                let (kind, why) = match kind.as_str() {
+                    "w" => (SkippedKind::WindowFunction, "window functions are not copied"),
+                    "a" => (SkippedKind::Aggregate, "aggregate functions are not copied"),
+                    _ => (SkippedKind::Other, "functions of this kind are not copied"),
+                };
+                super::skip(&mut self.skipped, Skipped::new(kind, format!("{schema}.{name}"), why));
                 continue;
             };
             self.untranslatable.push(format!("function {schema}.{name}"));

@@ -3,17 +3,17 @@
 
 use std::collections::HashMap;
 
-use tandem_engine::{ColumnDef, TableDef};
+use tandem_engine::{ColumnDef, Skipped, SkippedKind, TableDef};
 use tandem_error::Result;
 use tokio_postgres::Client;
 
-use super::{get, not_ext, query, Col, Reader, Table, USER_NS};
+use super::{get, not_ext, query, skip, Col, Reader, Table, USER_NS};
 use crate::{ident, pg_err, qname};
 
-/// The user tables (relkind `r`; partitioned parents and foreign tables skipped with a warning,
+/// The user tables (relkind `r`; partitioned parents and foreign tables added to `skipped`,
 /// partitions and inheritance children kept as plain tables), locked `ACCESS SHARE`, in
 /// schema and name order, without columns yet.
-pub(super) async fn lock_tables(client: &Client) -> Result<Vec<Table>> {
+pub(super) async fn lock_tables(client: &Client, skipped: &mut Vec<Skipped>) -> Result<Vec<Table>> {
     let rows = query(
         client,
         "tables",
@@ -32,11 +32,15 @@ pub(super) async fn lock_tables(client: &Client) -> Result<Vec<Table>> {
         let (schema, name, kind): (String, String, String) = (get(r, 1)?, get(r, 2)?, get(r, 3)?);
         let (is_partition, is_child): (bool, bool) = (get(r, 5)?, get(r, 6)?);
         if kind == "p" {
-            tracing::warn!("table {schema}.{name} is partitioned: partitioning is not reproduced, its partitions are restored as plain tables");
+            let why = "partitioning is not reproduced: its partitions are restored as plain tables";
+            skip(skipped, Skipped::new(SkippedKind::PartitionedTable, format!("{schema}.{name}"), why));
             continue;
         }
         if kind == "f" {
-            tracing::warn!("foreign table {schema}.{name} is skipped");
+            skip(
+                skipped,
+                Skipped::new(SkippedKind::ForeignTable, format!("{schema}.{name}"), "foreign tables are not copied (their rows live on another server)"),
+            );
             continue;
         }
         if is_partition || is_child {

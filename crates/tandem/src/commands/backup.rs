@@ -33,6 +33,7 @@ pub async fn run(ctx: &Ctx, args: BackupArgs) -> Result<i32> {
         v["new_chunks"] = json!(report.new_chunks);
         v["new_bytes"] = json!(report.new_bytes);
         v["duration_s"] = json!(duration);
+        v["skipped"] = json!(m.schema.skipped);
         if let Some(p) = &pruned {
             v["pruned"] = json!(p.removed);
         }
@@ -52,6 +53,12 @@ pub async fn run(ctx: &Ctx, args: BackupArgs) -> Result<i32> {
             output::bytes(report.new_bytes),
             duration
         );
+        if !m.schema.skipped.is_empty() {
+            println!("skipped {} object(s) tandem does not copy:", m.schema.skipped.len());
+            for s in &m.schema.skipped {
+                println!("  {s}");
+            }
+        }
         if let Some(p) = pruned.as_ref().filter(|p| !p.removed.is_empty()) {
             println!("retention: removed {} backup(s), {} chunk(s), {} freed", p.removed.len(), p.chunks_deleted, output::bytes(p.bytes_freed));
         }

@@ -56,7 +56,8 @@ pub async fn show(ctx: &Ctx, id: &str) -> Result<i32> {
         v["source"] = json!(m.source);
         v["system_summary"] = json!(m.system.summary);
         v["snapshot"] = json!(m.snapshot);
-        v["stored_bytes"] = json!(m.tables.iter().flat_map(|t| &t.chunks).map(|c| c.stored).sum::<u64>());
+        v["skipped"] = json!(m.schema.skipped);
+        v["stored_bytes"] = json!(m.stored_bytes());
         v["table_list"] = json!(m
             .tables
             .iter()
@@ -83,6 +84,9 @@ pub async fn show(ctx: &Ctx, id: &str) -> Result<i32> {
     println!("started     {}", m.started.to_rfc3339());
     println!("duration    {duration:.1}s");
     println!("totals      {} tables, {} rows, {}", m.tables.len(), m.rows(), output::bytes(m.bytes()));
+    for (i, s) in m.schema.skipped.iter().enumerate() {
+        println!("{:<11} {s}", if i == 0 { "skipped" } else { "" });
+    }
     println!();
     println!("{:<40} {:>12} {:>10} {:>7}", "TABLE", "ROWS", "BYTES", "CHUNKS");
     for t in &m.tables {

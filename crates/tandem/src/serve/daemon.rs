@@ -8,14 +8,15 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tandem_core::Events;
 use tandem_error::Result;
-use tandem_repo::{LeaseRecord, Repository};
+use tandem_repo::Repository;
 use tokio::sync::{oneshot, Notify, RwLock};
 
 use super::alerts::{Alert, Alerter};
+pub use super::refused::Refused;
 use super::schedule::Schedule;
 use super::state::{self, JobHistory, JobKind, Run, RunLog, RunState, Trigger};
 use super::status::{JobStatus, LeaseView, SiteHealth, SiteStatus, Status};
-use super::Settings;
+use super::{LogEvents, Settings};
 use crate::config::Config;
 use crate::jobs;
 
@@ -30,30 +31,6 @@ struct Slot {
     history: JobHistory,
     /// The busy run and the sender that cancels it.
     running: Option<(Run, oneshot::Sender<()>)>,
-}
-
-/// Why a run was not started.
-#[derive(Debug)]
-pub enum Refused {
-    /// No such site or job.
-    UnknownJob(String),
-    /// The daemon could not start it (no thread).
-    Internal(String),
-    NotLeader(Option<Box<LeaseRecord>>),
-    AlreadyRunning(String),
-    ShuttingDown,
-}
-
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Refused::UnknownJob(m) | Refused::Internal(m) => write!(f, "{m}"),
-            Refused::NotLeader(Some(r)) => write!(f, "this daemon does not hold the lease (held by {} on {} until {})", r.holder, r.hostname, r.expires),
-            Refused::NotLeader(None) => write!(f, "this daemon does not hold the lease yet"),
-            Refused::AlreadyRunning(id) => write!(f, "job is already running as {id}"),
-            Refused::ShuttingDown => write!(f, "the daemon is shutting down"),
-        }
-    }
 }
 
 pub struct Daemon {
@@ -280,6 +257,7 @@ impl Daemon {
             backup: None,
             snapshot_at: None,
             summary: String::new(),
+            skipped: Vec::new(),
             error: None,
         };
         let unless = slot.history.holds().map(|(b, _)| b.to_string());
@@ -287,7 +265,13 @@ impl Daemon {
         let (daemon, job_run) = (self.clone(), run.clone());
         std::thread::Builder::new()
             .name(format!("job {id}"))
-            .spawn(move || daemon.run_on_own_runtime(job_run, unless, cancelled))
+            .spawn(move || {
+                let clock = Instant::now();
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| daemon.clone().run_on_own_runtime(job_run.clone(), unless, cancelled)));
+                if let Err(panic) = ran {
+                    daemon.record_panic(job_run, clock.elapsed(), panic.as_ref());
+                }
+            })
             .map_err(|e| Refused::Internal(format!("cannot start a thread for the job: {e}")))?;
         slot.running = Some((run.clone(), cancel));
         drop(slots);
@@ -325,6 +309,19 @@ impl Daemon {
         rt.shutdown_timeout(Duration::from_secs(5));
     }
 
+    /// A run whose thread panicked failed (and frees its slot), unless it was aborted meanwhile.
+    fn record_panic(&self, run: Run, took: Duration, panic: &(dyn std::any::Any + Send)) {
+        let what = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+        let ours = lock(&self.slots).get(&(run.site.clone(), run.job)).and_then(|s| s.running.as_ref()).is_some_and(|(r, _)| r.id == run.id);
+        if !ours {
+            return;
+        }
+        let err = tandem_error::Error::internal(format!("the job panicked: {what}"));
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            rt.block_on(self.finish(&self.repo, run, took, Err(err)));
+        }
+    }
+
     /// The work of a run; `Ok` carries the fields of the finished run.
     async fn execute(&self, repo: &Repository, run: &Run, unless: Option<String>) -> Result<Run> {
         let events: Arc<dyn Events> = Arc::new(LogEvents { run: run.id.clone() });
@@ -341,6 +338,10 @@ impl Daemon {
                 out.backup = Some(m.id.to_string());
                 out.snapshot_at = Some(m.started);
                 out.summary = format!("{} tables, {} rows, {} new bytes", m.tables.len(), m.rows(), report.new_bytes);
+                if !m.schema.skipped.is_empty() {
+                    out.summary.push_str(&format!("; {} object(s) skipped", m.schema.skipped.len()));
+                }
+                out.skipped = m.schema.skipped.clone();
                 if self.config.retention.is_some() {
                     out.summary.push_str(&match self.gate.clone().try_write_owned() {
                         Ok(_exclusive) => match jobs::apply_retention(&self.config, repo, events).await {
@@ -378,9 +379,17 @@ impl Daemon {
         };
         done.finished = Some(Utc::now());
         done.duration_s = Some(took.as_secs_f64());
-        // Alert on the change (the first failure, the recovery), not on every failed run.
-        let failing_before =
-            lock(&self.slots).get(&(done.site.clone(), done.job)).and_then(|s| s.history.last_run.as_ref()).is_some_and(|r| r.state != RunState::Succeeded);
+        // Alert on the change (the first failure, the recovery, what a backup skips), not on
+        // every run.
+        let (failing_before, skipped_before) = match lock(&self.slots).get(&(done.site.clone(), done.job)) {
+            Some(s) => {
+                (s.history.last_run.as_ref().is_some_and(|r| r.state != RunState::Succeeded), s.history.last_success.as_ref().map(|r| r.skipped.clone()))
+            }
+            None => (false, None),
+        };
+        if let Some(alert) = super::alerts::skipped_changed(&done, &skipped_before.unwrap_or_default()) {
+            self.alerts.send(alert);
+        }
         match &done.error {
             None => {
                 tracing::warn!(site = %done.site, job = done.job.as_str(), id = %done.id, "succeeded in {:.1}s: {}", took.as_secs_f64(), done.summary);
@@ -587,22 +596,5 @@ impl Daemon {
 
     pub fn run(&self, id: &str) -> Option<Run> {
         lock(&self.runs).get(id).cloned()
-    }
-}
-
-/// Logs a run's progress at info (`-v`), warnings at warn.
-pub(super) struct LogEvents {
-    pub run: String,
-}
-
-impl Events for LogEvents {
-    fn phase(&self, name: &str, _total: Option<u64>, _unit: tandem_core::Unit) {
-        tracing::info!(run = %self.run, "{name}");
-    }
-    fn warn(&self, message: &str) {
-        tracing::warn!(run = %self.run, "{message}");
-    }
-    fn info(&self, message: &str) {
-        tracing::debug!(run = %self.run, "{message}");
     }
 }

@@ -19,6 +19,7 @@ mod daemon;
 mod http;
 mod metrics;
 mod page;
+mod refused;
 mod replication;
 mod schedule;
 mod state;
@@ -139,5 +140,22 @@ pub(crate) async fn shutdown_signal() -> &'static str {
     tokio::select! {
         _ = term.recv() => "SIGTERM",
         _ = int.recv() => "SIGINT",
+    }
+}
+
+/// Logs a run's progress at info (`-v`), warnings at warn.
+pub(super) struct LogEvents {
+    pub run: String,
+}
+
+impl tandem_core::Events for LogEvents {
+    fn phase(&self, name: &str, _total: Option<u64>, _unit: tandem_core::Unit) {
+        tracing::info!(run = %self.run, "{name}");
+    }
+    fn warn(&self, message: &str) {
+        tracing::warn!(run = %self.run, "{message}");
+    }
+    fn info(&self, message: &str) {
+        tracing::debug!(run = %self.run, "{message}");
     }
 }

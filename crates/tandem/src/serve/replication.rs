@@ -93,7 +93,7 @@ pub async fn supervise(daemon: Arc<Daemon>, site: String) {
             })
         };
         daemon.update_replica(&site, |v| v.running = true);
-        let events = Arc::new(super::daemon::LogEvents { run: format!("{site}/replicate") });
+        let events = Arc::new(super::LogEvents { run: format!("{site}/replicate") });
         // The repository is opened on this runtime: its HTTP connections live here.
         let result = match daemon.repo.reopen(daemon.repo_url()).await {
             Ok(repo) => jobs::replicate_site(&daemon.config, &site, Default::default(), repo, events, stop, status_tx).await,

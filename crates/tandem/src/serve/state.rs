@@ -86,6 +86,9 @@ pub struct Run {
     /// Human summary of what the run did (`skipped: the standby holds the newest backup`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub summary: String,
+    /// Backup: the objects the backup did not copy (the manifest's `schema.skipped`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<tandem_engine::Skipped>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -192,6 +195,7 @@ mod tests {
             backup: Some("b".into()),
             snapshot_at: Some(Utc::now()),
             summary: String::new(),
+            skipped: Vec::new(),
             error: (state == RunState::Failed).then(|| "boom".into()),
         }
     }
