@@ -3,13 +3,14 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use clap_complete::engine::ArgValueCompleter;
 use secrecy::SecretString;
 
 /// tandem: disaster recovery for the metadata databases of a data platform (Hive Metastore,
 /// Airflow, or any MySQL/MariaDB or PostgreSQL database): consistent backups into an
 /// object-store repository, all-or-nothing restores into another region.
 #[derive(Debug, Parser)]
-#[command(name = "tandem", version, propagate_version = true, max_term_width = 100, after_help = EXAMPLES)]
+#[command(name = "tandem", version = env!("TANDEM_VERSION"), propagate_version = true, max_term_width = 100, after_help = EXAMPLES)]
 pub struct Cli {
     /// Configuration file naming sites and the repository (see README).
     #[arg(long, global = true, env = "TANDEM_CONFIG", value_name = "FILE")]
@@ -99,18 +100,33 @@ pub enum Command {
     /// probes, alerts, Prometheus metrics and a status page over HTTP.
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
+    /// Print the shell completion script: `source <(tandem completions bash)`, or save it as
+    /// bash-completion/completions/tandem (zsh: a `_tandem` on $fpath; fish:
+    /// ~/.config/fish/completions/tandem.fish). It asks `tandem` for each completion, so site
+    /// names come from the config given with --config or TANDEM_CONFIG.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: String,
+    },
+    /// Write the man pages (tandem.1 and one per subcommand) into DIR.
+    #[command(hide = true)]
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
 pub struct RefreshArgs {
     /// Site from the config file to refresh (it names its `source`).
+    #[arg(add = ArgValueCompleter::new(crate::shell::site_names))]
     pub site: String,
 }
 
 #[derive(Debug, Args)]
 pub struct ReplicateArgs {
     /// Site from the config file to keep current (it names its `source`).
-    #[arg(required = true)]
+    #[arg(required = true, add = ArgValueCompleter::new(crate::shell::site_names))]
     pub site: Option<String>,
     /// Copy the source afresh (a new backup, restored over the replica's content) and stream
     /// from there: after a schema change, a purged binlog or a divergence.
@@ -132,12 +148,14 @@ pub enum ReplicateCommand {
     /// the site is no replica or replication stopped.
     Status {
         /// Site from the config file.
+        #[arg(add = ArgValueCompleter::new(crate::shell::site_names))]
         site: String,
     },
     /// The kill switch: stop applying changes to the replica, durably (a running `replicate`
     /// or daemon stops within a second and waits; restarts stay paused). The position is kept.
     Pause {
         /// Site from the config file.
+        #[arg(add = ArgValueCompleter::new(crate::shell::site_names))]
         site: String,
         /// Why, shown by `status` and the daemon.
         #[arg(long, default_value = "paused by hand")]
@@ -146,6 +164,7 @@ pub enum ReplicateCommand {
     /// Undo `pause`: replication goes on from the kept position.
     Resume {
         /// Site from the config file.
+        #[arg(add = ArgValueCompleter::new(crate::shell::site_names))]
         site: String,
     },
     /// Remove what the replica keeps on its source: a PostgreSQL source's replication slot
@@ -153,6 +172,7 @@ pub enum ReplicateCommand {
     /// The replica's content stays; streaming into it again needs `--rebootstrap`.
     Drop {
         /// Site from the config file (the replica).
+        #[arg(add = ArgValueCompleter::new(crate::shell::site_names))]
         site: String,
     },
 }
@@ -217,6 +237,7 @@ aborts them: no half backup is listed and no standby is left half refreshed.";
 #[derive(Debug, Args)]
 pub struct BackupArgs {
     /// Site from the config file whose database to back up.
+    #[arg(add = ArgValueCompleter::new(crate::shell::site_names))]
     pub site: Option<String>,
     /// Database URL: mysql://, mariadb://, postgres:// or postgresql://
     /// user:password@host:port/database. Overrides the site's `db`.
@@ -234,6 +255,7 @@ pub struct BackupArgs {
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
     /// Site from the config file to restore into.
+    #[arg(add = ArgValueCompleter::new(crate::shell::site_names))]
     pub site: Option<String>,
     /// Database URL to restore into (created if missing). Overrides the site's `db`.
     #[arg(long, value_name = "DB_URL")]
@@ -280,6 +302,7 @@ pub struct RestoreArgs {
 #[derive(Debug, Args)]
 pub struct PromoteArgs {
     /// Site from the config file to promote.
+    #[arg(add = ArgValueCompleter::new(crate::shell::site_names))]
     pub site: Option<String>,
     /// Database URL of the site. Overrides the site's `db`.
     #[arg(long, value_name = "DB_URL")]
@@ -296,6 +319,7 @@ pub struct PromoteArgs {
 #[derive(Debug, Args)]
 pub struct FenceArgs {
     /// Site from the config file to fence.
+    #[arg(add = ArgValueCompleter::new(crate::shell::site_names))]
     pub site: Option<String>,
     /// Database URL of the site. Overrides the site's `db`.
     #[arg(long, value_name = "DB_URL")]
@@ -305,6 +329,7 @@ pub struct FenceArgs {
 #[derive(Debug, Args)]
 pub struct HealthArgs {
     /// Site from the config file to probe.
+    #[arg(add = ArgValueCompleter::new(crate::shell::site_names))]
     pub site: Option<String>,
     /// Database URL of the site. Overrides the site's `db`.
     #[arg(long, value_name = "DB_URL")]

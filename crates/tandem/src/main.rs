@@ -13,6 +13,7 @@ mod registry;
 mod repokey;
 mod secrets;
 mod serve;
+mod shell;
 
 use clap::Parser;
 
@@ -22,6 +23,7 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    shell::answer_completion_request();
     let cli = cli::Cli::parse();
     // Like any Unix tool: a closed pipe (`tandem backups list | head`) ends a command quietly
     // instead of a panic on the next print. Not the daemon: it keeps SIGPIPE ignored (Rust's

@@ -82,6 +82,16 @@ impl Ctx {
 /// Runs the command; returns the exit code for results that are not errors (e.g. a check that
 /// found problems).
 pub async fn run(cli: Cli) -> Result<i32> {
+    // Made from the flag definitions alone: no config or repository needed.
+    match &cli.command {
+        Command::Completions { shell } => return crate::shell::write_completions(shell, &mut std::io::stdout().lock()).map(|()| 0),
+        Command::Man { dir } => {
+            let n = crate::shell::write_man_pages(dir)?;
+            println!("wrote {n} man pages into {}", dir.display());
+            return Ok(0);
+        }
+        _ => {}
+    }
     let config = match &cli.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
@@ -104,5 +114,6 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Refresh(args) => refresh::run(&ctx, args).await,
         Command::Replicate(args) => replicate::run(&ctx, args).await,
         Command::Serve(args) => crate::serve::run(&ctx, args).await,
+        Command::Completions { .. } | Command::Man { .. } => Ok(0), // answered above
     }
 }

@@ -583,7 +583,7 @@ impl Daemon {
         drop(slots);
         let runs = lock(&self.runs);
         Status {
-            version: env!("CARGO_PKG_VERSION"),
+            version: env!("TANDEM_VERSION"),
             holder: self.holder.clone(),
             started: self.started,
             now,
