@@ -2,7 +2,7 @@
 # Installs what tandem's demo, tests and benchmarks need on Debian, skipping what is present:
 # MariaDB and PostgreSQL server + client binaries (the test kit starts its own throwaway servers
 # from them), a C toolchain for -sys crates, python3 (tests/hms/gen.py builds sample metastores),
-# and checks for a Rust toolchain.
+# systemd's tools and adduser (the package test), and checks for a Rust toolchain.
 set -euo pipefail
 
 need=()
@@ -15,6 +15,9 @@ command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+# The Debian package test: verifies the unit, installs the package (its postinst adds a user).
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v adduser >/dev/null 2>&1 || need+=(adduser)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
