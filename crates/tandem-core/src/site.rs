@@ -55,20 +55,31 @@ async fn in_transaction<'r, T>(
     registry: &'r Registry,
     engine: &dyn Engine,
     url: &DbUrl,
-    work: impl for<'t> FnOnce(&'t dyn Transaction, &'t dyn System) -> futures::future::BoxFuture<'t, Result<T>>,
+    work: impl for<'t> Fn(&'t dyn Transaction, &'t dyn System) -> futures::future::BoxFuture<'t, Result<T>>,
 ) -> Result<(T, &'r dyn System)> {
     let system = system_of(registry, engine, url).await?;
-    let tx = engine.transaction(url).await?;
-    match work(tx.as_ref(), system).await {
-        Ok(v) => {
-            tx.commit().await?;
-            Ok((v, system))
+    // A transient failure (a lost connection, a deadlock, a concurrent restore's swap) rolls the
+    // transaction back: it is done again whole. One in the commit is not (its outcome is unknown).
+    let once = || async {
+        let tx = engine.transaction(url).await?;
+        match work(tx.as_ref(), system).await {
+            Ok(v) => {
+                tx.commit().await.map_err(|e| match e.is_transient() {
+                    true => {
+                        e.permanent().context("the connection failed while committing: the change may or may not be made; check the site before running again")
+                    }
+                    false => e,
+                })?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = tx.rollback().await;
+                Err(e)
+            }
         }
-        Err(e) => {
-            let _ = tx.rollback().await;
-            Err(e)
-        }
-    }
+    };
+    let v = url.retry.run_whole(&format!("transaction on {url}"), once).await?;
+    Ok((v, system))
 }
 
 /// Makes the site passive, remembering what was active for a later promote (what that means
@@ -76,8 +87,12 @@ async fn in_transaction<'r, T>(
 pub async fn fence(registry: &Registry, engine: &dyn Engine, url: &DbUrl, events: Arc<dyn Events>) -> Result<SiteReport> {
     events.phase("fencing the site", None, Unit::Items);
     let note = format!("fence at {}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
-    let (change, system) =
-        in_transaction(registry, engine, url, |tx, s| Box::pin(async move { s.fence(tx, &note).await })).await.with_context(|| format!("fence of {url}"))?;
+    let (change, system) = in_transaction(registry, engine, url, |tx, s| {
+        let note = note.clone();
+        Box::pin(async move { s.fence(tx, &note).await })
+    })
+    .await
+    .with_context(|| format!("fence of {url}"))?;
     events.phase_done();
     Ok(SiteReport { site: url.to_string(), system: system.name().into(), action: SiteAction::Fence, change })
 }

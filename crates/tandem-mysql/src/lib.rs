@@ -236,12 +236,13 @@ pub(crate) fn db_err(e: mysql_async::Error) -> Error {
 
 /// Whether the failed operation may succeed if done again: a lost or refused connection (not a
 /// TLS refusal), the server gone away or shutting down (2006, 2013, 1053), the connection
-/// killed (1927), a lock wait timeout (1205) or deadlock (1213). Everything else (bad
-/// credentials, SQL errors) is not.
+/// killed (1927), a lock wait timeout (1205) or deadlock (1213), a table whose definition a
+/// concurrent DDL changed (1412, e.g. a restore's swap). Everything else (bad credentials, SQL
+/// errors) is not.
 pub fn is_transient(e: &mysql_async::Error) -> bool {
     match e {
         mysql_async::Error::Io(mysql_async::IoError::Io(_)) | mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed) => true,
-        mysql_async::Error::Server(s) => matches!(s.code, 1053 | 1205 | 1213 | 1927 | 2006 | 2013),
+        mysql_async::Error::Server(s) => matches!(s.code, 1053 | 1205 | 1213 | 1412 | 1927 | 2006 | 2013),
         _ => false,
     }
 }

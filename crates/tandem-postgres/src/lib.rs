@@ -271,10 +271,13 @@ fn connection_lost(e: &tokio_postgres::Error) -> bool {
 
 /// Whether the failed operation may succeed if done again: a lost connection, a server shutting
 /// down, starting up or failing over (57P01-57P03, class 08), a serialization failure or
-/// deadlock (40001, 40P01), a lock not available (55P03). Everything else (bad credentials,
-/// refused certificates, SQL errors) is not.
+/// deadlock (40001, 40P01), a lock not available (55P03), a relation dropped by a concurrent
+/// DDL while the statement looked it up (XX000 "could not open relation with OID", e.g. a
+/// restore's swap). Everything else (bad credentials, refused certificates, SQL errors) is not.
 pub fn is_transient(e: &tokio_postgres::Error) -> bool {
+    let raced_ddl = || e.as_db_error().is_some_and(|d| d.message().starts_with("could not open relation with OID"));
     match e.code() {
+        Some(c) if c.code() == "XX000" => raced_ddl(),
         Some(c) => matches!(c.code(), "57P01" | "57P02" | "57P03" | "40001" | "40P01" | "55P03") || c.code().starts_with("08"),
         None => connection_lost(e) && tandem_engine::tls::client::reason(&pg_text(e)).is_none() && !pg_text(e).contains("TLS"),
     }
