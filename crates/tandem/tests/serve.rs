@@ -129,6 +129,18 @@ fn scheduled_backups_and_refreshes_keep_a_consistent_standby_under_a_writer() {
     assert_eq!(daemon.metric("tandem_site_healthy", "site=\"primary\""), Some(1.0), "{metrics}");
     let (code, body) = daemon.get("/healthz");
     assert!(code == 200 && body.contains("\"ok\""), "{body}");
+
+    // The backup history: every run with its stored size (the whole backup, at least its new
+    // chunks), on the page as bars and the newest in the list.
+    let recent = backup_job["recent"].as_array().unwrap_or_else(|| panic!("{backup_job}"));
+    assert_eq!(recent.len() as u64, u(&backup_job["runs_total"]), "{backup_job}");
+    assert!(recent.iter().all(|r| r["ok"] == true && u(&r["bytes"]) > 0 && u(&r["bytes"]) >= r["new_bytes"].as_u64().unwrap_or(0)), "{recent:?}");
+    let (_, page) = daemon.get("/");
+    let bars = page.split("<svg id=\"backups-primary\"").nth(1).and_then(|s| s.split("</svg>").next()).unwrap_or_else(|| panic!("{page}"));
+    // (More backups may have finished since the job was read.)
+    assert!(bars.matches("class=\"bar\"").count() >= recent.len(), "{bars}");
+    let newest = backup_job["last_success"]["backup"].as_str().unwrap();
+    assert!(page.split("id=\"backup-list-primary\"").nth(1).is_some_and(|l| l.contains(newest)), "{newest} listed in {page}");
 }
 
 #[test]
@@ -392,6 +404,21 @@ fn failures_unhealthy_sites_and_a_stale_standby_are_alerted_and_shown_on_the_pag
     let staleness = dom.split("id=\"site-dr\"").nth(1).and_then(|s| s.split("data-staleness=\"").nth(1)).and_then(|s| s.split('"').next()).unwrap_or("");
     assert!(staleness.parse::<f64>().is_ok_and(|s| s >= 2.0), "staleness {staleness:?} in {dom}");
     assert!(dom.contains("Recent errors") && dom.contains("cannot connect") || dom.contains("unreachable"), "{dom}");
+
+    // The last 24 hours: the standby's staleness drawn from its refreshes (a sawtooth: at least
+    // a start and a now), the failing site's backups as failure marks and in the list.
+    let svg = |id: &str| {
+        dom.split(&format!("<svg id=\"{id}\"")).nth(1).and_then(|s| s.split("</svg>").next()).unwrap_or_else(|| panic!("no chart {id} in {dom}")).to_string()
+    };
+    let attr = |svg: &str, name: &str| svg.split(&format!("{name}=\"")).nth(1).and_then(|s| s.split('"').next()).and_then(|v| v.parse::<f64>().ok());
+    let rpo = svg("rpo-dr");
+    assert!(attr(&rpo, "data-points").is_some_and(|n| n >= 2.0), "{rpo}");
+    assert!(attr(&rpo, "data-max").is_some_and(|m| m >= 2.0), "the standby was stale by seconds: {rpo}");
+    assert!(rpo.contains("class=\"series\"") && rpo.contains("class=\"threshold\""), "{rpo}");
+    let backups = svg("backups-gone");
+    assert!(backups.matches("class=\"failed\"").count() >= 3 && !backups.contains("class=\"bar\""), "{backups}");
+    let list = dom.split("id=\"backup-list-gone\"").nth(1).and_then(|s| s.split("</table>").next()).unwrap_or_else(|| panic!("no backup list in {dom}"));
+    assert!(list.matches("failed").count() >= 3, "{list}");
 }
 
 #[test]

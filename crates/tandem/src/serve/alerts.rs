@@ -149,6 +149,7 @@ mod tests {
             finished: None,
             duration_s: None,
             bytes: 0,
+            stored_bytes: None,
             backup: None,
             snapshot_at: None,
             summary: String::new(),

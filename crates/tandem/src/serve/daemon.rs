@@ -134,7 +134,10 @@ impl Daemon {
 
     /// Changes what the status shows of a site's replication.
     pub fn update_replica(&self, site: &str, f: impl FnOnce(&mut super::replication::ReplicaView)) {
-        f(lock(&self.replicas).entry(site.to_string()).or_default());
+        let mut replicas = lock(&self.replicas);
+        let view = replicas.entry(site.to_string()).or_default();
+        f(view);
+        view.sample(Utc::now());
     }
 
     pub fn alert(&self, alert: Alert) {
@@ -254,6 +257,7 @@ impl Daemon {
             finished: None,
             duration_s: None,
             bytes: 0,
+            stored_bytes: None,
             backup: None,
             snapshot_at: None,
             summary: String::new(),
@@ -335,6 +339,7 @@ impl Daemon {
                 tandem_error::failpoint!("daemon-after-backup");
                 let m = &report.manifest;
                 out.bytes = report.new_bytes;
+                out.stored_bytes = Some(m.stored_bytes());
                 out.backup = Some(m.id.to_string());
                 out.snapshot_at = Some(m.started);
                 out.summary = format!("{} tables, {} rows, {} new bytes", m.tables.len(), m.rows(), report.new_bytes);
@@ -589,6 +594,7 @@ impl Daemon {
             now,
             repository: self.repo.url().to_string(),
             lease: self.lease(),
+            staleness_alert_s: self.settings.staleness_alert.map(|d| d.as_secs_f64()),
             sites,
             recent_errors: runs.recent_errors(RECENT_ERRORS).into_iter().cloned().collect(),
         }

@@ -10,6 +10,7 @@
 //! | `tandem_job_running` | site, job | 1 while a run is busy |
 //! | `tandem_standby_staleness_seconds` | site | how far a standby is behind its source: the RPO if the source died now |
 //! | `tandem_backup_age_seconds` | site | age of the newest backup's snapshot |
+//! | `tandem_backup_size_bytes` | site | stored size of the newest backup (all its chunks, compressed) |
 //! | `tandem_site_healthy` | site | 1 healthy, 0 not (last probe) |
 //! | `tandem_lease_held` | | 1 if this daemon runs the jobs |
 //! | `tandem_replication_running` | site | 1 while continuous replication into the site runs |
@@ -60,6 +61,7 @@ pub fn render(status: &Status) -> String {
     r.register("tandem_job_failures", "Failed or aborted runs", failures.clone());
     let staleness = gauge(&mut r, "tandem_standby_staleness_seconds", "How far the standby is behind its source (the RPO if the source died now)");
     let backup_age = gauge(&mut r, "tandem_backup_age_seconds", "Age of the snapshot of the site's newest backup");
+    let backup_size = gauge(&mut r, "tandem_backup_size_bytes", "Stored size of the site's newest backup (all its chunks, compressed)");
     let healthy = gauge(&mut r, "tandem_site_healthy", "1 if the last probe found the site healthy");
     let lease = Gauge::<f64, AtomicU64>::default();
     r.register("tandem_lease_held", "1 if this daemon holds the lease and runs the jobs", lease.clone());
@@ -112,6 +114,9 @@ pub fn render(status: &Status) -> String {
                 bytes.get_or_create(&l).set(ok.bytes as f64);
                 if let (JobKind::Backup, Some(at)) = (job.job, ok.snapshot_at) {
                     backup_age.get_or_create(&labels(&site.name, None)).set((status.now - at).num_milliseconds() as f64 / 1000.0);
+                }
+                if let (JobKind::Backup, Some(size)) = (job.job, ok.stored_bytes) {
+                    backup_size.get_or_create(&labels(&site.name, None)).set(size as f64);
                 }
             }
         }

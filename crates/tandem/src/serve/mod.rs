@@ -15,7 +15,9 @@
 //!   then are aborted; the lease is released so a standby daemon takes over at once.
 
 mod alerts;
+mod chart;
 mod daemon;
+mod history;
 mod http;
 mod metrics;
 mod page;

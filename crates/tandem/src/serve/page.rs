@@ -2,13 +2,21 @@
 //! reloads itself every 15 s). Elements carry ids and `data-` attributes so a browser test can
 //! read it: `#lease`, `#site-<name>` with `data-role`, `data-healthy`, `data-staleness`, and
 //! `#job-<name>-<job>` with `data-state` (idle, running, ok, failed) and `data-last` (the last
-//! finished run: none, ok, failed).
+//! finished run: none, ok, failed). Under "Last 24 hours", `#rpo-<name>` charts a standby's
+//! staleness (or a replica's lag) and `#backups-<name>` a site's backups (see `chart`), with
+//! `#backup-list-<name>` listing the newest.
 
 use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
+use super::chart;
+use super::history::{self, RunPoint};
+use super::state::JobKind;
 use super::status::{JobStatus, SiteStatus, Status};
+
+/// Backups listed under a site's backup chart.
+const LISTED_BACKUPS: usize = 10;
 
 /// HTML-escapes text.
 fn esc(s: &str) -> String {
@@ -85,7 +93,9 @@ pub fn render(s: &Status) -> String {
             job_row(&mut h, s.now, site, job);
         }
     }
-    h.push_str("</table><h2>Recent errors</h2>");
+    h.push_str("</table>");
+    history(&mut h, s);
+    h.push_str("<h2>Recent errors</h2>");
     if s.recent_errors.is_empty() {
         h.push_str("<p id=\"errors\" class=\"muted\">none since the daemon started</p>");
     } else {
@@ -189,4 +199,65 @@ fn job_row(h: &mut String, now: DateTime<Utc>, site: &SiteStatus, job: &JobStatu
         hist.runs_total,
         hist.failures_total
     );
+}
+
+fn bytes(n: f64) -> String {
+    crate::output::bytes(n as u64)
+}
+
+/// The charts of the last 24 h: each standby's staleness (a replica's lag), each site's backups.
+fn history(h: &mut String, s: &Status) {
+    h.push_str("<h2>Last 24 hours</h2>");
+    let mut drawn = false;
+    for site in &s.sites {
+        let job = |kind: JobKind| site.jobs.iter().find(|j| j.job == kind);
+        let source = esc(site.source.as_deref().unwrap_or("its source"));
+        let name = esc(&site.name);
+        let rpo = match (&site.replication, job(JobKind::Refresh)) {
+            (Some(r), _) => Some((format!("replication lag of {name} behind {source}"), r.lag_history.points())),
+            (None, Some(j)) => Some((format!("staleness of {name}: the RPO if {source} died"), history::staleness(&j.history.recent, s.now))),
+            (None, None) => None,
+        };
+        if let Some((title, points)) = rpo {
+            let highest = points.iter().map(|p| p.1).fold(0.0, f64::max);
+            let _ = write!(
+                h,
+                "<figure>{}<figcaption>{title}: now {}, highest {}</figcaption></figure>",
+                chart::line(&format!("rpo-{name}"), &title, &points, s.now, s.staleness_alert_s, human),
+                points.last().map(|p| human(p.1)).unwrap_or_else(|| "-".into()),
+                human(highest)
+            );
+            drawn = true;
+        }
+        if let Some(j) = job(JobKind::Backup).filter(|j| !j.history.recent.is_empty()) {
+            backups(h, s.now, &name, j.history.recent.iter().collect());
+            drawn = true;
+        }
+    }
+    if !drawn {
+        h.push_str("<p class=\"muted\">nothing yet: no standby and no backup by this daemon's sites</p>");
+    }
+}
+
+/// A site's backups: sizes as bars, the newest in a table.
+fn backups(h: &mut String, now: DateTime<Utc>, name: &str, runs: Vec<&RunPoint>) {
+    let points: Vec<_> = runs.iter().map(|r| (r.finished, r.bytes as f64, r.ok)).collect();
+    let title = format!("backups of {name}: stored size");
+    let _ = write!(
+        h,
+        "<figure>{}<figcaption>{title} ({} runs)</figcaption></figure>",
+        chart::bars(&format!("backups-{name}"), &title, &points, now, bytes),
+        runs.len()
+    );
+    let _ = write!(h, "<table id=\"backup-list-{name}\"><tr><th>finished</th><th>backup</th><th>size</th><th>new</th><th>duration</th></tr>");
+    for r in runs.iter().rev().take(LISTED_BACKUPS) {
+        let backup = match (&r.backup, r.ok) {
+            (Some(b), _) => format!("<code>{}</code>", esc(b)),
+            (None, false) => "<span class=\"bad\">failed</span>".into(),
+            (None, true) => "-".into(),
+        };
+        let (size, new) = if r.ok { (crate::output::bytes(r.bytes), crate::output::bytes(r.new_bytes)) } else { ("-".into(), "-".into()) };
+        let _ = write!(h, "<tr><td>{}</td><td>{backup}</td><td>{size}</td><td>{new}</td><td>{:.1}s</td></tr>", time(Some(r.finished)), r.duration_s);
+    }
+    h.push_str("</table>");
 }

@@ -29,6 +29,18 @@ pub struct ReplicaView {
     pub failures_total: u64,
     /// The last error and when it happened.
     pub last_error: Option<(DateTime<Utc>, String)>,
+    /// The lag over the last 24 h, for the status page.
+    #[serde(skip)]
+    pub lag_history: super::history::LagSamples,
+}
+
+impl ReplicaView {
+    /// Records the current lag in the history (while replication runs).
+    pub fn sample(&mut self, now: DateTime<Utc>) {
+        if self.running {
+            self.lag_history.observe(now, self.status.lag_seconds);
+        }
+    }
 }
 
 /// The daemon's replicas, by site.

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use tandem_error::{Error, Result};
 use tandem_repo::Repository;
 
+use super::history::{Recent, RunPoint};
+
 /// Runs of this process kept for `GET /api/v1/jobs/{id}`.
 const KEPT_RUNS: usize = 200;
 
@@ -77,6 +79,9 @@ pub struct Run {
     /// Backup: stored bytes of new chunks; refresh: bytes of row data restored.
     #[serde(default)]
     pub bytes: u64,
+    /// Backup: the stored size of the backup (all its chunks, shared ones included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_bytes: Option<u64>,
     /// The backup taken (backup) or now held by the standby (refresh).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<String>,
@@ -104,6 +109,9 @@ pub struct JobHistory {
     pub last_success: Option<Run>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_failure: Option<Run>,
+    /// The finished runs of the last 24 h (see `history`).
+    #[serde(default, skip_serializing_if = "Recent::is_empty")]
+    pub recent: Recent,
 }
 
 impl JobHistory {
@@ -117,6 +125,9 @@ impl JobHistory {
                 self.last_failure = Some(run.clone());
             }
             RunState::Running => {}
+        }
+        if let Some(point) = RunPoint::of(run) {
+            self.recent.push(point);
         }
         self.last_run = Some(run.clone());
     }
@@ -192,6 +203,7 @@ mod tests {
             finished: None,
             duration_s: None,
             bytes: 0,
+            stored_bytes: None,
             backup: Some("b".into()),
             snapshot_at: Some(Utc::now()),
             summary: String::new(),

@@ -34,6 +34,8 @@ pub struct Status {
     pub now: DateTime<Utc>,
     pub repository: String,
     pub lease: LeaseView,
+    /// `[serve] staleness-alert` in seconds.
+    pub staleness_alert_s: Option<f64>,
     pub sites: Vec<SiteStatus>,
     pub recent_errors: Vec<Run>,
 }
