@@ -201,6 +201,15 @@ fn job_row(h: &mut String, now: DateTime<Utc>, site: &SiteStatus, job: &JobStatu
     );
 }
 
+/// A chart's seconds label: tenths below 10 s (a chart of sub-second lag).
+fn secs(v: f64) -> String {
+    if v < 10.0 {
+        format!("{v:.1}s")
+    } else {
+        human(v)
+    }
+}
+
 fn bytes(n: f64) -> String {
     crate::output::bytes(n as u64)
 }
@@ -223,7 +232,7 @@ fn history(h: &mut String, s: &Status) {
             let _ = write!(
                 h,
                 "<figure>{}<figcaption>{title}: now {}, highest {}</figcaption></figure>",
-                chart::line(&format!("rpo-{name}"), &title, &points, s.now, s.staleness_alert_s, human),
+                chart::line(&format!("rpo-{name}"), &title, &points, s.now, s.staleness_alert_s, secs),
                 points.last().map(|p| human(p.1)).unwrap_or_else(|| "-".into()),
                 human(highest)
             );
