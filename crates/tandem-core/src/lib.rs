@@ -9,6 +9,7 @@
 mod backup;
 mod check;
 mod chunker;
+pub mod drill;
 mod events;
 mod plan;
 mod prune;
@@ -23,6 +24,7 @@ mod verify;
 pub use backup::{backup, BackupReport, BackupRequest, SystemChoice};
 pub use check::{check, CheckReport};
 pub use chunker::ChunkWriter;
+pub use drill::{drill, DrillReport, DrillRequest};
 pub use events::{Events, NoEvents, Unit};
 pub use plan::Plan;
 pub use prune::{prune, select_kept, PruneReport, RetentionPolicy};

@@ -90,6 +90,15 @@ pub enum Command {
     /// Restore the newest backup of a site's `source` into it (a standby), replacing its content
     /// only once the new one is complete. What `tandem serve` runs on the `refresh` schedule.
     Refresh(RefreshArgs),
+    /// Prove that a site can be rebuilt from the repository, and measure how fast: restore the
+    /// backup a refresh of the site would restore (a site without `source`: its own newest)
+    /// into a scratch database, check that the system recognises the copy, drop it. Prints the
+    /// timeline, the RPO (the snapshot's age) and the RTO (the time to a usable copy), and keeps
+    /// the report in the repository. Exit 0 if every step succeeded, 1 if one failed.
+    Drill(DrillArgs),
+    /// List and show the reports of past drills (kept in the repository).
+    #[command(subcommand)]
+    Drills(DrillsCommand),
     /// Keep a site within seconds of its `source` by streaming the source's committed changes
     /// (MySQL/MariaDB binlog, PostgreSQL logical decoding) into it, until Ctrl-C/SIGTERM (which
     /// stops between transactions). The first run bootstraps the replica from a fresh backup
@@ -121,6 +130,34 @@ pub struct RefreshArgs {
     /// Site from the config file to refresh (it names its `source`).
     #[arg(add = ArgValueCompleter::new(crate::shell::site_names))]
     pub site: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// Site from the config file to drill.
+    #[arg(add = ArgValueCompleter::new(crate::shell::site_names))]
+    pub site: String,
+    /// The scratch database: missing or empty, on the site's engine, not a site's database.
+    /// Default: `<database>_tandem_drill` on the site's server.
+    #[arg(long, value_name = "DB_URL")]
+    pub scratch: Option<String>,
+    /// Leave the scratch database in place to look at it (drop it before the next drill).
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DrillsCommand {
+    /// List the drills of every configured site (or of SITE), oldest first.
+    List {
+        #[arg(add = ArgValueCompleter::new(crate::shell::site_names))]
+        site: Option<String>,
+    },
+    /// Show one drill's report and timeline.
+    Show {
+        /// Drill id (`tandem drills list`), or a site's name for its latest drill.
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]

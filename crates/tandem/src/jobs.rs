@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use tandem_core::{
-    BackupReport, Events, PruneReport, RefreshReport, RefreshRequest, ReplicaStatus, ReplicateReport, ReplicateRequest, Seed, SourceFilter, SystemChoice,
+    BackupReport, DrillReport, DrillRequest, Events, PruneReport, RefreshReport, RefreshRequest, ReplicaStatus, ReplicateReport, ReplicateRequest, Seed,
+    SourceFilter, SystemChoice,
 };
 use tandem_error::{Error, Result};
 use tandem_repo::{BackupId, Repository};
@@ -57,12 +58,47 @@ pub async fn apply_retention(config: &Config, repo: &Repository, events: Arc<dyn
 /// Restores the newest backup of the site's `source` into site `name` (see
 /// [`tandem_core::refresh`]); nothing when that backup is `unless_newest_is`.
 pub async fn refresh_site(config: &Config, name: &str, unless_newest_is: Option<BackupId>, repo: Repository, events: Arc<dyn Events>) -> Result<RefreshReport> {
-    let site = config.site(name)?;
     let source_name = source_of(config, name, "a refresh restores the newest backup of the site's source")?;
-    let source = config.site(source_name)?;
-    let (engine, target) = registry::engine_for(site.db_url())?;
-    let source_url = tandem_engine::DbUrl::parse(source.db_url())?;
-    let req = RefreshRequest {
+    let target = tandem_engine::DbUrl::parse(config.site(name)?.db_url())?;
+    let req = RefreshRequest { unless_newest_is, ..restore_as(config, name, source_name, target, repo)? };
+    tandem_core::refresh(req, events).await
+}
+
+/// Drills site `name` (see [`tandem_core::drill`]): the backup a refresh would restore into it
+/// (a site without a `source`: its own newest), restored into `scratch` (default
+/// `<database>_tandem_drill` next to the site's), checked and dropped; the report is recorded
+/// in the repository. `scratch` may not be a configured site's database.
+pub async fn drill_site(config: &Config, name: &str, scratch: Option<&str>, keep: bool, repo: Repository, events: Arc<dyn Events>) -> Result<DrillReport> {
+    let (engine, site_db) = registry::engine_for(config.site(name)?.db_url())?;
+    let scratch = match scratch {
+        Some(url) => {
+            let (e, url) = registry::engine_for(url)?;
+            if e.name() != engine.name() {
+                return Err(Error::bad_input(format!("the scratch database {url} of a drill must be on site {name}'s engine ({})", engine.name())));
+            }
+            url
+        }
+        None => tandem_core::drill::default_scratch(&site_db),
+    };
+    for (other, site) in &config.sites {
+        if tandem_engine::DbUrl::parse(site.db_url()).is_ok_and(|u| u.same_database(&scratch)) {
+            return Err(Error::bad_input(format!("the scratch database of a drill is site {other}'s database {scratch}: a drill needs a database of its own")));
+        }
+    }
+    let source_name = config.site(name)?.source().unwrap_or(name);
+    let refresh = restore_as(config, name, source_name, scratch, repo.clone())?;
+    let report = tandem_core::drill(DrillRequest { site: name.to_string(), refresh, keep }, events).await?;
+    tandem_core::drill::record(&repo, &report).await?;
+    Ok(report)
+}
+
+/// How the newest backup of `source_name` is restored as site `name` (its location map, keys,
+/// scope and owner) into `target`.
+fn restore_as<'a>(config: &Config, name: &str, source_name: &str, target: tandem_engine::DbUrl, repo: Repository) -> Result<RefreshRequest<'a>> {
+    let site = config.site(name)?;
+    let (engine, _) = registry::engine_for(site.db_url())?;
+    let source_url = tandem_engine::DbUrl::parse(config.site(source_name)?.db_url())?;
+    Ok(RefreshRequest {
         engine,
         registry: registry::registry(),
         target,
@@ -71,11 +107,10 @@ pub async fn refresh_site(config: &Config, name: &str, unless_newest_is: Option<
         locations: config.location_map(Some(name), &[])?,
         require_mapped: false,
         keys: site_keys(config, source_name, name)?,
-        unless_newest_is,
+        unless_newest_is: None,
         scope: site.scope.clone(),
         owner: site.owner.clone(),
-    };
-    tandem_core::refresh(req, events).await
+    })
 }
 
 /// The site's `source`, or BadInput saying what `job` needs it for.

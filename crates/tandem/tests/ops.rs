@@ -1,6 +1,6 @@
 //! The operator files in `ops/`: the Grafana dashboard and the Prometheus alert rules use only
 //! metrics a real `tandem serve` exports, and `promtool` accepts the rules and passes their unit
-//! tests.
+//! tests; the status page, in Chromium, shows a drill.
 
 mod common;
 
@@ -61,6 +61,9 @@ fn the_dashboard_and_the_alert_rules_use_only_exported_metrics_and_promtool_acce
         site("pgrep", pg.url(&pg_replica), "source = \"pg\"\nreplicate = true"),
     ];
     std::fs::write(&cfg, text.concat()).unwrap();
+    // A drill made with the CLI shows on the page and in the metrics.
+    tandem(&["--config", p(&cfg), "backup", "primary"]).ok();
+    tandem(&["--config", p(&cfg), "drill", "dr"]).ok();
     let mut daemon = Daemon::start(&cfg, &dir.path().join("daemon.log"));
     let running =
         |s: &serde_json::Value, site: &str| s["sites"].as_array().into_iter().flatten().any(|x| x["name"] == site && x["replication"]["running"] == true);
@@ -68,7 +71,15 @@ fn the_dashboard_and_the_alert_rules_use_only_exported_metrics_and_promtool_acce
         !daemon.job("dr", "refresh")["last_success"].is_null() && running(s, "rep") && running(s, "pgrep")
     });
     let exported = exported(&daemon);
-    for wanted in ["tandem_standby_staleness_seconds", "tandem_backup_size_bytes", "tandem_replication_lag_seconds", "tandem_replication_log_kept_bytes"] {
+    let dom = daemon.browser_dom();
+    assert!(dom.contains("<tr id=\"drill-dr\" data-ok=\"true\">"), "{dom}");
+    for wanted in [
+        "tandem_drill_last_success_timestamp_seconds",
+        "tandem_standby_staleness_seconds",
+        "tandem_backup_size_bytes",
+        "tandem_replication_lag_seconds",
+        "tandem_replication_log_kept_bytes",
+    ] {
         assert!(exported.contains(wanted), "{wanted} is exported: {exported:?}");
     }
     let dashboard: serde_json::Value =

@@ -385,13 +385,7 @@ fn failures_unhealthy_sites_and_a_stale_standby_are_alerted_and_shown_on_the_pag
     assert_eq!(failed.len(), 1, "{failed:?}");
 
     // The status page, in a real browser.
-    let out = Command::new("chromium")
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--virtual-time-budget=3000", "--dump-dom"])
-        .arg(format!("http://{}/", daemon.addr))
-        .output()
-        .expect("chromium (installed by scripts/setup.sh)");
-    let dom = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+    let dom = daemon.browser_dom();
     assert!(dom.contains("<h1>tandem serve</h1>"), "{dom}");
     assert!(dom.contains("id=\"site-dr\" data-role=\"standby\" data-healthy=\"true\""), "{dom}");
     assert!(dom.contains("id=\"site-gone\" data-role=\"primary\" data-healthy=\"false\""), "{dom}");

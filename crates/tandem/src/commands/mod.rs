@@ -2,6 +2,7 @@
 
 mod backup;
 mod backups;
+mod drill;
 mod refresh;
 mod replicate;
 mod repo;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use tandem_error::{Error, Result};
 use tandem_repo::{RepoKey, Repository};
 
-use crate::cli::{BackupsCommand, Cli, Command, RepoCommand};
+use crate::cli::{BackupsCommand, Cli, Command, DrillsCommand, RepoCommand};
 use crate::config::Config;
 use crate::progress::Progress;
 use crate::repokey::{self, KeyFlags};
@@ -112,6 +113,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Repo(RepoCommand::Check { read_data }) => repo::check(&ctx, read_data).await,
         Command::Repo(RepoCommand::Key(command)) => repo::key(&ctx, command).await,
         Command::Refresh(args) => refresh::run(&ctx, args).await,
+        Command::Drill(args) => drill::run(&ctx, args).await,
+        Command::Drills(DrillsCommand::List { site }) => drill::list(&ctx, site.as_deref()).await,
+        Command::Drills(DrillsCommand::Show { id }) => drill::show(&ctx, &id).await,
         Command::Replicate(args) => replicate::run(&ctx, args).await,
         Command::Serve(args) => crate::serve::run(&ctx, args).await,
         Command::Completions { .. } | Command::Man { .. } => Ok(0), // answered above

@@ -57,6 +57,8 @@ pub struct Daemon {
     /// Sites replicated continuously, and their supervisors.
     replicas: super::replication::Replicas,
     replica_tasks: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Each site's latest drill report, read from the repository with the health probes.
+    drills: Mutex<BTreeMap<String, tandem_core::DrillReport>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -99,6 +101,7 @@ impl Daemon {
             wake: Notify::new(),
             replicas: Default::default(),
             replica_tasks: Mutex::new(Vec::new()),
+            drills: Mutex::new(BTreeMap::new()),
         });
         daemon.claim().await;
         tokio::spawn(daemon.clone().lease_loop());
@@ -520,9 +523,24 @@ impl Daemon {
                 lock(&self.health).insert(name, SiteHealth { checked_at, healthy, report });
             }
             self.check_staleness();
+            self.read_drills().await;
             tokio::select! {
                 _ = tokio::time::sleep(self.settings.health_interval) => {}
                 _ = self.wake.notified() => {}
+            }
+        }
+    }
+
+    /// The latest drill of each site (drills run by `tandem drill` anywhere, or by a daemon).
+    async fn read_drills(&self) {
+        for name in self.config.sites.keys() {
+            match tandem_core::drill::history(&self.repo, name).await {
+                Ok(reports) => {
+                    if let Some(last) = reports.into_iter().last() {
+                        lock(&self.drills).insert(name.clone(), last);
+                    }
+                }
+                Err(e) => tracing::warn!(site = %name, "cannot read the drill reports: {e}"),
             }
         }
     }
@@ -571,6 +589,7 @@ impl Daemon {
                 health: health.get(name).cloned(),
                 staleness_s: staleness.get(name).copied(),
                 replication: lock(&self.replicas).get(name).cloned(),
+                last_drill: lock(&self.drills).get(name).cloned(),
                 jobs: slots
                     .iter()
                     // Unscheduled jobs show once they ran (triggered over HTTP, or by another daemon).

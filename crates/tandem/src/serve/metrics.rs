@@ -11,6 +11,8 @@
 //! | `tandem_standby_staleness_seconds` | site | how far a standby is behind its source: the RPO if the source died now |
 //! | `tandem_backup_age_seconds` | site | age of the newest backup's snapshot |
 //! | `tandem_backup_size_bytes` | site | stored size of the newest backup (all its chunks, compressed) |
+//! | `tandem_drill_last_success_timestamp_seconds` | site | start of the site's latest successful drill |
+//! | `tandem_drill_last_rto_seconds` / `tandem_drill_last_rpo_seconds` | site | what that drill measured |
 //! | `tandem_site_healthy` | site | 1 healthy, 0 not (last probe) |
 //! | `tandem_lease_held` | | 1 if this daemon runs the jobs |
 //! | `tandem_replication_running` | site | 1 while continuous replication into the site runs |
@@ -62,6 +64,9 @@ pub fn render(status: &Status) -> String {
     let staleness = gauge(&mut r, "tandem_standby_staleness_seconds", "How far the standby is behind its source (the RPO if the source died now)");
     let backup_age = gauge(&mut r, "tandem_backup_age_seconds", "Age of the snapshot of the site's newest backup");
     let backup_size = gauge(&mut r, "tandem_backup_size_bytes", "Stored size of the site's newest backup (all its chunks, compressed)");
+    let drill_ok = gauge(&mut r, "tandem_drill_last_success_timestamp_seconds", "Start of the site's latest successful drill (Unix time)");
+    let drill_rto = gauge(&mut r, "tandem_drill_last_rto_seconds", "RTO the site's latest successful drill measured");
+    let drill_rpo = gauge(&mut r, "tandem_drill_last_rpo_seconds", "RPO the site's latest successful drill measured");
     let healthy = gauge(&mut r, "tandem_site_healthy", "1 if the last probe found the site healthy");
     let lease = Gauge::<f64, AtomicU64>::default();
     r.register("tandem_lease_held", "1 if this daemon holds the lease and runs the jobs", lease.clone());
@@ -94,6 +99,12 @@ pub fn render(status: &Status) -> String {
         }
         if let Some(s) = site.staleness_s {
             staleness.get_or_create(&labels(&site.name, None)).set(s);
+        }
+        if let Some(d) = site.last_drill.as_ref().filter(|d| d.ok) {
+            let l = labels(&site.name, None);
+            drill_ok.get_or_create(&l).set(d.started.timestamp_millis() as f64 / 1000.0);
+            drill_rto.get_or_create(&l).set(d.rto_s.unwrap_or_default());
+            drill_rpo.get_or_create(&l).set(d.rpo_s.unwrap_or_default());
         }
         if let Some(h) = &site.health {
             healthy.get_or_create(&labels(&site.name, None)).set(if h.healthy { 1.0 } else { 0.0 });

@@ -4,7 +4,8 @@
 //! `#job-<name>-<job>` with `data-state` (idle, running, ok, failed) and `data-last` (the last
 //! finished run: none, ok, failed). Under "Last 24 hours", `#rpo-<name>` charts a standby's
 //! staleness (or a replica's lag) and `#backups-<name>` a site's backups (see `chart`), with
-//! `#backup-list-<name>` listing the newest.
+//! `#backup-list-<name>` listing the newest. `#drill-<name>` (with `data-ok`) shows a site's
+//! latest drill.
 
 use std::fmt::Write;
 
@@ -94,6 +95,7 @@ pub fn render(s: &Status) -> String {
         }
     }
     h.push_str("</table>");
+    drills(&mut h, s);
     history(&mut h, s);
     h.push_str("<h2>Recent errors</h2>");
     if s.recent_errors.is_empty() {
@@ -212,6 +214,37 @@ fn secs(v: f64) -> String {
 
 fn bytes(n: f64) -> String {
     crate::output::bytes(n as u64)
+}
+
+/// Each site's latest drill (`#drill-<name>` with `data-ok`).
+fn drills(h: &mut String, s: &Status) {
+    h.push_str("<h2>Drills</h2>");
+    if s.sites.iter().all(|site| site.last_drill.is_none()) {
+        h.push_str("<p id=\"drills\" class=\"muted\">none yet: <code>tandem drill SITE</code> restores a site's backup into a scratch database and measures RPO and RTO</p>");
+        return;
+    }
+    h.push_str("<table id=\"drills\"><tr><th>site</th><th>latest drill</th><th>result</th><th>RPO</th><th>RTO</th><th>backup</th></tr>");
+    for site in &s.sites {
+        let Some(d) = &site.last_drill else { continue };
+        let result = match &d.error {
+            None => "<span class=\"ok\">ok</span>".to_string(),
+            Some(e) => format!("<span class=\"bad\">failed</span> {}", esc(e)),
+        };
+        let secs = |v: Option<f64>| v.map(|v| format!("{v:.1}s")).unwrap_or_else(|| "-".into());
+        let _ = write!(
+            h,
+            "<tr id=\"drill-{}\" data-ok=\"{}\"><td>{}</td><td>{} <span class=\"muted\">({})</span></td><td>{result}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&site.name),
+            d.ok,
+            esc(&site.name),
+            ago(s.now, Some(d.started)),
+            time(Some(d.started)),
+            secs(d.rpo_s),
+            secs(d.rto_s),
+            d.backup.as_deref().map(esc).unwrap_or_else(|| "-".into())
+        );
+    }
+    h.push_str("</table>");
 }
 
 /// The charts of the last 24 h: each standby's staleness (a replica's lag), each site's backups.

@@ -53,6 +53,8 @@ pub struct SiteStatus {
     pub staleness_s: Option<f64>,
     /// Continuous replication into the site (`replicate = true`).
     pub replication: Option<super::replication::ReplicaView>,
+    /// The site's latest drill (`tandem drill`).
+    pub last_drill: Option<tandem_core::DrillReport>,
     pub jobs: Vec<JobStatus>,
 }
 

@@ -81,6 +81,17 @@ impl Daemon {
         }
     }
 
+    /// The status page as headless Chromium renders it (its DOM after load).
+    pub fn browser_dom(&self) -> String {
+        let out = Command::new("chromium")
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--virtual-time-budget=3000", "--dump-dom"])
+            .arg(format!("http://{}/", self.addr))
+            .output()
+            .expect("chromium (installed by scripts/test.sh)");
+        assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     pub fn log_text(&self) -> String {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(60).collect();
