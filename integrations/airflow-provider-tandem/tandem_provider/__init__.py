@@ -32,5 +32,4 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-name": "tandem",
             }
         ],
-        "hook-class-names": ["tandem_provider.hooks.TandemHook"],
     }

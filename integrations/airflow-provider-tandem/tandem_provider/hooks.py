@@ -37,10 +37,8 @@ class UnknownSiteError(TandemError):
     """The daemon's configuration has no site of that name."""
 
 
-def seconds(value: timedelta | float | int | None) -> float | None:
-    """A duration given as a timedelta or as seconds, in seconds (None stays None)."""
-    if value is None:
-        return None
+def seconds(value: timedelta | float) -> float:
+    """A duration given as a timedelta or as seconds, in seconds. Raises ValueError if negative."""
     s = value.total_seconds() if isinstance(value, timedelta) else float(value)
     if s < 0:
         raise ValueError(f"a duration must not be negative, got {value!r}")
@@ -105,8 +103,10 @@ class TandemHook(BaseHook):
             host = f"[{host}]"
         self._base_url = f"{scheme}://{host}:{port or self.DEFAULT_PORT}"
         self._token = (conn.password or "").strip() or None
-        extra = conn.extra_dejson or {}
-        self._verify = extra.get("verify", True)
+        verify = (conn.extra_dejson or {}).get("verify", True)
+        if isinstance(verify, str) and verify.strip().lower() in ("true", "false"):
+            verify = verify.strip().lower() == "true"
+        self._verify = verify
         session = requests.Session()
         session.headers["Accept"] = "application/json"
         self._session = session
@@ -190,7 +190,7 @@ class TandemHook(BaseHook):
         a failed run is returned, not raised). An unreachable daemon or a 5xx answer is retried
         until `timeout` (seconds or timedelta; None: no limit); after it, TandemError (the run
         goes on in the daemon)."""
-        limit = seconds(timeout)
+        limit = None if timeout is None else seconds(timeout)
         deadline = None if limit is None else time.monotonic() + limit
         while True:
             try:

@@ -46,8 +46,8 @@ class TandemJobOperator(BaseOperator):
         self.site = site
         self.tandem_conn_id = tandem_conn_id
         self.wait = wait
-        self.poll_interval = seconds(poll_interval) or 0.0
-        self.tandem_timeout = seconds(timeout)
+        self.poll_interval = seconds(poll_interval)
+        self.tandem_timeout = None if timeout is None else seconds(timeout)
         self.request_timeout = request_timeout
 
     def execute(self, context: Any) -> dict[str, Any]:

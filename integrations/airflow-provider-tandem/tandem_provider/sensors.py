@@ -51,6 +51,5 @@ class TandemStalenessSensor(BaseSensorOperator):
         if staleness is None:
             self.log.info("tandem: standby %s has not been refreshed yet", self.site)
             return False
-        fresh = float(staleness) <= (self.max_staleness or 0.0)
         self.log.info("tandem: standby %s is %.1f s behind its source (at most %.1f s wanted)", self.site, staleness, self.max_staleness)
-        return fresh
+        return float(staleness) <= self.max_staleness
