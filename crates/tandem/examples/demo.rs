@@ -1,7 +1,7 @@
 //! The README demo: a Hive Metastore on a primary site (a throwaway MariaDB server) is backed up
 //! and restored into a DR site on another engine (a throwaway PostgreSQL server) with its storage
 //! locations moved to the DR region's bucket, then verified object by object. Each step is shown
-//! as the `tandem` command it runs.
+//! as the `tandem` command it runs; a drill ends it.
 //!
 //! The metastore is the "retail" sample of `tests/hms/gen.py` (Hive's 3.1 layout): databases
 //! `retail` and `staging`, tables departments, categories, products, customers, orders and
@@ -45,7 +45,7 @@ fn main() {
         &config,
         format!(
             "repo = \"{}\"\n\n[sites.primary]\ndb = \"{}\"\nsystem = \"hive-metastore\"\n\n\
-             [sites.dr]\ndb = \"{}\"\nmap-location = [\"gs://lake-us/=gs://lake-eu/\"]\n",
+             [sites.dr]\ndb = \"{}\"\nsource = \"primary\"\nmap-location = [\"gs://lake-us/=gs://lake-eu/\"]\n",
             repo.display(),
             primary.url("metastore"),
             dr.url("metastore")
@@ -79,10 +79,16 @@ fn main() {
     println!();
 
     let equal = tandem(&["verify", "--source", "primary", "--target", "dr"]);
+    // A drill: the DR copy rebuilt from the repository in a scratch database, measured, dropped.
+    let drilled = tandem(&["drill", "dr"]);
     println!("== stopping both servers");
     drop((primary, dr));
     if !equal {
         eprintln!("demo: the DR site differs from the primary");
+        std::process::exit(1);
+    }
+    if !drilled {
+        eprintln!("demo: the drill failed");
         std::process::exit(1);
     }
     println!("demo OK");

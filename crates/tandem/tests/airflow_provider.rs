@@ -6,9 +6,8 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -47,31 +46,11 @@ impl Out {
     }
 }
 
-/// Runs `cmd` with its output captured; kills it and panics after `limit`.
+/// Runs `cmd` with its output captured (see `run_limited`), timed.
 fn run(cmd: &mut Command, limit: Duration) -> Out {
-    let what = format!("{cmd:?}");
     let started = Instant::now();
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("{what}: {e}"));
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut out = Vec::new();
-            let _ = r.read_to_end(&mut out);
-            String::from_utf8_lossy(&out).into_owned()
-        })
-    };
-    let (stdout, stderr) = (drain(Box::new(child.stdout.take().unwrap())), drain(Box::new(child.stderr.take().unwrap())));
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not end within {limit:?}:\n{}\n{}", stdout.join().unwrap(), stderr.join().unwrap());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Out { code: status.code().unwrap_or(-1), stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap(), took: started.elapsed() }
+    let r = run_limited(cmd, limit);
+    Out { code: r.code, stdout: r.stdout, stderr: r.stderr, took: started.elapsed() }
 }
 
 /// What `install_provider` asks the venv's Python: whether it can build a wheel without build

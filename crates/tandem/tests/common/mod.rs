@@ -45,17 +45,23 @@ pub fn tandem(args: &[&str]) -> Run {
 
 /// Runs `tandem` with `args` and extra environment variables.
 pub fn tandem_env(args: &[&str], env: &[(String, String)]) -> Run {
+    let mut cmd = Command::new(tandem_bin());
+    cmd.args(args).env_remove("TANDEM_REPO").env_remove("TANDEM_CONFIG").env_remove("TANDEM_REPO_KEY").envs(env.iter().map(|(k, v)| (k, v)));
+    // A command that never ends fails its test instead of hanging the suite.
+    run_limited(&mut cmd, COMMAND_LIMIT)
+}
+
+/// Runs `cmd` (no stdin) with its output captured; kills it and panics after `limit`.
+pub fn run_limited(cmd: &mut Command, limit: std::time::Duration) -> Run {
     use std::io::Read;
-    let mut child = Command::new(tandem_bin())
-        .args(args)
-        .env_remove("TANDEM_REPO")
-        .env_remove("TANDEM_CONFIG")
-        .env_remove("TANDEM_REPO_KEY")
-        .envs(env.iter().map(|(k, v)| (k, v)))
+    let what = format!("{cmd:?}");
+    let started = std::time::Instant::now();
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("run tandem");
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
     let drain = |mut r: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut out = Vec::new();
@@ -64,16 +70,14 @@ pub fn tandem_env(args: &[&str], env: &[(String, String)]) -> Run {
         })
     };
     let (stdout, stderr) = (drain(Box::new(child.stdout.take().unwrap())), drain(Box::new(child.stderr.take().unwrap())));
-    // A command that never ends fails its test instead of hanging the suite.
-    let deadline = std::time::Instant::now() + COMMAND_LIMIT;
     let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for tandem") {
+        if let Some(status) = child.try_wait().unwrap_or_else(|e| panic!("wait for {what}: {e}")) {
             break status;
         }
-        if std::time::Instant::now() > deadline {
+        if started.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("tandem {args:?} did not end within {COMMAND_LIMIT:?}:\n{}\n{}", stdout.join().unwrap(), stderr.join().unwrap());
+            panic!("{what} did not end within {limit:?}:\n{}\n{}", stdout.join().unwrap(), stderr.join().unwrap());
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
