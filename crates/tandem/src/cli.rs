@@ -105,8 +105,8 @@ pub enum Command {
     /// (or one in the repository).
     #[command(after_help = REPLICATE_HELP, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Replicate(ReplicateArgs),
-    /// Run the daemon: every site's scheduled backups and refreshes, the retention policy, health
-    /// probes, alerts, Prometheus metrics and a status page over HTTP.
+    /// Run the daemon: every site's scheduled backups, refreshes and drills, the retention
+    /// policy, health probes, alerts, Prometheus metrics and a status page over HTTP.
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
     /// Print the shell completion script: `source <(tandem completions bash)`, or save it as
@@ -260,7 +260,7 @@ Configuration (tandem.toml, see README):
   refresh = \"*/30 * * * *\"
   map-location = [\"gs://lake-us/=gs://lake-eu/\"]
   [serve]
-  token-file = \"/etc/tandem/token\"   # enables POST /api/v1/sites/{site}/backup|refresh
+  token-file = \"/etc/tandem/token\"   # enables POST /api/v1/sites/{site}/backup|refresh|drill
   webhook = \"https://hooks.example.com/tandem\"
   [retention]
   keep-last = 96

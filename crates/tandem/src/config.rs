@@ -15,6 +15,7 @@
 //! source = "primary"                          # the site it is restored from
 //! fernet-key = "${AIRFLOW_DR_FERNET_KEY}"     # Airflow: the site's Fernet key (or fernet-key-file)
 //! refresh = "*/30 * * * *"                    # tandem serve: restore the newest backup of `source`
+//! drill = "0 3 * * 0"                         # tandem serve: `tandem drill dr`, weekly
 //! # replicate = true                          # tandem serve: or stream `source`'s changes (MySQL/MariaDB)
 //!
 //! [sites.primary]                             # (continued) tandem serve: back it up every 15 min
@@ -157,6 +158,9 @@ pub struct Site {
     pub backup: Option<Spanned<String>>,
     /// `tandem serve`: cron schedule of the site's refresh from `source` (a standby).
     pub refresh: Option<Spanned<String>>,
+    /// `tandem serve`: cron schedule of the site's drill (`tandem drill SITE` into the default
+    /// scratch database).
+    pub drill: Option<Spanned<String>>,
     /// `tandem serve`: keep the site current by continuous replication from `source`.
     #[serde(default)]
     pub replicate: bool,
@@ -178,7 +182,7 @@ pub struct Site {
     /// Parsed `include` and `exclude`.
     #[serde(skip)]
     pub scope: tandem_engine::Scope,
-    /// Parsed `backup` and `refresh`.
+    /// Parsed `backup`, `refresh` and `drill`.
     #[serde(skip)]
     pub schedules: Schedules,
 }
@@ -188,6 +192,7 @@ pub struct Site {
 pub struct Schedules {
     pub backup: Option<Schedule>,
     pub refresh: Option<Schedule>,
+    pub drill: Option<Schedule>,
 }
 
 impl Site {
@@ -287,6 +292,7 @@ impl Config {
             }
             site.schedules.backup = checked(text, site.backup.as_ref(), &format!("sites.{name}.backup"), Schedule::parse)?;
             site.schedules.refresh = checked(text, site.refresh.as_ref(), &format!("sites.{name}.refresh"), Schedule::parse)?;
+            site.schedules.drill = checked(text, site.drill.as_ref(), &format!("sites.{name}.drill"), Schedule::parse)?;
             if let (Some(r), None) = (&site.refresh, &site.source) {
                 return Err(at(text, r, &format!("sites.{name}.refresh: a refresh restores the newest backup of the site's source; add `source = \"SITE\"`")));
             }
@@ -480,6 +486,9 @@ mod tests {
         let err = |extra: &str| Config::parse(&format!("{base}{extra}")).unwrap_err().to_string();
         let e = err("refresh = \"61 * * * *\"\n");
         assert!(e.starts_with("line 8: sites.dr.refresh: invalid cron pattern"), "{e}");
+        let e = err("drill = \"weekly\"\n");
+        assert!(e.starts_with("line 8: sites.dr.drill: cron pattern \"weekly\" has 1 fields"), "{e}");
+        assert!(Config::parse(&format!("{base}drill = \"0 3 * * 0\"\n")).unwrap().site("dr").unwrap().schedules.drill.is_some());
         let e = err("[serve]\nlease-ttl = \"soon\"\n");
         assert!(e.starts_with("line 9: serve.lease-ttl: invalid duration"), "{e}");
         let e = err("[serve]\nlisten = \"localhost\"\n");

@@ -1,6 +1,7 @@
 //! The operator files in `ops/`: the Grafana dashboard and the Prometheus alert rules use only
 //! metrics a real `tandem serve` exports, and `promtool` accepts the rules and passes their unit
-//! tests; the status page, in Chromium, shows a drill.
+//! tests; the status page, in Chromium, shows drills (one by the CLI, one on the daemon's
+//! schedule).
 
 mod common;
 
@@ -54,7 +55,7 @@ fn the_dashboard_and_the_alert_rules_use_only_exported_metrics_and_promtool_acce
     let site = |name: &str, url: String, extra: &str| format!("[sites.{name}]\ndb = \"{url}\"\n{extra}\n");
     let text = [
         format!("repo = \"{}\"\n", p(&dir.path().join("repo"))),
-        site("primary", my.url(&primary), "backup = \"*/2 * * * * *\""),
+        site("primary", my.url(&primary), "backup = \"*/2 * * * * *\"\ndrill = \"*/3 * * * * *\""),
         site("dr", my.url(&dr), "source = \"primary\"\nrefresh = \"*/2 * * * * *\""),
         site("rep", my.url(&replica), "source = \"primary\"\nreplicate = true"),
         site("pg", pg.url(&pg_primary), ""),
@@ -68,11 +69,18 @@ fn the_dashboard_and_the_alert_rules_use_only_exported_metrics_and_promtool_acce
     let running =
         |s: &serde_json::Value, site: &str| s["sites"].as_array().into_iter().flatten().any(|x| x["name"] == site && x["replication"]["running"] == true);
     daemon.wait_for("a backup, a refresh and both replicas running", Duration::from_secs(120), |s| {
-        !daemon.job("dr", "refresh")["last_success"].is_null() && running(s, "rep") && running(s, "pgrep")
+        !daemon.job("dr", "refresh")["last_success"].is_null()
+            && !daemon.job("primary", "drill")["last_success"].is_null()
+            && running(s, "rep")
+            && running(s, "pgrep")
     });
     let exported = exported(&daemon);
     let dom = daemon.browser_dom();
-    assert!(dom.contains("<tr id=\"drill-dr\" data-ok=\"true\">"), "{dom}");
+    // A drill made with the CLI and one the daemon ran on its schedule.
+    assert!(dom.contains("<tr id=\"drill-dr\" data-ok=\"true\">") && dom.contains("<tr id=\"drill-primary\" data-ok=\"true\">"), "{dom}");
+    assert!(dom.contains("id=\"job-primary-drill\""), "{dom}");
+    let drill = daemon.job("primary", "drill");
+    assert!(drill["last_success"]["summary"].as_str().is_some_and(|s| s.starts_with("RPO ") && s.contains("RTO ")), "{drill}");
     for wanted in [
         "tandem_drill_last_success_timestamp_seconds",
         "tandem_standby_staleness_seconds",

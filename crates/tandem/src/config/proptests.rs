@@ -125,6 +125,7 @@ fn key() -> impl Strategy<Value = &'static str> {
         "fernet-key",
         "backup",
         "refresh",
+        "drill",
         "replicate",
         "seed",
         "publication",

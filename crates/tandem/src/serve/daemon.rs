@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tandem_core::Events;
 use tandem_error::Result;
 use tandem_repo::Repository;
 use tokio::sync::{oneshot, Notify, RwLock};
@@ -16,9 +15,10 @@ pub use super::refused::Refused;
 use super::schedule::Schedule;
 use super::state::{self, JobHistory, JobKind, Run, RunLog, RunState, Trigger};
 use super::status::{JobStatus, LeaseView, SiteHealth, SiteStatus, Status};
-use super::{LogEvents, Settings};
+use super::Settings;
 use crate::config::Config;
-use crate::jobs;
+
+mod execute;
 
 /// Failed runs listed on the status page.
 const RECENT_ERRORS: usize = 10;
@@ -73,7 +73,11 @@ impl Daemon {
         // a job triggered over HTTP adds to its history instead of starting a new one.
         let mut slots = BTreeMap::new();
         for (site, cfg) in &config.sites {
-            let kinds = [Some((JobKind::Backup, &cfg.schedules.backup)), cfg.source().map(|_| (JobKind::Refresh, &cfg.schedules.refresh))];
+            let kinds = [
+                Some((JobKind::Backup, &cfg.schedules.backup)),
+                cfg.source().map(|_| (JobKind::Refresh, &cfg.schedules.refresh)),
+                Some((JobKind::Drill, &cfg.schedules.drill)),
+            ];
             for (kind, schedule) in kinds.into_iter().flatten() {
                 let history = state::load(&repo, site, kind).await?;
                 let schedule = schedule.clone();
@@ -327,57 +331,6 @@ impl Daemon {
         if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
             rt.block_on(self.finish(&self.repo, run, took, Err(err)));
         }
-    }
-
-    /// The work of a run; `Ok` carries the fields of the finished run.
-    async fn execute(&self, repo: &Repository, run: &Run, unless: Option<String>) -> Result<Run> {
-        let events: Arc<dyn Events> = Arc::new(LogEvents { run: run.id.clone() });
-        let mut out = run.clone();
-        match run.job {
-            JobKind::Backup => {
-                let report = {
-                    let _shared = self.gate.clone().read_owned().await;
-                    jobs::backup_site(&self.config, &run.site, repo.clone(), events.clone()).await?
-                };
-                tandem_error::failpoint!("daemon-after-backup");
-                let m = &report.manifest;
-                out.bytes = report.new_bytes;
-                out.stored_bytes = Some(m.stored_bytes());
-                out.backup = Some(m.id.to_string());
-                out.snapshot_at = Some(m.started);
-                out.summary = format!("{} tables, {} rows, {} new bytes", m.tables.len(), m.rows(), report.new_bytes);
-                if !m.schema.skipped.is_empty() {
-                    out.summary.push_str(&format!("; {} object(s) skipped", m.schema.skipped.len()));
-                }
-                out.skipped = m.schema.skipped.clone();
-                if self.config.retention.is_some() {
-                    out.summary.push_str(&match self.gate.clone().try_write_owned() {
-                        Ok(_exclusive) => match jobs::apply_retention(&self.config, repo, events).await {
-                            Ok(Some(p)) => format!("; retention removed {} backup(s)", p.removed.len()),
-                            Ok(None) => String::new(),
-                            Err(e) => format!("; retention deferred: {e}"),
-                        },
-                        Err(_) => "; retention deferred: another job is using the repository".into(),
-                    });
-                }
-            }
-            JobKind::Refresh => {
-                let unless = unless.map(|b| b.parse()).transpose()?;
-                let _shared = self.gate.clone().read_owned().await;
-                let report = jobs::refresh_site(&self.config, &run.site, unless, repo.clone(), events).await?;
-                out.backup = Some(report.backup.to_string());
-                out.snapshot_at = Some(report.snapshot_at);
-                out.summary = match &report.restore {
-                    Some(r) => {
-                        out.bytes = r.bytes;
-                        format!("restored backup {} ({} tables, {} rows){}", report.backup, r.tables, r.rows, if report.standby { " as a standby" } else { "" })
-                    }
-                    None => format!("already holds the newest backup {}", report.backup),
-                };
-            }
-        }
-        tandem_error::failpoint!("daemon-job-done");
-        Ok(out)
     }
 
     async fn finish(&self, repo: &Repository, run: Run, took: Duration, result: Result<Run>) {

@@ -6,7 +6,7 @@
 //! | `GET /metrics` | - | OpenMetrics text (see `metrics`) |
 //! | `GET /api/status` | - | JSON: lease, sites, jobs, health, staleness, recent errors |
 //! | `GET /` | - | the status page (HTML) |
-//! | `POST /api/v1/sites/{site}/backup`, `…/refresh` | bearer | 202 `{"job": ID}`; 409 if running (with its id), 503 if this daemon does not hold the lease, 404 unknown site |
+//! | `POST /api/v1/sites/{site}/backup`, `…/refresh`, `…/drill` | bearer | 202 `{"job": ID}`; 409 if running (with its id), 503 if this daemon does not hold the lease, 404 unknown site |
 //! | `GET /api/v1/jobs/{id}` | - | the run (state, times, backup, error); 404 if unknown |
 //!
 //! Mutating endpoints need `Authorization: Bearer <token>` with the token of `[serve]`
@@ -87,7 +87,7 @@ async fn trigger(State(d): State<AppState>, Path((site, job)): Path<(String, Str
         return r;
     }
     let Some(kind) = JobKind::parse(&job) else {
-        return error(StatusCode::NOT_FOUND, format!("unknown job {job:?}: use backup or refresh"));
+        return error(StatusCode::NOT_FOUND, format!("unknown job {job:?}: use backup, refresh or drill"));
     };
     match d.start_run(&site, kind, Trigger::Api) {
         Ok(id) => (StatusCode::ACCEPTED, Json(json!({"job": id, "status": format!("/api/v1/jobs/{id}")}))).into_response(),

@@ -22,6 +22,8 @@ pub enum JobKind {
     Backup,
     /// Restore the newest backup of the site's source into it (a standby).
     Refresh,
+    /// Rebuild the site's copy in a scratch database, measure it, drop it (`tandem drill`).
+    Drill,
 }
 
 impl JobKind {
@@ -29,6 +31,7 @@ impl JobKind {
         match self {
             JobKind::Backup => "backup",
             JobKind::Refresh => "refresh",
+            JobKind::Drill => "drill",
         }
     }
 
@@ -36,6 +39,7 @@ impl JobKind {
         match s {
             "backup" => Some(JobKind::Backup),
             "refresh" => Some(JobKind::Refresh),
+            "drill" => Some(JobKind::Drill),
             _ => None,
         }
     }
