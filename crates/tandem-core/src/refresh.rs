@@ -46,7 +46,8 @@ pub struct RefreshRequest<'a> {
     pub require_mapped: bool,
     /// The source's and the standby's keys for the system's secrets (both or neither).
     pub keys: SiteKeys,
-    /// Do nothing if the newest backup of the source is this one (the standby holds it already).
+    /// Do nothing if the newest backup of the source is this one (the standby holds it already)
+    /// or has the same content (see [`Manifest::same_content`]).
     pub unless_newest_is: Option<BackupId>,
     /// The tables whose rows the standby holds (the others are created empty).
     pub scope: tandem_engine::Scope,
@@ -63,8 +64,12 @@ pub struct RefreshReport {
     pub snapshot_at: DateTime<Utc>,
     /// Whether the target was restored as a standby (systems with a standby mode).
     pub standby: bool,
-    /// The restore, or `None` when the standby already held the newest backup.
+    /// The restore, or `None` when the standby already held the newest backup or its content.
     pub restore: Option<RestoreReport>,
+    /// The backup the standby held when the newest has the same content: nothing was restored
+    /// (no swap under the standby's readers), and the standby now counts as holding the newest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_content_as: Option<BackupId>,
 }
 
 /// The newest backup of the source, if any. Reads manifests newest first until one matches.
@@ -95,8 +100,14 @@ pub async fn refresh(req: RefreshRequest<'_>, events: Arc<dyn Events>) -> Result
         }
     }
     let snapshot_at = manifest.started;
-    if req.unless_newest_is.as_ref() == Some(&manifest.id) {
-        return Ok(RefreshReport { backup: manifest.id, snapshot_at, standby, restore: None });
+    if let Some(held) = &req.unless_newest_is {
+        if *held == manifest.id {
+            return Ok(RefreshReport { backup: manifest.id, snapshot_at, standby, restore: None, same_content_as: None });
+        }
+        // A held backup that is gone (pruned) or unreadable: restore as usual.
+        if req.repo.read_manifest(held).await.is_ok_and(|m| m.same_content(&manifest)) {
+            return Ok(RefreshReport { backup: manifest.id, snapshot_at, standby, restore: None, same_content_as: Some(held.clone()) });
+        }
     }
     let (engine, target) = (req.engine, req.target.clone());
     let restored = restore(
@@ -122,7 +133,7 @@ pub async fn refresh(req: RefreshRequest<'_>, events: Arc<dyn Events>) -> Result
         }
         (r, ..) => r?,
     };
-    Ok(RefreshReport { backup: manifest.id, snapshot_at, standby, restore: Some(restored) })
+    Ok(RefreshReport { backup: manifest.id, snapshot_at, standby, restore: Some(restored), same_content_as: None })
 }
 
 /// Conflict if the target holds the system but not its standby marker: an active site

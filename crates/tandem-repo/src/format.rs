@@ -178,6 +178,13 @@ impl Manifest {
     pub fn stored_bytes(&self) -> u64 {
         self.tables.iter().flat_map(|t| &t.chunks).fold(0, |n, c| n.saturating_add(c.stored))
     }
+    /// Whether `other` holds the same database content: the same system and schema, and every
+    /// table with the same definition and the same chunks (chunk ids hash the row data), so a
+    /// restore of either gives the same result. Snapshot positions and times may differ.
+    pub fn same_content(&self, other: &Manifest) -> bool {
+        (self.system.name == other.system.name && self.system.version == other.system.version) && self.schema == other.schema && self.tables == other.tables
+    }
+
     /// The schema with its table list filled from `tables`.
     pub fn full_schema(&self) -> SchemaDump {
         let mut s = self.schema.clone();

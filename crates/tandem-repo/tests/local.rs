@@ -143,3 +143,22 @@ async fn lock_is_refreshed_until_released() {
     assert_eq!(refreshed.created, first.created);
     l.release().await.expect("release");
 }
+
+#[test]
+fn manifests_of_the_same_content_are_told_apart_from_changed_ones() {
+    let a = common::manifest("20260101T000000Z-0001");
+    let mut b = common::manifest("20260101T000100Z-0002");
+    // Another backup, snapshot and time: the same content.
+    b.snapshot.position.value = "0/2000000".into();
+    assert!(a.same_content(&b) && b.same_content(&a));
+    let changed = |f: &dyn Fn(&mut tandem_repo::Manifest)| {
+        let mut m = b.clone();
+        f(&mut m);
+        !a.same_content(&m)
+    };
+    assert!(changed(&|m| m.tables[0].chunks[0].id = "cd".repeat(32)), "a table's rows");
+    assert!(changed(&|m| m.tables[0].table.columns.pop().map(drop).unwrap_or(())), "a table's columns");
+    assert!(changed(&|m| m.tables.clear()), "a table less");
+    assert!(changed(&|m| m.schema.pre_data.push("CREATE INDEX ...".into())), "the schema");
+    assert!(changed(&|m| m.system.version = Some("4.0.0".into())), "the system's version");
+}

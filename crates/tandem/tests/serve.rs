@@ -130,6 +130,12 @@ fn scheduled_backups_and_refreshes_keep_a_consistent_standby_under_a_writer() {
     let (code, body) = daemon.get("/healthz");
     assert!(code == 200 && body.contains("\"ok\""), "{body}");
 
+    // Once the writer stopped, each new backup has the content the standby holds: a refresh
+    // then restores nothing (no swap under the standby's readers) and counts the newest as held.
+    daemon.wait_for("a refresh that found the same content", Duration::from_secs(30), |_| {
+        daemon.job("dr", "refresh")["last_success"]["summary"].as_str().is_some_and(|s| s.contains("has the same content as the held"))
+    });
+
     // The backup history: every run with its stored size (the whole backup, at least its new
     // chunks), on the page as bars and the newest in the list.
     let recent = backup_job["recent"].as_array().unwrap_or_else(|| panic!("{backup_job}"));

@@ -55,7 +55,10 @@ impl Daemon {
                         out.bytes = r.bytes;
                         format!("restored backup {} ({} tables, {} rows){}", report.backup, r.tables, r.rows, if report.standby { " as a standby" } else { "" })
                     }
-                    None => format!("already holds the newest backup {}", report.backup),
+                    None => match &report.same_content_as {
+                        Some(held) => format!("the newest backup {} has the same content as the held {held}: nothing to restore", report.backup),
+                        None => format!("already holds the newest backup {}", report.backup),
+                    },
                 };
             }
             JobKind::Drill => {
