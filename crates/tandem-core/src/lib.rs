@@ -28,7 +28,7 @@ pub use drill::{drill, DrillReport, DrillRequest};
 pub use events::{Events, NoEvents, Unit};
 pub use plan::Plan;
 pub use prune::{prune, select_kept, PruneReport, RetentionPolicy};
-pub use refresh::{newest_backup_of, refresh, RefreshReport, RefreshRequest, SourceFilter};
+pub use refresh::{newest_backup_of, refresh, Held, RefreshReport, RefreshRequest, SourceFilter};
 pub use registry::Registry;
 pub use replicate::control::{paused as replica_paused, set_paused as set_replica_paused, Hold, Pause};
 pub use replicate::retention::{at_risk as log_at_risk, describe as describe_log};

@@ -46,13 +46,48 @@ pub struct RefreshRequest<'a> {
     pub require_mapped: bool,
     /// The source's and the standby's keys for the system's secrets (both or neither).
     pub keys: SiteKeys,
-    /// Do nothing if the newest backup of the source is this one (the standby holds it already)
-    /// or has the same content (see [`Manifest::same_content`]).
-    pub unless_newest_is: Option<BackupId>,
+    /// What the standby holds: nothing is restored if the newest backup of the source is that
+    /// backup or has the same content (see [`Manifest::same_content`]), and the standby's
+    /// content was made with the same settings (see [`RefreshRequest::settings_digest`]).
+    pub held: Option<Held>,
     /// The tables whose rows the standby holds (the others are created empty).
     pub scope: tandem_engine::Scope,
     /// The role that owns the restored objects (see [`RestoreRequest::owner`]).
     pub owner: Option<String>,
+}
+
+/// The backup a standby holds and the settings its content was made with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub backup: BackupId,
+    /// [`RefreshRequest::settings_digest`] of the refresh that restored it.
+    pub settings: String,
+}
+
+impl RefreshRequest<'_> {
+    /// A digest of everything besides the backup that decides what the standby holds: the
+    /// target database and engine, the source, the location map, the scope, the owner and the
+    /// keys. A standby whose settings changed (another database, a new map) is restored again
+    /// even if it holds the newest backup. The keys are hashed in, never stored: the digest
+    /// goes into the daemon's job history.
+    pub fn settings_digest(&self) -> String {
+        let mut h = blake3::Hasher::new();
+        let parts = [
+            self.engine.name().to_string(),
+            format!("{:?}", self.target),
+            format!("{:?}", self.source),
+            format!("{:?}", self.locations),
+            self.require_mapped.to_string(),
+            format!("{:?}", self.scope),
+            format!("{:?}", self.owner),
+        ];
+        let keys = [&self.keys.source, &self.keys.target].map(|k| k.as_ref().map(|k| k.expose().to_string()).unwrap_or_default());
+        for part in parts.iter().chain(keys.iter()) {
+            h.update(&(part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        h.finalize().to_hex()[..32].to_string()
+    }
 }
 
 /// What a refresh did.
@@ -70,6 +105,8 @@ pub struct RefreshReport {
     /// (no swap under the standby's readers), and the standby now counts as holding the newest.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub same_content_as: Option<BackupId>,
+    /// The refresh's [`RefreshRequest::settings_digest`].
+    pub settings: String,
 }
 
 /// The newest backup of the source, if any. Reads manifests newest first until one matches.
@@ -100,13 +137,16 @@ pub async fn refresh(req: RefreshRequest<'_>, events: Arc<dyn Events>) -> Result
         }
     }
     let snapshot_at = manifest.started;
-    if let Some(held) = &req.unless_newest_is {
-        if *held == manifest.id {
-            return Ok(RefreshReport { backup: manifest.id, snapshot_at, standby, restore: None, same_content_as: None });
+    let settings = req.settings_digest();
+    if let Some(held) = req.held.as_ref().filter(|h| h.settings == settings) {
+        let skip =
+            |same_content_as| RefreshReport { backup: manifest.id.clone(), snapshot_at, standby, restore: None, same_content_as, settings: settings.clone() };
+        if held.backup == manifest.id {
+            return Ok(skip(None));
         }
         // A held backup that is gone (pruned) or unreadable: restore as usual.
-        if req.repo.read_manifest(held).await.is_ok_and(|m| m.same_content(&manifest)) {
-            return Ok(RefreshReport { backup: manifest.id, snapshot_at, standby, restore: None, same_content_as: Some(held.clone()) });
+        if req.repo.read_manifest(&held.backup).await.is_ok_and(|m| m.same_content(&manifest)) {
+            return Ok(skip(Some(held.backup.clone())));
         }
     }
     let (engine, target) = (req.engine, req.target.clone());
@@ -133,7 +173,7 @@ pub async fn refresh(req: RefreshRequest<'_>, events: Arc<dyn Events>) -> Result
         }
         (r, ..) => r?,
     };
-    Ok(RefreshReport { backup: manifest.id, snapshot_at, standby, restore: Some(restored), same_content_as: None })
+    Ok(RefreshReport { backup: manifest.id, snapshot_at, standby, restore: Some(restored), same_content_as: None, settings })
 }
 
 /// Conflict if the target holds the system but not its standby marker: an active site

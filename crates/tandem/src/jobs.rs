@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use tandem_core::{
-    BackupReport, DrillReport, DrillRequest, Events, PruneReport, RefreshReport, RefreshRequest, ReplicaStatus, ReplicateReport, ReplicateRequest, Seed,
+    BackupReport, DrillReport, DrillRequest, Events, Held, PruneReport, RefreshReport, RefreshRequest, ReplicaStatus, ReplicateReport, ReplicateRequest, Seed,
     SourceFilter, SystemChoice,
 };
 use tandem_error::{Error, Result};
-use tandem_repo::{BackupId, Repository};
+use tandem_repo::Repository;
 use tandem_system::SiteKeys;
 
 use crate::config::Config;
@@ -56,11 +56,12 @@ pub async fn apply_retention(config: &Config, repo: &Repository, events: Arc<dyn
 }
 
 /// Restores the newest backup of the site's `source` into site `name` (see
-/// [`tandem_core::refresh`]); nothing when that backup is `unless_newest_is`.
-pub async fn refresh_site(config: &Config, name: &str, unless_newest_is: Option<BackupId>, repo: Repository, events: Arc<dyn Events>) -> Result<RefreshReport> {
+/// [`tandem_core::refresh`]); nothing when the site `held` it, or its content, with the same
+/// settings.
+pub async fn refresh_site(config: &Config, name: &str, held: Option<Held>, repo: Repository, events: Arc<dyn Events>) -> Result<RefreshReport> {
     let source_name = source_of(config, name, "a refresh restores the newest backup of the site's source")?;
     let target = tandem_engine::DbUrl::parse(config.site(name)?.db_url())?;
-    let req = RefreshRequest { unless_newest_is, ..restore_as(config, name, source_name, target, repo)? };
+    let req = RefreshRequest { held, ..restore_as(config, name, source_name, target, repo)? };
     tandem_core::refresh(req, events).await
 }
 
@@ -107,7 +108,7 @@ fn restore_as<'a>(config: &Config, name: &str, source_name: &str, target: tandem
         locations: config.location_map(Some(name), &[])?,
         require_mapped: false,
         keys: site_keys(config, source_name, name)?,
-        unless_newest_is: None,
+        held: None,
         scope: site.scope.clone(),
         owner: site.owner.clone(),
     })

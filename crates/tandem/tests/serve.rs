@@ -150,6 +150,43 @@ fn scheduled_backups_and_refreshes_keep_a_consistent_standby_under_a_writer() {
 }
 
 #[test]
+fn a_standby_whose_settings_changed_is_restored_again_though_it_holds_the_newest_backup() {
+    let my = Server::shared(Flavor::MariaDb);
+    let primary = pair_db(my, 20);
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let config = |standby: &str| {
+        write_config(
+            dir.path(),
+            &format!(
+                "repo = \"{}\"\n[sites.primary]\ndb = \"{}\"\n[sites.dr]\ndb = \"{}\"\nsource = \"primary\"\nrefresh = \"*/2 * * * * *\"\n",
+                p(&repo),
+                my.url(&primary),
+                my.url(standby)
+            ),
+        )
+    };
+    let first = my.create_database("serve_moved_a");
+    let cfg = config(&first);
+    tandem(&["--config", p(&cfg), "backup", "primary"]).ok();
+    let summary = |d: &Daemon| d.job("dr", "refresh")["last_success"]["summary"].as_str().unwrap_or_default().to_string();
+    let mut daemon = Daemon::start(&cfg, &dir.path().join("daemon.log"));
+    daemon.wait_for("a restore", Duration::from_secs(60), |_| summary(&daemon).starts_with("restored backup"));
+    daemon.wait_for("a refresh with nothing to do", Duration::from_secs(30), |_| summary(&daemon).starts_with("already holds"));
+    assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
+
+    // Site dr now names another (empty) database: the history says it holds the newest backup,
+    // but it was made for the old database, so the next refresh restores.
+    let second = my.create_database("serve_moved_b");
+    let cfg = config(&second);
+    let daemon = Daemon::start(&cfg, &dir.path().join("daemon2.log"));
+    let holder = daemon.status()["holder"].clone();
+    daemon.wait_for("a refresh by the new daemon", Duration::from_secs(60), |_| daemon.job("dr", "refresh")["last_success"]["daemon"] == holder);
+    assert!(summary(&daemon).starts_with("restored backup"), "{}", daemon.log_text());
+    assert_eq!(pair_state(my, &second), (20, 20, 20), "{}", daemon.log_text());
+}
+
+#[test]
 fn kill_9_in_the_middle_of_a_backup_and_of_a_refresh_leaves_nothing_half_done() {
     let my = Server::shared(Flavor::MariaDb);
     let primary = pair_db(my, 150_000);

@@ -150,6 +150,7 @@ mod tests {
             duration_s: None,
             bytes: 0,
             stored_bytes: None,
+            settings: None,
             backup: None,
             snapshot_at: None,
             summary: String::new(),

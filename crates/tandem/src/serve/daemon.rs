@@ -265,20 +265,21 @@ impl Daemon {
             duration_s: None,
             bytes: 0,
             stored_bytes: None,
+            settings: None,
             backup: None,
             snapshot_at: None,
             summary: String::new(),
             skipped: Vec::new(),
             error: None,
         };
-        let unless = slot.history.holds().map(|(b, _)| b.to_string());
+        let held = slot.history.held();
         let (cancel, cancelled) = oneshot::channel();
         let (daemon, job_run) = (self.clone(), run.clone());
         std::thread::Builder::new()
             .name(format!("job {id}"))
             .spawn(move || {
                 let clock = Instant::now();
-                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| daemon.clone().run_on_own_runtime(job_run.clone(), unless, cancelled)));
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| daemon.clone().run_on_own_runtime(job_run.clone(), held, cancelled)));
                 if let Err(panic) = ran {
                     daemon.record_panic(job_run, clock.elapsed(), panic.as_ref());
                 }
@@ -293,7 +294,7 @@ impl Daemon {
     /// Runs a job on a runtime of its own (its flows need not be `Send`, and cancelling it drops
     /// all of its work), until it ends or `cancelled` fires. A cancelled run is recorded by the
     /// canceller.
-    fn run_on_own_runtime(self: Arc<Self>, run: Run, unless: Option<String>, cancelled: oneshot::Receiver<()>) {
+    fn run_on_own_runtime(self: Arc<Self>, run: Run, held: Option<(String, String)>, cancelled: oneshot::Receiver<()>) {
         let clock = Instant::now();
         let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
             Ok(rt) => rt,
@@ -313,7 +314,7 @@ impl Daemon {
                 Err(e) => return self.finish(&self.repo, run, clock.elapsed(), Err(e)).await,
             };
             tokio::select! {
-                result = self.execute(&repo, &run, unless) => self.finish(&repo, run, clock.elapsed(), result).await,
+                result = self.execute(&repo, &run, held) => self.finish(&repo, run, clock.elapsed(), result).await,
                 _ = cancelled => {}
             }
         });

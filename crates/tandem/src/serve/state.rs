@@ -92,6 +92,9 @@ pub struct Run {
     /// When that backup's snapshot started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_at: Option<DateTime<Utc>>,
+    /// Refresh: the digest of the settings the standby's content was made with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<String>,
     /// Human summary of what the run did (`skipped: the standby holds the newest backup`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub summary: String,
@@ -140,6 +143,13 @@ impl JobHistory {
     pub fn holds(&self) -> Option<(&str, DateTime<Utc>)> {
         let r = self.last_success.as_ref()?;
         Some((r.backup.as_deref()?, r.snapshot_at?))
+    }
+
+    /// The backup a standby holds and the settings digest it was restored with (`None` for a
+    /// run recorded without one: the next refresh restores).
+    pub fn held(&self) -> Option<(String, String)> {
+        let r = self.last_success.as_ref()?;
+        Some((r.backup.clone()?, r.settings.clone()?))
     }
 }
 
@@ -208,6 +218,7 @@ mod tests {
             duration_s: None,
             bytes: 0,
             stored_bytes: None,
+            settings: None,
             backup: Some("b".into()),
             snapshot_at: Some(Utc::now()),
             summary: String::new(),

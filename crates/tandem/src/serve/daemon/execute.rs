@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tandem_core::Events;
+use tandem_core::{Events, Held};
 use tandem_error::{Error, Result};
 use tandem_repo::Repository;
 
@@ -13,7 +13,7 @@ use crate::jobs;
 
 impl Daemon {
     /// The work of a run; `Ok` carries the fields of the finished run.
-    pub(super) async fn execute(&self, repo: &Repository, run: &Run, unless: Option<String>) -> Result<Run> {
+    pub(super) async fn execute(&self, repo: &Repository, run: &Run, held: Option<(String, String)>) -> Result<Run> {
         let events: Arc<dyn Events> = Arc::new(LogEvents { run: run.id.clone() });
         let mut out = run.clone();
         match run.job {
@@ -45,11 +45,12 @@ impl Daemon {
                 }
             }
             JobKind::Refresh => {
-                let unless = unless.map(|b| b.parse()).transpose()?;
+                let held = held.map(|(b, settings)| b.parse().map(|backup| Held { backup, settings })).transpose()?;
                 let _shared = self.gate.clone().read_owned().await;
-                let report = jobs::refresh_site(&self.config, &run.site, unless, repo.clone(), events).await?;
+                let report = jobs::refresh_site(&self.config, &run.site, held, repo.clone(), events).await?;
                 out.backup = Some(report.backup.to_string());
                 out.snapshot_at = Some(report.snapshot_at);
+                out.settings = Some(report.settings.clone());
                 out.summary = match &report.restore {
                     Some(r) => {
                         out.bytes = r.bytes;
