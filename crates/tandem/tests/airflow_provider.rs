@@ -209,7 +209,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG
 
-from tandem_provider.operators import TandemBackupOperator, TandemRefreshOperator
+from tandem_provider.operators import TandemBackupOperator, TandemDrillOperator, TandemRefreshOperator
 from tandem_provider.sensors import TandemStalenessSensor
 
 ARGS = dict(schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False, default_args={"retries": 0})
@@ -218,7 +218,8 @@ with DAG(dag_id="tandem_dr", **ARGS):
     backup = TandemBackupOperator(task_id="backup", site="primary", poll_interval=0.5, timeout=300)
     refresh = TandemRefreshOperator(task_id="refresh", site="dr", poll_interval=0.5, timeout=300)
     fresh = TandemStalenessSensor(task_id="fresh", site="dr", max_staleness=timedelta(hours=1), poke_interval=1, timeout=60)
-    backup >> refresh >> fresh
+    drill = TandemDrillOperator(task_id="drill", site="dr", poll_interval=0.5, timeout=300)
+    backup >> refresh >> fresh >> drill
 
 with DAG(dag_id="tandem_failures", **ARGS):
     TandemBackupOperator(task_id="unreachable", site="gone", poll_interval=0.5, timeout=300)
@@ -274,7 +275,8 @@ fn airflow_dags_back_up_refresh_and_wait_for_the_standby_and_fail_with_the_jobs_
     // Backup >> refresh >> staleness sensor: every task succeeds.
     let (out, run_id) = airflow.dags_test("tandem_dr");
     let states = airflow.states("tandem_dr", &run_id);
-    let want: std::collections::BTreeMap<String, String> = ["backup", "refresh", "fresh"].iter().map(|t| (t.to_string(), "success".to_string())).collect();
+    let want: std::collections::BTreeMap<String, String> =
+        ["backup", "refresh", "fresh", "drill"].iter().map(|t| (t.to_string(), "success".to_string())).collect();
     assert_eq!(states, want, "task states of tandem_dr\n{}\ndaemon:\n{}", out.tail(), daemon.log_text());
     assert_eq!(out.code, 0, "{}", out.tail());
 
@@ -296,6 +298,12 @@ fn airflow_dags_back_up_refresh_and_wait_for_the_standby_and_fail_with_the_jobs_
     let rows = "SELECT id, v FROM t ORDER BY id";
     assert_eq!(my.sql(&standby, rows), my.sql(&primary, rows), "the standby holds the primary's rows");
     assert!(task_log(&out.all(), "fresh").contains("tandem: standby dr is "), "{}", out.tail());
+    // The drill task returned the daemon's run, with what the drill measured; the report is in
+    // the repository.
+    let drill_run = &xcoms["drill"];
+    assert!(drill_run["state"] == "succeeded" && drill_run["summary"].as_str().is_some_and(|s| s.starts_with("RPO ")), "{xcoms}");
+    let drills = tandem(&["--config", p(&cfg), "--json", "drills", "list", "dr"]).ok().json();
+    assert_eq!(drills.as_array().map(Vec::len), Some(1), "{drills}");
 
     // Failures fail their task with the reason: the job's error, the HTTP status, the unknown
     // site (at once: the sensor would wait 600 s).

@@ -104,7 +104,8 @@ fn a_failed_drill_is_reported_recorded_and_leaves_no_scratch_database() {
     let listed = tandem(&["--config", p(&cfg), "--json", "drills", "list", "lonely"]).ok().json();
     assert_eq!(listed[0]["ok"], false, "{listed}");
 
-    // Bad input: an unknown drill, another engine's scratch, corrupt reports.
+    // Bad input: an unknown site or drill, another engine's scratch, corrupt reports.
+    tandem(&["--config", p(&cfg), "drill", "nosuch"]).fails_with(2, "unknown site \"nosuch\"");
     tandem(&["--config", p(&cfg), "drills", "show", "nothing-20260101T000000Z"]).fails_with(2, "no drill nothing-20260101T000000Z");
     tandem(&["--config", p(&cfg), "drill", "primary", "--scratch", "postgres://u@127.0.0.1:1/x"]).fails_with(2, "must be on site primary's engine");
     std::fs::write(dir.path().join("repo/daemon/drills/lonely.json"), "[{").unwrap();

@@ -1,9 +1,9 @@
-"""Airflow provider for tandem: drive `tandem serve` (backups, standby refreshes, staleness)
-from DAGs.
+"""Airflow provider for tandem: drive `tandem serve` (backups, standby refreshes, drills,
+staleness) from DAGs.
 
 - `tandem_provider.hooks.TandemHook`: the daemon's HTTP API (connection type `tandem`).
-- `tandem_provider.operators.TandemBackupOperator`, `TandemRefreshOperator`: run a job, wait,
-  fail the task with the job's error.
+- `tandem_provider.operators.TandemBackupOperator`, `TandemRefreshOperator`,
+  `TandemDrillOperator`: run a job, wait, fail the task with the job's error.
 - `tandem_provider.sensors.TandemStalenessSensor`: wait until a standby is fresh enough.
 
 Importing this package does not import Airflow (Airflow calls `get_provider_info` while it
@@ -23,7 +23,7 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-tandem",
         "name": "tandem",
-        "description": "Backups and standby refreshes of Hive Metastore / Airflow metadata databases by `tandem serve`.",
+        "description": "Backups, standby refreshes and drills of Hive Metastore / Airflow metadata databases by `tandem serve`.",
         "versions": [__version__],
         "connection-types": [
             {

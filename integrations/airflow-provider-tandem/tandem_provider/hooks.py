@@ -12,7 +12,7 @@ import requests
 
 from tandem_provider._compat import AirflowException, BaseHook
 
-JOBS = ("backup", "refresh")
+JOBS = ("backup", "refresh", "drill")
 """The jobs a site can run (`refresh` only on a standby: a site with a `source`)."""
 
 FINAL_STATES = ("succeeded", "failed", "aborted")
@@ -156,7 +156,7 @@ class TandemHook(BaseHook):
         return message.replace(self._token, "***") if self._token else message
 
     def trigger(self, site: str, job: str) -> str:
-        """Starts `job` (`backup` or `refresh`) of `site` and returns the run's id. When that job
+        """Starts `job` (`backup`, `refresh` or `drill`) of `site` and returns the run's id. When that job
         is already running (HTTP 409), returns the running job's id instead (and logs it): the
         caller then waits for that run. Raises TandemError on any other answer (401: wrong token,
         403: the daemon has no token configured, 404: unknown site or job, 503: the daemon does

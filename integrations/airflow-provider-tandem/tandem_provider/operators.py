@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any, ClassVar, Sequence
 
 from tandem_provider._compat import AirflowException, BaseOperator
-from tandem_provider.hooks import TandemHook, seconds
+from tandem_provider.hooks import JOBS, TandemHook, seconds
 
 
 class TandemJobOperator(BaseOperator):
@@ -41,8 +41,8 @@ class TandemJobOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if self.job not in ("backup", "refresh"):
-            raise TypeError(f"{type(self).__name__}: use TandemBackupOperator or TandemRefreshOperator")
+        if self.job not in JOBS:
+            raise TypeError(f"{type(self).__name__}: use TandemBackupOperator, TandemRefreshOperator or TandemDrillOperator")
         self.site = site
         self.tandem_conn_id = tandem_conn_id
         self.wait = wait
@@ -85,3 +85,13 @@ class TandemRefreshOperator(TandemJobOperator):
     TandemJobOperator."""
 
     job = "refresh"
+
+
+class TandemDrillOperator(TandemJobOperator):
+    """Drills `site` (`POST /api/v1/sites/{site}/drill`, as `tandem drill SITE`): the backup a
+    refresh would restore, rebuilt in the site's default scratch database, checked and dropped.
+    The returned run's `summary` carries the measured RPO and RTO (the full report is in the
+    repository: `tandem drills show SITE`); a failed drill fails the task. See
+    TandemJobOperator."""
+
+    job = "drill"

@@ -12,6 +12,8 @@ use crate::output;
 const FAILED: i32 = 1;
 
 pub async fn run(ctx: &Ctx, args: DrillArgs) -> Result<i32> {
+    // An unknown site is named before the repository is opened.
+    ctx.config.site(&args.site)?;
     let repo = ctx.open_repo().await?;
     let report = jobs::drill_site(&ctx.config, &args.site, args.scratch.as_deref(), args.keep, repo, ctx.progress.clone()).await?;
     if ctx.json {
