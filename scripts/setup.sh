@@ -2,8 +2,7 @@
 # Installs what tandem's demo, tests and benchmarks need on Debian, skipping what is present:
 # MariaDB and PostgreSQL server + client binaries (the test kit starts its own throwaway servers
 # from them), a C toolchain for -sys crates, python3 (tests/hms/gen.py builds sample metastores),
-# systemd's tools and adduser (the package test), promtool (the alert rules), and checks for a
-# Rust toolchain.
+# systemd's tools and adduser (the package test), and checks for a Rust toolchain.
 set -euo pipefail
 
 need=()
@@ -30,18 +29,6 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-
-# promtool checks the alert rules in ops/prometheus. Only that binary is taken from Debian's
-# prometheus package, unpacked into .cache/promtool: installing the package would start a
-# Prometheus server on this machine.
-promtool_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.cache/promtool"
-if ! command -v promtool >/dev/null 2>&1 && [ ! -x "$promtool_dir/usr/bin/promtool" ]; then
-  echo "setup: unpacking promtool from Debian's prometheus package into $promtool_dir" >&2
-  rm -rf "$promtool_dir.tmp" && mkdir -p "$promtool_dir.tmp"
-  (cd "$promtool_dir.tmp" && { apt-get download -qq prometheus 2>/dev/null || { apt-get update -qq && apt-get download -qq prometheus; }; } && dpkg-deb -x prometheus_*.deb root)
-  rm -rf "$promtool_dir" && mv "$promtool_dir.tmp/root" "$promtool_dir" && rm -rf "$promtool_dir.tmp"
-fi
-[ -x "$promtool_dir/usr/bin/promtool" ] && export PATH="$promtool_dir/usr/bin:$PATH"
 
 if ! command -v cargo >/dev/null 2>&1; then
   for d in "$HOME/.cargo/bin" /usr/local/cargo/bin; do

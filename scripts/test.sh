@@ -15,6 +15,17 @@ if ! command -v chromium >/dev/null 2>&1; then
   echo "test: installing chromium" >&2
   apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
+# promtool checks the alert rules in ops/prometheus. Only that binary is taken from Debian's
+# prometheus package, unpacked into .cache/promtool: installing the package would start a
+# Prometheus server on this machine.
+promtool_dir="$PWD/.cache/promtool"
+if ! command -v promtool >/dev/null 2>&1 && [ ! -x "$promtool_dir/usr/bin/promtool" ]; then
+  echo "test: unpacking promtool from Debian's prometheus package into $promtool_dir" >&2
+  rm -rf "$promtool_dir.tmp" && mkdir -p "$promtool_dir.tmp"
+  (cd "$promtool_dir.tmp" && { apt-get download -qq prometheus 2>/dev/null || { apt-get update -qq && apt-get download -qq prometheus; }; } && dpkg-deb -x prometheus_*.deb root)
+  rm -rf "$promtool_dir" && mv "$promtool_dir.tmp/root" "$promtool_dir" && rm -rf "$promtool_dir.tmp"
+fi
+[ -x "$promtool_dir/usr/bin/promtool" ] && export PATH="$promtool_dir/usr/bin:$PATH"
 # Style first: formatting (rustfmt.toml) and lints are part of the suite, so a toolchain without
 # the rustfmt and clippy components fails it (rustup cannot fetch them without the network).
 for tool in fmt clippy; do
