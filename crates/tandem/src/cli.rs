@@ -138,7 +138,7 @@ pub struct DrillArgs {
     #[arg(add = ArgValueCompleter::new(crate::shell::site_names))]
     pub site: String,
     /// The scratch database: missing or empty, on the site's engine, not a site's database.
-    /// Default: `<database>_tandem_drill` on the site's server.
+    /// Default: the site's `drill-scratch`, else `<database>_tandem_drill` on the site's server.
     #[arg(long, value_name = "DB_URL")]
     pub scratch: Option<String>,
     /// Leave the scratch database in place to look at it (drop it before the next drill).

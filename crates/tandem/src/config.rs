@@ -16,6 +16,7 @@
 //! fernet-key = "${AIRFLOW_DR_FERNET_KEY}"     # Airflow: the site's Fernet key (or fernet-key-file)
 //! refresh = "*/30 * * * *"                    # tandem serve: restore the newest backup of `source`
 //! drill = "0 3 * * 0"                         # tandem serve: `tandem drill dr`, weekly
+//! # drill-scratch = "postgres://hive@scratch-eu/drill"  # default: <database>_tandem_drill next to db
 //! # replicate = true                          # tandem serve: or stream `source`'s changes (MySQL/MariaDB)
 //!
 //! [sites.primary]                             # (continued) tandem serve: back it up every 15 min
@@ -158,9 +159,12 @@ pub struct Site {
     pub backup: Option<Spanned<String>>,
     /// `tandem serve`: cron schedule of the site's refresh from `source` (a standby).
     pub refresh: Option<Spanned<String>>,
-    /// `tandem serve`: cron schedule of the site's drill (`tandem drill SITE` into the default
-    /// scratch database).
+    /// `tandem serve`: cron schedule of the site's drill (`tandem drill SITE`).
     pub drill: Option<Spanned<String>>,
+    /// The scratch database of the site's drills (`${VAR}` expanded as in `db`), when not
+    /// `<database>_tandem_drill` on the site's server: [`Site::drill_scratch_url`].
+    #[serde(rename = "drill-scratch")]
+    drill_scratch: Option<SecretString>,
     /// `tandem serve`: keep the site current by continuous replication from `source`.
     #[serde(default)]
     pub replicate: bool,
@@ -206,8 +210,18 @@ impl Site {
         self.fernet_key.as_ref().map(|k| k.expose_secret())
     }
 
+    /// The scratch database of the site's drills, if configured (password included: for
+    /// connecting, never for messages).
+    pub fn drill_scratch_url(&self) -> Option<&str> {
+        self.drill_scratch.as_ref().map(|u| u.expose_secret())
+    }
+
     /// Expands `${VAR}`s and reads the secret files; checks the key against the system.
     fn resolve_secrets(&mut self, name: &str) -> Result<()> {
+        if let Some(url) = &self.drill_scratch {
+            let url = crate::secrets::expand_url(url.expose_secret()).map_err(|e| e.context(format!("sites.{name}.drill-scratch")))?;
+            self.drill_scratch = Some(url.into());
+        }
         let mut db = crate::secrets::expand_url(self.db.expose_secret()).map_err(|e| e.context(format!("sites.{name}.db")))?;
         if let Some(f) = &self.password_file {
             let what = format!("sites.{name}.password-file");

@@ -66,12 +66,13 @@ pub async fn refresh_site(config: &Config, name: &str, held: Option<Held>, repo:
 }
 
 /// Drills site `name` (see [`tandem_core::drill`]): the backup a refresh would restore into it
-/// (a site without a `source`: its own newest), restored into `scratch` (default
-/// `<database>_tandem_drill` next to the site's), checked and dropped; the report is recorded
-/// in the repository. `scratch` may not be a configured site's database.
+/// (a site without a `source`: its own newest), restored into `scratch` (default: the site's
+/// `drill-scratch`, else `<database>_tandem_drill` next to the site's), checked and dropped; the
+/// report is recorded in the repository. `scratch` may not be a configured site's database.
 pub async fn drill_site(config: &Config, name: &str, scratch: Option<&str>, keep: bool, repo: Repository, events: Arc<dyn Events>) -> Result<DrillReport> {
-    let (engine, site_db) = registry::engine_for(config.site(name)?.db_url())?;
-    let scratch = match scratch {
+    let site = config.site(name)?;
+    let (engine, site_db) = registry::engine_for(site.db_url())?;
+    let scratch = match scratch.or(site.drill_scratch_url()) {
         Some(url) => {
             let (e, url) = registry::engine_for(url)?;
             if e.name() != engine.name() {
@@ -86,7 +87,7 @@ pub async fn drill_site(config: &Config, name: &str, scratch: Option<&str>, keep
             return Err(Error::bad_input(format!("the scratch database of a drill is site {other}'s database {scratch}: a drill needs a database of its own")));
         }
     }
-    let source_name = config.site(name)?.source().unwrap_or(name);
+    let source_name = site.source().unwrap_or(name);
     let refresh = restore_as(config, name, source_name, scratch, repo.clone())?;
     let report = tandem_core::drill(DrillRequest { site: name.to_string(), refresh, keep }, events).await?;
     tandem_core::drill::record(&repo, &report).await?;

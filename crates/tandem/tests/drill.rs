@@ -28,9 +28,10 @@ fn sites(server: &Server, dir: &Path, rows: usize) -> (std::path::PathBuf, Strin
     std::fs::write(
         &cfg,
         format!(
-            "repo = \"{}\"\n[sites.primary]\ndb = \"{}\"\n[sites.dr]\ndb = \"{}\"\nsource = \"primary\"\n[sites.lonely]\ndb = \"{}\"\nsource = \"nobody\"\n[sites.nobody]\ndb = \"{}\"\n",
+            "repo = \"{}\"\n[sites.primary]\ndb = \"{}\"\ndrill-scratch = \"{}\"\n[sites.dr]\ndb = \"{}\"\nsource = \"primary\"\n[sites.lonely]\ndb = \"{}\"\nsource = \"nobody\"\n[sites.nobody]\ndb = \"{}\"\n",
             p(&dir.join("repo")),
             server.url(&primary),
+            server.url(&format!("{primary}_elsewhere")),
             server.url(&dr),
             server.url(&server.create_database("drill_lonely")),
             server.url(&server.create_database("drill_nobody"))
@@ -44,7 +45,7 @@ fn sites(server: &Server, dir: &Path, rows: usize) -> (std::path::PathBuf, Strin
 fn drill_rebuilds_measures_and_drops(flavor: Flavor) {
     let server = Server::shared(flavor);
     let dir = tempfile::tempdir().unwrap();
-    let (cfg, _, dr) = sites(server, dir.path(), 50);
+    let (cfg, primary, dr) = sites(server, dir.path(), 50);
     let scratch = format!("{dr}_tandem_drill");
 
     let report = tandem(&["--config", p(&cfg), "--json", "drill", "dr"]).ok().json();
@@ -75,6 +76,11 @@ fn drill_rebuilds_measures_and_drops(flavor: Flavor) {
     assert!(text.contains("kept") && text.contains("RESULT: OK") && text.contains("RTO"), "{text}");
     let first = listed[0]["id"].as_str().unwrap();
     assert_eq!(tandem(&["--config", p(&cfg), "--json", "drills", "show", first]).ok().json()["id"], first);
+
+    // A site's `drill-scratch` is its drills' scratch database (a primary drills its own backup).
+    let report = tandem(&["--config", p(&cfg), "--json", "drill", "primary"]).ok().json();
+    assert!(report["ok"] == true && report["scratch"].as_str().unwrap().ends_with("_elsewhere"), "{report}");
+    assert!(!exists(server, &format!("{primary}_elsewhere")), "the drill-scratch database is dropped");
 }
 
 #[test]

@@ -104,7 +104,11 @@ fn the_dashboard_and_the_alert_rules_use_only_exported_metrics_and_promtool_acce
     }
 
     for args in [&["check", "rules", "tandem-rules.yml"][..], &["test", "rules", "tandem-rules.test.yml"][..]] {
-        let out = Command::new("promtool").args(args).current_dir(ops().join("prometheus")).output().expect("promtool (unpacked into .cache/promtool by scripts/test.sh)");
+        let out = Command::new("promtool")
+            .args(args)
+            .current_dir(ops().join("prometheus"))
+            .output()
+            .expect("promtool (unpacked into .cache/promtool by scripts/test.sh)");
         assert!(out.status.success(), "promtool {args:?}:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     }
     assert_eq!(daemon.terminate(Duration::from_secs(60)), Some(0), "{}", daemon.log_text());

@@ -126,6 +126,7 @@ fn key() -> impl Strategy<Value = &'static str> {
         "backup",
         "refresh",
         "drill",
+        "drill-scratch",
         "replicate",
         "seed",
         "publication",
