@@ -4,6 +4,7 @@
 //! ```text
 //! daemon/jobs/<site>.<job>.json   the job's history (opaque JSON to this crate), replaced per run
 //! daemon/lease/<seq>.json         LeaseRecord; create-only; the highest <seq> is the lease now
+//! daemon/drills/<site>.json       the site's drill reports (opaque JSON to this crate)
 //! ```
 //!
 //! The lease decides which daemon runs jobs. It is a sequence of create-only objects, so it only
