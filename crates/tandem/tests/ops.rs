@@ -17,6 +17,16 @@ fn ops() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ops")
 }
 
+/// promtool: the one scripts/test.sh unpacked into `.cache/promtool`, else the one on PATH.
+fn promtool() -> PathBuf {
+    let cached = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/promtool/usr/bin/promtool");
+    if cached.exists() {
+        cached
+    } else {
+        PathBuf::from("promtool")
+    }
+}
+
 /// Every `tandem_…` identifier in `text`.
 fn metric_names(text: &str) -> BTreeSet<String> {
     text.split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')).filter(|w| w.starts_with("tandem_")).map(str::to_string).collect()
@@ -104,7 +114,7 @@ fn the_dashboard_and_the_alert_rules_use_only_exported_metrics_and_promtool_acce
     }
 
     for args in [&["check", "rules", "tandem-rules.yml"][..], &["test", "rules", "tandem-rules.test.yml"][..]] {
-        let out = Command::new("promtool")
+        let out = Command::new(promtool())
             .args(args)
             .current_dir(ops().join("prometheus"))
             .output()
