@@ -190,11 +190,7 @@ fn object_name(site: &str) -> String {
 
 /// The drill reports of `site`, oldest first (empty if none). Errors: Corrupt naming the object.
 pub async fn history(repo: &Repository, site: &str) -> Result<Vec<DrillReport>> {
-    let name = object_name(site);
-    match repo.read_daemon_object(&name).await? {
-        None => Ok(Vec::new()),
-        Some(data) => serde_json::from_slice(&data).map_err(|e| Error::corrupt(format!("drill reports daemon/{name} in {} are corrupt: {e}", repo.url()))),
-    }
+    repo.read_daemon_json(&object_name(site), "drill reports").await
 }
 
 /// Adds a report to its site's history (the newest [`KEPT`]).
@@ -203,8 +199,7 @@ pub async fn record(repo: &Repository, report: &DrillReport) -> Result<()> {
     reports.push(report.clone());
     let excess = reports.len().saturating_sub(KEPT);
     reports.drain(..excess);
-    let json = serde_json::to_vec_pretty(&reports).map_err(|e| Error::internal(format!("encoding drill reports: {e}")))?;
-    repo.write_daemon_object(&object_name(&report.site), json).await
+    repo.write_daemon_json(&object_name(&report.site), &reports, "drill reports").await
 }
 
 /// The scratch database a drill of a site uses by default: `<database>_tandem_drill` on the

@@ -116,6 +116,21 @@ impl Repository {
         self.store.put(&path, PutPayload::from(stored)).await.map(|_| ()).map_err(|e| store_error(&self.url, format!("writing {path}"), e))
     }
 
+    /// Reads `daemon/<name>` as JSON: `T::default()` when it does not exist. Errors: Corrupt
+    /// naming the object and `what` it holds when it does not parse (FORMAT.md section 12).
+    pub async fn read_daemon_json<T: serde::de::DeserializeOwned + Default>(&self, name: &str, what: &str) -> Result<T> {
+        match self.read_daemon_object(name).await? {
+            None => Ok(T::default()),
+            Some(data) => serde_json::from_slice(&data).map_err(|e| Error::corrupt(format!("{DAEMON}/{name} in {} ({what}) is corrupt: {e}", self.url))),
+        }
+    }
+
+    /// Writes (replaces) `daemon/<name>` as pretty JSON of `value` (`what` it holds, for errors).
+    pub async fn write_daemon_json<T: Serialize>(&self, name: &str, value: &T, what: &str) -> Result<()> {
+        let json = serde_json::to_vec_pretty(value).map_err(|e| Error::internal(format!("encoding {what}: {e}")))?;
+        self.write_daemon_object(name, json).await
+    }
+
     /// The newest lease record, if any. Errors: Corrupt if it does not parse or holds another
     /// `seq` than its name (the next claim would write behind it).
     pub async fn current_lease(&self) -> Result<Option<LeaseRecord>> {

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tandem_error::{Error, Result};
+use tandem_error::Result;
 use tandem_repo::Repository;
 
 use super::history::{Recent, RunPoint};
@@ -159,17 +159,12 @@ fn object_name(site: &str, job: JobKind) -> String {
 
 /// Reads the persisted history of a job (empty if none). Errors: Corrupt naming the object.
 pub async fn load(repo: &Repository, site: &str, job: JobKind) -> Result<JobHistory> {
-    let name = object_name(site, job);
-    match repo.read_daemon_object(&name).await? {
-        None => Ok(JobHistory::default()),
-        Some(data) => serde_json::from_slice(&data).map_err(|e| Error::corrupt(format!("job history daemon/{name} in {} is corrupt: {e}", repo.url()))),
-    }
+    repo.read_daemon_json(&object_name(site, job), "job history").await
 }
 
 /// Persists the history of a job.
 pub async fn save(repo: &Repository, site: &str, job: JobKind, history: &JobHistory) -> Result<()> {
-    let json = serde_json::to_vec_pretty(history).map_err(|e| Error::internal(format!("encoding job history: {e}")))?;
-    repo.write_daemon_object(&object_name(site, job), json).await
+    repo.write_daemon_json(&object_name(site, job), history, "job history").await
 }
 
 /// Runs of this process, newest last, bounded (looked up by a scan: it is small).
