@@ -17,7 +17,6 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tandem_engine::DbUrl;
 use tandem_error::{Error, Result};
 use tandem_repo::Repository;
 
@@ -202,14 +201,6 @@ pub async fn record(repo: &Repository, report: &DrillReport) -> Result<()> {
     repo.write_daemon_json(&object_name(&report.site), &reports, "drill reports").await
 }
 
-/// The scratch database a drill of a site uses by default: `<database>_tandem_drill` on the
-/// site's server, so the drill measures a restore where the site's copy would be made.
-pub fn default_scratch(site_db: &DbUrl) -> DbUrl {
-    let mut url = site_db.clone();
-    url.database = format!("{}_tandem_drill", site_db.database);
-    url
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,12 +242,5 @@ mod tests {
         std::fs::write(dir.path().join("daemon/drills/dr.json"), "{").unwrap();
         let e = history(&repo, "dr").await.unwrap_err().to_string();
         assert!(e.contains("daemon/drills/dr.json") && e.contains("corrupt"), "{e}");
-    }
-
-    #[test]
-    fn the_default_scratch_is_next_to_the_site() {
-        let url = DbUrl::parse("mysql://u:secret@h:3306/metastore").unwrap();
-        let s = default_scratch(&url);
-        assert_eq!((s.host.as_str(), s.database.as_str()), ("h", "metastore_tandem_drill"));
     }
 }

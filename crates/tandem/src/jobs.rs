@@ -72,16 +72,7 @@ pub async fn refresh_site(config: &Config, name: &str, held: Option<Held>, repo:
 pub async fn drill_site(config: &Config, name: &str, scratch: Option<&str>, keep: bool, repo: Repository, events: Arc<dyn Events>) -> Result<DrillReport> {
     let site = config.site(name)?;
     let (engine, site_db) = registry::engine_for(site.db_url())?;
-    let scratch = match scratch.or(site.drill_scratch_url()) {
-        Some(url) => {
-            let (e, url) = registry::engine_for(url)?;
-            if e.name() != engine.name() {
-                return Err(Error::bad_input(format!("the scratch database {url} of a drill must be on site {name}'s engine ({})", engine.name())));
-            }
-            url
-        }
-        None => tandem_core::drill::default_scratch(&site_db),
-    };
+    let scratch = registry::scratch_url(scratch.or(site.drill_scratch_url()), engine, &site_db, "_tandem_drill", &format!("site {name}"))?;
     for (other, site) in &config.sites {
         if tandem_engine::DbUrl::parse(site.db_url()).is_ok_and(|u| u.same_database(&scratch)) {
             return Err(Error::bad_input(format!("the scratch database of a drill is site {other}'s database {scratch}: a drill needs a database of its own")));

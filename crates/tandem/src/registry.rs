@@ -25,6 +25,22 @@ pub fn engine_for(url: &str) -> Result<(&'static dyn Engine, DbUrl)> {
     registry().engine_for(url)
 }
 
+/// The scratch database of an operation on `next_to` (on `engine`): `url` when given (it must
+/// be on the same engine; `whose` names what it is next to, for the error), else the database
+/// `<database><suffix>` on `next_to`'s server, with its credentials.
+pub fn scratch_url(url: Option<&str>, engine: &dyn Engine, next_to: &DbUrl, suffix: &str, whose: &str) -> Result<DbUrl> {
+    let Some(url) = url else {
+        let mut scratch = next_to.clone();
+        scratch.database = format!("{}{suffix}", next_to.database);
+        return Ok(scratch);
+    };
+    let (e, url) = engine_for(url)?;
+    if e.name() != engine.name() {
+        return Err(tandem_error::Error::bad_input(format!("the scratch database {url} must be on {whose}'s engine ({})", engine.name())));
+    }
+    Ok(url)
+}
+
 /// Checks a configured site key before it is needed: against the site's system, or, for a site
 /// whose system is recognised at run time, against the systems that keep secrets (one must
 /// accept it).
@@ -40,4 +56,19 @@ pub fn check_site_key(key: &SiteKey, system: Option<&str>) -> Result<()> {
         }
     }
     Err(refused.unwrap_or_else(|| tandem_error::Error::bad_input(format!("{}: no system of this tandem keeps encrypted secrets", key.origin()))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scratch_database_is_next_to_its_target_or_given_on_the_same_engine() {
+        let (engine, target) = engine_for("mysql://u:secret@h:3306/metastore").unwrap();
+        let s = scratch_url(None, engine, &target, "_tandem_drill", "site dr").unwrap();
+        assert_eq!((s.host.as_str(), s.database.as_str(), s.password()), ("h", "metastore_tandem_drill", Some("secret")));
+        assert_eq!(scratch_url(Some("mysql://u@other/x"), engine, &target, "_s", "site dr").unwrap().host, "other");
+        let e = scratch_url(Some("postgres://u@other/x"), engine, &target, "_s", "site dr").unwrap_err().to_string();
+        assert!(e.contains("must be on site dr's engine (mysql)"), "{e}");
+    }
 }

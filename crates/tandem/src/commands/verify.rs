@@ -2,7 +2,6 @@
 
 use secrecy::ExposeSecret;
 use tandem_core::{VerifyReport, VerifyRequest, VerifySource};
-use tandem_engine::DbUrl;
 use tandem_error::Result;
 use tandem_repo::BackupId;
 use tandem_system::SiteKeys;
@@ -31,16 +30,7 @@ pub async fn run(ctx: &Ctx, args: VerifyArgs) -> Result<i32> {
                 "latest" => None,
                 other => Some(other.parse::<BackupId>()?),
             };
-            let scratch = match &args.scratch {
-                Some(url) => {
-                    let (e, url) = registry::engine_for(url)?;
-                    if e.name() != engine.name() {
-                        return Err(tandem_error::Error::bad_input(format!("--scratch {url} must be on the target's engine ({})", engine.name())));
-                    }
-                    url
-                }
-                None => scratch_next_to(&target),
-            };
+            let scratch = registry::scratch_url(args.scratch.as_deref(), engine, &target, "_tandem_verify", "the target")?;
             VerifySource::Backup { repo: ctx.open_repo().await?, id, scratch }
         }
         (None, None) => return Err(tandem_error::Error::bad_input("give --source DB_URL (or a site), or --backup ID with --repo")),
@@ -63,13 +53,6 @@ pub async fn run(ctx: &Ctx, args: VerifyArgs) -> Result<i32> {
         print_report(&report);
     }
     Ok(if report.equal { 0 } else { DIFFERENT })
-}
-
-/// `<target>_tandem_verify` on the target's server.
-fn scratch_next_to(target: &DbUrl) -> DbUrl {
-    let mut url = target.clone();
-    url.database = format!("{}_tandem_verify", target.database);
-    url
 }
 
 fn print_report(r: &VerifyReport) {
