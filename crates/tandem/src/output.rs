@@ -5,6 +5,11 @@ pub fn bytes(n: u64) -> String {
     indicatif::HumanBytes(n).to_string()
 }
 
+/// Measured seconds in tenths (`12.3s`), `-` when there is no measure.
+pub fn seconds(s: Option<f64>) -> String {
+    s.map(|s| format!("{s:.1}s")).unwrap_or_else(|| "-".into())
+}
+
 /// Prints a value as pretty JSON on stdout.
 pub fn json<T: serde::Serialize>(value: &T) -> tandem_error::Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|e| tandem_error::Error::internal(e.to_string()))?;

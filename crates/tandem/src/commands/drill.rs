@@ -57,8 +57,8 @@ pub async fn list(ctx: &Ctx, site: Option<&str>) -> Result<i32> {
             r.site,
             r.started.format("%Y-%m-%d %H:%M:%S"),
             if r.ok { "ok" } else { "FAILED" },
-            secs(r.rpo_s),
-            secs(r.rto_s),
+            output::seconds(r.rpo_s),
+            output::seconds(r.rto_s),
             r.backup.as_deref().unwrap_or("-")
         );
     }
@@ -79,20 +79,16 @@ pub async fn show(ctx: &Ctx, id: &str) -> Result<i32> {
     Ok(0)
 }
 
-fn secs(s: Option<f64>) -> String {
-    s.map(|s| format!("{s:.1}s")).unwrap_or_else(|| "-".into())
-}
-
 fn print_report(r: &DrillReport) {
     println!("drill {} of site {} into {}", r.id, r.site, r.scratch);
     for s in &r.steps {
         println!("  {} {:<8} {:>7.1}s  {}{}", s.started.format("%H:%M:%S"), s.name, s.took_s, if s.ok { "" } else { "FAILED: " }, s.detail);
     }
     if let Some(at) = r.snapshot_at {
-        println!("RPO {} (the restored snapshot, {}, was that old when the drill started)", secs(r.rpo_s), at.format("%Y-%m-%d %H:%M:%S UTC"));
+        println!("RPO {} (the restored snapshot, {}, was that old when the drill started)", output::seconds(r.rpo_s), at.format("%Y-%m-%d %H:%M:%S UTC"));
     }
     match r.rto_s {
-        Some(_) => println!("RTO {} (from the start to a usable copy: {} tables, {} rows)", secs(r.rto_s), r.tables, r.rows),
+        Some(_) => println!("RTO {} (from the start to a usable copy: {} tables, {} rows)", output::seconds(r.rto_s), r.tables, r.rows),
         None => println!("RTO - (no usable copy)"),
     }
     match &r.error {

@@ -230,7 +230,6 @@ fn drills(h: &mut String, s: &Status) {
             None => "<span class=\"ok\">ok</span>".to_string(),
             Some(e) => format!("<span class=\"bad\">failed</span> {}", esc(e)),
         };
-        let measured = |v: Option<f64>| v.map(|v| format!("{v:.1}s")).unwrap_or_else(|| "-".into());
         let _ = write!(
             h,
             "<tr id=\"drill-{}\" data-ok=\"{}\"><td>{}</td><td>{} <span class=\"muted\">({})</span></td><td>{result}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -239,8 +238,8 @@ fn drills(h: &mut String, s: &Status) {
             esc(&site.name),
             ago(s.now, Some(d.started)),
             time(Some(d.started)),
-            measured(d.rpo_s),
-            measured(d.rto_s),
+            crate::output::seconds(d.rpo_s),
+            crate::output::seconds(d.rto_s),
             d.backup.as_deref().map(esc).unwrap_or_else(|| "-".into())
         );
     }

@@ -70,7 +70,7 @@ impl Daemon {
                 out.backup = report.backup.clone();
                 out.snapshot_at = report.snapshot_at;
                 out.bytes = 0;
-                let rto = report.rto_s.map(|s| format!("{s:.1}s")).unwrap_or_else(|| "-".into());
+                let rto = crate::output::seconds(report.rto_s);
                 out.summary = format!("RPO {:.1}s, RTO {rto}: {} tables, {} rows", report.rpo_s.unwrap_or_default(), report.tables, report.rows);
                 let failed = report.error.clone();
                 lock(&self.drills).insert(run.site.clone(), report);
