@@ -85,6 +85,9 @@ pub struct ForeignTable {
     pub def: TableDef,
     /// The neutral form of each of `def.columns`.
     pub columns: Vec<LogicalColumn>,
+    /// Columns whose text uses another character set than the schema's where the target lets
+    /// a column choose one (column name → charset), as the system's own layout does.
+    pub charsets: std::collections::BTreeMap<String, String>,
 }
 
 /// A schema from another engine, for [`Engine::translate_schema`](crate::Engine::translate_schema).

@@ -238,16 +238,18 @@ pub(crate) fn translate_schema(schema: &ForeignSchema) -> Result<SchemaDump> {
 /// `fk_names` holds the foreign key names used so far (they are unique per database).
 fn create_table(t: &ForeignTable, charset: &str, collation: &str, fk_names: &mut HashSet<String>) -> (String, TableDef) {
     let def = &t.def;
-    let cb = char_bytes(charset);
-    let types = column_types(t, cb);
+    let charsets: Vec<&str> = def.columns.iter().map(|c| t.charsets.get(&c.name).map_or(charset, String::as_str)).collect();
+    let cbs: Vec<u64> = charsets.iter().map(|cs| char_bytes(cs)).collect();
+    let types = column_types(t, &cbs);
     let mut lines = Vec::new();
     let mut columns = Vec::new();
-    for ((c, lc), ty) in def.columns.iter().zip(&t.columns).zip(&types) {
-        let (line, column) = column_line(def, c, lc, ty, charset);
+    for (i, ((c, lc), ty)) in def.columns.iter().zip(&t.columns).zip(&types).enumerate() {
+        let own = (charsets[i] != charset).then_some(charsets[i]);
+        let (line, column) = column_line(def, c, lc, ty, charsets[i], own);
         lines.push(line);
         columns.push(column);
     }
-    let key_part = |cols: &[String]| key_part(def, &types, cb, cols);
+    let key_part = |cols: &[String]| key_part(def, &types, &cbs, cols);
     if !def.primary_key.is_empty() {
         lines.push(format!("  PRIMARY KEY ({})", key_part(&def.primary_key)));
     }
@@ -276,18 +278,18 @@ fn create_table(t: &ForeignTable, charset: &str, collation: &str, fk_names: &mut
 
 /// The native type of each column; the longest varchars outside indexes become mediumtext
 /// until the row fits InnoDB's row size.
-fn column_types(t: &ForeignTable, cb: u64) -> Vec<String> {
+fn column_types(t: &ForeignTable, cbs: &[u64]) -> Vec<String> {
     let def = &t.def;
     let mut types: Vec<String> = t.columns.iter().map(|c| native_type(&c.ty)).collect();
     let indexed: HashSet<&str> = def.primary_key.iter().chain(def.indexes.iter().flat_map(|i| &i.columns)).map(String::as_str).collect();
     loop {
-        let total: u64 = types.iter().map(|ty| inline_bytes(ty, cb)).sum();
+        let total: u64 = types.iter().zip(cbs).map(|(ty, &cb)| inline_bytes(ty, cb)).sum();
         if total <= MAX_ROW {
             return types;
         }
         let widest = (0..types.len())
             .filter(|&i| types[i].starts_with("varchar") && !indexed.contains(def.columns[i].name.as_str()))
-            .max_by_key(|&i| inline_bytes(&types[i], cb));
+            .max_by_key(|&i| inline_bytes(&types[i], cbs[i]));
         match widest {
             Some(i) => types[i] = "mediumtext".into(),
             None => return types,
@@ -295,10 +297,14 @@ fn column_types(t: &ForeignTable, cb: u64) -> Vec<String> {
     }
 }
 
-/// One column's line of the `CREATE TABLE` (type, NOT NULL, AUTO_INCREMENT on an indexed
-/// integer, else its default) and its definition for loading.
-fn column_line(def: &TableDef, c: &ColumnDef, lc: &LogicalColumn, ty: &str, charset: &str) -> (String, ColumnDef) {
+/// One column's line of the `CREATE TABLE` (type, its `own` charset when it is not the
+/// table's, NOT NULL, AUTO_INCREMENT on an indexed integer, else its default) and its
+/// definition for loading.
+fn column_line(def: &TableDef, c: &ColumnDef, lc: &LogicalColumn, ty: &str, charset: &str, own: Option<&str>) -> (String, ColumnDef) {
     let mut line = format!("  {} {ty}", q(&c.name));
+    if let Some(cs) = own.filter(|_| lc.ty.is_text()) {
+        line.push_str(&format!(" CHARACTER SET {cs} COLLATE {cs}_bin"));
+    }
     if !c.nullable {
         line.push_str(" NOT NULL");
     }
@@ -328,17 +334,18 @@ fn column_line(def: &TableDef, c: &ColumnDef, lc: &LogicalColumn, ty: &str, char
 
 /// The key parts of an index on `cols`: long text needs a prefix; a key longer than InnoDB
 /// allows gets prefixes on its columns longer than an equal share.
-fn key_part(def: &TableDef, types: &[String], cb: u64, cols: &[String]) -> String {
-    let ty_of = |name: &String| def.columns.iter().position(|c| &c.name == name).map(|i| types[i].as_str()).unwrap_or("");
+fn key_part(def: &TableDef, types: &[String], cbs: &[u64], cols: &[String]) -> String {
+    let of = |name: &String| def.columns.iter().position(|c| &c.name == name).map_or(("", 4), |i| (types[i].as_str(), cbs[i]));
     let blob = |ty: &str| matches!(ty, "mediumtext" | "longblob" | "json");
-    let key_bytes = |ty: &str| if blob(ty) { 255 * cb } else { inline_bytes(ty, cb).saturating_sub(if ty.starts_with("varchar") { 2 } else { 0 }) };
-    let total: u64 = cols.iter().map(|c| key_bytes(ty_of(c))).sum();
+    let key_bytes =
+        |(ty, cb): (&str, u64)| if blob(ty) { 255 * cb } else { inline_bytes(ty, cb).saturating_sub(if ty.starts_with("varchar") { 2 } else { 0 }) };
+    let total: u64 = cols.iter().map(|c| key_bytes(of(c))).sum();
     let share = MAX_KEY / cols.len().max(1) as u64;
     let parts: Vec<String> = cols
         .iter()
         .map(|name| {
-            let ty = ty_of(name);
-            let (bytes, limit) = (key_bytes(ty), if total > MAX_KEY { share } else { u64::MAX });
+            let (ty, cb) = of(name);
+            let (bytes, limit) = (key_bytes((ty, cb)), if total > MAX_KEY { share } else { u64::MAX });
             if blob(ty) || bytes > limit {
                 format!("{}({})", q(name), (bytes.min(limit) / cb).max(1))
             } else {
@@ -423,7 +430,7 @@ mod tests {
             LogicalColumn { ty: LogicalType::Varchar(Some(60000)), default: None },
             LogicalColumn { ty: LogicalType::Varchar(Some(10000)), default: None },
         ];
-        let s = ForeignSchema { tables: vec![ForeignTable { def, columns }], text_charset: Some("latin1".into()) };
+        let s = ForeignSchema { tables: vec![ForeignTable { def, columns, charsets: Default::default() }], text_charset: Some("latin1".into()) };
         let dump = translate_schema(&s).unwrap();
         assert_eq!(
             dump.pre_data[0],
@@ -435,5 +442,24 @@ mod tests {
         assert!(crate::schema::defer_indexes(&dump.pre_data[0]).is_some(), "the restore can defer its indexes");
         assert_eq!(dump.tables[0].columns[1].charset.as_deref(), Some("latin1"));
         assert_eq!(dump.charset.as_deref(), Some("latin1"));
+    }
+
+    #[test]
+    fn a_column_in_its_own_charset_keeps_its_whole_key() {
+        let def = TableDef {
+            name: "asset_active".into(),
+            columns: vec![col("name", "character varying(1500)"), col("uri", "character varying(1500)"), col("note", "character varying(1500)")],
+            primary_key: vec!["name".into(), "uri".into()],
+            ..Default::default()
+        };
+        let columns = vec![LogicalColumn { ty: LogicalType::Varchar(Some(1500)), default: None }; 3];
+        let charsets = [("name", "latin1"), ("uri", "latin1")].map(|(c, cs)| (c.to_string(), cs.to_string())).into();
+        let dump = translate_schema(&ForeignSchema { tables: vec![ForeignTable { def, columns, charsets }], text_charset: None }).unwrap();
+        let ddl = &dump.pre_data[0];
+        assert!(ddl.contains("`name` varchar(1500) CHARACTER SET latin1 COLLATE latin1_bin,"), "{ddl}");
+        assert!(ddl.contains("`note` varchar(1500),"), "the others keep the table's charset: {ddl}");
+        assert!(ddl.contains("PRIMARY KEY (`name`,`uri`)"), "3000 bytes of latin1 fit a key whole (no prefix): {ddl}");
+        let cs: Vec<_> = dump.tables[0].columns.iter().map(|c| c.charset.as_deref()).collect();
+        assert_eq!(cs, [Some("latin1"), Some("latin1"), Some("utf8mb4")], "rows are encoded in each column's charset");
     }
 }

@@ -131,6 +131,13 @@ pub trait System: Send + Sync {
         None
     }
 
+    /// The character set one column's text uses where an engine lets a column choose one, when
+    /// the system's own layout gives it another than [`text_charset`](System::text_charset)
+    /// (Airflow keeps asset names and URIs in `latin1` on MySQL, so that keys over them fit).
+    fn column_charset(&self, _table: &str, _column: &str) -> Option<&'static str> {
+        None
+    }
+
     /// The kinds of objects `tandem verify` compares, in report order; empty: verify does not
     /// know this system.
     fn verify_views(&self) -> &'static [verify::View] {

@@ -2,6 +2,8 @@
 //! DR database with its own Fernet key while the real Airflow CLI works on the primary. The
 //! standby keeps every DAG paused and remembers the primary's pause changes; after promote the
 //! Airflow CLI on the DR site sees the runs, variables and decrypted connections and schedules.
+//! A second standby on MariaDB (in Airflow's MySQL layout, where this CLI cannot run) follows
+//! the same primary and is checked by SQL and `tandem verify`.
 
 mod common;
 
@@ -24,15 +26,26 @@ fn an_airflow_standby_follows_its_primary_paused_and_promotes_to_what_the_primar
     primary.run("migrate", &[]);
     let populated = primary.run("populate", &[]);
     let dr = Site::new(&server, &server.create_database("afrepl_dr"), &dr_key);
+    let maria = Server::start(Flavor::MariaDb);
+    let my_db = maria.create_database("afrepl_my");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = replica_config(dir.path(), &server.url(&primary.db), &[("dr", &server.url(&dr.db), &format!("fernet-key = \"{dr_key}\"\n"))]);
+    let keyed = format!("fernet-key = \"{dr_key}\"\n");
+    let cfg = replica_config(dir.path(), &server.url(&primary.db), &[("dr", &server.url(&dr.db), &keyed), ("dr_my", &maria.url(&my_db), &keyed)]);
     let text = std::fs::read_to_string(&cfg).unwrap().replacen("[sites.primary]\n", &format!("[sites.primary]\nfernet-key = \"{key}\"\n"), 1);
     std::fs::write(&cfg, text).unwrap();
 
     let mut a = Replica::start(&cfg, "dr", &[], dir.path());
-    wait_until("the bootstrap", Duration::from_secs(180), &mut [&mut a], || bootstrapped(&cfg, "dr"));
+    let mut m = Replica::start(&cfg, "dr_my", &[], dir.path());
+    wait_until("the bootstraps", Duration::from_secs(240), &mut [&mut a, &mut m], || bootstrapped(&cfg, "dr") && bootstrapped(&cfg, "dr_my"));
     let all_paused = "SELECT count(*) FROM dag WHERE NOT is_paused";
     assert_eq!(server.sql(&dr.db, all_paused), "0", "the standby has every DAG paused");
+    assert_eq!(maria.sql(&my_db, all_paused), "0", "the MariaDB standby has every DAG paused");
+    let assets = |on: &Server, db: &str| on.sql(db, "SELECT count(*) FROM asset_active a JOIN asset b ON a.name = b.name AND a.uri = b.uri");
+    assert_ne!(assets(&server, &primary.db), "0", "the primary has active assets");
+    assert_eq!(assets(&maria, &my_db), assets(&server, &primary.db), "the assets crossed with their keys");
+    let charset = "SELECT GROUP_CONCAT(DISTINCT CHARACTER_SET_NAME) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+                   AND TABLE_NAME = 'asset_active' AND COLUMN_NAME IN ('name', 'uri')";
+    assert_eq!(maria.sql(&my_db, charset), "latin1", "asset names and URIs as Airflow lays them out on MySQL");
 
     // The Airflow CLI works on the primary: a run, a pause change each way, a variable, a connection.
     let before = paused(&populated);
@@ -47,14 +60,30 @@ fn an_airflow_standby_follows_its_primary_paused_and_promotes_to_what_the_primar
 
     let digest = "SELECT (SELECT count(*) FROM dag_run) || ':' || (SELECT count(*) FROM variable) || ':' || (SELECT count(*) FROM connection) \
                   || ':' || (SELECT count(*) FROM task_instance)";
-    wait_until("the standby to catch up", Duration::from_secs(90), &mut [&mut a], || server.sql(&dr.db, digest) == server.sql(&primary.db, digest));
+    let my_digest = "SELECT CONCAT((SELECT count(*) FROM dag_run), ':', (SELECT count(*) FROM variable), ':', (SELECT count(*) FROM connection), \
+                     ':', (SELECT count(*) FROM task_instance))";
+    wait_until("the standbys to catch up", Duration::from_secs(90), &mut [&mut a, &mut m], || {
+        let want = server.sql(&primary.db, digest);
+        server.sql(&dr.db, digest) == want && maria.sql(&my_db, my_digest) == want
+    });
     assert_eq!(server.sql(&dr.db, all_paused), "0", "the standby still has every DAG paused");
+    assert_eq!(maria.sql(&my_db, all_paused), "0", "the MariaDB standby still has every DAG paused");
     let remembered = server.sql(&dr.db, "SELECT string_agg(dag_id || '=' || was_paused, ',' ORDER BY dag_id) FROM tandem_standby");
     let expected: Vec<String> = source_paused.iter().map(|(d, p)| format!("{d}={}", u8::from(*p))).collect();
     assert_eq!(remembered, expected.join(","), "the standby remembers the primary's pause states as they are now");
-    let token = server.sql(&dr.db, "SELECT password FROM connection WHERE conn_id = 'replicated_conn'");
-    assert_ne!(token, server.sql(&primary.db, "SELECT password FROM connection WHERE conn_id = 'replicated_conn'"), "re-encrypted with the DR key");
+    let my_remembered = maria.sql(&my_db, "SELECT GROUP_CONCAT(dag_id, '=', was_paused ORDER BY dag_id SEPARATOR ',') FROM tandem_standby");
+    assert_eq!(my_remembered, expected.join(","), "so does the MariaDB standby");
+    let secret = "SELECT password FROM connection WHERE conn_id = 'replicated_conn'";
+    let token = server.sql(&primary.db, secret);
+    assert_ne!(server.sql(&dr.db, secret), token, "re-encrypted with the DR key");
+    assert_ne!(maria.sql(&my_db, secret), token, "re-encrypted with the DR key");
     assert_eq!(a.sigterm(), 0, "{}", a.log());
+    assert_eq!(m.sigterm(), 0, "{}", m.log());
+    // Decrypted, the MariaDB standby holds what the primary holds (pause states aside: kept for promote).
+    let verify =
+        tandem(&["verify", "--source", &server.url(&primary.db), "--target", &maria.url(&my_db), "--fernet-key-source", &key, "--fernet-key-target", &dr_key]);
+    assert_eq!(verify.code, 0, "{}\n{}", verify.stdout, verify.stderr);
+    assert!(verify.stdout.contains("RESULT: EQUAL"), "{}", verify.stdout);
 
     // Promote: the DR site becomes what the primary was, and Airflow works on it.
     let promoted = tandem(&["promote", "--target", &server.url(&dr.db), "--interrupted", "leave"]).ok();

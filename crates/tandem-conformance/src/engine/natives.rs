@@ -84,7 +84,7 @@ pub(super) async fn convert(from: Subject, to: Subject, src: &DbUrl) -> tandem_e
     let columns: Vec<_> =
         t.def.columns.iter().map(|c| from.engine.logical_column(c).unwrap_or_else(|| panic!("{}: no logical type for {c:?}", from.engine.name()))).collect();
     let types = columns.iter().map(|c| c.ty.clone()).collect();
-    let foreign = ForeignSchema { tables: vec![ForeignTable { def: t.def.clone(), columns }], text_charset: None };
+    let foreign = ForeignSchema { tables: vec![ForeignTable { def: t.def.clone(), columns, charsets: Default::default() }], text_charset: None };
     let want = decode(from.engine, t)?;
     let (_, dst) = to.database("conf_to");
     load(to, &dst, &foreign, std::slice::from_ref(&want)).await?;

@@ -95,7 +95,7 @@ pub fn schema() -> ForeignSchema {
         ..Default::default()
     };
     let columns = cols.into_iter().map(|(_, ty)| LogicalColumn { ty, default: None }).collect();
-    ForeignSchema { tables: vec![ForeignTable { def, columns }], text_charset: None }
+    ForeignSchema { tables: vec![ForeignTable { def, columns, charsets: Default::default() }], text_charset: None }
 }
 
 /// `value` in a form where two spellings of the same value of `ty` are equal: numbers by value

@@ -31,7 +31,8 @@ pub(super) fn translate(m: &Manifest, from: &dyn Engine, to: &dyn Engine, system
                 None => missing.push(format!("{}.{} ({})", t.table.display_name(), c.name, c.sql_type)),
             }
         }
-        tables.push(ForeignTable { def: t.table.clone(), columns });
+        let charsets = t.table.columns.iter().filter_map(|c| Some((c.name.clone(), system.column_charset(&t.table.name, &c.name)?.to_string()))).collect();
+        tables.push(ForeignTable { def: t.table.clone(), columns, charsets });
     }
     if !missing.is_empty() {
         return Err(Error::unsupported(format!(

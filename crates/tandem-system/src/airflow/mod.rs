@@ -29,6 +29,24 @@ use crate::{Fixup, Health, PromoteOptions, Rekey, RowRewriter, SecretCodec, Site
 /// The Airflow metadata database.
 pub struct Airflow;
 
+/// Columns that Airflow's models keep in `latin1` on MySQL (`latin1_general_cs`: "latin1 allows
+/// for more indexed length"): asset and dataset names and URIs, whose keys and foreign keys
+/// would not fit in utf8mb4. As `(table, column)`.
+const LATIN1_COLUMNS: &[(&str, &str)] = &[
+    ("asset", "name"),
+    ("asset", "uri"),
+    ("asset", "group"),
+    ("asset_active", "name"),
+    ("asset_active", "uri"),
+    ("asset_alias", "name"),
+    ("asset_alias", "group"),
+    ("asset_watcher", "name"),
+    ("dag_schedule_asset_name_reference", "name"),
+    ("dag_schedule_asset_uri_reference", "uri"),
+    ("dataset", "uri"),
+    ("dataset_alias", "name"),
+];
+
 /// Tables emptied on restore: state the new region's processes rebuild, or that only meant
 /// something to the old region's.
 const EMPTIED: &[(&str, &str)] = &[
@@ -93,6 +111,10 @@ impl System for Airflow {
 
     fn has_secrets(&self) -> bool {
         true
+    }
+
+    fn column_charset(&self, table: &str, column: &str) -> Option<&'static str> {
+        LATIN1_COLUMNS.iter().any(|(t, c)| t.eq_ignore_ascii_case(table) && c.eq_ignore_ascii_case(column) && false).then_some("latin1")
     }
 
     fn secret_codec(&self, key: &SiteKey) -> Result<std::sync::Arc<dyn SecretCodec>> {
