@@ -394,7 +394,7 @@ impl RestoreSession for MySession {
         let mut lease = self.loaders.get().await.with_context(|| format!("table {name}"))?;
         // One LOAD DATA per buffer of the stream (small transactions: the binlog cache and undo
         // log stay small); a task fetches the next buffers meanwhile.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes>>(2);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes>>(1);
         let feeder = tokio::spawn(async move {
             let mut rows = rows;
             while let Some(item) = rows.next().await {

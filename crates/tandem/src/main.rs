@@ -18,11 +18,24 @@ mod shell;
 use clap::Parser;
 
 /// mimalloc: the verify and restore paths allocate a few small strings per field of millions of
-/// rows, where glibc's allocator spends a third of the time (measured in BENCHMARKS.md).
+/// rows, where glibc's allocator spends a third of the time (measured in BENCHMARKS.md). Built
+/// without transparent huge pages (`no_thp`), and see [`return_freed_memory_at_once`].
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `purge_delay` option (its index in mimalloc 3's `mi_option_e`; checked by a test).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Freed memory goes back to the system at once instead of after mimalloc's default second: a
+/// restore frees a few MB of chunk buffers many times a second, and that second of retention
+/// was 40 % of its peak RSS (BENCHMARKS.md, "Restore memory").
+fn return_freed_memory_at_once() {
+    // SAFETY: sets a plain integer option; mimalloc reads it at each purge.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
+}
+
 fn main() {
+    return_freed_memory_at_once();
     shell::answer_completion_request();
     let cli = cli::Cli::parse();
     // Like any Unix tool: a closed pipe (`tandem backups list | head`) ends a command quietly
@@ -68,4 +81,14 @@ fn init_logging(verbose: u8) {
     // `eprintln!`, which panics on the same closed stderr, in whatever thread logged (a daemon's
     // job thread, which then never finished its run).
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).log_internal_errors(false).init();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_purge_delay_option_is_the_one_set() {
+        // mimalloc 3's default purge delay is 1000 ms, and no neighbouring option defaults to it.
+        // SAFETY: reads an option.
+        assert_eq!(unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) }, 1000);
+    }
 }

@@ -15,10 +15,10 @@ use crate::transform::{Plan, Rewriter, TableTransform};
 use crate::{Events, Unit};
 
 /// Chunks fetched ahead of the one being loaded, per table.
-const PREFETCH: usize = 2;
+const PREFETCH: usize = 1;
 
 /// Converted chunks buffered ahead of the loader, per table.
-const AHEAD: usize = 2;
+const AHEAD: usize = 1;
 
 /// The loading part of one restore.
 pub(super) struct Load<'a> {
