@@ -112,6 +112,14 @@ pub trait Engine: Send + Sync {
         Ok(None)
     }
 
+    /// Opens the writer of `capture`'s heartbeats on the source of `url` ([`changes::Heartbeat`]).
+    /// Errors when the source does not let tandem log them (no privilege, read-only): the
+    /// caller then measures lag without them. Engines without change capture refuse.
+    async fn heartbeat(&self, url: &DbUrl, capture: &changes::Capture) -> Result<Box<dyn changes::Heartbeat>> {
+        let _ = capture;
+        Err(tandem_error::Error::unsupported(format!("{} cannot log heartbeats (database {})", self.name(), url.database)))
+    }
+
     /// Removes what `capture` keeps on the source of `url` (so the source no longer keeps log
     /// for an abandoned replica); what it removed, in words (nothing for engines that keep
     /// nothing there).

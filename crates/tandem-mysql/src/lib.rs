@@ -32,7 +32,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder};
-use tandem_engine::changes::{Applier, Capture, ChangeStream, LogRetention, Origin};
+use tandem_engine::changes::{Applier, Capture, ChangeStream, Heartbeat, LogRetention, Origin};
 use tandem_engine::tls::SslMode;
 use tandem_engine::{
     ColumnDef, DbUrl, Engine, ForeignSchema, LogicalColumn, LogicalType, Position, RowEncoding, SchemaDump, Snapshot, SnapshotOptions, TableDef, Target, Value,
@@ -95,6 +95,10 @@ impl Engine for MySql {
 
     async fn changes(&self, url: &DbUrl, from: &Position, tables: &[TableDef], capture: &Capture) -> Result<Box<dyn ChangeStream>> {
         Ok(Box::new(binlog::MyChangeStream::open(url, from, tables, capture).await?))
+    }
+
+    async fn heartbeat(&self, url: &DbUrl, capture: &Capture) -> Result<Box<dyn Heartbeat>> {
+        Ok(Box::new(binlog::heartbeat::MyHeartbeat::open(url, capture).await?))
     }
 
     fn compare_positions(&self, a: &Position, b: &Position) -> Result<std::cmp::Ordering> {

@@ -29,7 +29,7 @@ mod transaction;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tandem_engine::changes::{Applier, Capture, CaptureStart, ChangeStream, LogRetention, Origin};
+use tandem_engine::changes::{Applier, Capture, CaptureStart, ChangeStream, Heartbeat, LogRetention, Origin};
 use tandem_engine::tls::{client::refusal, SslMode};
 use tandem_engine::{
     ColumnDef, DbUrl, Engine, ForeignSchema, LogicalColumn, LogicalType, Position, RowEncoding, SchemaDump, Scope, Snapshot, SnapshotOptions, TableDef, Target,
@@ -86,6 +86,10 @@ impl Engine for Postgres {
 
     async fn changes(&self, url: &DbUrl, from: &Position, tables: &[TableDef], capture: &Capture) -> Result<Box<dyn ChangeStream>> {
         Ok(Box::new(capture::stream::PgChangeStream::open(url, from, tables, capture).await?))
+    }
+
+    async fn heartbeat(&self, url: &DbUrl, capture: &Capture) -> Result<Box<dyn Heartbeat>> {
+        Ok(Box::new(capture::heartbeat::PgHeartbeat::open(url, capture).await?))
     }
 
     async fn begin_capture(&self, url: &DbUrl, capture: &Capture, scope: &Scope) -> Result<Option<CaptureStart>> {

@@ -482,6 +482,17 @@ fn the_daemon_keeps_a_replica_streaming_reports_its_lag_and_stops_it_cleanly() {
     let status = daemon.wait_for("the applied row in the status", Duration::from_secs(10), |s| site(s)["replication"]["status"]["rows"].as_u64() >= Some(1));
     assert!(site(&status)["replication"]["status"]["lag_seconds"].as_f64().is_some_and(|l| l < 60.0), "{status}");
     assert!(daemon.metric("tandem_replication_lag_seconds", "site=\"dr\"").is_some());
+    // The heartbeat tandem writes at the source every second comes back through the stream:
+    // the lag is its age, and it lives outside the replicated database.
+    let beating = |s: &serde_json::Value| {
+        let at = site(s)["replication"]["status"]["heartbeat_at"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        at.is_some_and(|at| (chrono::Utc::now() - at.with_timezone(&chrono::Utc)).num_milliseconds() < 5_000)
+    };
+    let status = daemon.wait_for("a recent heartbeat", Duration::from_secs(15), beating);
+    assert!(site(&status)["replication"]["status"]["lag_seconds"].as_f64().is_some_and(|l| l < 5.0), "{status}");
+    assert_eq!(my.sql(&src, &format!("SELECT count(*) FROM tandem_heartbeat.heartbeat WHERE replica = 'tandem_primary_to_dr@{src}'")), "1");
+    let tables = "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE 'tandem%heartbeat'";
+    assert_eq!((my.sql(&src, tables), my.sql(&dr, tables)), ("0".into(), "0".into()), "no heartbeat table in the replicated database or the replica");
     assert_eq!(daemon.terminate(Duration::from_secs(60)), Some(0), "{}", daemon.log_text());
     // Stopped between transactions: the next run resumes from the checkpoint.
     assert!(checkpoint(&cfg, "dr").is_some_and(|c| c["stopped"].is_null()));
@@ -538,4 +549,27 @@ fn two_mariadb_sites_replicating_into_each_other_echo_nothing() {
     let rows = "SELECT GROUP_CONCAT(CONCAT(id, '=', v) ORDER BY id) FROM t";
     // b streams on while a is bootstrapped from it: the bootstrap's swap is skipped too.
     two_sites_echo_nothing(my, (&a, &b), "", rows, false, dir.path());
+}
+
+#[test]
+fn a_source_that_refuses_the_heartbeat_is_still_replicated_with_lag_from_commit_times() {
+    let my = Server::shared(Flavor::MariaDb);
+    let src = my.create_database("repl_nobeat_src");
+    my.sql(&src, SCHEMA);
+    let dr = my.create_database("repl_nobeat_dr");
+    // May read and stream, not create or write anything.
+    let user = format!("nobeat{}", std::process::id());
+    my.sql(&src, &format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'; GRANT SELECT, RELOAD, LOCK TABLES, SHOW VIEW, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO '{user}'@'%'"));
+    let source = format!("mysql://{user}:pw@127.0.0.1:{}/{src}", my.port());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = replica_config(dir.path(), &source, &[("dr", &my.url(&dr), "")]);
+    let mut a = Replica::start(&cfg, "dr", &[], dir.path());
+    wait_until("the bootstrap", Duration::from_secs(120), &mut [&mut a], || bootstrapped(&cfg, "dr"));
+    my.sql(&src, "INSERT INTO items (name) VALUES ('without heartbeats')");
+    wait_until("the row", Duration::from_secs(30), &mut [&mut a], || my.sql(&dr, "SELECT count(*) FROM items WHERE name = 'without heartbeats'") == "1");
+    assert_eq!(a.sigterm(), 0, "{}", a.log());
+    let log = a.log();
+    assert!(log.contains("no heartbeat at the source") && log.contains(&user), "the refusal is said once, naming why:\n{log}");
+    assert_eq!(log.matches("no heartbeat at the source").count(), 1, "{log}");
+    assert!(!log.contains("(heartbeat of"), "{log}");
 }

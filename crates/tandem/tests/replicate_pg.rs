@@ -94,6 +94,14 @@ fn replicas_follow_a_postgres_source_across_engines_resume_after_kill_9_and_stop
     wait_until("the TRUNCATE", Duration::from_secs(60), &mut [&mut a, &mut b], || {
         pg.sql(&dr, "SELECT count(*) FROM loose") == "0" && my.sql(&drmy, "SELECT count(*) FROM loose") == "0"
     });
+    // The heartbeats tandem logs at the source (messages: no table there) come back through
+    // each stream, and the lag printed is their age.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !(a.log().contains("(heartbeat of") && b.log().contains("(heartbeat of")) {
+        assert!(std::time::Instant::now() < deadline, "no heartbeat in the status:\n{}\n{}", a.log(), b.log());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(pg.sql(&src, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'tandem%'"), "0", "no table of tandem's at the source");
 
     // A writer keeps going while the PostgreSQL replica is killed at random moments.
     kill_9_under_writer(&mut a, (&cfg, "dr", dir.path()), kills(4), |i| {

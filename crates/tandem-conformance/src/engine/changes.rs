@@ -93,6 +93,50 @@ pub async fn a_capture_start_splits_rows_between_snapshot_and_stream(s: Subject)
     assert_eq!(streamed, want, "{}: row 1 in the snapshot: {in_snapshot}; the stream delivered {streamed:?}", s.engine.name());
 }
 
+/// A heartbeat ([`tandem_engine::Engine::heartbeat`]) reaches its replication's stream after
+/// every transaction committed before it and before those committed after it, with the time it
+/// was written; another replication's heartbeats are not delivered. Making the heartbeat's
+/// place at the source is no schema change of the replicated database.
+pub async fn heartbeats_arrive_between_what_committed_before_and_after_them(s: Subject) {
+    if !s.profile().changes {
+        return;
+    }
+    let (name, url) = s.database("conf_cdc_beat");
+    s.sql(&name, "CREATE TABLE t (id INT PRIMARY KEY)");
+    let (snapshot, position) = capture_start(s, &url).await;
+    let def = snapshot.schema().tables.iter().find(|t| t.name == "t").expect("table t").clone();
+    snapshot.close().await.expect("close");
+    let ours = capture(&url.database);
+    let mut mine = s.engine.heartbeat(&url, &ours).await.unwrap_or_else(|e| panic!("{}: heartbeat: {e}", s.engine.name()));
+    let mut theirs = s.engine.heartbeat(&url, &capture("another_replica")).await.expect("another replication's heartbeat");
+    s.sql(&name, "INSERT INTO t VALUES (1)");
+    let at = chrono::DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).expect("now");
+    theirs.beat(at - chrono::Duration::seconds(1)).await.expect("their beat");
+    mine.beat(at).await.expect("my beat");
+    s.sql(&name, "INSERT INTO t VALUES (2)");
+    let mut stream = s.engine.changes(&url, &position, std::slice::from_ref(&def), &ours).await.expect("open the change stream");
+    let (mut seen, mut commits) = (Vec::new(), 0);
+    while commits < 2 {
+        match next_event(s, stream.as_mut()).await {
+            ChangeEvent::Commit(_) => {
+                commits += 1;
+                seen.push(format!("commit {commits}"));
+            }
+            ChangeEvent::Heartbeat { at: beat } if beat == at => seen.push("my beat".into()),
+            // A first beat of the heartbeat's opening may come before.
+            ChangeEvent::Heartbeat { at: beat } => {
+                assert!(beat != at - chrono::Duration::seconds(1) && beat < at, "{}: a beat of another replication was delivered ({beat})", s.engine.name())
+            }
+            other => panic!("{}: unexpected {other:?}", s.engine.name()),
+        }
+    }
+    for h in [mine, theirs] {
+        h.close().await.expect("close the heartbeat");
+    }
+    stream.close().await.expect("close");
+    assert_eq!(seen, ["commit 1", "my beat", "commit 2"], "{}", s.engine.name());
+}
+
 /// Every native type inserted, updated and deleted after a snapshot reaches a stream opened at
 /// the snapshot's position as whole transactions in commit order, each row image byte for byte
 /// what `copy_out` reads (the row before an update or delete: its key at least); a transaction
@@ -180,7 +224,7 @@ pub async fn change_events_carry_the_rows_a_snapshot_reads(s: Subject) {
             }
             ChangeEvent::Commit(t) => break t,
             ChangeEvent::SchemaChange { statement, .. } => panic!("{}: the CREATE TABLE of another table ended the stream: {statement}", s.engine.name()),
-            ChangeEvent::Idle { .. } => unreachable!(),
+            ChangeEvent::Idle { .. } | ChangeEvent::Heartbeat { .. } => unreachable!("no heartbeat is written for this stream"),
         }
     };
     assert!(sizes.len() >= 2, "{}: {big} rows in one transaction came in parts {sizes:?}", s.engine.name());

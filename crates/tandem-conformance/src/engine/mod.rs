@@ -214,6 +214,7 @@ macro_rules! engine_suite {
                 dialect_agg_tuples_decode_back,
                 change_events_carry_the_rows_a_snapshot_reads,
                 a_capture_start_splits_rows_between_snapshot_and_stream,
+                heartbeats_arrive_between_what_committed_before_and_after_them,
                 applier_applies_a_batch_and_its_checkpoint_in_one_transaction);
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             #[ignore = "engine bug: MariaDB INET6 and UUID columns do not restore into MariaDB (Warning 1292: Incorrect inet6 value: '::1')"]

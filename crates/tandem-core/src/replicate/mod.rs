@@ -18,10 +18,12 @@
 
 mod bootstrap;
 pub mod control;
+mod heartbeat;
 mod passive;
 mod pipeline;
 pub mod retention;
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -59,6 +61,10 @@ const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// How often progress is reported.
 const REPORT_EVERY: Duration = Duration::from_secs(5);
+
+/// How often a streaming replication writes a heartbeat at its source
+/// ([`tandem_engine::changes::Heartbeat`]).
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 
 /// Everything replication needs.
 pub struct ReplicateRequest<'a> {
@@ -110,9 +116,14 @@ pub struct ReplicaStatus {
     /// When the replica was last known to hold everything the source had committed (the last
     /// heartbeat with nothing pending).
     pub caught_up_at: Option<DateTime<Utc>>,
-    /// Seconds the replica trails its source: 0 when caught up at the last heartbeat, else the
-    /// age of the last applied transaction's commit.
+    /// Seconds the replica trails its source: the age of the newest heartbeat it got past
+    /// (written at the source by this replication every second, when the source lets it), 0
+    /// when the stream said it was caught up, else the age of the last applied transaction's
+    /// commit; while the source is unreachable, the age of the newest of these.
     pub lag_seconds: f64,
+    /// When the newest heartbeat the replica got past was written (see [`HEARTBEAT_EVERY`]);
+    /// `None` without heartbeats.
+    pub heartbeat_at: Option<DateTime<Utc>>,
     pub transactions: u64,
     pub rows: u64,
     /// Rows applied per second over the last report interval.
@@ -124,6 +135,19 @@ pub struct ReplicaStatus {
     pub log: Option<tandem_engine::changes::LogRetention>,
     /// The log the replica needs is purged or may be soon ([`retention::at_risk`]).
     pub log_at_risk: bool,
+}
+
+impl ReplicaStatus {
+    /// The newest instant up to which the replica is known to hold everything its source
+    /// committed.
+    fn known_since(&self) -> Option<DateTime<Utc>> {
+        [self.heartbeat_at, self.caught_up_at, self.committed_at].into_iter().flatten().max()
+    }
+}
+
+/// Seconds from `t` to now (0 for a time to come).
+fn seconds_since(t: DateTime<Utc>) -> f64 {
+    (Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0
 }
 
 /// What a replication run did before it stopped.
@@ -164,6 +188,7 @@ async fn run(req: ReplicateRequest<'_>, events: Arc<dyn Events>, status: watch::
         .with_hint(Hint::Rebootstrap));
     }
     let pipeline = Pipeline::new(&req, target_engine, &checkpoint).await?;
+    let heartbeat_refused = AtomicBool::new(false);
     let mut streaming = Streaming {
         pipeline: &pipeline,
         checkpoint,
@@ -176,6 +201,7 @@ async fn run(req: ReplicateRequest<'_>, events: Arc<dyn Events>, status: watch::
         log_watch: LogWatch::default(),
         hold: None,
         source: (source_engine, &req.source, &req.capture),
+        heartbeat_refused: &heartbeat_refused,
     };
     let mut stop = req.stop.clone();
     let mut retry = RETRY_FIRST;
@@ -197,7 +223,10 @@ async fn run(req: ReplicateRequest<'_>, events: Arc<dyn Events>, status: watch::
             retry = RETRY_FIRST;
         }
         events.warn(&format!("{e}; trying again in {} s", retry.as_secs()));
-        status.send_modify(|s| s.state = format!("retrying: {e}"));
+        status.send_modify(|s| {
+            s.state = format!("retrying: {e}");
+            s.lag_seconds = s.known_since().map_or(s.lag_seconds, |t| seconds_since(t));
+        });
         tokio::select! {
             _ = stop.changed() => {}
             _ = tokio::time::sleep(retry) => {}
@@ -236,6 +265,8 @@ struct Streaming<'a> {
     hold: Option<Position>,
     /// The source: its change stream and its log retention.
     source: (&'a dyn Engine, &'a DbUrl, &'a Capture),
+    /// Whether the source refused the heartbeat (see [`heartbeat::beat`]).
+    heartbeat_refused: &'a AtomicBool,
 }
 
 impl Streaming<'_> {
@@ -303,7 +334,11 @@ impl Streaming<'_> {
             s.committed_at = Some(self.checkpoint.committed_at);
         });
         self.events.info(&format!("streaming from {source_url} at {}", position.value));
-        let outcome = self.stream(stream.as_mut(), applier.as_mut(), stop).await;
+        let (refused, events) = (self.heartbeat_refused, self.events);
+        let outcome = tokio::select! {
+            r = self.stream(stream.as_mut(), applier.as_mut(), stop) => r,
+            never = heartbeat::beat(source, source_url, capture, refused, events) => match never {},
+        };
         let _ = stream.close().await;
         let _ = applier.close().await;
         outcome
@@ -388,6 +423,13 @@ impl Streaming<'_> {
                             self.status.send_modify(|s| s.behind_bytes = Some(behind));
                         }
                     }
+                    self.report();
+                }
+                ChangeEvent::Heartbeat { at } => {
+                    self.status.send_modify(|s| {
+                        s.heartbeat_at = Some(at);
+                        s.lag_seconds = seconds_since(at);
+                    });
                     self.report();
                 }
                 ChangeEvent::SchemaChange { position, statement } => {
@@ -505,7 +547,7 @@ impl Streaming<'_> {
         applier.apply(&changes, &cp).await?;
         self.checkpoint = cp;
         let rows = written + changes.len() as u64;
-        let lag = (Utc::now() - last.committed_at).num_milliseconds().max(0) as f64 / 1000.0;
+        let lag = seconds_since(last.committed_at);
         self.status.send_modify(|s| {
             s.position = Some(last.position.value.clone());
             s.committed_at = Some(last.committed_at);

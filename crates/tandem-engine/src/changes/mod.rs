@@ -40,6 +40,9 @@ pub enum ChangeEvent {
     /// Nothing new: the stream has delivered everything the source committed up to `position`
     /// as of `at` (a heartbeat). Lets the caller tell idle from behind.
     Idle { position: Position, at: DateTime<Utc> },
+    /// A heartbeat of this stream's replication ([`Heartbeat::beat`]), written at `at` by the
+    /// writer's clock: every transaction the source committed before it has been delivered.
+    Heartbeat { at: DateTime<Utc> },
 }
 
 /// One committed source transaction.
@@ -114,6 +117,34 @@ pub trait ChangeStream: Send {
     async fn close(self: Box<Self>) -> Result<()>;
 }
 
+/// Writes a replication's heartbeats on its source. Each beat is logged there, so that the
+/// replication's stream delivers it ([`ChangeEvent::Heartbeat`]) after every transaction the
+/// source committed before it: `now - at` of the newest beat the replica has applied past is
+/// its lag, measured end to end with the writer's clock only.
+#[async_trait]
+pub trait Heartbeat: Send {
+    /// Logs one beat at the source, stamped `at`.
+    async fn beat(&mut self, at: DateTime<Utc>) -> Result<()>;
+
+    /// Closes its connection.
+    async fn close(self: Box<Self>) -> Result<()>;
+}
+
+/// What a heartbeat of the replication named `name` ([`Capture::heartbeat_name`]) carries: its
+/// name and time, as text (`tandem_a_to_b@hms 1733270400123456`, microseconds since the Unix
+/// epoch).
+pub fn beat_text(name: &str, at: DateTime<Utc>) -> String {
+    format!("{name} {}", at.timestamp_micros())
+}
+
+/// The time of a heartbeat's text ([`beat_text`]) when it is one of the replication named
+/// `name`; `None` for another replication's or malformed text.
+pub fn beat_time(text: &str, name: &str) -> Option<DateTime<Utc>> {
+    let (who, micros) = text.rsplit_once(' ')?;
+    (who == name).then_some(())?;
+    DateTime::from_timestamp_micros(micros.parse().ok()?)
+}
+
 /// One replication, from a source site into a replica site: what it keeps on the source (for
 /// engines that keep something there: a PostgreSQL replication slot and publication), and the
 /// origin marks that keep two sites replicating into each other from echoing (see [`Origin`]).
@@ -136,6 +167,15 @@ impl Capture {
     /// and `_` turned into `_` (at most 63 bytes).
     pub fn new(replica: &str, source: &str, publication: Option<String>) -> Capture {
         Capture { name: sql_name(&format!("tandem_{replica}")), publication, marks: Origin::applied(source, replica), skips: Origin::applied(replica, source) }
+    }
+}
+
+impl Capture {
+    /// The name of this replication's heartbeats from `database` ([`Heartbeat`]): its origin and
+    /// the source database, unique even where a log is the server's (MySQL's binlog) and two
+    /// databases of one server have replicas of the same name.
+    pub fn heartbeat_name(&self, database: &str) -> String {
+        format!("{}@{database}", self.marks.0)
     }
 }
 
@@ -416,3 +456,21 @@ impl<C: ApplyConnection> Applier for Transactional<C> {
 mod statements;
 
 pub use statements::*;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_beat_is_read_back_only_by_its_replication() {
+        let at = DateTime::from_timestamp_micros(1_733_270_400_123_456).unwrap();
+        let name = Capture::new("dr", "primary", None).heartbeat_name("my db");
+        assert_eq!(name, "tandem_primary_to_dr@my db");
+        let text = beat_text(&name, at);
+        assert_eq!(beat_time(&text, &name), Some(at), "{text}");
+        assert_eq!(beat_time(&text, "tandem_primary_to_dr@other"), None, "another replication's beat");
+        for broken in ["", "tandem_primary_to_dr@my db", "tandem_primary_to_dr@my db x", "tandem_primary_to_dr@my db 99999999999999999999"] {
+            assert_eq!(beat_time(broken, &name), None, "{broken:?}");
+        }
+    }
+}

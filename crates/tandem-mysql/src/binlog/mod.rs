@@ -14,6 +14,7 @@
 //! `next` keeps every partial state in the stream, so it is cancel-safe.
 
 mod fields;
+pub(crate) mod heartbeat;
 mod retention;
 
 pub(crate) use retention::retention;
@@ -94,6 +95,8 @@ struct Pending {
     /// Applied into the source from the replica itself (logged with the skipped server id): not
     /// delivered.
     echo: bool,
+    /// The time of the replication's heartbeat it wrote ([`heartbeat`]).
+    beat: Option<DateTime<Utc>>,
 }
 
 pub(crate) struct MyChangeStream {
@@ -104,6 +107,8 @@ pub(crate) struct MyChangeStream {
     txn: Option<Pending>,
     /// The server id whose transactions are skipped ([`Capture::skips`]).
     skip: u32,
+    /// The name of the replication's heartbeats ([`Capture::heartbeat_name`]).
+    name: String,
     source_id: String,
     /// Connection for `source_end`, opened on first use.
     probe: Option<mysql_async::Conn>,
@@ -143,7 +148,8 @@ impl MyChangeStream {
             .collect();
         let checksums = !field(row, 6).eq_ignore_ascii_case("NONE");
         let skip = capture.skips.server_id();
-        Ok(MyChangeStream { url: url.clone(), stream: Some(stream), tables, at, txn: None, skip, source_id, probe: None, checksums, seen_format: false })
+        let name = capture.heartbeat_name(&url.database);
+        Ok(MyChangeStream { url: url.clone(), stream: Some(stream), tables, at, txn: None, skip, name, source_id, probe: None, checksums, seen_format: false })
     }
 
     /// The transaction read so far as a change event; `None` for one that changed none of the
@@ -152,7 +158,7 @@ impl MyChangeStream {
         let txn = self.txn.take()?;
         self.at.pos = end;
         if txn.changes.is_empty() && !txn.parted {
-            return None;
+            return txn.beat.map(|at| ChangeEvent::Heartbeat { at });
         }
         let committed_at = DateTime::from_timestamp(timestamp as i64, 0).unwrap_or_else(Utc::now);
         Some(ChangeEvent::Commit(SourceTransaction { changes: txn.changes, position: self.at.position(), committed_at, bytes: txn.bytes }))
@@ -220,6 +226,7 @@ impl MyChangeStream {
                     _ if self.txn.is_some() => Ok(None),
                     // The replica's own bootstrap or writes, logged with its origin's server id.
                     _ if header.server_id() == self.skip => Ok(self.advance(end)),
+                    _ if heartbeat::is_about_heartbeats(&sql) => Ok(self.advance(end)),
                     _ if is_ddl(&sql) && concerns(&q.schema(), &sql, &self.url.database) => {
                         self.at.pos = end;
                         Ok(Some(ChangeEvent::SchemaChange { position: self.at.position(), statement: sql }))
@@ -253,6 +260,13 @@ impl MyChangeStream {
     fn rows(&mut self, rows: &RowsEventData<'_>) -> Result<()> {
         let stream = self.stream.as_ref().ok_or_else(|| Error::internal("binlog stream closed"))?;
         let tme = stream.get_tme(rows.table_id()).ok_or_else(|| Error::corrupt("a row event without its table map"))?;
+        if tme.database_name().eq_ignore_ascii_case(heartbeat::DATABASE) && tme.table_name().eq_ignore_ascii_case(heartbeat::TABLE) {
+            let beat = rows.rows(tme).filter_map(|r| r.ok()?.1).find_map(|after| heartbeat::beat_of(&after, &self.name));
+            if let (Some(at), Some(txn)) = (beat, self.txn.as_mut()) {
+                txn.beat = Some(at);
+            }
+            return Ok(());
+        }
         if !tme.database_name().eq_ignore_ascii_case(&self.url.database) {
             return Ok(());
         }

@@ -18,6 +18,7 @@
 //!
 //! [`ChangeStream::confirm`]: tandem_engine::changes::ChangeStream::confirm
 
+pub(crate) mod heartbeat;
 mod pgoutput;
 pub(crate) mod stream;
 

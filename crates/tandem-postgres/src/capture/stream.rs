@@ -15,12 +15,13 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use pgwire_replication::{Lsn, ReplicationClient, ReplicationEvent};
-use tandem_engine::changes::{Capture, ChangeEvent, ChangeStream, RowChange, RowOp, SourceTransaction, PART_ROWS};
+use tandem_engine::changes::{beat_time, Capture, ChangeEvent, ChangeStream, RowChange, RowOp, SourceTransaction, PART_ROWS};
 use tandem_engine::rowcodec::encode_pg_field;
 use tandem_engine::{DbUrl, Position, TableDef};
 use tandem_error::{Error, Result};
 use tokio_postgres::Client;
 
+use super::heartbeat;
 use super::pgoutput::{self, Datum, Message, Relation};
 use super::{check_slot, check_source, lsn, position, replication_config, wire_err};
 use crate::{addr, connect, pg_err};
@@ -62,6 +63,8 @@ pub(crate) struct PgChangeStream {
     txn: Option<Pending>,
     /// The replication origin whose transactions are skipped ([`Capture::skips`]).
     skip: String,
+    /// The name of the replication's heartbeats ([`Capture::heartbeat_name`]).
+    name: String,
     source_id: String,
     /// Connection for `source_end`, opened on first use.
     probe: Option<Client>,
@@ -90,6 +93,7 @@ impl PgChangeStream {
             at: start,
             txn: None,
             skip: capture.skips.0.clone(),
+            name: capture.heartbeat_name(&url.database),
             source_id: format!("postgres system_identifier={} database={} slot={}", system.system_id, url.database, capture.name),
             probe: Some(c),
         })
@@ -117,6 +121,12 @@ impl PgChangeStream {
                 Ok(Some(ChangeEvent::Commit(SourceTransaction { changes: txn.changes, position, committed_at: txn.committed_at, bytes: txn.bytes })))
             }
             ReplicationEvent::XLogData { data, .. } => self.message(&data),
+            // Between transactions (protocol 1 sends each whole): everything committed before it
+            // has been delivered.
+            ReplicationEvent::Message { transactional: false, prefix, content, .. } if prefix == heartbeat::PREFIX && self.txn.is_none() => {
+                let beat = std::str::from_utf8(&content).ok().and_then(|text| beat_time(text, &self.name));
+                Ok(beat.map(|at| ChangeEvent::Heartbeat { at }))
+            }
             ReplicationEvent::KeepAlive { wal_end, .. } => Ok(match self.txn {
                 // Everything committed before the server's position has been sent.
                 None => {

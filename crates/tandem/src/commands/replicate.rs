@@ -83,10 +83,11 @@ async fn print_status(site: String, mut rx: watch::Receiver<ReplicaStatus>) {
             continue;
         }
         eprintln!(
-            "{site}: {} at {}, lag {:.1} s, {} transactions / {} rows applied ({:.0} rows/s){}",
+            "{site}: {} at {}, lag {:.1} s{}, {} transactions / {} rows applied ({:.0} rows/s){}",
             s.state,
             s.position.as_deref().unwrap_or("-"),
             s.lag_seconds,
+            s.heartbeat_at.map(|t| format!(" (heartbeat of {})", t.format("%H:%M:%S%.3f"))).unwrap_or_default(),
             s.transactions,
             s.rows,
             s.rows_per_second,
