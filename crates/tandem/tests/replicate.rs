@@ -490,6 +490,11 @@ fn the_daemon_keeps_a_replica_streaming_reports_its_lag_and_stops_it_cleanly() {
     };
     let status = daemon.wait_for("a recent heartbeat", Duration::from_secs(15), beating);
     assert!(site(&status)["replication"]["status"]["lag_seconds"].as_f64().is_some_and(|l| l < 5.0), "{status}");
+    // Another process reads the lag from the replica's checkpoint, where the newest heartbeat is
+    // stored every few seconds.
+    std::thread::sleep(Duration::from_secs(6));
+    let cli = common::replica::status(&cfg, "dr");
+    assert!(cli["lag_seconds"].as_f64().is_some_and(|l| l < 10.0), "{cli}");
     assert_eq!(my.sql(&src, &format!("SELECT count(*) FROM tandem_heartbeat.heartbeat WHERE replica = 'tandem_primary_to_dr@{src}'")), "1");
     let tables = "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE 'tandem%heartbeat'";
     assert_eq!((my.sql(&src, tables), my.sql(&dr, tables)), ("0".into(), "0".into()), "no heartbeat table in the replicated database or the replica");

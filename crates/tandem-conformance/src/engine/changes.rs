@@ -278,6 +278,7 @@ pub async fn applier_applies_a_batch_and_its_checkpoint_in_one_transaction(s: Su
         applied_at: Utc::now(),
         stopped: None,
         scope: Default::default(),
+        heartbeat_at: None,
     };
     tx.ddl(&Checkpoint::create_sql(tx.dialect(), schema_name)).await.expect("create the checkpoint table");
     tx.execute(&cp.insert_sql(tx.dialect(), schema_name)).await.expect("insert the checkpoint");

@@ -74,6 +74,7 @@ async fn bootstrap_from_seed(
         applied_at: Utc::now(),
         stopped: None,
         scope: req.scope.clone(),
+        heartbeat_at: None,
     };
     events.info(&format!("bootstrapping: restoring backup {} into {}", manifest.id, req.target));
     let restored = RestoreRequest {

@@ -66,6 +66,10 @@ const REPORT_EVERY: Duration = Duration::from_secs(5);
 /// ([`tandem_engine::changes::Heartbeat`]).
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 
+/// How often an idle replica stores the newest heartbeat it got past in its checkpoint (for
+/// `replicate status` in another process; a busy one stores it with every batch).
+const HEARTBEAT_CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
+
 /// Everything replication needs.
 pub struct ReplicateRequest<'a> {
     pub registry: &'a Registry,
@@ -430,6 +434,11 @@ impl Streaming<'_> {
                         s.heartbeat_at = Some(at);
                         s.lag_seconds = seconds_since(at);
                     });
+                    self.checkpoint.heartbeat_at = Some(at);
+                    if (Utc::now() - self.checkpoint.applied_at).to_std().unwrap_or_default() >= HEARTBEAT_CHECKPOINT_EVERY {
+                        self.checkpoint.applied_at = Utc::now();
+                        applier.apply(&[], &self.checkpoint).await?;
+                    }
                     self.report();
                 }
                 ChangeEvent::SchemaChange { position, statement } => {

@@ -262,6 +262,10 @@ pub struct Checkpoint {
     /// The tables whose rows the replica holds (bootstrapped and streamed).
     #[serde(default, skip_serializing_if = "Scope::is_all")]
     pub scope: Scope,
+    /// When the newest heartbeat the replica had got past was written ([`Heartbeat`]): it held
+    /// everything the source committed before then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_at: Option<DateTime<Utc>>,
 }
 
 /// The table, in every replica, that holds its [`Checkpoint`] (one row, as JSON).

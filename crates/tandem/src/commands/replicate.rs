@@ -147,9 +147,8 @@ async fn status(ctx: &Ctx, site: &str) -> Result<i32> {
             Err(e) => (None, Some(e.clone())),
         };
         let risk = log.as_ref().is_some_and(|l| tandem_core::log_at_risk(l, now));
-        output::json(
-            &serde_json::json!({ "site": site, "checkpoint": checkpoint, "paused": paused, "log": log, "log_at_risk": risk, "log_error": log_error }),
-        )?;
+        output::json(&serde_json::json!({ "site": site, "checkpoint": checkpoint, "paused": paused, "log": log, "log_at_risk": risk, "log_error": log_error,
+                "lag_seconds": checkpoint.as_ref().and_then(|c| c.heartbeat_at).map(|t| (now - t).num_milliseconds() as f64 / 1000.0) }))?;
         return Ok(if checkpoint.as_ref().is_some_and(|c| c.stopped.is_none()) { 0 } else { 1 });
     }
     let Some(c) = checkpoint else {
@@ -162,6 +161,9 @@ async fn status(ctx: &Ctx, site: &str) -> Result<i32> {
     println!("  position          {}", c.position.value);
     println!("  last source commit applied {} ({:.1} s ago)", c.committed_at.format("%Y-%m-%d %H:%M:%S UTC"), age(c.committed_at));
     println!("  last written      {} ({:.1} s ago)", c.applied_at.format("%Y-%m-%d %H:%M:%S UTC"), age(c.applied_at));
+    if let Some(beat) = c.heartbeat_at {
+        println!("  lag               at most {:.1} s (it holds what the source committed before its heartbeat of {})", age(beat), beat.format("%H:%M:%S%.3f"));
+    }
     match &log {
         Ok(Some(l)) => println!("  source log        {}", tandem_core::describe_log(l, now)),
         Ok(None) => {}
