@@ -114,7 +114,7 @@ impl System for Airflow {
     }
 
     fn column_charset(&self, table: &str, column: &str) -> Option<&'static str> {
-        LATIN1_COLUMNS.iter().any(|(t, c)| t.eq_ignore_ascii_case(table) && c.eq_ignore_ascii_case(column) && false).then_some("latin1")
+        LATIN1_COLUMNS.iter().any(|(t, c)| t.eq_ignore_ascii_case(table) && c.eq_ignore_ascii_case(column)).then_some("latin1")
     }
 
     fn secret_codec(&self, key: &SiteKey) -> Result<std::sync::Arc<dyn SecretCodec>> {
