@@ -229,7 +229,7 @@ async fn run(req: ReplicateRequest<'_>, events: Arc<dyn Events>, status: watch::
         events.warn(&format!("{e}; trying again in {} s", retry.as_secs()));
         status.send_modify(|s| {
             s.state = format!("retrying: {e}");
-            s.lag_seconds = s.known_since().map_or(s.lag_seconds, |t| seconds_since(t));
+            s.lag_seconds = s.known_since().map_or(s.lag_seconds, seconds_since);
         });
         tokio::select! {
             _ = stop.changed() => {}
