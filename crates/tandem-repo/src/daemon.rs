@@ -26,9 +26,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
 use object_store::path::Path;
-use object_store::{ObjectStoreExt, PutMode, PutPayload};
+use object_store::{ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 use tandem_error::{Error, Result};
 
@@ -89,8 +88,14 @@ fn daemon_path(name: &str) -> Result<Path> {
     Ok(Path::from_iter(std::iter::once(DAEMON).chain(name.split('/'))))
 }
 
-fn lease_name(seq: u64) -> String {
-    format!("{LEASE}/{seq:020}.json")
+fn lease_prefix() -> Path {
+    Path::from_iter([DAEMON, LEASE])
+}
+
+impl crate::chain::Link for LeaseRecord {
+    fn seq(&self) -> u64 {
+        self.seq
+    }
 }
 
 impl Repository {
@@ -134,19 +139,7 @@ impl Repository {
     /// The newest lease record, if any. Errors: Corrupt if it does not parse or holds another
     /// `seq` than its name (the next claim would write behind it).
     pub async fn current_lease(&self) -> Result<Option<LeaseRecord>> {
-        let seqs = self.lease_seqs().await?;
-        for &seq in seqs.iter().rev() {
-            // A record deleted between list and read was superseded: try the one before.
-            if let Some(data) = self.read_daemon_object(&lease_name(seq)).await? {
-                let corrupt = |e: &dyn std::fmt::Display| Error::corrupt(format!("lease record {DAEMON}/{} is corrupt: {e}", lease_name(seq)));
-                let record: LeaseRecord = serde_json::from_slice(&data).map_err(|e| corrupt(&e))?;
-                if record.seq != seq {
-                    return Err(corrupt(&format!("it holds seq {}", record.seq)));
-                }
-                return Ok(Some(record));
-            }
-        }
-        Ok(None)
+        self.chain_newest(&lease_prefix(), "lease record").await
     }
 
     /// Takes or renews the lease for `holder` for `ttl` (see the module doc). A lost race is not
@@ -175,10 +168,7 @@ impl Repository {
             let seq = match &current {
                 None => 1,
                 Some(c) => c.seq.checked_add(1).ok_or_else(|| {
-                    Error::corrupt(format!(
-                        "lease record {DAEMON}/{} has the last possible seq; remove {DAEMON}/{LEASE}/ to start the lease over",
-                        lease_name(c.seq)
-                    ))
+                    Error::corrupt(format!("lease record {} has the last possible seq; remove {}/ to start the lease over", c.seq, lease_prefix()))
                 })?,
             };
             let record = LeaseRecord {
@@ -190,37 +180,11 @@ impl Repository {
                 expires: now + chrono::Duration::from_std(ttl).unwrap_or_default(),
                 process: crate::process_id(std::process::id()),
             };
-            let path = daemon_path(&lease_name(seq))?;
-            let json = serde_json::to_vec_pretty(&record).map_err(|e| Error::internal(format!("encoding lease record: {e}")))?;
-            let stored = self.codec.seal(path.as_ref(), json)?;
-            match self.store.put_opts(&path, PutPayload::from(stored), PutMode::Create.into()).await {
-                Ok(_) => {
-                    self.forget_leases_before(seq.saturating_sub(LEASE_HISTORY)).await;
-                    return Ok(Claim { held: !release, record });
-                }
-                // Another claimer wrote `seq` first: look again (it holds the lease unless it
-                // released it at once).
-                Err(object_store::Error::AlreadyExists { .. }) => continue,
-                Err(e) => return Err(store_error(&self.url, format!("writing {path}"), e)),
-            }
-        }
-    }
-
-    async fn lease_seqs(&self) -> Result<Vec<u64>> {
-        let prefix = Path::from_iter([DAEMON, LEASE]);
-        let metas: Vec<_> = self.store.list(Some(&prefix)).try_collect().await.map_err(|e| store_error(&self.url, format!("listing {prefix}/"), e))?;
-        let mut seqs: Vec<u64> =
-            metas.iter().filter_map(|m| m.location.filename().and_then(|f| f.strip_suffix(".json")).and_then(|s| s.parse().ok())).collect();
-        seqs.sort_unstable();
-        Ok(seqs)
-    }
-
-    /// Best effort: deletes lease records older than `seq`.
-    async fn forget_leases_before(&self, seq: u64) {
-        let Ok(seqs) = self.lease_seqs().await else { return };
-        for old in seqs.into_iter().filter(|&s| s < seq) {
-            if let Ok(path) = daemon_path(&lease_name(old)) {
-                let _ = self.store.delete(&path).await;
+            // Another claimer wrote `seq` first: look again (it holds the lease unless it
+            // released it at once).
+            if self.chain_append(&lease_prefix(), &record, "lease record").await? {
+                self.chain_forget_before(&lease_prefix(), seq.saturating_sub(LEASE_HISTORY)).await;
+                return Ok(Claim { held: !release, record });
             }
         }
     }
@@ -299,7 +263,7 @@ mod tests {
             assert!(r.claim_lease("a", Duration::from_secs(60)).await.unwrap().held);
         }
         assert_eq!(r.current_lease().await.unwrap().unwrap().seq, 20);
-        assert!(r.lease_seqs().await.unwrap().len() as u64 <= LEASE_HISTORY + 1);
+        assert!(r.chain_seqs(&lease_prefix()).await.unwrap().len() as u64 <= LEASE_HISTORY + 1);
     }
 
     #[tokio::test]

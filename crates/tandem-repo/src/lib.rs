@@ -10,6 +10,7 @@
 //! locks/<lock-id>.json          LockInfo of a running backup (shared) or prune (exclusive)
 //! daemon/…                      state of `tandem serve`: job history, the lease (see [`daemon`])
 //! keys/<key-id>.json            KeySlot of an encrypted repository (see [`RepoKey`])
+//! roles/<epoch>.json            RoleRecord: the platform's active site per epoch (see [`roles`])
 //! ```
 //!
 //! An encrypted repository (`encryption = "xchacha20poly1305"`) seals every object but the root
@@ -29,12 +30,14 @@
 //! [`Kind::Unsupported`]: tandem_error::Kind::Unsupported
 //! [`Kind::BadInput`]: tandem_error::Kind::BadInput
 
+mod chain;
 mod crypto;
 pub mod daemon;
 mod format;
 mod keys;
 mod lock;
 mod repository;
+pub mod roles;
 mod store;
 
 pub use daemon::{Claim, LeaseRecord};
@@ -42,3 +45,4 @@ pub use format::*;
 pub use keys::{Kdf, KeySlot, RepoKey};
 pub use lock::{hostname, process_id, RepoLock};
 pub use repository::{ChunkInfo, Repository};
+pub use roles::RoleRecord;

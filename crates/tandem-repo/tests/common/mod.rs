@@ -48,6 +48,10 @@ macro_rules! suite {
             async fn daemon_objects() {
                 common::daemon_objects(&$target).await;
             }
+            #[tokio::test]
+            async fn role_epochs() {
+                common::role_epochs(&$target).await;
+            }
         }
     };
 }
@@ -465,4 +469,30 @@ pub async fn daemon_objects(t: &Target) {
     assert_eq!(again.current_lease().await.expect("lease").expect("some").holder, "d1");
     let stored = t.get_raw("daemon/lease/00000000000000000001.json").await;
     assert_eq!(stored.windows(6).any(|w| w == b"holder"), t.key.is_none());
+}
+
+/// The platform's epochs: claimed one after the other, each naming the site active before; a
+/// claim on a stale epoch is a Conflict naming the current one and writes nothing; a corrupt
+/// record is an error naming it; roles are not backups.
+pub async fn role_epochs(t: &Target) {
+    let repo = t.create().await;
+    assert_eq!(repo.current_roles().await.expect("roles"), None);
+    let first = repo.claim_epoch(0, "us", "initial").await.expect("epoch 1");
+    assert_eq!((first.epoch, first.active.as_str(), first.previous.as_deref()), (1, "us", None));
+    let again = t.open().await.expect("open");
+    let second = again.claim_epoch(1, "eu", "switchover").await.expect("epoch 2");
+    assert_eq!((second.epoch, second.previous.as_deref()), (2, Some("us")));
+    // An operator who acted on epoch 1 (say, a failover racing the switchover) loses.
+    let e = repo.claim_epoch(1, "us", "failover").await.unwrap_err();
+    assert_eq!(e.kind(), tandem_error::Kind::Conflict, "{e}");
+    assert!(e.to_string().contains("no longer at epoch 1") && e.to_string().contains("epoch 2 (eu active"), "{e}");
+    let history: Vec<(u64, String)> = repo.role_history().await.expect("history").into_iter().map(|r| (r.epoch, r.active)).collect();
+    assert_eq!(history, [(1, "us".to_string()), (2, "eu".to_string())], "nothing written by the loser");
+    let stored = t.get_raw("roles/00000000000000000002.json").await;
+    assert_eq!(stored.windows(6).any(|w| w == b"active"), t.key.is_none(), "encrypted iff the repository is");
+    assert!(repo.list_backups().await.expect("backups").is_empty(), "roles are no backups");
+    t.put_raw("roles/00000000000000000003.json", &b"{ not json"[..]).await;
+    let e = repo.current_roles().await.unwrap_err();
+    assert_eq!(e.kind(), tandem_error::Kind::Corrupt, "{e}");
+    assert!(e.to_string().contains("roles/00000000000000000003.json is corrupt"), "{e}");
 }
