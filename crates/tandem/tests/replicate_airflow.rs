@@ -95,4 +95,12 @@ fn an_airflow_standby_follows_its_primary_paused_and_promotes_to_what_the_primar
     assert!(after["dag_runs"].as_array().unwrap().iter().any(|r| r["run_id"] == run["run_id"]), "the run triggered at the primary is there");
     let triggered = dr.run("trigger", &["--dag", &inactive]);
     assert_eq!(triggered["state"], "queued", "{triggered}");
+
+    // The MariaDB standby promotes the same way (checked by SQL).
+    let promoted = tandem(&["promote", "--target", &maria.url(&my_db), "--interrupted", "leave"]);
+    assert!(promoted.code == 0, "{}", promoted.stderr);
+    let flags = maria.sql(&my_db, "SELECT GROUP_CONCAT(dag_id, '=', is_paused + 0 ORDER BY dag_id SEPARATOR ',') FROM dag");
+    assert_eq!(flags, expected.join(","), "promote gives the MariaDB site the primary's pause states");
+    let marker = "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'tandem_standby'";
+    assert_eq!(maria.sql(&my_db, marker), "0", "the promoted site is no standby");
 }
