@@ -40,15 +40,7 @@ impl Repository {
     /// another `seq` than its name.
     pub(crate) async fn chain_read<T: Link>(&self, prefix: &Path, seq: u64, what: &str) -> Result<Option<T>> {
         let path = link_path(prefix, seq);
-        let data = match self.store.get(&path).await {
-            Ok(r) => r.bytes().await,
-            Err(e) => Err(e),
-        };
-        let data = match data {
-            Ok(d) => self.decode_object(path.as_ref(), d)?,
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(store_error(&self.url, format!("reading {path}"), e)),
-        };
+        let Some(data) = self.read_sealed(&path).await? else { return Ok(None) };
         let corrupt = |e: &dyn std::fmt::Display| Error::corrupt(format!("{what} {path} is corrupt: {e}"));
         let record: T = serde_json::from_slice(&data).map_err(|e| corrupt(&e))?;
         if record.seq() != seq {

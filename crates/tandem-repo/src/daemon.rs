@@ -102,16 +102,7 @@ impl Repository {
     /// Reads `daemon/<name>` (decrypted in an encrypted repository); `None` if it does not
     /// exist. Errors: Corrupt naming the object if it fails authentication.
     pub async fn read_daemon_object(&self, name: &str) -> Result<Option<Bytes>> {
-        let path = daemon_path(name)?;
-        let data = match self.store.get(&path).await {
-            Ok(r) => r.bytes().await,
-            Err(e) => Err(e),
-        };
-        match data {
-            Ok(d) => self.decode_object(path.as_ref(), d).map(Some),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(store_error(&self.url, format!("reading {path}"), e)),
-        }
+        self.read_sealed(&daemon_path(name)?).await
     }
 
     /// Writes (replaces) `daemon/<name>` (encrypted in an encrypted repository).

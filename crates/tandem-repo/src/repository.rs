@@ -193,6 +193,21 @@ impl Repository {
         self.codec.seal(name, content)
     }
 
+    /// Reads the object at `path`, opened (decrypted and authenticated in an encrypted
+    /// repository); `None` if it does not exist. Errors: Corrupt naming the object if it fails
+    /// authentication.
+    pub(crate) async fn read_sealed(&self, path: &Path) -> Result<Option<Bytes>> {
+        let data = match self.store.get(path).await {
+            Ok(r) => r.bytes().await,
+            Err(e) => Err(e),
+        };
+        match data {
+            Ok(d) => self.decode_object(path.as_ref(), d).map(Some),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(store_error(&self.url, format!("reading {path}"), e)),
+        }
+    }
+
     /// The content of `stored` read from `name`. Errors: Corrupt naming the object when a
     /// sealed object fails authentication.
     pub fn decode_object(&self, name: &str, stored: Bytes) -> Result<Bytes> {
