@@ -495,6 +495,17 @@ fn the_daemon_keeps_a_replica_streaming_reports_its_lag_and_stops_it_cleanly() {
     std::thread::sleep(Duration::from_secs(6));
     let cli = common::replica::status(&cfg, "dr");
     assert!(cli["lag_seconds"].as_f64().is_some_and(|l| l < 10.0), "{cli}");
+    // Heartbeats keep the stored position recent too: the binlog moves on (another database of
+    // the server, the heartbeats themselves) while the replicated tables do not, and the
+    // checkpoint follows within seconds, not only at the idle minute.
+    let before = checkpoint(&cfg, "dr").expect("checkpoint")["position"]["value"].clone();
+    let elsewhere = my.create_database("repl_serve_other");
+    my.sql(&elsewhere, "CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1)");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while checkpoint(&cfg, "dr").expect("checkpoint")["position"]["value"] == before {
+        assert!(Instant::now() < deadline, "the stored position stayed at {before}:\n{}", daemon.log_text());
+        std::thread::sleep(Duration::from_millis(500));
+    }
     assert_eq!(my.sql(&src, &format!("SELECT count(*) FROM tandem_heartbeat.heartbeat WHERE replica = 'tandem_primary_to_dr@{src}'")), "1");
     let tables = "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE 'tandem%heartbeat'";
     assert_eq!((my.sql(&src, tables), my.sql(&dr, tables)), ("0".into(), "0".into()), "no heartbeat table in the replicated database or the replica");

@@ -122,9 +122,9 @@ pub async fn heartbeats_arrive_between_what_committed_before_and_after_them(s: S
                 commits += 1;
                 seen.push(format!("commit {commits}"));
             }
-            ChangeEvent::Heartbeat { at: beat } if beat == at => seen.push("my beat".into()),
+            ChangeEvent::Heartbeat { at: beat, .. } if beat == at => seen.push("my beat".into()),
             // A first beat of the heartbeat's opening may come before.
-            ChangeEvent::Heartbeat { at: beat } => {
+            ChangeEvent::Heartbeat { at: beat, .. } => {
                 assert!(beat != at - chrono::Duration::seconds(1) && beat < at, "{}: a beat of another replication was delivered ({beat})", s.engine.name())
             }
             other => panic!("{}: unexpected {other:?}", s.engine.name()),

@@ -402,18 +402,11 @@ impl Streaming<'_> {
                     }
                 }
                 ChangeEvent::Idle { position, at } => {
-                    // Everything up to a hold's position is applied once the stream passes it.
-                    if let Some(hold) = &self.hold {
-                        if self.source.0.compare_positions(&position, hold)? != std::cmp::Ordering::Less {
-                            return self.reach_hold(applier).await;
-                        }
+                    if self.passes_hold(&position)? {
+                        return self.reach_hold(applier).await;
                     }
-                    let since = (Utc::now() - self.checkpoint.applied_at).to_std().unwrap_or_default();
-                    if position != self.checkpoint.position && since >= IDLE_CHECKPOINT_EVERY {
-                        // Events outside the replicated tables moved the position: keep it.
-                        self.checkpoint.position = position;
-                        self.checkpoint.applied_at = Utc::now();
-                        applier.apply(&[], &self.checkpoint).await?;
+                    if position != self.checkpoint.position {
+                        self.keep_position(applier, position, IDLE_CHECKPOINT_EVERY).await?;
                     }
                     self.status.send_modify(|s| {
                         s.caught_up_at = Some(at);
@@ -429,16 +422,16 @@ impl Streaming<'_> {
                     }
                     self.report();
                 }
-                ChangeEvent::Heartbeat { at } => {
+                ChangeEvent::Heartbeat { position, at } => {
+                    if self.passes_hold(&position)? {
+                        return self.reach_hold(applier).await;
+                    }
                     self.status.send_modify(|s| {
                         s.heartbeat_at = Some(at);
                         s.lag_seconds = seconds_since(at);
                     });
                     self.checkpoint.heartbeat_at = Some(at);
-                    if (Utc::now() - self.checkpoint.applied_at).to_std().unwrap_or_default() >= HEARTBEAT_CHECKPOINT_EVERY {
-                        self.checkpoint.applied_at = Utc::now();
-                        applier.apply(&[], &self.checkpoint).await?;
-                    }
+                    self.keep_position(applier, position, HEARTBEAT_CHECKPOINT_EVERY).await?;
                     self.report();
                 }
                 ChangeEvent::SchemaChange { position, statement } => {
@@ -467,10 +460,29 @@ impl Streaming<'_> {
 
     /// Whether the replica is at (or past) its hold's position.
     fn held(&self) -> Result<bool> {
+        self.passes_hold(&self.checkpoint.position)
+    }
+
+    /// Whether the stream, at `position` with everything before it applied, has reached a
+    /// hold's position: everything up to it is applied.
+    fn passes_hold(&self, position: &Position) -> Result<bool> {
         match &self.hold {
-            Some(p) => Ok(self.source.0.compare_positions(&self.checkpoint.position, p)? != std::cmp::Ordering::Less),
+            Some(p) => Ok(self.source.0.compare_positions(position, p)? != std::cmp::Ordering::Less),
             None => Ok(false),
         }
+    }
+
+    /// Stores the checkpoint (no rows) at `position`, a place the stream passed with nothing of
+    /// the replicated tables after the last applied transaction, when its last write is older
+    /// than `every`: events outside the replicated tables (heartbeats, other databases) move
+    /// the position, and a stored position the source still keeps log for must stay recent.
+    async fn keep_position(&mut self, applier: &mut dyn Applier, position: Position, every: Duration) -> Result<()> {
+        if (Utc::now() - self.checkpoint.applied_at).to_std().unwrap_or_default() < every {
+            return Ok(());
+        }
+        self.checkpoint.position = position;
+        self.checkpoint.applied_at = Utc::now();
+        applier.apply(&[], &self.checkpoint).await
     }
 
     fn beyond_hold(&self, position: &Position) -> Result<bool> {

@@ -41,8 +41,9 @@ pub enum ChangeEvent {
     /// as of `at` (a heartbeat). Lets the caller tell idle from behind.
     Idle { position: Position, at: DateTime<Utc> },
     /// A heartbeat of this stream's replication ([`Heartbeat::beat`]), written at `at` by the
-    /// writer's clock: every transaction the source committed before it has been delivered.
-    Heartbeat { at: DateTime<Utc> },
+    /// writer's clock: every transaction the source committed before it has been delivered, up
+    /// to `position` (where a stream may resume, as after [`Idle`](Self::Idle)).
+    Heartbeat { position: Position, at: DateTime<Utc> },
 }
 
 /// One committed source transaction.

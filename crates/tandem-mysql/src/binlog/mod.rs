@@ -158,7 +158,7 @@ impl MyChangeStream {
         let txn = self.txn.take()?;
         self.at.pos = end;
         if txn.changes.is_empty() && !txn.parted {
-            return txn.beat.map(|at| ChangeEvent::Heartbeat { at });
+            return txn.beat.map(|at| ChangeEvent::Heartbeat { position: self.at.position(), at });
         }
         let committed_at = DateTime::from_timestamp(timestamp as i64, 0).unwrap_or_else(Utc::now);
         Some(ChangeEvent::Commit(SourceTransaction { changes: txn.changes, position: self.at.position(), committed_at, bytes: txn.bytes }))

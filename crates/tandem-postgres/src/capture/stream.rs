@@ -125,7 +125,7 @@ impl PgChangeStream {
             // has been delivered.
             ReplicationEvent::Message { transactional: false, prefix, content, .. } if prefix == heartbeat::PREFIX && self.txn.is_none() => {
                 let beat = std::str::from_utf8(&content).ok().and_then(|text| beat_time(text, &self.name));
-                Ok(beat.map(|at| ChangeEvent::Heartbeat { at }))
+                Ok(beat.map(|at| ChangeEvent::Heartbeat { position: position(self.at), at }))
             }
             ReplicationEvent::KeepAlive { wal_end, .. } => Ok(match self.txn {
                 // Everything committed before the server's position has been sent.
