@@ -17,6 +17,7 @@ mod refresh;
 mod registry;
 mod replicate;
 mod restore;
+pub mod role;
 mod site;
 mod transform;
 mod verify;
@@ -34,6 +35,6 @@ pub use replicate::control::{paused as replica_paused, set_paused as set_replica
 pub use replicate::retention::{at_risk as log_at_risk, describe as describe_log};
 pub use replicate::{checkpoint as replica_checkpoint, replicate, ReplicaStatus, ReplicateReport, ReplicateRequest, Seed};
 pub use restore::{restore, FixupReport, RestoreReport, RestoreRequest};
-pub use site::{fence, health, promote, HealthReport, SiteAction, SiteReport};
+pub use site::{fence, health, promote, Epoch, HealthReport, SiteAction, SiteReport};
 pub use transform::{ColumnReport, LocationReport, RuleReport};
 pub use verify::{verify, Align, Difference, KindReport, VerifyReport, VerifyRequest, VerifySource};

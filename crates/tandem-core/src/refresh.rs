@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tandem_engine::role::Role;
 use tandem_engine::{DbUrl, Engine, Replace};
 use tandem_error::{Error, Result, ResultExt};
 use tandem_repo::{BackupId, Manifest, Repository};
@@ -97,7 +98,8 @@ pub struct RefreshReport {
     pub backup: BackupId,
     /// When that backup's snapshot started: the standby shows the source as of (just after) then.
     pub snapshot_at: DateTime<Utc>,
-    /// Whether the target was restored as a standby (systems with a standby mode).
+    /// Whether the target's system was made passive (systems with a standby mode); its role is
+    /// standby in any case.
     pub standby: bool,
     /// The restore, or `None` when the standby already held the newest backup or its content.
     pub restore: Option<RestoreReport>,
@@ -130,8 +132,18 @@ pub async fn refresh(req: RefreshRequest<'_>, events: Arc<dyn Events>) -> Result
     let system = req.registry.system_named(&manifest.system.name).filter(|s| s.standby_table().is_some());
     // An unknown system: restore names it.
     let standby = system.is_some();
+    // The site's role decides (the restore refuses an active site, also at its swap); a site
+    // without one made by an older tandem is judged by its system's standby marker.
     let mut replace = Replace::Always;
-    if let Some((system, marker)) = system.and_then(|s| Some((s, s.standby_table()?))) {
+    let state = req.engine.target(&req.target).await?.inspect().await.with_context(|| what.clone())?;
+    let role = match state.relations.is_empty() {
+        true => None,
+        false => crate::role::read(req.engine, &req.target).await.with_context(|| what.clone())?,
+    };
+    if let Some(active) = role.as_ref().filter(|r| r.role == Role::Active) {
+        return Err(Replace::active_site(&req.target.database, active).context(what));
+    }
+    if let Some((system, marker)) = system.and_then(|s| Some((s, s.standby_table()?))).filter(|_| role.is_none()) {
         if refuse_active_site(req.engine, &req.target, system, marker, "").await.with_context(|| what.clone())? {
             replace = Replace::IfHolds(marker.to_string());
         }
@@ -156,7 +168,7 @@ pub async fn refresh(req: RefreshRequest<'_>, events: Arc<dyn Events>) -> Result
             replace: replace.clone(),
             locations: req.locations,
             require_mapped: req.require_mapped,
-            standby,
+            standby: true,
             keys: req.keys,
             scope: req.scope,
             owner: req.owner,

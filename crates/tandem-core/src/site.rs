@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
+use tandem_engine::role::{Role, SiteRole};
 use tandem_engine::{DbUrl, Engine, Transaction};
 use tandem_error::{Error, Result, ResultExt};
 use tandem_system::{Check, Health, PromoteOptions, StateChange, System};
 
-use crate::{Events, Registry, Unit};
+use crate::{role, Events, Registry, Unit};
 
 /// Which move a [`SiteReport`] describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -82,14 +83,40 @@ async fn in_transaction<'r, T>(
     Ok((v, system))
 }
 
-/// Makes the site passive, remembering what was active for a later promote (what that means
-/// is the system's: [`System::fence`]).
-pub async fn fence(registry: &Registry, engine: &dyn Engine, url: &DbUrl, events: Arc<dyn Events>) -> Result<SiteReport> {
+/// The epoch a fence or promote gives the site's role: one claimed in the repository, or `None`
+/// to keep the epoch the site has (no repository to claim one in).
+pub type Epoch = Option<u64>;
+
+/// Makes the site passive: its role becomes `fenced` at `epoch` (see [`crate::role`]), and its
+/// system remembers what was active for a later promote ([`System::fence`]; systems without a
+/// standby mode have nothing of their own to do).
+pub async fn fence(registry: &Registry, engine: &dyn Engine, url: &DbUrl, epoch: Epoch, events: Arc<dyn Events>) -> Result<SiteReport> {
     events.phase("fencing the site", None, Unit::Items);
     let note = format!("fence at {}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
+    let no_role = role_table(engine, url).await;
+    let db = url.database.clone();
     let (change, system) = in_transaction(registry, engine, url, |tx, s| {
-        let note = note.clone();
-        Box::pin(async move { s.fence(tx, &note).await })
+        let (note, db, no_role) = (note.clone(), db.clone(), no_role.clone());
+        Box::pin(async move {
+            let db = db.as_str();
+            // The role first (the lock order of tandem_engine::role): on engines whose DDL
+            // commits, it is committed before the system's part.
+            let role_note = match no_role {
+                None => {
+                    let held = role::lock(tx, db).await?;
+                    let epoch = epoch.or(held.as_ref().map(|h| h.epoch)).unwrap_or(0);
+                    role::store(tx, db, &SiteRole::new(Role::Fenced, epoch, &note)).await?;
+                    role_note(held.as_ref(), Role::Fenced, epoch)
+                }
+                Some(why) => why,
+            };
+            let mut change = match s.standby_table() {
+                Some(_) => s.fence(tx, &note).await?,
+                None => StateChange::default(),
+            };
+            change.notes.push(role_note);
+            Ok(change)
+        })
     })
     .await
     .with_context(|| format!("fence of {url}"))?;
@@ -98,17 +125,37 @@ pub async fn fence(registry: &Registry, engine: &dyn Engine, url: &DbUrl, events
 }
 
 /// Makes a standby site active exactly as it was at the source, interrupted work treated by
-/// policy ([`System::promote`]).
-pub async fn promote(registry: &Registry, engine: &dyn Engine, url: &DbUrl, opts: PromoteOptions, events: Arc<dyn Events>) -> Result<SiteReport> {
+/// policy ([`System::promote`]): its role becomes `active` at `epoch`. Errors (Conflict) for a
+/// site that is active already unless forced, and for one that holds a newer epoch than `epoch`.
+pub async fn promote(registry: &Registry, engine: &dyn Engine, url: &DbUrl, opts: PromoteOptions, epoch: Epoch, events: Arc<dyn Events>) -> Result<SiteReport> {
     events.phase("promoting the site", None, Unit::Items);
+    let no_role = role_table(engine, url).await;
+    let db = url.database.clone();
+    let note = format!("promote at {}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
     let (change, system) = in_transaction(registry, engine, url, |tx, s| {
+        let (note, db, no_role) = (note.clone(), db.clone(), no_role.clone());
         Box::pin(async move {
+            let db = db.as_str();
+            let role_note = match no_role {
+                None => {
+                    let held = role::lock(tx, db).await?;
+                    check_promotable(held.as_ref(), epoch, opts.force)?;
+                    let epoch = epoch.or(held.as_ref().map(|h| h.epoch)).unwrap_or(0);
+                    role::store(tx, db, &SiteRole::new(Role::Active, epoch, &note)).await?;
+                    role_note(held.as_ref(), Role::Active, epoch)
+                }
+                Some(why) => why,
+            };
             // A replica's rows came with their ids: its id generators may lag behind them.
             let moved = tx.advance_id_generators().await?;
-            let mut change = s.promote(tx, &opts).await?;
+            let mut change = match s.standby_table() {
+                Some(_) => s.promote(tx, &opts).await?,
+                None => StateChange::default(),
+            };
             if !moved.is_empty() {
                 change.notes.push(format!("{} id generator(s) moved past the ids in their tables: {}", moved.len(), moved.join(", ")));
             }
+            change.notes.push(role_note);
             Ok(change)
         })
     })
@@ -116,6 +163,34 @@ pub async fn promote(registry: &Registry, engine: &dyn Engine, url: &DbUrl, opts
     .with_context(|| format!("promote of {url}"))?;
     events.phase_done();
     Ok(SiteReport { site: url.to_string(), system: system.name().into(), action: SiteAction::Promote, change })
+}
+
+/// Makes the role table if needed; what to tell when it cannot be made (a site user without
+/// the privilege): the move goes on without a role, as before roles existed.
+async fn role_table(engine: &dyn Engine, url: &DbUrl) -> Option<String> {
+    let made = role::ensure_table(engine, url).await;
+    made.err().map(|e| format!("the site keeps no role (nothing guards it against a refresh or replication): {e}"))
+}
+
+fn check_promotable(held: Option<&SiteRole>, epoch: Epoch, force: bool) -> Result<()> {
+    let Some(held) = held else { return Ok(()) };
+    if let Some(epoch) = epoch.filter(|e| held.epoch > *e) {
+        return Err(Error::conflict(format!(
+            "the site holds a newer epoch ({}) than the one it would be promoted at ({epoch}): another move of the platform came after this one; nothing was changed",
+            held.describe()
+        )));
+    }
+    if held.role == Role::Active && !force {
+        return Err(Error::conflict(format!("the site is active already ({}); nothing was changed", held.describe())));
+    }
+    Ok(())
+}
+
+fn role_note(held: Option<&SiteRole>, to: Role, epoch: u64) -> String {
+    match held {
+        Some(h) => format!("role: {} (epoch {}) -> {to} (epoch {epoch})", h.role, h.epoch),
+        None => format!("role: none -> {to} (epoch {epoch})"),
+    }
 }
 
 /// Probes a site: reachable, and whatever its system checks (a scheduler heartbeat younger than

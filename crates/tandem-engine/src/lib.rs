@@ -12,6 +12,7 @@
 
 pub mod changes;
 mod model;
+pub mod role;
 pub mod rowcodec;
 mod scope;
 pub mod text;
@@ -282,6 +283,11 @@ pub enum Replace {
     /// otherwise `Conflict` and the target keeps its content. A guard against a concurrent
     /// change of the target's role (a standby marker dropped by a promote).
     IfHolds(String),
+    /// As `Always`, but only if the target database's [`role`] is not active when its content
+    /// is replaced: checked under the role row's lock, held across the replacement, so a promote
+    /// either lands before (Conflict, the target keeps its content) or after it. A database
+    /// without a role is replaced.
+    UnlessActive,
 }
 
 impl Replace {
@@ -296,6 +302,20 @@ impl Replace {
             Replace::IfHolds(t) => Some(t),
             _ => None,
         }
+    }
+
+    /// Whether the target's role must be checked at the replacement ([`Replace::UnlessActive`]).
+    pub fn checks_role(&self) -> bool {
+        matches!(self, Replace::UnlessActive)
+    }
+
+    /// The Conflict of a target that is an active site.
+    pub fn active_site(database: &str, role: &role::SiteRole) -> tandem_error::Error {
+        tandem_error::Error::conflict(format!(
+            "database {database} is an active site ({}): tandem never overwrites the site the platform runs on; \
+             fence it first if it should become a standby; nothing was replaced",
+            role.describe()
+        ))
     }
 
     /// The Conflict of a target whose content lost the guard table.

@@ -110,6 +110,14 @@ impl ApplyConnection for MyApplier {
         Ok(())
     }
 
+    fn dialect(&self) -> &'static dyn tandem_engine::Dialect {
+        &MyDialect
+    }
+
+    async fn query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        crate::query_strings(self.conn()?, sql).await
+    }
+
     async fn execute(&mut self, update: &str) -> Result<u64> {
         let conn = self.conn()?;
         conn.query_drop(update).await.map_err(db_err)?;

@@ -307,6 +307,12 @@ impl MySession {
                 Self::run(ctl, format!("DROP VIEW {}.{}", q(s), q(name))).await?;
             }
         }
+        // Held across the RENAME, taken before the target is read or touched: a promote waits
+        // for the swap, or the swap finds the site active.
+        let role_lock = match self.replace.checks_role() {
+            true => lock_role(&self.url, t).await?,
+            false => None,
+        };
         let current = relations(ctl, t).await?;
         if !current.is_empty() && !self.replace.allowed() {
             return Err(conflict_not_empty(t, &current));
@@ -342,6 +348,10 @@ impl MySession {
                 .await
                 .context("moving the restored tables in")?;
             tandem_error::failpoint!("mysql-after-rename");
+        }
+        if let Some(mut conn) = role_lock {
+            let _ = conn.query_drop("COMMIT").await;
+            let _ = conn.disconnect().await;
         }
         Ok(())
     }
@@ -516,6 +526,29 @@ impl RestoreSession for MySession {
         let _ = ctl.disconnect().await;
         r.with_context(|| format!("dropping staging database {}", self.staging))
     }
+}
+
+/// Locks database `db`'s role row ([`tandem_engine::role`]) on a connection of its own, in a
+/// transaction left open for the caller; Conflict when the site is active. `None` when the
+/// server has no role table (no site on it has a role).
+async fn lock_role(url: &DbUrl, db: &str) -> Result<Option<Conn>> {
+    use tandem_engine::role::{Role, SiteRole};
+    let d = &crate::MyDialect;
+    let mut conn = connect(url, &[]).await?;
+    let exists = query_strings(&mut conn, &SiteRole::exists_sql(d)).await?;
+    if exists.first().and_then(|r| r.first().cloned().flatten()).as_deref() != Some("1") {
+        let _ = conn.disconnect().await;
+        return Ok(None);
+    }
+    conn.query_drop("START TRANSACTION").await.map_err(db_err)?;
+    let rows = query_strings(&mut conn, &SiteRole::lock_sql(d, db)).await.context("locking the site's role")?;
+    if let Some(role) = rows.first().map(|r| SiteRole::from_row(r)).transpose()? {
+        if role.role == Role::Active {
+            let _ = conn.disconnect().await;
+            return Err(Replace::active_site(db, &role));
+        }
+    }
+    Ok(Some(conn))
 }
 
 /// Aborts a task when dropped (a `copy_in` that ends early stops fetching its rows).

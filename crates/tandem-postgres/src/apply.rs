@@ -191,6 +191,14 @@ impl ApplyConnection for PgApplier {
         self.send(&mut window).await
     }
 
+    fn dialect(&self) -> &'static dyn tandem_engine::Dialect {
+        &PgDialect
+    }
+
+    async fn query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        crate::simple_rows(&self.client, sql).await.map_err(|e| pg_err("query", e))
+    }
+
     async fn execute(&mut self, update: &str) -> Result<u64> {
         self.client.execute(update, &[]).await.map_err(|e| pg_err("statement", e))
     }

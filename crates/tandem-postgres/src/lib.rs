@@ -151,6 +151,18 @@ impl tandem_engine::Dialect for PgDialect {
 }
 
 /// `host:port` of a URL, for messages.
+/// Runs `sql` (simple query protocol) and returns every row, every value as text.
+pub(crate) async fn simple_rows(client: &tokio_postgres::Client, sql: &str) -> std::result::Result<Vec<Vec<Option<String>>>, tokio_postgres::Error> {
+    let msgs = client.simple_query(sql).await?;
+    Ok(msgs
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect()),
+            _ => None,
+        })
+        .collect())
+}
+
 pub(crate) fn addr(url: &DbUrl) -> String {
     let port = url.port.unwrap_or(5432);
     if url.host.contains(':') {

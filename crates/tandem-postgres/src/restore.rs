@@ -120,6 +120,13 @@ impl Target for PgTarget {
             )
             .await
             .map_err(|e| pg_err(format!("{ctx}: starting the transaction"), e))?;
+        if replace.checks_role() {
+            // First in the transaction, held to its end (see tandem_engine::role).
+            if let Err(e) = lock_role(&client, db).await {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(e.context(ctx));
+            }
+        }
         if replace.allowed() {
             drop_yielding(&client, db, replace.guard()).await.map_err(|e| e.context(format!("{ctx}: dropping the old content")))?;
         }
@@ -267,6 +274,22 @@ async fn drop_yielding(client: &Client, database: &str, guard: Option<&str>) -> 
     Err(Error::conflict(format!(
         "other sessions kept the target's tables in use (open transactions hold their locks) through {DROP_ATTEMPTS} attempts of {DROP_LOCK_WAIT_S} s"
     )))
+}
+
+/// Locks database `db`'s role row ([`tandem_engine::role`]) for the rest of the restore
+/// transaction; Conflict when the site is active. Nothing to lock without a role table.
+async fn lock_role(client: &Client, db: &str) -> Result<()> {
+    use tandem_engine::role::{Role, SiteRole};
+    let d = &crate::PgDialect;
+    let exists = crate::simple_rows(client, &SiteRole::exists_sql(d)).await.map_err(|e| pg_err("looking for the role table", e))?;
+    if exists.first().and_then(|r| r.first().cloned().flatten()).as_deref() != Some("1") {
+        return Ok(());
+    }
+    let locked = crate::simple_rows(client, &SiteRole::lock_sql(d, db)).await.map_err(|e| pg_err("locking the site's role", e))?;
+    match locked.first().map(|r| SiteRole::from_row(r)).transpose()? {
+        Some(role) if role.role == Role::Active => Err(Replace::active_site(db, &role)),
+        _ => Ok(()),
+    }
 }
 
 /// Locks the guard table of [`Replace::IfHolds`] for the rest of the restore transaction (a

@@ -42,14 +42,7 @@ impl Transaction for PgTransaction {
     }
 
     async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
-        let msgs = self.client.simple_query(sql).await.map_err(|e| pg_err(&self.what, e))?;
-        Ok(msgs
-            .iter()
-            .filter_map(|m| match m {
-                SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect()),
-                _ => None,
-            })
-            .collect())
+        crate::simple_rows(&self.client, sql).await.map_err(|e| pg_err(&self.what, e))
     }
 
     async fn execute(&self, sql: &str) -> Result<u64> {

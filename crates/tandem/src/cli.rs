@@ -68,14 +68,21 @@ pub enum Command {
     Backup(BackupArgs),
     /// Restore a backup (the newest by default) into a database, all-or-nothing.
     Restore(RestoreArgs),
-    /// Make a standby site active: unpause exactly the DAGs that were active at the source,
-    /// treat interrupted runs by policy. Prints the runs it changed.
+    /// Make a standby site active: its role becomes active at the next epoch (claimed in the
+    /// repository when the site is named and a repository given); for Airflow, unpause exactly
+    /// the DAGs that were active at the source and treat interrupted runs by policy. Replication
+    /// and refreshes into the site stop. Prints what it changed.
     Promote(PromoteArgs),
-    /// Make an active site passive: pause every DAG, remembering which were active, so a later
-    /// `promote` of this site (failback) restores them exactly.
+    /// Make an active site passive: its role becomes fenced (tandem writes nothing into it until
+    /// a refresh or bootstrap makes it a standby again); for Airflow, pause every DAG,
+    /// remembering which were active, so a later `promote` of this site restores them exactly.
     Fence(FenceArgs),
     /// Probe a site: database reachable, scheduler heartbeat age. Exit 0 healthy, 1 unhealthy.
     Health(HealthArgs),
+    /// The platform at a glance: its epoch in the repository (which site is active, since when)
+    /// and every configured site's role, epoch, reachability and freshness. Exit 0 when all is
+    /// well, 1 when a site cannot be reached or is active when it must not be (fence it).
+    Status,
     /// Compare two databases of one system object by object (a metastore's databases, tables,
     /// partitions, functions, privileges, statistics), or a backup with a database. Exit 0 iff
     /// equal, 1 if they differ.

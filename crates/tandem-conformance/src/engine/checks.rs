@@ -317,7 +317,7 @@ pub async fn inspect_changes_nothing_and_drop_database_drops(s: Subject) {
 }
 
 /// A one-column table `other (id)`, the content that replaces the sample in the checks above.
-fn other_schema() -> ForeignSchema {
+pub(super) fn other_schema() -> ForeignSchema {
     let mut schema = sample::schema();
     let ForeignTable { def, columns, .. } = &mut schema.tables[0];
     def.name = "other".into();

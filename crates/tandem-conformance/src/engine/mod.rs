@@ -14,12 +14,14 @@ mod checks;
 mod dialect;
 mod natives;
 pub mod profile;
+mod roles;
 pub mod sample;
 
 pub use changes::*;
 pub use checks::*;
 pub use dialect::*;
 pub use natives::*;
+pub use roles::*;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -204,6 +206,8 @@ macro_rules! engine_suite {
                 replace_swaps_the_content_at_commit,
                 restore_gives_way_to_readers,
                 guarded_replace_never_overwrites_a_lost_guard,
+                replace_never_overwrites_an_active_site,
+                applier_writes_only_into_a_standby,
                 snapshot_is_consistent_and_positioned,
                 transactions_commit_and_roll_back,
                 id_generators_move_past_ids_written_with_their_rows,

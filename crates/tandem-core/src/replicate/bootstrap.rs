@@ -51,8 +51,6 @@ async fn bootstrap_from_seed(
         .with_hint(Hint::Rebootstrap));
     }
     let manifest = seed(req, source, events.clone()).await?;
-    // A system with a standby mode is restored as a standby: passive, and the stream keeps it so.
-    let standby = req.registry.system_named(&manifest.system.name).is_some_and(|s| s.standby_table().is_some());
     let position = manifest.snapshot.position.clone();
     if position.kind == PositionKind::None {
         return Err(Error::bad_input(format!("{} keeps no change log (binlog off): there is nothing to stream from", req.source)));
@@ -84,7 +82,9 @@ async fn bootstrap_from_seed(
         keys: req.keys.clone(),
         checkpoint: Some(checkpoint.clone()),
         scope: req.scope.clone(),
-        standby,
+        // A replica is a standby: its role says so, a system with a standby mode is made
+        // passive, and the stream keeps it so.
+        standby: true,
         origin: Some(req.capture.marks.clone()),
         owner: req.owner.clone(),
         ..RestoreRequest::new(target, req.registry, req.target.clone(), req.repo.clone())

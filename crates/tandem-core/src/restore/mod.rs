@@ -109,6 +109,10 @@ pub struct RestoreReport {
     /// Engine the backup was taken from, and whether the restore converted it to another one.
     pub source_engine: String,
     pub cross_engine: bool,
+    /// The role the site has after a standby restore ([`tandem_engine::role`]): standby, or
+    /// active when a promote landed right after the restore.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<tandem_engine::role::SiteRole>,
 }
 
 mod secs {
@@ -157,6 +161,11 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
     let target = req.engine.target(&req.target).await?;
     let state = target.inspect().await?;
     check_target(req, &p, &state).await?;
+    if !state.relations.is_empty() && req.replace.allowed() {
+        if let Some(active) = crate::role::read(req.engine, &req.target).await?.filter(|r| r.role == tandem_engine::role::Role::Active) {
+            return Err(Replace::active_site(&req.target.database, &active));
+        }
+    }
     let mut report = RestoreReport {
         backup: id.clone(),
         target: req.target.to_string(),
@@ -173,6 +182,7 @@ async fn run(req: &RestoreRequest<'_>, id: &BackupId, start: Instant, events: Ar
         warnings: Vec::new(),
         source_engine: p.manifest.snapshot.engine.clone(),
         cross_engine: p.foreign.is_some(),
+        role: None,
     };
     if !req.dry_run {
         execute(req, &p, target.as_ref(), &mut report, events).await?;
@@ -309,7 +319,12 @@ async fn execute(
 ) -> Result<()> {
     let rewriter = (!req.locations.is_empty()).then(|| Rewriter::new(req.locations.clone()));
     events.phase("creating the schema", None, Unit::Items);
-    let session = target.begin(&p.schema, req.replace.clone()).await?;
+    // Whatever replaces the target's content never replaces an active site's.
+    let replace = match &req.replace {
+        Replace::Always => Replace::UnlessActive,
+        other => other.clone(),
+    };
+    let session = target.begin(&p.schema, replace).await?;
     if let Some(origin) = &req.origin {
         if !session.mark(origin).await? {
             tracing::debug!("the restored content carries no origin mark ({})", origin.0);
@@ -317,7 +332,7 @@ async fn execute(
     }
     events.phase_done();
     let note = format!("standby restore of backup {} ({})", p.manifest.id, p.manifest.source);
-    let mut standby_fixups = match req.standby {
+    let mut standby_fixups = match req.standby && p.system.standby_table().is_some() {
         true => p.system.standby_fixups(&p.schema.tables, session.dialect(), &note)?,
         false => Vec::new(),
     };
@@ -364,6 +379,16 @@ async fn execute(
             })?;
             events.phase_done();
             report.fixups = fixups;
+            if req.standby {
+                match crate::role::make_standby(req.engine, &req.target, &note).await {
+                    Ok(role) => report.role = Some(role),
+                    Err(e) => {
+                        let w = format!("the restore is done, but the site has no standby role (nothing guards it against a promote in flight): {e}");
+                        events.warn(&w);
+                        report.warnings.push(w);
+                    }
+                }
+            }
         }
         Err(e) => {
             if let Err(abort) = session.abort().await {
@@ -468,9 +493,12 @@ fn make_plan(req: &RestoreRequest<'_>, p: &Prepared<'_>, existing: usize) -> Res
         plan.step(format!("fix up: {}", f.what));
     }
     if req.standby {
-        for f in p.system.standby_fixups(&schema.tables, &PlanDialect, "")? {
-            plan.step(format!("standby: {}", f.what));
+        if p.system.standby_table().is_some() {
+            for f in p.system.standby_fixups(&schema.tables, &PlanDialect, "")? {
+                plan.step(format!("standby: {}", f.what));
+            }
         }
+        plan.step(format!("give {target} the role standby ({}.{})", tandem_engine::role::ROLE_SCHEMA, tandem_engine::role::ROLE_TABLE));
     }
     plan.step(format!("run {} post-load statement(s): constraints, indexes, sequences, views", schema.post_data.len()));
     if existing > 0 {

@@ -22,6 +22,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tandem_error::Result;
 
+use crate::role::{Role, SiteRole};
 use crate::{Dialect, Position, Scope, TableDef};
 
 /// What a change stream delivers next.
@@ -382,6 +383,9 @@ pub trait ApplyConnection: Send {
     /// Runs `update` (the checkpoint's [`Checkpoint::update_sql`]) in the open transaction; the
     /// rows it changed.
     async fn execute(&mut self, update: &str) -> Result<u64>;
+    /// Runs a small query (in the open transaction, if one is); every value as text.
+    async fn query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>>;
+    fn dialect(&self) -> &'static dyn crate::Dialect;
     async fn commit(&mut self) -> Result<()>;
     async fn rollback(&mut self) -> Result<()>;
     async fn close(self: Box<Self>) -> Result<()>;
@@ -391,21 +395,44 @@ pub trait ApplyConnection: Send {
 pub struct Transactional<C> {
     conn: Box<C>,
     open: bool,
+    /// Whether the replica's server has the role table (looked up at the first transaction):
+    /// then every transaction locks the replica's role first and goes on only on a standby.
+    roles: Option<bool>,
     /// The checkpoint's `UPDATE` for a checkpoint, in the engine's dialect.
     update: fn(&Checkpoint) -> String,
 }
 
 impl<C: ApplyConnection> Transactional<C> {
     pub fn new(conn: C, update: fn(&Checkpoint) -> String) -> Transactional<C> {
-        Transactional { conn: Box::new(conn), open: false, update }
+        Transactional { conn: Box::new(conn), open: false, roles: None, update }
     }
 
     async fn begin(&mut self) -> Result<()> {
         if !self.open {
+            if self.roles.is_none() {
+                let exists = self.conn.query(&SiteRole::exists_sql(self.conn.dialect())).await?;
+                self.roles = Some(exists.first().and_then(|r| r.first().cloned().flatten()).as_deref() == Some("1"));
+            }
             self.conn.begin().await?;
             self.open = true;
+            if self.roles == Some(true) {
+                self.check_role().await?;
+            }
         }
         Ok(())
+    }
+
+    /// Locks the replica's role row, first in the transaction ([`crate::role`]): Conflict when
+    /// the replica is no standby any more (promoted or fenced), so nothing is applied into it.
+    async fn check_role(&mut self) -> Result<()> {
+        let sql = SiteRole::lock_sql(self.conn.dialect(), self.conn.database());
+        let rows = self.conn.query(&sql).await.map_err(|e| e.context("locking the replica's role"))?;
+        match rows.first().map(|r| SiteRole::from_row(r)).transpose()? {
+            Some(role) if role.role != Role::Standby => {
+                Err(tandem_error::Error::conflict(format!("the replica is no standby any more ({}): nothing more is applied into it", role.describe())))
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn store(&mut self, checkpoint: &Checkpoint) -> Result<()> {

@@ -69,7 +69,9 @@ pub(crate) fn beat_of(row: &BinlogRow, name: &str) -> Option<DateTime<Utc>> {
     }
 }
 
-/// Whether a statement is about the heartbeat database (tandem's own DDL, not the source's).
-pub(crate) fn is_about_heartbeats(sql: &str) -> bool {
-    sql.to_ascii_lowercase().contains(&format!("`{DATABASE}`"))
+/// Whether a statement is about one of tandem's own databases, the heartbeats' or the roles'
+/// ([`tandem_engine::role`]): tandem's own DDL, not the source's.
+pub(crate) fn is_tandems_own(sql: &str) -> bool {
+    let sql = sql.to_ascii_lowercase();
+    [DATABASE, tandem_engine::role::ROLE_SCHEMA].iter().any(|db| sql.contains(&format!("`{db}`")))
 }

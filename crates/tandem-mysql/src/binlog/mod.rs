@@ -226,7 +226,7 @@ impl MyChangeStream {
                     _ if self.txn.is_some() => Ok(None),
                     // The replica's own bootstrap or writes, logged with its origin's server id.
                     _ if header.server_id() == self.skip => Ok(self.advance(end)),
-                    _ if heartbeat::is_about_heartbeats(&sql) => Ok(self.advance(end)),
+                    _ if heartbeat::is_tandems_own(&sql) => Ok(self.advance(end)),
                     _ if is_ddl(&sql) && concerns(&q.schema(), &sql, &self.url.database) => {
                         self.at.pos = end;
                         Ok(Some(ChangeEvent::SchemaChange { position: self.at.position(), statement: sql }))

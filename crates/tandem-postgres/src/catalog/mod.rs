@@ -22,9 +22,10 @@ mod objects;
 mod sequences;
 mod tables;
 
-/// `WHERE` fragment: the namespace aliased `n` is a user schema.
+/// `WHERE` fragment: the namespace aliased `n` is a user schema (not tandem's role schema either:
+/// [`tandem_engine::role`]).
 pub(crate) const USER_NS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
-     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'";
+     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' AND n.nspname <> 'tandem_role'";
 
 /// `WHERE` fragment: object `oid` of catalog `cat` is not a member of an extension.
 pub(crate) fn not_ext(cat: &str, oid: &str) -> String {

@@ -8,6 +8,7 @@ mod replicate;
 mod repo;
 mod restore;
 mod site;
+mod status;
 mod verify;
 
 use std::sync::Arc;
@@ -39,6 +40,11 @@ impl Ctx {
             .as_deref()
             .or(self.config.repo.as_deref())
             .ok_or_else(|| Error::bad_input("no repository given: use --repo REPO, TANDEM_REPO or `repo = ...` in the config"))
+    }
+
+    /// Whether a repository is given at all.
+    pub fn has_repo(&self) -> bool {
+        self.repo_url().is_ok()
     }
 
     /// The key of an encrypted repository, if one is given (see [`crate::repokey`]). A key
@@ -106,6 +112,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Promote(args) => site::promote(&ctx, args).await,
         Command::Fence(args) => site::fence(&ctx, args).await,
         Command::Health(args) => site::health(&ctx, args).await,
+        Command::Status => status::run(&ctx).await,
         Command::Backups(BackupsCommand::List) => backups::list(&ctx).await,
         Command::Backups(BackupsCommand::Show { id }) => backups::show(&ctx, &id).await,
         Command::Backups(BackupsCommand::Prune(args)) => backups::prune(&ctx, args).await,

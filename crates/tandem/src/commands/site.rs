@@ -16,15 +16,39 @@ pub async fn promote(ctx: &Ctx, args: PromoteArgs) -> Result<i32> {
     let url = ctx.db_url(args.site.as_deref(), args.target.as_deref(), "--target")?;
     let (engine, url) = registry::engine_for(&url)?;
     let interrupted: Interrupted = args.interrupted.parse().map_err(tandem_error::Error::bad_input)?;
-    let report = tandem_core::promote(registry::registry(), engine, &url, PromoteOptions { interrupted, force: args.force }, ctx.progress.clone()).await?;
+    let epoch = match (args.site.as_deref(), args.target.is_none()) {
+        (Some(site), true) => claim_epoch(ctx, site).await?,
+        _ => None,
+    };
+    let opts = PromoteOptions { interrupted, force: args.force };
+    let report = tandem_core::promote(registry::registry(), engine, &url, opts, epoch, ctx.progress.clone()).await?;
     print_change(ctx, &report)
 }
 
 pub async fn fence(ctx: &Ctx, args: FenceArgs) -> Result<i32> {
     let url = ctx.db_url(args.site.as_deref(), args.target.as_deref(), "--target")?;
     let (engine, url) = registry::engine_for(&url)?;
-    let report = tandem_core::fence(registry::registry(), engine, &url, ctx.progress.clone()).await?;
+    let epoch = match ctx.has_repo() {
+        true => ctx.open_repo().await?.current_roles().await?.map(|r| r.epoch),
+        false => None,
+    };
+    let report = tandem_core::fence(registry::registry(), engine, &url, epoch, ctx.progress.clone()).await?;
     print_change(ctx, &report)
+}
+
+/// The epoch a promote of `site` gives it: the next one, claimed in the repository (a promote
+/// run again after a failure reuses the epoch it claimed); `None` without a repository.
+async fn claim_epoch(ctx: &Ctx, site: &str) -> Result<tandem_core::Epoch> {
+    if !ctx.has_repo() {
+        return Ok(None);
+    }
+    let repo = ctx.open_repo().await?;
+    let current = repo.current_roles().await?;
+    if let Some(c) = current.as_ref().filter(|c| c.active == site) {
+        return Ok(Some(c.epoch));
+    }
+    let record = repo.claim_epoch(current.map_or(0, |c| c.epoch), site, "promote").await?;
+    Ok(Some(record.epoch))
 }
 
 fn print_change(ctx: &Ctx, r: &SiteReport) -> Result<i32> {
