@@ -90,7 +90,7 @@ pub type Epoch = Option<u64>;
 /// Makes the site passive: its role becomes `fenced` at `epoch` (see [`crate::role`]), and its
 /// system remembers what was active for a later promote ([`System::fence`]; systems without a
 /// standby mode have nothing of their own to do).
-pub async fn fence(registry: &Registry, engine: &dyn Engine, url: &DbUrl, epoch: Epoch, events: Arc<dyn Events>) -> Result<SiteReport> {
+pub async fn fence(registry: &Registry, engine: &dyn Engine, url: &DbUrl, epoch: Epoch, stop_writes: bool, events: Arc<dyn Events>) -> Result<SiteReport> {
     events.phase("fencing the site", None, Unit::Items);
     let note = format!("fence at {}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
     let no_role = role_table(engine, url).await;
@@ -120,6 +120,11 @@ pub async fn fence(registry: &Registry, engine: &dyn Engine, url: &DbUrl, epoch:
     })
     .await
     .with_context(|| format!("fence of {url}"))?;
+    let mut change = change;
+    if stop_writes {
+        let done = engine.set_writable(url, false).await.with_context(|| format!("fence of {url}: the role is fenced, but writes were not stopped"))?;
+        change.notes.extend(done);
+    }
     events.phase_done();
     Ok(SiteReport { site: url.to_string(), system: system.name().into(), action: SiteAction::Fence, change })
 }
@@ -161,6 +166,12 @@ pub async fn promote(registry: &Registry, engine: &dyn Engine, url: &DbUrl, opts
     })
     .await
     .with_context(|| format!("promote of {url}"))?;
+    // Promoted means writable: a fence may have stopped the database's writes.
+    let mut change = change;
+    match engine.set_writable(url, true).await {
+        Ok(_) => {}
+        Err(e) => change.notes.push(format!("the database could not be made writable (if a fence stopped its writes, allow them by hand): {e}")),
+    }
     events.phase_done();
     Ok(SiteReport { site: url.to_string(), system: system.name().into(), action: SiteAction::Promote, change })
 }

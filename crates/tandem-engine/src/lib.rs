@@ -129,6 +129,17 @@ pub trait Engine: Send + Sync {
         Ok(Vec::new())
     }
 
+    /// Makes the database of `url` refuse (`writable` false) or take application writes again,
+    /// and with `false` ends the sessions that could still write into it (not tandem's own
+    /// sessions, which always may write, nor log readers); what it did, in words. MySQL/MariaDB:
+    /// the server's `read_only` (server-wide: every database of the server) and the database's
+    /// sessions killed; PostgreSQL: `default_transaction_read_only` of the database and its
+    /// client sessions terminated. Engines without such a switch do nothing.
+    async fn set_writable(&self, url: &DbUrl, writable: bool) -> Result<Vec<String>> {
+        let _ = (url, writable);
+        Ok(Vec::new())
+    }
+
     /// The order of two positions of this engine's log (`Less`: `a` comes first). BadInput for
     /// positions of two different logs, or engines without change capture.
     fn compare_positions(&self, a: &Position, b: &Position) -> Result<std::cmp::Ordering> {

@@ -26,6 +26,7 @@ mod schema;
 mod snapshot;
 mod tls;
 mod transaction;
+mod writes;
 
 use std::time::Duration;
 
@@ -103,6 +104,13 @@ impl Engine for MySql {
 
     fn compare_positions(&self, a: &Position, b: &Position) -> Result<std::cmp::Ordering> {
         binlog::BinlogPos::parse(a)?.compare(&binlog::BinlogPos::parse(b)?)
+    }
+
+    async fn set_writable(&self, url: &DbUrl, writable: bool) -> Result<Vec<String>> {
+        let mut conn = connect(url, &[]).await?;
+        let done = writes::set_writable(&mut conn, &url.database, writable).await;
+        let _ = conn.disconnect().await;
+        done
     }
 
     async fn log_retention(&self, url: &DbUrl, from: &Position, _: &Capture) -> Result<Option<LogRetention>> {

@@ -25,6 +25,7 @@ mod restore;
 mod snapshot;
 mod tls;
 mod transaction;
+mod writes;
 
 use std::time::Duration;
 
@@ -102,6 +103,10 @@ impl Engine for Postgres {
 
     fn compare_positions(&self, a: &Position, b: &Position) -> Result<std::cmp::Ordering> {
         Ok(capture::lsn(a)?.cmp(&capture::lsn(b)?))
+    }
+
+    async fn set_writable(&self, url: &DbUrl, writable: bool) -> Result<Vec<String>> {
+        writes::set_writable(url, writable).await
     }
 
     async fn log_retention(&self, url: &DbUrl, from: &Position, capture: &Capture) -> Result<Option<LogRetention>> {
@@ -196,6 +201,8 @@ async fn connect_once(url: &DbUrl, database: &str) -> Result<Option<Client>> {
         .user(&user)
         .dbname(database)
         .application_name("tandem")
+        // A fenced database refuses application writes, never tandem's (see writes.rs).
+        .options("-c default_transaction_read_only=off")
         .connect_timeout(CONNECT_TIMEOUT)
         .keepalives(true)
         .ssl_mode(tls::driver_mode(url.tls.mode));

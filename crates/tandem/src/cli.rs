@@ -79,6 +79,17 @@ pub enum Command {
     Fence(FenceArgs),
     /// Probe a site: database reachable, scheduler heartbeat age. Exit 0 healthy, 1 unhealthy.
     Health(HealthArgs),
+    /// Move the platform to a replica of the active site with nothing lost: check the replica
+    /// (replicating, within --max-lag), fence the active site (its role, its system, its writes:
+    /// read-only and its sessions ended), wait until the replica holds the site's final log
+    /// position, claim the next epoch, promote the replica. Prints the timed steps, the RPO (0)
+    /// and the RTO. When the replica does not catch up, the old site is made active again.
+    Switchover(SwitchoverArgs),
+    /// Move the platform to a standby when the active site is gone: claim the next epoch (of two
+    /// racing failovers exactly one goes on), fence the old site if it can be reached, promote
+    /// the standby. Refuses a standby further behind than --max-lag unless --force. Prints the
+    /// timed steps, the RPO it got (the standby's lag) and the RTO.
+    Failover(FailoverArgs),
     /// The platform at a glance: its epoch in the repository (which site is active, since when)
     /// and every configured site's role, epoch, reachability and freshness. Exit 0 when all is
     /// well, 1 when a site cannot be reached or is active when it must not be (fence it).
@@ -361,6 +372,38 @@ pub struct PromoteArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SwitchoverArgs {
+    /// The site to make active: a replica of the active site (its `source`).
+    #[arg(long, value_name = "SITE", add = ArgValueCompleter::new(crate::shell::site_names))]
+    pub to: String,
+    /// Refuse when the replica trails its source by more than this.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::config::parse_duration)]
+    pub max_lag: std::time::Duration,
+    /// What to do with the new site's interrupted runs (Airflow; see `promote`).
+    #[arg(long, value_name = "POLICY", default_value = "leave", value_parser = ["rerun", "fail", "leave"])]
+    pub interrupted: String,
+    /// Check that the switchover can start; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FailoverArgs {
+    /// The standby to make active (its `source` is the site that was active).
+    #[arg(long, value_name = "SITE", add = ArgValueCompleter::new(crate::shell::site_names))]
+    pub to: String,
+    /// Refuse when the standby trails by more than this (what the failover would lose).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::config::parse_duration)]
+    pub max_lag: std::time::Duration,
+    /// Fail over whatever the standby's lag, or when it is unknown (a standby kept by refresh).
+    #[arg(long)]
+    pub force: bool,
+    /// What to do with the new site's interrupted runs (Airflow; see `promote`).
+    #[arg(long, value_name = "POLICY", default_value = "rerun", value_parser = ["rerun", "fail", "leave"])]
+    pub interrupted: String,
+}
+
+#[derive(Debug, Args)]
 pub struct FenceArgs {
     /// Site from the config file to fence.
     #[arg(add = ArgValueCompleter::new(crate::shell::site_names))]
@@ -368,6 +411,11 @@ pub struct FenceArgs {
     /// Database URL of the site. Overrides the site's `db`.
     #[arg(long, value_name = "DB_URL")]
     pub target: Option<String>,
+    /// Also stop its writes: MySQL/MariaDB `read_only` (server-wide) and PostgreSQL
+    /// `default_transaction_read_only` on the database, and the sessions that could still write
+    /// ended. `promote` allows writes again.
+    #[arg(long)]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Args)]

@@ -289,6 +289,12 @@ impl Checkpoint {
         }
     }
 
+    /// At most how many seconds the replica trails its source at `now`: the age of the newest
+    /// heartbeat it got past, else of the last source commit it applied.
+    pub fn behind(&self, now: DateTime<Utc>) -> f64 {
+        (now - self.heartbeat_at.unwrap_or(self.committed_at)).num_milliseconds() as f64 / 1000.0
+    }
+
     /// `CREATE TABLE` of the checkpoint table, in plain SQL that both engines run.
     pub fn create_sql(d: &dyn Dialect, schema: Option<&str>) -> String {
         format!("CREATE TABLE {} (id INT NOT NULL PRIMARY KEY, checkpoint TEXT NOT NULL)", Self::table(d, schema))

@@ -9,6 +9,7 @@ mod repo;
 mod restore;
 mod site;
 mod status;
+mod switchover;
 mod verify;
 
 use std::sync::Arc;
@@ -113,6 +114,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Fence(args) => site::fence(&ctx, args).await,
         Command::Health(args) => site::health(&ctx, args).await,
         Command::Status => status::run(&ctx).await,
+        Command::Switchover(args) => switchover::run(&ctx, args).await,
+        Command::Failover(args) => switchover::failover(&ctx, args).await,
         Command::Backups(BackupsCommand::List) => backups::list(&ctx).await,
         Command::Backups(BackupsCommand::Show { id }) => backups::show(&ctx, &id).await,
         Command::Backups(BackupsCommand::Prune(args)) => backups::prune(&ctx, args).await,

@@ -32,7 +32,7 @@ pub async fn fence(ctx: &Ctx, args: FenceArgs) -> Result<i32> {
         true => ctx.open_repo().await?.current_roles().await?.map(|r| r.epoch),
         false => None,
     };
-    let report = tandem_core::fence(registry::registry(), engine, &url, epoch, ctx.progress.clone()).await?;
+    let report = tandem_core::fence(registry::registry(), engine, &url, epoch, args.read_only, ctx.progress.clone()).await?;
     print_change(ctx, &report)
 }
 

@@ -85,7 +85,7 @@ async fn probe(ctx: &Ctx, name: &str) -> SiteStatus {
             status.replica = checkpoint.map(|c| Replica {
                 position: c.position.value.clone(),
                 last_commit_applied: c.committed_at,
-                lag_seconds: (Utc::now() - c.heartbeat_at.unwrap_or(c.committed_at)).num_milliseconds() as f64 / 1000.0,
+                lag_seconds: c.behind(Utc::now()),
                 stopped: c.stopped,
             });
         }
@@ -104,6 +104,15 @@ fn problems(epoch: Option<&RoleRecord>, sites: &[SiteStatus]) -> Vec<String> {
     }
     let active: Vec<&SiteStatus> = sites.iter().filter(|s| s.role.as_ref().is_some_and(|r| r.role == Role::Active)).collect();
     if let Some(e) = epoch {
+        // A former active site that never had a role (it was active before roles existed).
+        let unfenced =
+            sites.iter().filter(|s| s.reachable && s.role.is_none() && s.site != e.active && sites.iter().any(|o| o.source.as_deref() == Some(&s.site)));
+        for s in unfenced {
+            out.push(format!(
+                "{} has no role but the platform is at epoch {} with {} active: fence it (`tandem fence {} --read-only`) before it takes writes",
+                s.site, e.epoch, e.active, s.site
+            ));
+        }
         for s in active.iter().filter(|s| s.site != e.active) {
             out.push(format!(
                 "{} is active (epoch {}) but the platform is at epoch {} with {} active: fence {} (`tandem fence {}`)",

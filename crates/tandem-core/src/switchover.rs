@@ -1,0 +1,201 @@
+//! A planned switchover with no data lost: the active site is fenced (role, system, writes
+//! stopped), its replica streams up to the source's final log position, and the replica is
+//! promoted at the platform's next epoch. Each step is timed: the time from the fence to the
+//! promote is the outage the platform saw (its RTO); nothing committed at the old site is
+//! missing at the new one (RPO 0).
+//!
+//! A standby kept by refresh alone (no replication) is refused: fence, refresh and promote it by
+//! hand. When the replica does not reach the final position in time, the fence is undone (the
+//! old site is promoted back at its epoch) and the switchover fails.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde::Serialize;
+use tandem_engine::role::Role;
+use tandem_engine::{DbUrl, Engine, SnapshotOptions};
+use tandem_error::{Error, Result, ResultExt};
+use tandem_repo::Repository;
+use tandem_system::{Interrupted, PromoteOptions};
+
+use crate::replicate::control::Hold;
+use crate::verify::Align;
+use crate::{fence, promote, role, Events, Registry};
+
+/// One site of a switchover.
+pub struct SwitchoverSite<'a> {
+    pub name: String,
+    pub engine: &'a dyn Engine,
+    pub url: DbUrl,
+}
+
+pub struct SwitchoverRequest<'a> {
+    pub registry: &'a Registry,
+    pub repo: Repository,
+    /// The active site, `to`'s source.
+    pub from: SwitchoverSite<'a>,
+    /// The replica that becomes active.
+    pub to: SwitchoverSite<'a>,
+    /// The most `to` may trail `from` before anything is changed.
+    pub max_lag: Duration,
+    /// How `to`'s interrupted work is treated at promote.
+    pub interrupted: Interrupted,
+    /// Check only.
+    pub dry_run: bool,
+}
+
+/// One timed step.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub step: String,
+    /// Milliseconds since the switchover started, at the step's start.
+    pub at_ms: u64,
+    pub took_ms: u64,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SwitchoverReport {
+    pub from: String,
+    pub to: String,
+    /// The epoch `to` is active in (the one it would get, on a dry run).
+    pub epoch: u64,
+    pub dry_run: bool,
+    /// `to`'s lag when the switchover began, in seconds.
+    pub lag_seconds: f64,
+    /// The source's log position after the fence, which `to` reached before its promote.
+    pub final_position: Option<String>,
+    /// From the fence of `from` to the end of `to`'s promote: no site took writes meanwhile.
+    pub rto_ms: Option<u64>,
+    pub steps: Vec<Step>,
+}
+
+pub(crate) struct Timeline {
+    pub start: Instant,
+    pub steps: Vec<Step>,
+}
+
+impl Timeline {
+    /// Runs one step, timed; its detail is what `work` says.
+    pub(crate) async fn step<T>(&mut self, name: &str, events: &dyn Events, work: impl std::future::Future<Output = Result<(T, String)>>) -> Result<T> {
+        events.info(&format!("switchover: {name}"));
+        let at = self.start.elapsed();
+        let (value, detail) = work.await.with_context(|| format!("switchover step {name:?}"))?;
+        self.steps.push(Step { step: name.into(), at_ms: at.as_millis() as u64, took_ms: (self.start.elapsed() - at).as_millis() as u64, detail });
+        Ok(value)
+    }
+}
+
+/// Moves the platform from `from` to `to` (see the module doc).
+pub async fn switchover(req: SwitchoverRequest<'_>, events: Arc<dyn Events>) -> Result<SwitchoverReport> {
+    let (from, to) = (&req.from, &req.to);
+    let mut t = Timeline { start: Instant::now(), steps: Vec::new() };
+    let (epoch, lag) = t.step("check", events.as_ref(), check(&req)).await?;
+    let mut report = SwitchoverReport {
+        from: from.name.clone(),
+        to: to.name.clone(),
+        epoch: epoch + 1,
+        dry_run: req.dry_run,
+        lag_seconds: lag,
+        final_position: None,
+        rto_ms: None,
+        steps: Vec::new(),
+    };
+    if req.dry_run {
+        report.steps = t.steps;
+        return Ok(report);
+    }
+    let fenced_at = Instant::now();
+    let fence_work = async {
+        let r = fence(req.registry, from.engine, &from.url, Some(epoch), true, events.clone()).await?;
+        Ok(((), r.change.notes.join("; ")))
+    };
+    t.step(&format!("fence {}", from.name), events.as_ref(), fence_work).await?;
+    let caught_up = async {
+        let position = final_position(from).await?;
+        let hold = Hold::new(to.engine, to.url.clone(), from.engine);
+        hold.hold_at(&position).await?;
+        Ok::<_, Error>(position)
+    };
+    let position = match t
+        .step(&format!("wait for {} to reach the final position", to.name), events.as_ref(), async { caught_up.await.map(|p| (p.clone(), p.value)) })
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return Err(undo(&req, epoch, e, events).await),
+    };
+    report.final_position = Some(position.value.clone());
+    let next = t
+        .step("claim the next epoch", events.as_ref(), async {
+            let r = req.repo.claim_epoch(epoch, &to.name, &format!("switchover from {}", from.name)).await?;
+            Ok((r.epoch, format!("epoch {}: {} active", r.epoch, r.active)))
+        })
+        .await?;
+    let promote_work = async {
+        let opts = PromoteOptions { interrupted: req.interrupted, force: false };
+        let r = promote(req.registry, to.engine, &to.url, opts, Some(next), events.clone()).await?;
+        let _ = Hold::new(to.engine, to.url.clone(), from.engine).release().await;
+        Ok(((), r.change.notes.join("; ")))
+    };
+    t.step(&format!("promote {}", to.name), events.as_ref(), promote_work).await?;
+    report.rto_ms = Some(fenced_at.elapsed().as_millis() as u64);
+    report.epoch = next;
+    report.steps = t.steps;
+    Ok(report)
+}
+
+/// The platform's epoch and `to`'s lag; errors when the move is not safe to start: `from` is
+/// not the platform's active site, `to` is active, no replica, stopped, or further behind than
+/// allowed.
+async fn check(req: &SwitchoverRequest<'_>) -> Result<((u64, f64), String)> {
+    let (from, to) = (&req.from, &req.to);
+    let current = req.repo.current_roles().await?;
+    if let Some(c) = current.as_ref().filter(|c| c.active != from.name) {
+        return Err(Error::conflict(format!("the platform's active site is {} (epoch {}), not {}; nothing was changed", c.active, c.epoch, from.name)));
+    }
+    let epoch = current.map_or(0, |c| c.epoch);
+    if let Some(r) = role::read(to.engine, &to.url).await?.filter(|r| r.role == Role::Active) {
+        return Err(Error::conflict(format!("{} is active already ({}); nothing was changed", to.name, r.describe())));
+    }
+    let checkpoint = crate::replica_checkpoint(to.engine, &to.url).await?.ok_or_else(|| {
+        Error::bad_input(format!(
+            "{} is no replica (it has no replication checkpoint): a switchover needs a standby kept by `replicate`; \
+             for one kept by refresh, fence {}, refresh {} and promote it by hand",
+            to.name, from.name, to.name
+        ))
+    })?;
+    if let Some(why) = &checkpoint.stopped {
+        return Err(Error::conflict(format!("replication into {} stopped ({why}); nothing was changed", to.name)));
+    }
+    let lag = checkpoint.behind(Utc::now());
+    if lag > req.max_lag.as_secs_f64() {
+        return Err(Error::conflict(format!(
+            "{} trails {} by {lag:.1} s, more than the {} s allowed: is its replication running? nothing was changed",
+            to.name,
+            from.name,
+            req.max_lag.as_secs()
+        )));
+    }
+    let detail = format!("platform at epoch {epoch}; {} is a replica {lag:.1} s behind", to.name);
+    Ok(((epoch, lag), detail))
+}
+
+/// The source's log position once its writes stopped.
+async fn final_position(from: &SwitchoverSite<'_>) -> Result<tandem_engine::Position> {
+    let snapshot = from.engine.snapshot(&from.url, &SnapshotOptions::parallel(1)).await?;
+    let position = snapshot.info().position.clone();
+    let _ = snapshot.close().await;
+    Ok(position)
+}
+
+/// Gives `from` back its active role and its writes after a failed wait; the error to report.
+async fn undo(req: &SwitchoverRequest<'_>, epoch: u64, e: Error, events: Arc<dyn Events>) -> Error {
+    let from = &req.from;
+    let _ = Hold::new(req.to.engine, req.to.url.clone(), from.engine).release().await;
+    let opts = PromoteOptions { interrupted: Interrupted::Leave, force: true };
+    match promote(req.registry, from.engine, &from.url, opts, Some(epoch), events).await {
+        Ok(_) => e.context(format!("the switchover was undone: {} is active again", from.name)),
+        Err(u) => e.context(format!("undoing the switchover failed too ({u}): {} stays fenced; promote it or retry", from.name)),
+    }
+}

@@ -1,0 +1,48 @@
+//! Fencing writes ([`tandem_engine::Engine::set_writable`]): the database's
+//! `default_transaction_read_only`, which every new session of an application gets (tandem's
+//! own sessions turn it off at connect), and the database's other client sessions terminated,
+//! so no open transaction of an application commits after the fence. Log readers (walsenders)
+//! and tandem's own sessions (application name `tandem`: a replication's heartbeat) stay.
+
+use tandem_engine::DbUrl;
+use tandem_error::Result;
+
+use crate::{connect, ident, pg_err};
+
+pub(crate) async fn set_writable(url: &DbUrl, writable: bool) -> Result<Vec<String>> {
+    let client = connect(url, &url.database).await?;
+    let db = ident(&url.database);
+    // Nothing to do (and no privilege needed) for a database that takes writes already.
+    let fenced = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting s JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase \
+             WHERE d.datname = pg_catalog.current_database() AND s.setrole = 0 AND 'default_transaction_read_only=on' = ANY (s.setconfig))",
+            &[],
+        )
+        .await
+        .and_then(|r| r.try_get::<_, bool>(0))
+        .map_err(|e| pg_err("reading the database's settings", e))?;
+    if writable && !fenced {
+        return Ok(Vec::new());
+    }
+    let sql = match writable {
+        true => format!("ALTER DATABASE {db} RESET default_transaction_read_only"),
+        false => format!("ALTER DATABASE {db} SET default_transaction_read_only = on"),
+    };
+    client.batch_execute(&sql).await.map_err(|e| pg_err(format!("{sql} (the database's owner or a superuser may)"), e))?;
+    let mut done = vec![format!("database {} is {}", url.database, if writable { "writable" } else { "read-only for new sessions" })];
+    if !writable {
+        let ended = client
+            .query_one(
+                "SELECT count(*) FILTER (WHERE pg_catalog.pg_terminate_backend(pid)) FROM pg_catalog.pg_stat_activity \
+                 WHERE datname = pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid() AND backend_type = 'client backend' \
+                   AND application_name <> 'tandem'",
+                &[],
+            )
+            .await
+            .and_then(|r| r.try_get::<_, i64>(0))
+            .map_err(|e| pg_err("ending the database's sessions (pg_signal_backend may)", e))?;
+        done.push(format!("{ended} session(s) on database {} ended", url.database));
+    }
+    Ok(done)
+}

@@ -1,0 +1,87 @@
+//! `tandem switchover --to SITE` and `tandem failover --to SITE`.
+
+use tandem_core::{FailoverReport, FailoverRequest, Step, SwitchoverReport, SwitchoverRequest, SwitchoverSite};
+use tandem_error::{Error, Result};
+use tandem_system::Interrupted;
+
+use super::Ctx;
+use crate::cli::{FailoverArgs, SwitchoverArgs};
+use crate::output;
+use crate::registry;
+
+/// The two sites of a move to `to`: its `source`, and itself.
+fn sites(ctx: &Ctx, to: &str) -> Result<(SwitchoverSite<'static>, SwitchoverSite<'static>)> {
+    let from = ctx.config.site(to)?.source().ok_or_else(|| Error::bad_input(format!("site {to} has no source: there is no site to move from")))?;
+    let site = |name: &str| -> Result<SwitchoverSite<'static>> {
+        let (engine, url) = registry::engine_for(ctx.config.site(name)?.db_url())?;
+        Ok(SwitchoverSite { name: name.to_string(), engine, url })
+    };
+    Ok((site(from)?, site(to)?))
+}
+
+pub async fn run(ctx: &Ctx, args: SwitchoverArgs) -> Result<i32> {
+    let (from, to) = sites(ctx, &args.to)?;
+    let interrupted: Interrupted = args.interrupted.parse().map_err(Error::bad_input)?;
+    let req =
+        SwitchoverRequest { registry: registry::registry(), repo: ctx.open_repo().await?, from, to, max_lag: args.max_lag, interrupted, dry_run: args.dry_run };
+    let report = tandem_core::switchover(req, ctx.progress.clone()).await?;
+    if ctx.json {
+        output::json(&report)?;
+    } else {
+        print(&report);
+    }
+    Ok(0)
+}
+
+pub async fn failover(ctx: &Ctx, args: FailoverArgs) -> Result<i32> {
+    let (from, to) = sites(ctx, &args.to)?;
+    let interrupted: Interrupted = args.interrupted.parse().map_err(Error::bad_input)?;
+    let req = FailoverRequest { registry: registry::registry(), repo: ctx.open_repo().await?, from, to, max_lag: args.max_lag, force: args.force, interrupted };
+    let r = tandem_core::failover(req, ctx.progress.clone()).await?;
+    if ctx.json {
+        output::json(&r)?;
+        return Ok(0);
+    }
+    print_steps(&r.steps);
+    print_failover(&r);
+    Ok(0)
+}
+
+fn print_steps(steps: &[Step]) {
+    for s in steps {
+        println!("{:>8.3} s  {:<48} {:>7.3} s  {}", s.at_ms as f64 / 1000.0, s.step, s.took_ms as f64 / 1000.0, s.detail);
+    }
+}
+
+fn print_failover(r: &FailoverReport) {
+    let rpo = match r.rpo_seconds {
+        Some(s) => format!("at most {s:.1} s of {}'s history", r.from),
+        None => "unknown (a standby kept by refresh: what its last refresh held)".into(),
+    };
+    println!("failed over from {} to {} at epoch {}: RPO {rpo}, RTO {:.3} s", r.from, r.to, r.epoch, r.rto_ms as f64 / 1000.0);
+    if !r.fenced {
+        println!("{} was not fenced: fence it before it takes writes again (`tandem fence {} --read-only`)", r.from, r.from);
+    }
+}
+
+fn print(r: &SwitchoverReport) {
+    print_steps(&r.steps);
+    if r.dry_run {
+        println!("dry run: {} ({:.1} s behind) can take over from {} at epoch {}; nothing was changed", r.to, r.lag_seconds, r.from, r.epoch);
+        return;
+    }
+    println!(
+        "switched over from {} to {} at epoch {}: RPO 0 ({} reached {}'s final position {}), RTO {:.3} s (writes stopped until the promote)",
+        r.from,
+        r.to,
+        r.epoch,
+        r.to,
+        r.from,
+        r.final_position.as_deref().unwrap_or("?"),
+        r.rto_ms.unwrap_or(0) as f64 / 1000.0
+    );
+    println!(
+        "{} is fenced (read-only). To make it a standby of {}: set `source = \"{}\"` in its config section and run `tandem replicate {} --rebootstrap`",
+        r.from, r.to, r.to, r.from
+    );
+}

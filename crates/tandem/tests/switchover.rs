@@ -1,0 +1,187 @@
+//! `tandem switchover` through the real binary on both engines, while an application (a user
+//! without admin privileges) keeps writing to the primary: the primary ends read-only, the
+//! replica holds every row the application committed (RPO 0) and becomes active at the next
+//! epoch, its replication stops, and the timeline is printed. Bad starts change nothing.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::replica::*;
+use common::*;
+
+const APP: &str = "tandem_app";
+const APP_PASSWORD: &str = "app-pw";
+
+/// Makes the application's user (no admin privileges) with the rights to write `db`.
+fn app_user(server: &Server, db: &str) {
+    match server.flavor() {
+        Flavor::MariaDb => {
+            server.sql(db, &format!("CREATE USER IF NOT EXISTS '{APP}'@'%' IDENTIFIED BY '{APP_PASSWORD}'; GRANT SELECT, INSERT ON `{db}`.* TO '{APP}'@'%';"))
+        }
+        Flavor::Postgres => server.sql(
+            db,
+            &format!(
+                "DO $$ BEGIN CREATE ROLE {APP} LOGIN PASSWORD '{APP_PASSWORD}'; EXCEPTION WHEN duplicate_object THEN NULL; END $$; \
+                 GRANT CONNECT ON DATABASE \"{db}\" TO {APP}; GRANT SELECT, INSERT ON t TO {APP};"
+            ),
+        ),
+    };
+}
+
+/// One INSERT as the application; the client's error text when it is refused.
+fn app_insert(server: &Server, db: &str, id: u32) -> Result<(), String> {
+    let mut cmd = match server.flavor() {
+        Flavor::MariaDb => {
+            let mut c = Command::new("mariadb");
+            c.args(["--no-defaults", "-h127.0.0.1", "--protocol=tcp", "-N", "-B"])
+                .arg(format!("-P{}", server.port()))
+                .arg(format!("-u{APP}"))
+                .arg(format!("-p{APP_PASSWORD}"))
+                .arg(db);
+            c
+        }
+        Flavor::Postgres => {
+            let mut c = Command::new(tandem_testkit::pg_bin("psql"));
+            c.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", &server.port().to_string(), "-U", APP, "-d", db])
+                .env("PGPASSWORD", APP_PASSWORD);
+            c
+        }
+    };
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("client");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(format!("INSERT INTO t VALUES ({id}, 'app');").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    match out.status.success() {
+        true => Ok(()),
+        false => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
+    }
+}
+
+fn switch_over(flavor: Flavor, primary_server: &Server, dr_server: &Server, dir: &Path) {
+    let primary = primary_server.create_database("so_p");
+    primary_server.sql(&primary, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (0, 'seed');");
+    app_user(primary_server, &primary);
+    let dr = dr_server.create_database("so_dr");
+    let cfg = replica_config(dir, &primary_server.url(&primary), &[("dr", &dr_server.url(&dr), "")]);
+    let c = p(&cfg);
+
+    // Bad starts change nothing: no replica yet, an unknown site, too much lag asked for.
+    tandem(&["--config", c, "switchover", "--to", "dr"]).fails_with(2, "no replica");
+    tandem(&["--config", c, "switchover", "--to", "nowhere"]).fails_with(2, "nowhere");
+    tandem(&["--config", c, "switchover", "--to", "primary"]).fails_with(2, "has no source");
+
+    let mut replica = Replica::start(&cfg, "dr", &[], dir);
+    wait_until("the bootstrap", Duration::from_secs(120), &mut [&mut replica], || bootstrapped(&cfg, "dr"));
+    let dry = tandem(&["--config", c, "switchover", "--to", "dr", "--dry-run"]).ok();
+    assert!(dry.stdout.contains("dry run: dr") && dry.stdout.contains("at epoch 1"), "{}", dry.stdout);
+
+    // The application writes all along.
+    let (stop, committed) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU32::new(0)));
+    let refused = Arc::new(std::sync::Mutex::new(String::new()));
+    let writer = std::thread::scope(|scope| {
+        let handle = scope.spawn(|| {
+            let mut id = 1;
+            while !stop.load(Ordering::Relaxed) {
+                match app_insert(primary_server, &primary, id) {
+                    Ok(()) => committed.store(id, Ordering::Relaxed),
+                    Err(e) => *refused.lock().unwrap() = e,
+                }
+                id += 1;
+            }
+        });
+        std::thread::sleep(Duration::from_secs(2));
+        let run = tandem(&["--config", c, "switchover", "--to", "dr"]);
+        std::thread::sleep(Duration::from_secs(1));
+        stop.store(true, Ordering::Relaxed);
+        handle.join().unwrap();
+        run
+    });
+    let run = writer.ok();
+    let out = &run.stdout;
+    for step in ["check", "fence primary", "wait for dr to reach the final position", "claim the next epoch", "promote dr"] {
+        assert!(out.contains(step), "{flavor:?}: step {step:?} missing:\n{out}");
+    }
+    assert!(out.contains("switched over from primary to dr at epoch 1: RPO 0") && out.contains("RTO"), "{out}");
+
+    // RPO 0: every row the application committed at the primary is at dr; later writes were refused.
+    let n = committed.load(Ordering::Relaxed);
+    assert!(n > 0, "the application wrote nothing");
+    let count = |server: &Server, db: &str| server.sql(db, "SELECT COUNT(*) FROM t");
+    assert_eq!(count(dr_server, &dr), count(primary_server, &primary), "{flavor:?}: dr holds what the primary committed");
+    assert_eq!(dr_server.sql(&dr, &format!("SELECT COUNT(*) FROM t WHERE id = {n}")), "1", "{flavor:?}: the last committed row is at dr");
+    let refusal = refused.lock().unwrap().to_lowercase();
+    assert!(refusal.contains("read-only") || refusal.contains("read_only") || refusal.contains("read only"), "{flavor:?}: {refusal}");
+    assert!(app_insert(primary_server, &primary, 1_000_000).is_err(), "the old primary takes no application writes");
+
+    // Roles and epoch; the replication into dr stopped by itself.
+    let status = tandem(&["--config", c, "--json", "status"]);
+    let s = status.json();
+    assert_eq!(status.code, 0, "{s}");
+    assert_eq!((s["epoch"]["epoch"].as_u64(), s["epoch"]["active"].as_str()), (Some(1), Some("dr")), "{s}");
+    let role = |name: &str| s["sites"].as_array().unwrap().iter().find(|x| x["site"] == name).unwrap()["role"]["role"].clone();
+    assert_eq!((role("primary"), role("dr")), ("fenced".into(), "active".into()), "{s}");
+    assert_ne!(replica.wait(Duration::from_secs(60)), 0, "{}", replica.log());
+    assert!(replica.log().contains("no standby any more"), "{}", replica.log());
+    tandem(&["--config", c, "switchover", "--to", "dr"]).fails_with(5, "active site is dr");
+
+    // Failback by hand: a promote gives the old primary its writes back.
+    tandem(&["--config", c, "promote", "primary"]).ok();
+    app_insert(primary_server, &primary, 2_000_000).expect("the promoted site takes writes");
+}
+
+#[test]
+fn switchover_loses_nothing_and_stops_the_old_primarys_writes() {
+    // MariaDB's read_only is server-wide: the primary gets a server of its own.
+    let (my_primary, my_dr) = (Server::start(Flavor::MariaDb), Server::shared(Flavor::MariaDb));
+    let dir = tempfile::tempdir().unwrap();
+    switch_over(Flavor::MariaDb, &my_primary, my_dr, dir.path());
+    let pg = Server::shared(Flavor::Postgres);
+    let dir = tempfile::tempdir().unwrap();
+    switch_over(Flavor::Postgres, pg, pg, dir.path());
+}
+
+/// The primary's server dies: a failover refuses nothing it need not, promotes the replica at the
+/// next epoch, reports the RPO it got and that the old site was not fenced; when the old primary
+/// comes back, `tandem status` names it until it is fenced.
+#[test]
+fn failover_from_a_dead_primary_and_fence_on_its_return() {
+    let mut primary_server = Server::start(Flavor::MariaDb);
+    let dr_server = Server::shared(Flavor::MariaDb);
+    let primary = primary_server.create_database("fo_p");
+    primary_server.sql(&primary, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (1, 'a');");
+    let dr = dr_server.create_database("fo_dr");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = replica_config(dir.path(), &primary_server.url(&primary), &[("dr", &dr_server.url(&dr), "")]);
+    let c = p(&cfg);
+    tandem(&["--config", c, "failover", "--to", "dr"]).fails_with(5, "no replica");
+
+    let mut replica = Replica::start(&cfg, "dr", &[], dir.path());
+    primary_server.sql(&primary, "INSERT INTO t VALUES (2, 'b');");
+    wait_until("the replica to catch up", Duration::from_secs(120), &mut [&mut replica], || {
+        bootstrapped(&cfg, "dr") && dr_server.sql(&dr, "SELECT COUNT(*) FROM t") == "2"
+    });
+    primary_server.stop();
+    std::thread::sleep(Duration::from_secs(2));
+    tandem(&["--config", c, "failover", "--to", "dr", "--max-lag", "1s"]).fails_with(5, "more than the 1 s allowed");
+    let run = tandem(&["--config", c, "failover", "--to", "dr"]).ok();
+    assert!(run.stdout.contains("failed over from primary to dr at epoch 1: RPO at most"), "{}", run.stdout);
+    assert!(run.stdout.contains("primary was not fenced"), "{}", run.stdout);
+    assert_eq!(dr_server.sql(&dr, "SELECT COUNT(*) FROM t"), "2");
+    tandem(&["--config", c, "failover", "--to", "dr"]).fails_with(5, "active site already");
+    replica.kill9();
+
+    // The old primary comes back writable: status names it until it is fenced.
+    primary_server.start_again();
+    let status = tandem(&["--config", c, "--json", "status"]);
+    assert_eq!(status.code, 1, "{}", status.stdout);
+    assert!(status.json()["problems"].to_string().contains("primary has no role but the platform is at epoch 1 with dr active"), "{}", status.stdout);
+    tandem(&["--config", c, "fence", "primary", "--read-only"]).ok();
+    let status = tandem(&["--config", c, "--json", "status"]);
+    assert_eq!(status.code, 0, "{}", status.stdout);
+    assert_eq!(primary_server.sql("mysql", "SELECT @@global.read_only"), "1", "the fence stopped the old primary's writes");
+}
