@@ -201,8 +201,6 @@ async fn connect_once(url: &DbUrl, database: &str) -> Result<Option<Client>> {
         .user(&user)
         .dbname(database)
         .application_name("tandem")
-        // A fenced database refuses application writes, never tandem's (see writes.rs).
-        .options("-c default_transaction_read_only=off")
         .connect_timeout(CONNECT_TIMEOUT)
         .keepalives(true)
         .ssl_mode(tls::driver_mode(url.tls.mode));
@@ -214,7 +212,12 @@ async fn connect_once(url: &DbUrl, database: &str) -> Result<Option<Client>> {
         _ => open(&cfg, tls::connector(url)?).await,
     };
     match connected {
-        Ok(client) => Ok(Some(client)),
+        // A fenced database refuses application writes, never tandem's (see writes.rs). A SET,
+        // not a startup option, which connection poolers refuse.
+        Ok(client) => match client.batch_execute("SET default_transaction_read_only = off").await {
+            Ok(()) => Ok(Some(client)),
+            Err(e) => Err(pg_err(format!("connecting to PostgreSQL at {}", addr(url)), e)),
+        },
         Err(e) => {
             let addr = addr(url);
             let err = match e.as_db_error() {
