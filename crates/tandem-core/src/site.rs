@@ -192,7 +192,7 @@ fn check_promotable(held: Option<&SiteRole>, epoch: Epoch, force: bool) -> Resul
         )));
     }
     if held.role == Role::Active && !force {
-        return Err(Error::conflict(format!("the site is active already ({}); nothing was changed", held.describe())));
+        return Err(Error::conflict(format!("the site is active already ({}): nothing was changed (force the promote to run it again)", held.describe())));
     }
     Ok(())
 }

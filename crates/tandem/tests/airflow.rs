@@ -106,7 +106,7 @@ fn standby_promote_fence_failback_with_real_airflow() {
     assert!(after["task_instances"].as_array().unwrap().iter().all(|t| t["state"] != "running"), "interrupted tasks were cleared");
     let triggered = dr.run("trigger", &["--dag", "tandem_etl"]);
     assert_eq!(triggered["state"], "queued", "{triggered}");
-    tandem(&["promote", "--target", &dr_server.url(&dr.db)]).fails_with(5, "not a standby").fails_with(5, "; use --force to promote it anyway");
+    tandem(&["promote", "--target", &dr_server.url(&dr.db)]).fails_with(5, "is active already (active at epoch 0").fails_with(5, "force the promote");
     tandem(&["promote", "--target", &dr_server.url(&dr.db), "--force", "--interrupted", "leave"]).ok();
 
     // Failback: fence the old primary (everything paused, the active set remembered), promote it.
