@@ -70,7 +70,8 @@ fn switch_over(flavor: Flavor, primary_server: &Server, dr_server: &Server, dir:
     let cfg = replica_config(dir, &primary_server.url(&primary), &[("dr", &dr_server.url(&dr), "")]);
     let c = p(&cfg);
 
-    // Bad starts change nothing: no replica yet, an unknown site, too much lag asked for.
+    tandem(&["--config", c, "repo", "init"]).ok();
+    // Bad starts change nothing: no replica yet, an unknown site, a site with no source.
     tandem(&["--config", c, "switchover", "--to", "dr"]).fails_with(2, "no replica");
     tandem(&["--config", c, "switchover", "--to", "nowhere"]).fails_with(2, "nowhere");
     tandem(&["--config", c, "switchover", "--to", "primary"]).fails_with(2, "has no source");
@@ -103,6 +104,7 @@ fn switch_over(flavor: Flavor, primary_server: &Server, dr_server: &Server, dir:
     });
     let run = writer.ok();
     let out = &run.stdout;
+    eprintln!("{flavor:?} switchover:\n{out}");
     for step in ["check", "fence primary", "wait for dr to reach the final position", "claim the next epoch", "promote dr"] {
         assert!(out.contains(step), "{flavor:?}: step {step:?} missing:\n{out}");
     }
@@ -158,6 +160,7 @@ fn failover_from_a_dead_primary_and_fence_on_its_return() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = replica_config(dir.path(), &primary_server.url(&primary), &[("dr", &dr_server.url(&dr), "")]);
     let c = p(&cfg);
+    tandem(&["--config", c, "repo", "init"]).ok();
     tandem(&["--config", c, "failover", "--to", "dr"]).fails_with(5, "no replica");
 
     let mut replica = Replica::start(&cfg, "dr", &[], dir.path());
@@ -169,6 +172,7 @@ fn failover_from_a_dead_primary_and_fence_on_its_return() {
     std::thread::sleep(Duration::from_secs(2));
     tandem(&["--config", c, "failover", "--to", "dr", "--max-lag", "1s"]).fails_with(5, "more than the 1 s allowed");
     let run = tandem(&["--config", c, "failover", "--to", "dr"]).ok();
+    eprintln!("failover:\n{}", run.stdout);
     assert!(run.stdout.contains("failed over from primary to dr at epoch 1: RPO at most"), "{}", run.stdout);
     assert!(run.stdout.contains("primary was not fenced"), "{}", run.stdout);
     assert_eq!(dr_server.sql(&dr, "SELECT COUNT(*) FROM t"), "2");
