@@ -101,15 +101,7 @@ pub async fn fence(registry: &Registry, engine: &dyn Engine, url: &DbUrl, epoch:
             let db = db.as_str();
             // The role first (the lock order of tandem_engine::role): on engines whose DDL
             // commits, it is committed before the system's part.
-            let role_note = match no_role {
-                None => {
-                    let held = role::lock(tx, db).await?;
-                    let epoch = epoch.or(held.as_ref().map(|h| h.epoch)).unwrap_or(0);
-                    role::store(tx, db, &SiteRole::new(Role::Fenced, epoch, &note)).await?;
-                    role_note(held.as_ref(), Role::Fenced, epoch)
-                }
-                Some(why) => why,
-            };
+            let role_note = give_role(tx, db, no_role, Role::Fenced, epoch, &note, |_| Ok(())).await?;
             let mut change = match s.standby_table() {
                 Some(_) => s.fence(tx, &note).await?,
                 None => StateChange::default(),
@@ -141,16 +133,7 @@ pub async fn promote(registry: &Registry, engine: &dyn Engine, url: &DbUrl, opts
         let (note, db, no_role) = (note.clone(), db.clone(), no_role.clone());
         Box::pin(async move {
             let db = db.as_str();
-            let role_note = match no_role {
-                None => {
-                    let held = role::lock(tx, db).await?;
-                    check_promotable(held.as_ref(), epoch, opts.force)?;
-                    let epoch = epoch.or(held.as_ref().map(|h| h.epoch)).unwrap_or(0);
-                    role::store(tx, db, &SiteRole::new(Role::Active, epoch, &note)).await?;
-                    role_note(held.as_ref(), Role::Active, epoch)
-                }
-                Some(why) => why,
-            };
+            let role_note = give_role(tx, db, no_role, Role::Active, epoch, &note, |held| check_promotable(held, epoch, opts.force)).await?;
             // A replica's rows came with their ids: its id generators may lag behind them.
             let moved = tx.advance_id_generators().await?;
             let mut change = match s.standby_table() {
@@ -183,6 +166,31 @@ async fn role_table(engine: &dyn Engine, url: &DbUrl) -> Option<String> {
     made.err().map(|e| format!("the site keeps no role (nothing guards it against a refresh or replication): {e}"))
 }
 
+/// Locks the site's role, lets `check` judge the role it holds, and gives it `to` at `epoch`
+/// (the held epoch when `None`); what changed, in words. `no_role`: why the site keeps no role
+/// (then nothing is locked or stored, and that is what is said).
+async fn give_role(
+    tx: &dyn Transaction,
+    db: &str,
+    no_role: Option<String>,
+    to: Role,
+    epoch: Epoch,
+    note: &str,
+    check: impl Fn(Option<&SiteRole>) -> Result<()>,
+) -> Result<String> {
+    if let Some(why) = no_role {
+        return Ok(why);
+    }
+    let held = role::lock(tx, db).await?;
+    check(held.as_ref())?;
+    let epoch = epoch.or(held.as_ref().map(|h| h.epoch)).unwrap_or(0);
+    role::store(tx, db, &SiteRole::new(to, epoch, note)).await?;
+    Ok(match held {
+        Some(h) => format!("role: {} (epoch {}) -> {to} (epoch {epoch})", h.role, h.epoch),
+        None => format!("role: none -> {to} (epoch {epoch})"),
+    })
+}
+
 fn check_promotable(held: Option<&SiteRole>, epoch: Epoch, force: bool) -> Result<()> {
     let Some(held) = held else { return Ok(()) };
     if let Some(epoch) = epoch.filter(|e| held.epoch > *e) {
@@ -195,13 +203,6 @@ fn check_promotable(held: Option<&SiteRole>, epoch: Epoch, force: bool) -> Resul
         return Err(Error::conflict(format!("the site is active already ({}): nothing was changed (force the promote to run it again)", held.describe())));
     }
     Ok(())
-}
-
-fn role_note(held: Option<&SiteRole>, to: Role, epoch: u64) -> String {
-    match held {
-        Some(h) => format!("role: {} (epoch {}) -> {to} (epoch {epoch})", h.role, h.epoch),
-        None => format!("role: none -> {to} (epoch {epoch})"),
-    }
 }
 
 /// Probes a site: reachable, and whatever its system checks (a scheduler heartbeat younger than

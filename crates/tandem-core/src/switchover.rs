@@ -23,6 +23,9 @@ use crate::replicate::control::Hold;
 use crate::verify::Align;
 use crate::{fence, promote, role, Events, Registry};
 
+/// Why the replica is held during a switchover (`replicate status` shows it).
+const HELD: &str = "held at its source's final position for a switchover";
+
 /// One site of a switchover.
 pub struct SwitchoverSite<'a> {
     pub name: String,
@@ -114,7 +117,7 @@ pub async fn switchover(req: SwitchoverRequest<'_>, events: Arc<dyn Events>) -> 
     t.step(&format!("fence {}", from.name), events.as_ref(), fence_work).await?;
     let caught_up = async {
         let position = final_position(from).await?;
-        let hold = Hold::new(to.engine, to.url.clone(), from.engine);
+        let hold = Hold::new(to.engine, to.url.clone(), from.engine, HELD);
         hold.hold_at(&position).await?;
         Ok::<_, Error>(position)
     };
@@ -135,7 +138,7 @@ pub async fn switchover(req: SwitchoverRequest<'_>, events: Arc<dyn Events>) -> 
     let promote_work = async {
         let opts = PromoteOptions { interrupted: req.interrupted, force: false };
         let r = promote(req.registry, to.engine, &to.url, opts, Some(next), events.clone()).await?;
-        let _ = Hold::new(to.engine, to.url.clone(), from.engine).release().await;
+        let _ = Hold::new(to.engine, to.url.clone(), from.engine, HELD).release().await;
         Ok(((), r.change.notes.join("; ")))
     };
     t.step(&format!("promote {}", to.name), events.as_ref(), promote_work).await?;
@@ -192,7 +195,7 @@ async fn final_position(from: &SwitchoverSite<'_>) -> Result<tandem_engine::Posi
 /// Gives `from` back its active role and its writes after a failed wait; the error to report.
 async fn undo(req: &SwitchoverRequest<'_>, epoch: u64, e: Error, events: Arc<dyn Events>) -> Error {
     let from = &req.from;
-    let _ = Hold::new(req.to.engine, req.to.url.clone(), from.engine).release().await;
+    let _ = Hold::new(req.to.engine, req.to.url.clone(), from.engine, HELD).release().await;
     let opts = PromoteOptions { interrupted: Interrupted::Leave, force: true };
     match promote(req.registry, from.engine, &from.url, opts, Some(epoch), events).await {
         Ok(_) => e.context(format!("the switchover was undone: {} is active again", from.name)),

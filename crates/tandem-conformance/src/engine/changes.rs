@@ -267,22 +267,7 @@ pub async fn applier_applies_a_batch_and_its_checkpoint_in_one_transaction(s: Su
         changed[k] = rows[1][k].clone();
     }
 
-    let tx = s.engine.transaction(&url).await.expect("transaction");
-    let schema_name = def.schema.as_deref();
-    let position = Position { kind: s.profile().position, value: "p1".into(), gtid: None };
-    let mut cp = Checkpoint {
-        source: "conformance".into(),
-        backup: "b".into(),
-        position,
-        committed_at: Utc::now(),
-        applied_at: Utc::now(),
-        stopped: None,
-        scope: Default::default(),
-        heartbeat_at: None,
-    };
-    tx.ddl(&Checkpoint::create_sql(tx.dialect(), schema_name)).await.expect("create the checkpoint table");
-    tx.execute(&cp.insert_sql(tx.dialect(), schema_name)).await.expect("insert the checkpoint");
-    tx.commit().await.expect("commit");
+    let mut cp = make_replica(s, &url, &def).await;
 
     let mut applier = s.engine.applier(&url, vec![def.clone()], None).await.expect("applier");
     assert_eq!(applier.checkpoint().await.expect("checkpoint"), Some(cp.clone()));
@@ -322,4 +307,26 @@ pub async fn applier_applies_a_batch_and_its_checkpoint_in_one_transaction(s: Su
     let after = read(s, &url).await.expect("read").1.into_iter().find(|t| t.def.name == def.name).expect("the table");
     assert!(after.data == got.data, "{}: the refused batch changed rows", s.engine.name());
     applier.close().await.expect("close");
+}
+
+/// Makes the database of `url`, holding `def`, a replica: the checkpoint table with a checkpoint
+/// at position `p1`, which it returns.
+pub(super) async fn make_replica(s: Subject, url: &DbUrl, def: &TableDef) -> Checkpoint {
+    let tx = s.engine.transaction(url).await.expect("transaction");
+    let schema_name = def.schema.as_deref();
+    let position = Position { kind: s.profile().position, value: "p1".into(), gtid: None };
+    let cp = Checkpoint {
+        source: "conformance".into(),
+        backup: "b".into(),
+        position,
+        committed_at: Utc::now(),
+        applied_at: Utc::now(),
+        stopped: None,
+        scope: Default::default(),
+        heartbeat_at: None,
+    };
+    tx.ddl(&Checkpoint::create_sql(tx.dialect(), schema_name)).await.expect("create the checkpoint table");
+    tx.execute(&cp.insert_sql(tx.dialect(), schema_name)).await.expect("insert the checkpoint");
+    tx.commit().await.expect("commit");
+    cp
 }

@@ -4,10 +4,9 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use chrono::Utc;
-use tandem_engine::changes::{Checkpoint, RowOp, TargetChange};
+use tandem_engine::changes::{RowOp, TargetChange};
 use tandem_engine::role::{Role, SiteRole, ROLE_SCHEMA};
-use tandem_engine::{DbUrl, Position, Replace, Value};
+use tandem_engine::{DbUrl, Replace, Value};
 use tandem_error::Kind;
 
 use super::{load, read, sample, Subject};
@@ -117,22 +116,7 @@ pub async fn applier_writes_only_into_a_standby(s: Subject) {
         after: Some(Bytes::from(super::encode_rows(s.engine, &def, types.iter(), &[rows[0].clone()]).expect("encode"))),
         unchanged: Vec::new(),
     };
-    let tx = s.engine.transaction(&url).await.expect("transaction");
-    let schema_name = def.schema.as_deref();
-    let position = Position { kind: s.profile().position, value: "p1".into(), gtid: None };
-    let cp = Checkpoint {
-        source: "conformance".into(),
-        backup: "b".into(),
-        position,
-        committed_at: Utc::now(),
-        applied_at: Utc::now(),
-        stopped: None,
-        scope: Default::default(),
-        heartbeat_at: None,
-    };
-    tx.ddl(&Checkpoint::create_sql(tx.dialect(), schema_name)).await.expect("create the checkpoint table");
-    tx.execute(&cp.insert_sql(tx.dialect(), schema_name)).await.expect("insert the checkpoint");
-    tx.commit().await.expect("commit");
+    let cp = super::changes::make_replica(s, &url, &def).await;
     let count = |url: DbUrl| async move { read(s, &url).await.expect("read").1.into_iter().find(|t| t.def.name == "kinds").expect("kinds").rows };
     let before = count(url.clone()).await;
 

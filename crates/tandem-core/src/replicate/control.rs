@@ -91,6 +91,8 @@ pub struct Hold<'a> {
     source: &'a dyn Engine,
     /// The position held at, once reached.
     at: std::sync::Mutex<Option<Position>>,
+    /// Why it holds, as `replicate status` shows it.
+    why: &'static str,
 }
 
 #[async_trait]
@@ -148,9 +150,10 @@ impl crate::verify::Align for Hold<'_> {
 }
 
 impl<'a> Hold<'a> {
-    /// Holds `url` (a replica on `replica`), whose source's log positions `source` orders.
-    pub fn new(replica: &'a dyn Engine, url: DbUrl, source: &'a dyn Engine) -> Hold<'a> {
-        Hold { replica, url, source, at: std::sync::Mutex::new(None) }
+    /// Holds `url` (a replica on `replica`), whose source's log positions `source` orders, for
+    /// `why` (`held for verify`).
+    pub fn new(replica: &'a dyn Engine, url: DbUrl, source: &'a dyn Engine, why: &'static str) -> Hold<'a> {
+        Hold { replica, url, source, at: std::sync::Mutex::new(None), why }
     }
 
     /// Waits until a replica that had passed the hold's position has seen the hold and stopped
@@ -173,7 +176,7 @@ impl<'a> Hold<'a> {
 
     /// Writes the hold (at `until`, renewed now).
     async fn hold(&self, until: Option<Position>) -> Result<()> {
-        set(self.replica, &self.url, Some(Pause { paused: "held for verify".into(), at: Utc::now(), until })).await
+        set(self.replica, &self.url, Some(Pause { paused: self.why.into(), at: Utc::now(), until })).await
     }
 
     /// The replica's checkpoint position (one query: it is polled).

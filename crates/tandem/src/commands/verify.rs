@@ -41,7 +41,7 @@ pub async fn run(ctx: &Ctx, args: VerifyArgs) -> Result<i32> {
         target: ctx.config.site_key(target_site, args.fernet_key_target.as_ref().map(ExposeSecret::expose_secret), "--fernet-key-target"),
     };
     let hold = match (&source, args.replica) {
-        (VerifySource::Db { engine: source, .. }, true) => Some(tandem_core::Hold::new(engine, target.clone(), *source)),
+        (VerifySource::Db { engine: source, .. }, true) => Some(tandem_core::Hold::new(engine, target.clone(), *source, "held for verify")),
         _ => None,
     };
     let align = hold.as_ref().map(|h| h as &dyn tandem_core::Align);
