@@ -54,7 +54,7 @@ pub struct FailoverReport {
 /// Moves the platform from `from` to `to` without `from`'s help (see the module doc).
 pub async fn failover(req: FailoverRequest<'_>, events: Arc<dyn Events>) -> Result<FailoverReport> {
     let (from, to) = (&req.from, &req.to);
-    let mut t = Timeline { start: Instant::now(), steps: Vec::new() };
+    let mut t = Timeline { what: "failover", start: Instant::now(), steps: Vec::new() };
     let seen = t.step("check", events.as_ref(), check(&req)).await?;
     let epoch = t
         .step("claim the next epoch", events.as_ref(), async {

@@ -75,6 +75,8 @@ pub struct SwitchoverReport {
 }
 
 pub(crate) struct Timeline {
+    /// The move (`switchover`), for messages.
+    pub what: &'static str,
     pub start: Instant,
     pub steps: Vec<Step>,
 }
@@ -82,9 +84,9 @@ pub(crate) struct Timeline {
 impl Timeline {
     /// Runs one step, timed; its detail is what `work` says.
     pub(crate) async fn step<T>(&mut self, name: &str, events: &dyn Events, work: impl std::future::Future<Output = Result<(T, String)>>) -> Result<T> {
-        events.info(&format!("switchover: {name}"));
+        events.info(&format!("{}: {name}", self.what));
         let at = self.start.elapsed();
-        let (value, detail) = work.await.with_context(|| format!("switchover step {name:?}"))?;
+        let (value, detail) = work.await.with_context(|| format!("{} step {name:?}", self.what))?;
         self.steps.push(Step { step: name.into(), at_ms: at.as_millis() as u64, took_ms: (self.start.elapsed() - at).as_millis() as u64, detail });
         Ok(value)
     }
@@ -93,7 +95,7 @@ impl Timeline {
 /// Moves the platform from `from` to `to` (see the module doc).
 pub async fn switchover(req: SwitchoverRequest<'_>, events: Arc<dyn Events>) -> Result<SwitchoverReport> {
     let (from, to) = (&req.from, &req.to);
-    let mut t = Timeline { start: Instant::now(), steps: Vec::new() };
+    let mut t = Timeline { what: "switchover", start: Instant::now(), steps: Vec::new() };
     let (epoch, lag) = t.step("check", events.as_ref(), check(&req)).await?;
     let mut report = SwitchoverReport {
         from: from.name.clone(),

@@ -54,12 +54,17 @@ struct PlatformStatus {
 }
 
 pub async fn run(ctx: &Ctx) -> Result<i32> {
-    let epoch = match ctx.has_repo() {
-        true => ctx.open_repo().await?.current_roles().await?,
-        false => None,
+    // An unreadable repository is one more problem: the sites are still shown.
+    let (epoch, repo_problem) = match ctx.has_repo() {
+        true => match async { ctx.open_repo().await?.current_roles().await }.await {
+            Ok(e) => (e, None),
+            Err(e) => (None, Some(format!("the platform's epoch cannot be read: {e}"))),
+        },
+        false => (None, None),
     };
     let sites = futures::future::join_all(ctx.config.sites.keys().map(|name| probe(ctx, name))).await;
-    let problems = problems(epoch.as_ref(), &sites);
+    let mut problems = problems(epoch.as_ref(), &sites);
+    problems.extend(repo_problem);
     let status = PlatformStatus { epoch, sites, problems };
     if ctx.json {
         output::json(&status)?;
