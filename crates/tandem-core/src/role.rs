@@ -66,3 +66,54 @@ pub async fn make_standby(engine: &dyn Engine, url: &DbUrl, note: &str) -> Resul
     tx.commit().await?;
     Ok(role)
 }
+
+/// Why a site must be fenced at sight, given the platform's current epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stray {
+    /// It holds the active role of an older epoch (a failover happened while it was away).
+    OldActive { epoch: u64 },
+    /// It holds no role but feeds another site, so it was the active one before roles existed.
+    Unfenced,
+}
+
+/// Whether `site` (holding `held`; `feeds_another`: it is another site's source) is a former
+/// active site the platform has moved away from, and so must be fenced before it takes writes.
+/// An active role of a newer epoch than the platform's is not judged (no repository claimed
+/// it): it is left to the operator.
+pub fn stray(platform: &tandem_repo::RoleRecord, site: &str, held: Option<&SiteRole>, feeds_another: bool) -> Option<Stray> {
+    if site == platform.active {
+        return None;
+    }
+    match held {
+        Some(h) if h.role == Role::Active && h.epoch <= platform.epoch => Some(Stray::OldActive { epoch: h.epoch }),
+        None if feeds_another => Some(Stray::Unfenced),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_former_active_sites_are_stray() {
+        let platform = tandem_repo::RoleRecord {
+            epoch: 3,
+            active: "dr".into(),
+            previous: Some("us".into()),
+            reason: "failover".into(),
+            hostname: "h".into(),
+            pid: 1,
+            written: chrono::Utc::now(),
+        };
+        let role = |r, epoch| SiteRole::new(r, epoch, "test");
+        assert_eq!(stray(&platform, "us", Some(&role(Role::Active, 2)), false), Some(Stray::OldActive { epoch: 2 }));
+        assert_eq!(stray(&platform, "us", Some(&role(Role::Active, 3)), true), Some(Stray::OldActive { epoch: 3 }));
+        assert_eq!(stray(&platform, "us", None, true), Some(Stray::Unfenced));
+        assert_eq!(stray(&platform, "dr", Some(&role(Role::Active, 3)), true), None, "the platform's active site");
+        assert_eq!(stray(&platform, "us", Some(&role(Role::Fenced, 3)), true), None);
+        assert_eq!(stray(&platform, "us", Some(&role(Role::Standby, 1)), true), None);
+        assert_eq!(stray(&platform, "us", None, false), None, "a site that feeds nobody was never active");
+        assert_eq!(stray(&platform, "us", Some(&role(Role::Active, 4)), true), None, "a newer epoch than the repository's is the operator's");
+    }
+}

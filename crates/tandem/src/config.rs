@@ -17,7 +17,9 @@
 //! refresh = "*/30 * * * *"                    # tandem serve: restore the newest backup of `source`
 //! drill = "0 3 * * 0"                         # tandem serve: `tandem drill dr`, weekly
 //! # drill-scratch = "postgres://hive@scratch-eu/drill"  # default: <database>_tandem_drill next to db
-//! # replicate = true                          # tandem serve: or stream `source`'s changes (MySQL/MariaDB)
+//! # replicate = true                          # tandem serve: or stream `source`'s changes
+//! # failover = "auto"                         # tandem serve: promote it when `source` is gone (config::failover)
+//! # on-promote = "/etc/tandem/redirect.sh"    # run after a switchover or failover promotes it (crate::hooks)
 //!
 //! [sites.primary]                             # (continued) tandem serve: back it up every 15 min
 //! # backup = "*/15 * * * *"
@@ -52,6 +54,9 @@ use tandem_error::{Error, Result};
 use toml::Spanned;
 
 use crate::serve::Schedule;
+
+mod failover;
+pub use failover::{FailoverPolicy, Probe};
 
 #[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -186,9 +191,32 @@ pub struct Site {
     /// Parsed `include` and `exclude`.
     #[serde(skip)]
     pub scope: tandem_engine::Scope,
+    /// `tandem serve`: `"auto"` promotes this standby when its source is gone; `"manual"` (the
+    /// default) leaves that to `tandem failover`. Parsed into [`Site::auto_failover`].
+    pub failover: Option<Spanned<String>>,
+    #[serde(rename = "failover-after")]
+    pub failover_after: Option<Spanned<String>>,
+    #[serde(rename = "failover-max-lag")]
+    pub failover_max_lag: Option<Spanned<String>>,
+    #[serde(rename = "failover-cooldown")]
+    pub failover_cooldown: Option<Spanned<String>>,
+    /// Probes of the site's service beside its database (`tcp://HOST:PORT`, `http(s)://…`),
+    /// made before failing over from it. Parsed into [`Site::probes`].
+    #[serde(default)]
+    pub probe: Vec<Spanned<String>>,
+    /// A command run after the site is promoted by a switchover or failover (see
+    /// [`crate::hooks`]).
+    #[serde(rename = "on-promote")]
+    pub on_promote: Option<String>,
     /// Parsed `backup`, `refresh` and `drill`.
     #[serde(skip)]
     pub schedules: Schedules,
+    /// Parsed `failover` and its settings: `None` unless `failover = "auto"`.
+    #[serde(skip)]
+    pub auto_failover: Option<FailoverPolicy>,
+    /// Parsed `probe`.
+    #[serde(skip)]
+    pub probes: Vec<Probe>,
 }
 
 /// A site's parsed schedules.
@@ -245,6 +273,42 @@ impl Site {
             self.fernet_key = Some(k.into());
         }
         Ok(())
+    }
+
+    /// Checks `failover` and its settings; the policy when it is `"auto"`.
+    fn failover_policy(&self, text: &str, name: &str) -> Result<Option<FailoverPolicy>> {
+        let duration = |key: &str, v: &Option<Spanned<String>>| checked(text, v.as_ref(), &format!("sites.{name}.{key}"), parse_duration);
+        let after = duration("failover-after", &self.failover_after)?;
+        let max_lag = duration("failover-max-lag", &self.failover_max_lag)?;
+        let cooldown = duration("failover-cooldown", &self.failover_cooldown)?;
+        let auto = match &self.failover {
+            None => false,
+            Some(f) => match f.get_ref().as_str() {
+                "auto" => true,
+                "manual" => false,
+                other => return Err(at(text, f, &format!("sites.{name}.failover: {other:?} is neither \"auto\" nor \"manual\""))),
+            },
+        };
+        let settings = [&self.failover_after, &self.failover_max_lag, &self.failover_cooldown];
+        if let (false, Some(s)) = (auto, settings.into_iter().flatten().next()) {
+            return Err(at(text, s, &format!("sites.{name}: failover-after, -max-lag and -cooldown apply to `failover = \"auto\"` only")));
+        }
+        if !auto {
+            return Ok(None);
+        }
+        if self.source.is_none() {
+            return Err(Error::bad_input(format!("sites.{name}.failover: an automatic failover promotes the site when its source is gone; add `source = \"SITE\"`")));
+        }
+        if let (Some(a), Some(v)) = (after, &self.failover_after) {
+            if a < std::time::Duration::from_secs(1) {
+                return Err(at(text, v, &format!("sites.{name}.failover-after must be at least 1s")));
+            }
+        }
+        Ok(Some(FailoverPolicy {
+            after: after.unwrap_or(FailoverPolicy::DEFAULT_AFTER),
+            max_lag: max_lag.unwrap_or(FailoverPolicy::DEFAULT_MAX_LAG),
+            cooldown: cooldown.unwrap_or(FailoverPolicy::DEFAULT_COOLDOWN),
+        }))
     }
 
     /// The name of the site this one is restored from.
@@ -332,6 +396,8 @@ impl Config {
             if let (true, Some(r)) = (site.replicate, &site.refresh) {
                 return Err(at(text, r, &format!("sites.{name}.refresh: the site is kept current by `replicate = true`; a refresh would replace the replica")));
             }
+            site.auto_failover = site.failover_policy(text, name)?;
+            site.probes = site.probe.iter().map(|p| Probe::parse(p.get_ref()).map_err(|e| at(text, p, &format!("sites.{name}.probe: {e}")))).collect::<Result<_>>()?;
         }
         if let Some(r) = &mut config.retention {
             if *r.keep_last.get_ref() == 0 {

@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod config;
 mod hints;
+mod hooks;
 mod jobs;
 mod output;
 mod progress;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tandem_core::role::Stray;
 use tandem_engine::role::{Role, SiteRole};
 use tandem_error::Result;
 use tandem_repo::RoleRecord;
@@ -109,24 +110,16 @@ fn problems(epoch: Option<&RoleRecord>, sites: &[SiteStatus]) -> Vec<String> {
     }
     let active: Vec<&SiteStatus> = sites.iter().filter(|s| s.role.as_ref().is_some_and(|r| r.role == Role::Active)).collect();
     if let Some(e) = epoch {
-        // A former active site that never had a role (it was active before roles existed).
-        let unfenced =
-            sites.iter().filter(|s| s.reachable && s.role.is_none() && s.site != e.active && sites.iter().any(|o| o.source.as_deref() == Some(&s.site)));
-        for s in unfenced {
+        for s in sites.iter().filter(|s| s.reachable) {
+            let feeds = sites.iter().any(|o| o.source.as_deref() == Some(&s.site));
+            let fix = match tandem_core::role::stray(e, &s.site, s.role.as_ref(), feeds) {
+                Some(Stray::Unfenced) => format!("{} has no role", s.site),
+                Some(Stray::OldActive { epoch }) => format!("{} is active (epoch {epoch})", s.site),
+                None => continue,
+            };
             out.push(format!(
-                "{} has no role but the platform is at epoch {} with {} active: fence it (`tandem fence {} --read-only`) before it takes writes",
-                s.site, e.epoch, e.active, s.site
-            ));
-        }
-        for s in active.iter().filter(|s| s.site != e.active) {
-            out.push(format!(
-                "{} is active (epoch {}) but the platform is at epoch {} with {} active: fence {} (`tandem fence {}`)",
-                s.site,
-                s.role.as_ref().map_or(0, |r| r.epoch),
-                e.epoch,
-                e.active,
-                s.site,
-                s.site
+                "{fix} but the platform is at epoch {} with {} active: fence it (`tandem fence {} --read-only`) before it takes writes",
+                e.epoch, e.active, s.site
             ));
         }
     } else if active.len() > 1 {

@@ -6,6 +6,7 @@ use tandem_system::Interrupted;
 
 use super::Ctx;
 use crate::cli::{FailoverArgs, SwitchoverArgs};
+use crate::hooks::{self, Promoted};
 use crate::output;
 use crate::registry;
 
@@ -22,6 +23,7 @@ fn sites(ctx: &Ctx, to: &str) -> Result<(SwitchoverSite<'static>, SwitchoverSite
 pub async fn run(ctx: &Ctx, args: SwitchoverArgs) -> Result<i32> {
     let (from, to) = sites(ctx, &args.to)?;
     let interrupted: Interrupted = args.interrupted.parse().map_err(Error::bad_input)?;
+    let db = to.url.clone();
     let req =
         SwitchoverRequest { registry: registry::registry(), repo: ctx.open_repo().await?, from, to, max_lag: args.max_lag, interrupted, dry_run: args.dry_run };
     let report = tandem_core::switchover(req, ctx.progress.clone()).await?;
@@ -30,20 +32,39 @@ pub async fn run(ctx: &Ctx, args: SwitchoverArgs) -> Result<i32> {
     } else {
         print(&report);
     }
+    if !report.dry_run {
+        let moved = Promoted { event: "switchover", site: report.to.clone(), from: report.from.clone(), epoch: report.epoch, db };
+        hook(ctx, &moved).await?;
+    }
     Ok(0)
+}
+
+/// Runs the promoted site's `on-promote` hook; its failure is an error that says the move is done.
+async fn hook(ctx: &Ctx, moved: &Promoted) -> Result<()> {
+    let command = ctx.config.site(&moved.site)?.on_promote.as_deref();
+    match hooks::on_promote(command, moved).await {
+        Ok(Some(out)) if !ctx.json => {
+            println!("on-promote hook of {} ran{}", moved.site, if out.is_empty() { String::new() } else { format!(": {out}") });
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(e.context(format!("the {} to {} at epoch {} is done", moved.event, moved.site, moved.epoch))),
+    }
 }
 
 pub async fn failover(ctx: &Ctx, args: FailoverArgs) -> Result<i32> {
     let (from, to) = sites(ctx, &args.to)?;
     let interrupted: Interrupted = args.interrupted.parse().map_err(Error::bad_input)?;
+    let db = to.url.clone();
     let req = FailoverRequest { registry: registry::registry(), repo: ctx.open_repo().await?, from, to, max_lag: args.max_lag, force: args.force, interrupted };
     let r = tandem_core::failover(req, ctx.progress.clone()).await?;
     if ctx.json {
         output::json(&r)?;
-        return Ok(0);
+    } else {
+        print_steps(&r.steps);
+        print_failover(&r);
     }
-    print_steps(&r.steps);
-    print_failover(&r);
+    hook(ctx, &Promoted { event: "failover", site: r.to.clone(), from: r.from.clone(), epoch: r.epoch, db }).await?;
     Ok(0)
 }
 

@@ -54,11 +54,14 @@ pub struct Daemon {
     seq: AtomicU64,
     stopping: AtomicBool,
     wake: Notify,
-    /// Sites replicated continuously, and their supervisors.
+    /// Sites replicated continuously.
     replicas: super::replication::Replicas,
+    /// The replication supervisors and the role guard, each on a thread of its own.
     replica_tasks: Mutex<Vec<std::thread::JoinHandle<()>>>,
     /// Each site's latest drill report, read from the repository with the health probes.
     drills: Mutex<BTreeMap<String, tandem_core::DrillReport>>,
+    /// Each automatic failover's watch of its source.
+    failovers: super::guard::Watches,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -106,12 +109,14 @@ impl Daemon {
             replicas: Default::default(),
             replica_tasks: Mutex::new(Vec::new()),
             drills: Mutex::new(BTreeMap::new()),
+            failovers: Mutex::new(BTreeMap::new()),
         });
         daemon.claim().await;
         tokio::spawn(daemon.clone().lease_loop());
         tokio::spawn(daemon.clone().schedule_loop());
         tokio::spawn(daemon.clone().health_loop());
-        let tasks = super::replication::start(&daemon);
+        let mut tasks = super::replication::start(&daemon);
+        tasks.extend(super::guard::start(&daemon));
         *lock(&daemon.replica_tasks) = tasks;
         Ok(daemon)
     }
@@ -145,6 +150,11 @@ impl Daemon {
         let view = replicas.entry(site.to_string()).or_default();
         f(view);
         view.sample(Utc::now());
+    }
+
+    /// Changes what the status shows of a site's automatic failover.
+    pub fn update_failover(&self, site: &str, f: impl FnOnce(&mut super::guard::FailoverView)) {
+        f(lock(&self.failovers).entry(site.to_string()).or_default());
     }
 
     pub fn alert(&self, alert: Alert) {
@@ -543,6 +553,7 @@ impl Daemon {
                 health: health.get(name).cloned(),
                 staleness_s: staleness.get(name).copied(),
                 replication: lock(&self.replicas).get(name).cloned(),
+                failover: lock(&self.failovers).get(name).cloned(),
                 last_drill: lock(&self.drills).get(name).cloned(),
                 jobs: slots
                     .iter()

@@ -11,12 +11,15 @@
 //! - **History.** Each finished run is recorded in `daemon/jobs/<site>.<job>.json` in the
 //!   repository, so a restarted daemon, or one in the other region, knows the last success and
 //!   failure, and which backup a standby holds (its staleness).
+//! - **Roles.** The lease holder fences former active sites on sight and fails standbys with
+//!   `failover = "auto"` over when their source is gone (the `guard` module).
 //! - **Shutdown.** SIGTERM or SIGINT: no new runs; running ones get `shutdown-grace` to finish,
 //!   then are aborted; the lease is released so a standby daemon takes over at once.
 
 mod alerts;
 mod chart;
 mod daemon;
+mod guard;
 mod history;
 mod http;
 mod metrics;
@@ -108,8 +111,11 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> Result<i32> {
     let schedules = config.sites.values().map(|s| &s.schedules);
     let (backups, refreshes) = schedules.fold((false, false), |(b, r), s| (b || s.backup.is_some(), r || s.refresh.is_some()));
     let replicas = config.sites.values().any(|s| s.replicate);
-    if !backups && !refreshes && !replicas {
-        return Err(in_file(Error::bad_input("no site has a `backup` or `refresh` schedule or `replicate = true`: tandem serve would have nothing to do")));
+    let failovers = config.sites.values().any(|s| s.auto_failover.is_some());
+    if !backups && !refreshes && !replicas && !failovers {
+        return Err(in_file(Error::bad_input(
+            "no site has a `backup` or `refresh` schedule, `replicate = true` or `failover = \"auto\"`: tandem serve would have nothing to do",
+        )));
     }
     let url = ctx.repo_url().map_err(in_file)?;
     // A daemon that backs up may create the repository; a refresh-only one needs it to exist.

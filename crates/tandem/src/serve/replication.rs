@@ -25,6 +25,8 @@ pub struct ReplicaView {
     pub status: ReplicaStatus,
     /// Whether replication runs now.
     pub running: bool,
+    /// Why it does not run, when the site needs none (it was promoted).
+    pub idle: Option<String>,
     /// Attempts that ended in an error, in total.
     pub failures_total: u64,
     /// The last error and when it happened.
@@ -77,6 +79,13 @@ pub async fn supervise(daemon: Arc<Daemon>, site: String) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
+        // A promoted site takes writes of its own: nothing is replicated into it.
+        if let Some(why) = promoted(&daemon, &site).await {
+            daemon.update_replica(&site, |v| v.idle = Some(why));
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            continue;
+        }
+        daemon.update_replica(&site, |v| v.idle = None);
         let (stop_tx, stop) = watch::channel(false);
         let (status_tx, mut status_rx) = watch::channel(ReplicaStatus::default());
         let watcher = {
@@ -119,6 +128,9 @@ pub async fn supervise(daemon: Arc<Daemon>, site: String) {
                 backoff = Duration::from_secs(1);
                 alerted = false;
             }
+            Err(_) if promoted(&daemon, &site).await.is_some() => {
+                tracing::warn!(%site, "the site was promoted: replication into it stops");
+            }
             Err(e) => {
                 let message = crate::hints::for_daemon(&e);
                 tracing::warn!(%site, "replication stopped: {message}; retrying in {backoff:?}");
@@ -138,4 +150,12 @@ pub async fn supervise(daemon: Arc<Daemon>, site: String) {
             }
         }
     }
+}
+
+/// Why `site` needs no replication: it holds the active role. `None` otherwise, and when its
+/// role cannot be read (the attempt then says why).
+async fn promoted(daemon: &Daemon, site: &str) -> Option<String> {
+    let (engine, url) = crate::registry::engine_for(daemon.config.sites.get(site)?.db_url()).ok()?;
+    let role = tandem_core::role::read(engine, &url).await.ok()??;
+    (role.role == tandem_engine::role::Role::Active).then(|| format!("the site is active ({}): nothing is replicated into it", role.describe()))
 }

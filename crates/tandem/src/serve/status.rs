@@ -53,6 +53,8 @@ pub struct SiteStatus {
     pub staleness_s: Option<f64>,
     /// Continuous replication into the site (`replicate = true`).
     pub replication: Option<super::replication::ReplicaView>,
+    /// The automatic failover to the site (`failover = "auto"`), once its source was probed.
+    pub failover: Option<super::guard::FailoverView>,
     /// The site's latest drill (`tandem drill`).
     pub last_drill: Option<tandem_core::DrillReport>,
     pub jobs: Vec<JobStatus>,

@@ -1,0 +1,111 @@
+//! Client-redirection hooks: after a switchover or failover promotes a site (by the CLI or by
+//! `tandem serve`), the site's `on-promote` command runs so users can move DNS, metastore URIs or
+//! Airflow connections to it; the daemon also posts the move to its webhook (event `promoted`).
+//!
+//! The command runs with `sh -c`, stdin closed, at most [`TIMEOUT`], with the move in its
+//! environment:
+//!
+//! | variable | value |
+//! |---|---|
+//! | `TANDEM_EVENT` | `switchover` or `failover` |
+//! | `TANDEM_SITE` | the promoted site |
+//! | `TANDEM_FROM` | the site that was active |
+//! | `TANDEM_EPOCH` | the platform's new epoch |
+//! | `TANDEM_DB_URL` | the promoted site's database URL, its password hidden |
+//! | `TANDEM_DB_HOST`, `TANDEM_DB_PORT`, `TANDEM_DB_NAME` | its parts |
+//!
+//! A hook that fails (exit status, signal, timeout) is an error naming the site, the status and
+//! the end of its output; the move itself is done and stays done.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde::Serialize;
+use tandem_engine::DbUrl;
+use tandem_error::{Error, Result};
+
+/// The longest a hook may run.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Characters of a failing hook's output kept in its error.
+const OUTPUT_TAIL: usize = 600;
+
+/// A finished move that promoted a site.
+#[derive(Debug, Clone, Serialize)]
+pub struct Promoted {
+    /// `switchover` or `failover`.
+    pub event: &'static str,
+    pub site: String,
+    pub from: String,
+    pub epoch: u64,
+    /// The promoted site's database URL (its `Display` hides the password).
+    #[serde(serialize_with = "display")]
+    pub db: DbUrl,
+}
+
+fn display<S: serde::Serializer>(url: &DbUrl, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_str(url)
+}
+
+/// Runs the `on-promote` command of the promoted site, if it has one; what it printed, trimmed.
+pub async fn on_promote(command: Option<&str>, p: &Promoted) -> Result<Option<String>> {
+    let Some(command) = command else { return Ok(None) };
+    let what = || format!("the on-promote hook of site {}", p.site);
+    let mut cmd = tokio::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(command)
+        .env("TANDEM_EVENT", p.event)
+        .env("TANDEM_SITE", &p.site)
+        .env("TANDEM_FROM", &p.from)
+        .env("TANDEM_EPOCH", p.epoch.to_string())
+        .env("TANDEM_DB_URL", p.db.to_string())
+        .env("TANDEM_DB_HOST", &p.db.host)
+        .env("TANDEM_DB_PORT", p.db.port.map(|p| p.to_string()).unwrap_or_default())
+        .env("TANDEM_DB_NAME", &p.db.database)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let child = cmd.spawn().map_err(|e| Error::bad_input(format!("{}: cannot run sh: {e}", what())))?;
+    let out = match tokio::time::timeout(TIMEOUT, child.wait_with_output()).await {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => return Err(Error::internal(format!("{}: {e}", what()))),
+        Err(_) => return Err(Error::conflict(format!("{} did not finish within {} s and was killed", what(), TIMEOUT.as_secs()))),
+    };
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = text.trim();
+    if !out.status.success() {
+        let tail: String = text.chars().rev().take(OUTPUT_TAIL).collect::<Vec<_>>().into_iter().rev().collect();
+        return Err(Error::conflict(format!("{} failed ({}): {tail}", what(), out.status)));
+    }
+    Ok(Some(text.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn promoted() -> Promoted {
+        let db = DbUrl::parse("mysql://hive:secret@metastore-eu:3307/hms").unwrap();
+        Promoted { event: "failover", site: "dr".into(), from: "us".into(), epoch: 7, db }
+    }
+
+    #[tokio::test]
+    async fn a_hook_sees_the_move_and_never_the_password() {
+        let out = on_promote(Some("echo $TANDEM_EVENT $TANDEM_SITE $TANDEM_FROM $TANDEM_EPOCH $TANDEM_DB_HOST $TANDEM_DB_PORT $TANDEM_DB_NAME $TANDEM_DB_URL"), &promoted())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(out, "failover dr us 7 metastore-eu 3307 hms mysql://hive:***@metastore-eu:3307/hms");
+        assert!(on_promote(None, &promoted()).await.unwrap().is_none());
+        let json = serde_json::to_string(&promoted()).unwrap();
+        assert!(json.contains("metastore-eu") && !json.contains("secret"), "{json}");
+    }
+
+    #[tokio::test]
+    async fn a_failing_hook_is_an_error_with_its_output() {
+        let e = on_promote(Some("echo cannot update DNS >&2; exit 3"), &promoted()).await.unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("on-promote hook of site dr failed") && text.contains("cannot update DNS") && text.contains('3'), "{text}");
+    }
+}
