@@ -64,7 +64,10 @@ pub async fn failover(req: FailoverRequest<'_>, events: Arc<dyn Events>) -> Resu
         .await?;
     let fenced = t
         .step(&format!("fence {}", from.name), events.as_ref(), async {
-            let fencing = fence(req.registry, from.engine, &from.url, Some(epoch), true, events.clone());
+            // The old site is likely gone: one quick try to connect, not the URL's usual retries.
+            let mut url = from.url.clone();
+            url.retry.max_retries = url.retry.max_retries.min(1);
+            let fencing = fence(req.registry, from.engine, &url, Some(epoch), true, events.clone());
             Ok(match tokio::time::timeout(FENCE_TIMEOUT, fencing).await {
                 Ok(Ok(r)) => (true, r.change.notes.join("; ")),
                 Ok(Err(e)) => (false, format!("not fenced ({e}): fence it before it takes writes again")),

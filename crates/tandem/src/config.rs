@@ -297,7 +297,9 @@ impl Site {
             return Ok(None);
         }
         if self.source.is_none() {
-            return Err(Error::bad_input(format!("sites.{name}.failover: an automatic failover promotes the site when its source is gone; add `source = \"SITE\"`")));
+            return Err(Error::bad_input(format!(
+                "sites.{name}.failover: an automatic failover promotes the site when its source is gone; add `source = \"SITE\"`"
+            )));
         }
         if let (Some(a), Some(v)) = (after, &self.failover_after) {
             if a < std::time::Duration::from_secs(1) {
@@ -397,7 +399,8 @@ impl Config {
                 return Err(at(text, r, &format!("sites.{name}.refresh: the site is kept current by `replicate = true`; a refresh would replace the replica")));
             }
             site.auto_failover = site.failover_policy(text, name)?;
-            site.probes = site.probe.iter().map(|p| Probe::parse(p.get_ref()).map_err(|e| at(text, p, &format!("sites.{name}.probe: {e}")))).collect::<Result<_>>()?;
+            site.probes =
+                site.probe.iter().map(|p| Probe::parse(p.get_ref()).map_err(|e| at(text, p, &format!("sites.{name}.probe: {e}")))).collect::<Result<_>>()?;
         }
         if let Some(r) = &mut config.retention {
             if *r.keep_last.get_ref() == 0 {

@@ -76,7 +76,7 @@ pub async fn on_promote(command: Option<&str>, p: &Promoted) -> Result<Option<St
     let text = text.trim();
     if !out.status.success() {
         let tail: String = text.chars().rev().take(OUTPUT_TAIL).collect::<Vec<_>>().into_iter().rev().collect();
-        return Err(Error::conflict(format!("{} failed ({}): {tail}", what(), out.status)));
+        return Err(Error::conflict(format!("{} failed ({}): {}", what(), out.status, tail.replace('\n', " | "))));
     }
     Ok(Some(text.to_string()))
 }
@@ -92,10 +92,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_hook_sees_the_move_and_never_the_password() {
-        let out = on_promote(Some("echo $TANDEM_EVENT $TANDEM_SITE $TANDEM_FROM $TANDEM_EPOCH $TANDEM_DB_HOST $TANDEM_DB_PORT $TANDEM_DB_NAME $TANDEM_DB_URL"), &promoted())
-            .await
-            .unwrap()
-            .unwrap();
+        let out = on_promote(
+            Some("echo $TANDEM_EVENT $TANDEM_SITE $TANDEM_FROM $TANDEM_EPOCH $TANDEM_DB_HOST $TANDEM_DB_PORT $TANDEM_DB_NAME $TANDEM_DB_URL"),
+            &promoted(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
         assert_eq!(out, "failover dr us 7 metastore-eu 3307 hms mysql://hive:***@metastore-eu:3307/hms");
         assert!(on_promote(None, &promoted()).await.unwrap().is_none());
         let json = serde_json::to_string(&promoted()).unwrap();

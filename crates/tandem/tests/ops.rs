@@ -67,7 +67,7 @@ fn the_dashboard_and_the_alert_rules_use_only_exported_metrics_and_promtool_acce
         format!("repo = \"{}\"\n", p(&dir.path().join("repo"))),
         site("primary", my.url(&primary), "backup = \"*/2 * * * * *\"\ndrill = \"*/3 * * * * *\""),
         site("dr", my.url(&dr), "source = \"primary\"\nrefresh = \"*/2 * * * * *\""),
-        site("rep", my.url(&replica), "source = \"primary\"\nreplicate = true"),
+        site("rep", my.url(&replica), "source = \"primary\"\nreplicate = true\nfailover = \"auto\""),
         site("pg", pg.url(&pg_primary), ""),
         site("pgrep", pg.url(&pg_replica), "source = \"pg\"\nreplicate = true"),
     ];
@@ -83,6 +83,7 @@ fn the_dashboard_and_the_alert_rules_use_only_exported_metrics_and_promtool_acce
             && !daemon.job("primary", "drill")["last_success"].is_null()
             && running(s, "rep")
             && running(s, "pgrep")
+            && s["sites"].as_array().into_iter().flatten().any(|x| x["name"] == "rep" && x["failover"]["failed_probes"] == 0)
     });
     let exported = exported(&daemon);
     let dom = daemon.browser_dom();
@@ -97,6 +98,7 @@ fn the_dashboard_and_the_alert_rules_use_only_exported_metrics_and_promtool_acce
         "tandem_backup_size_bytes",
         "tandem_replication_lag_seconds",
         "tandem_replication_log_kept_bytes",
+        "tandem_failover_source_failing_seconds",
     ] {
         assert!(exported.contains(wanted), "{wanted} is exported: {exported:?}");
     }

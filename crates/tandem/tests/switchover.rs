@@ -158,7 +158,12 @@ fn failover_from_a_dead_primary_and_fence_on_its_return() {
     primary_server.sql(&primary, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (1, 'a');");
     let dr = dr_server.create_database("fo_dr");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = replica_config(dir.path(), &primary_server.url(&primary), &[("dr", &dr_server.url(&dr), "")]);
+    // A client-redirection hook that fails after doing its part.
+    let hook = format!(
+        "on-promote = \"echo $TANDEM_EVENT $TANDEM_SITE $TANDEM_FROM $TANDEM_EPOCH > {}; echo DNS not updated >&2; exit 3\"\n",
+        p(&dir.path().join("hook.out"))
+    );
+    let cfg = replica_config(dir.path(), &primary_server.url(&primary), &[("dr", &dr_server.url(&dr), &hook)]);
     let c = p(&cfg);
     tandem(&["--config", c, "repo", "init"]).ok();
     tandem(&["--config", c, "failover", "--to", "dr"]).fails_with(5, "no replica");
@@ -171,8 +176,10 @@ fn failover_from_a_dead_primary_and_fence_on_its_return() {
     primary_server.stop();
     std::thread::sleep(Duration::from_secs(2));
     tandem(&["--config", c, "failover", "--to", "dr", "--max-lag", "1s"]).fails_with(5, "more than the 1 s allowed");
-    let run = tandem(&["--config", c, "failover", "--to", "dr"]).ok();
+    let run = tandem(&["--config", c, "failover", "--to", "dr"]);
     eprintln!("failover:\n{}", run.stdout);
+    let run = run.fails_with(5, "the failover to dr at epoch 1 is done: the on-promote hook of site dr failed (exit status: 3): DNS not updated");
+    assert_eq!(std::fs::read_to_string(dir.path().join("hook.out")).unwrap().trim(), "failover dr primary 1", "the hook saw the move");
     assert!(run.stdout.contains("failed over from primary to dr at epoch 1: RPO at most"), "{}", run.stdout);
     assert!(run.stdout.contains("primary was not fenced"), "{}", run.stdout);
     assert_eq!(dr_server.sql(&dr, "SELECT COUNT(*) FROM t"), "2");

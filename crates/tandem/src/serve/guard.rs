@@ -68,9 +68,11 @@ pub type Watches = Mutex<BTreeMap<String, FailoverView>>;
 /// Starts the guard on a thread of its own.
 pub fn start(daemon: &Arc<Daemon>) -> Option<std::thread::JoinHandle<()>> {
     let d = daemon.clone();
-    let thread = std::thread::Builder::new().name("guard".into()).spawn(move || match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(rt) => rt.block_on(guard(d)),
-        Err(e) => tracing::error!("cannot start a runtime for the role guard: {e}"),
+    let thread = std::thread::Builder::new().name("guard".into()).spawn(move || {
+        match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+            Ok(rt) => rt.block_on(guard(d)),
+            Err(e) => tracing::error!("cannot start a runtime for the role guard: {e}"),
+        }
     });
     thread.map_err(|e| tracing::error!("cannot start a thread for the role guard: {e}")).ok()
 }
@@ -128,13 +130,13 @@ async fn fence_strays(daemon: &Arc<Daemon>, platform: &RoleRecord) {
         let events = Arc::new(super::LogEvents { run: format!("{name}/fence") });
         let fencing = tandem_core::fence(registry::registry(), engine, &url, Some(platform.epoch), true, events);
         let (event, message) = match fencing.await {
-            Ok(_) => {
-                (
-                    "site_fenced",
-                    format!("fenced {name} on sight ({why}; the platform is at epoch {} with {} active): writes stopped", platform.epoch, platform.active),
-                )
+            Ok(_) => (
+                "site_fenced",
+                format!("fenced {name} on sight ({why}; the platform is at epoch {} with {} active): writes stopped", platform.epoch, platform.active),
+            ),
+            Err(e) => {
+                ("fence_failed", format!("{name} must be fenced ({why}; the platform is at epoch {} with {} active) but: {e}", platform.epoch, platform.active))
             }
-            Err(e) => ("fence_failed", format!("{name} must be fenced ({why}; the platform is at epoch {} with {} active) but: {e}", platform.epoch, platform.active)),
         };
         tracing::warn!(site = %name, "{message}");
         daemon.alert(Alert::new(event, name, None, message));
@@ -163,9 +165,9 @@ async fn watch(daemon: &Arc<Daemon>, client: &reqwest::Client, repo: &Repository
         Err(why) => why,
     };
     let now = Utc::now();
-    let (mut due, mut first) = (false, false);
+    let (mut due, mut first, mut since) = (false, false, now);
     daemon.update_failover(site, |v| {
-        let since = *v.source_failing_since.get_or_insert(now);
+        since = *v.source_failing_since.get_or_insert(now);
         v.failed_probes += 1;
         first = v.failed_probes == 1;
         v.last_probe_error = Some(failing.clone());
@@ -184,7 +186,7 @@ async fn watch(daemon: &Arc<Daemon>, client: &reqwest::Client, repo: &Repository
         tracing::warn!(%site, "not failing over: the lease could not be renewed ({e})");
         return;
     }
-    let outcome = failover(daemon, repo, site, source, policy, &failing).await;
+    let outcome = failover(daemon, repo, (site, source), policy, (since, &failing)).await;
     let message = match &outcome {
         Ok(text) => text.clone(),
         Err(e) => format!("automatic failover from {source} to {site} failed: {e}"),
@@ -202,7 +204,9 @@ async fn watch(daemon: &Arc<Daemon>, client: &reqwest::Client, repo: &Repository
 /// Probes a site: its database and system, then its service probes; why it failed.
 async fn probe(daemon: &Daemon, client: &reqwest::Client, name: &str) -> std::result::Result<(), String> {
     let cfg = &daemon.config.sites[name];
-    let (engine, url) = registry::engine_for(cfg.db_url()).map_err(|e| e.to_string())?;
+    let (engine, mut url) = registry::engine_for(cfg.db_url()).map_err(|e| e.to_string())?;
+    // One probe is one try: the streak of failed probes is the retry.
+    url.retry.max_retries = 0;
     let threshold = daemon.settings.health_threshold.as_secs_f64();
     let health = tokio::time::timeout(PROBE_TIMEOUT, tandem_core::health(registry::registry(), engine, &url, threshold)).await;
     match health {
@@ -235,8 +239,15 @@ async fn service(client: &reqwest::Client, probe: &Probe) -> std::result::Result
     }
 }
 
-/// Fails over from `source` to `site`, then runs the site's hook; what happened, in words.
-async fn failover(daemon: &Arc<Daemon>, repo: &Repository, site: &str, source: &str, policy: &FailoverPolicy, failing: &str) -> Result<String> {
+/// Fails over from `source` to `site`, whose probes fail `since`, then runs the site's hook;
+/// what happened, in words.
+async fn failover(
+    daemon: &Arc<Daemon>,
+    repo: &Repository,
+    (site, source): (&str, &str),
+    policy: &FailoverPolicy,
+    (since, failing): (DateTime<Utc>, &str),
+) -> Result<String> {
     let end = |name: &str| -> Result<SwitchoverSite<'static>> {
         let (engine, url) = registry::engine_for(daemon.config.site(name)?.db_url())?;
         Ok(SwitchoverSite { name: name.to_string(), engine, url })
@@ -255,7 +266,13 @@ async fn failover(daemon: &Arc<Daemon>, repo: &Repository, site: &str, source: &
     };
     let events = Arc::new(super::LogEvents { run: format!("{site}/failover") });
     let r = tandem_core::failover(req, events).await?;
-    let rpo = r.rpo_seconds.map_or("unknown".to_string(), |s| format!("at most {s:.1} s"));
+    // The source died after its last good probe and before `since`: what it committed after the
+    // newest change the replica holds (its lag at the promote, counted back from now) and before
+    // `since` is all that can be lost.
+    let rpo = match r.rpo_seconds {
+        Some(lag) => format!("at most {:.1} s", (lag - (Utc::now() - since).num_milliseconds() as f64 / 1000.0).max(0.0)),
+        None => "unknown".to_string(),
+    };
     let mut text = format!(
         "failed over from {source} to {site} at epoch {} ({source} failed every probe for {} s: {failing}): RPO {rpo}, RTO {:.1} s{}",
         r.epoch,

@@ -20,6 +20,7 @@
 //! | `tandem_replication_log_at_risk` | site | 1 when the source has purged, or may purge within the last quarter of its retention, the log the replica needs |
 //! | `tandem_replication_log_purge_seconds` | site | seconds until the source may purge that log (only when it purges by itself and it is not the log being written) |
 //! | `tandem_replication_log_kept_bytes` | site | bytes of log the source keeps for the replica (a PostgreSQL slot's WAL) |
+//! | `tandem_failover_source_failing_seconds` | site | how long the source of a standby with `failover = "auto"` has failed every probe (0 while it answers) |
 //! | `tandem_replication_rows_total` / `tandem_replication_failures_total` | site | rows applied since the daemon started; attempts that ended in an error |
 
 use std::sync::atomic::AtomicU64;
@@ -81,8 +82,14 @@ pub fn render(status: &Status) -> String {
     let repl_failures = Family::<Labels, Counter>::default();
     r.register("tandem_replication_failures", "Replication attempts that ended in an error", repl_failures.clone());
 
+    let source_failing = gauge(&mut r, "tandem_failover_source_failing_seconds", "How long the source of an automatic-failover standby has failed every probe");
+
     lease.set(if status.lease.held { 1.0 } else { 0.0 });
     for site in &status.sites {
+        if let Some(f) = &site.failover {
+            let failing = f.source_failing_since.map_or(0.0, |t| (status.now - t).num_milliseconds() as f64 / 1000.0);
+            source_failing.get_or_create(&labels(&site.name, None)).set(failing.max(0.0));
+        }
         if let Some(v) = &site.replication {
             let l = labels(&site.name, None);
             repl_running.get_or_create(&l).set(if v.running { 1.0 } else { 0.0 });

@@ -138,13 +138,18 @@ fn site_row(h: &mut String, site: &SiteStatus) {
             esc(r.status.position.as_deref().unwrap_or("-")),
             r.status.rows
         ),
-        (Some(r), _) => match &r.last_error {
-            Some((_, e)) => format!("<span class=\"bad\">replication stopped</span> {}", esc(e)),
-            None => "<span class=\"muted\">replication starting</span>".into(),
+        (Some(r), _) => match (&r.idle, &r.last_error) {
+            (Some(why), _) => format!("<span class=\"muted\">{}</span>", esc(why)),
+            (None, Some((_, e))) => format!("<span class=\"bad\">replication stopped</span> {}", esc(e)),
+            (None, None) => "<span class=\"muted\">replication starting</span>".into(),
         },
         (None, Some(s)) => format!("{} behind {source}", human(s)),
         (None, None) if site.role == "standby" => "<span class=\"muted\">not refreshed yet</span>".into(),
         (None, None) => "<span class=\"muted\">-</span>".into(),
+    };
+    let staleness = match &site.failover {
+        Some(f) => format!("{staleness}<br>{}", failover(f, &source)),
+        None => staleness,
     };
     let _ = write!(
         h,
@@ -204,6 +209,18 @@ fn job_row(h: &mut String, now: DateTime<Utc>, site: &SiteStatus, job: &JobStatu
 }
 
 /// A chart's seconds label: tenths below 10 s (a chart of sub-second lag).
+/// A standby's automatic failover, in a line.
+fn failover(f: &super::guard::FailoverView, source: &str) -> String {
+    let state = match (f.source_failing_since, &f.last_probe_error) {
+        (Some(t), Some(e)) => format!("<span class=\"bad\">{source} failing its probes since {}</span> {}", time(Some(t)), esc(e)),
+        _ => format!("automatic failover armed, {source} answers"),
+    };
+    match (&f.last_attempt, &f.last_result) {
+        (Some(t), Some(r)) => format!("{state} <span class=\"muted\">(last failover {}: {})</span>", time(Some(*t)), esc(r)),
+        _ => state,
+    }
+}
+
 fn secs(v: f64) -> String {
     if v < 10.0 {
         format!("{v:.1}s")

@@ -17,6 +17,8 @@ use crate::jobs;
 
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How often a running replication looks whether its site was promoted.
+const PROMOTED_EVERY: Duration = Duration::from_secs(2);
 
 /// What the status endpoints show of one site's replication.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -88,11 +90,20 @@ pub async fn supervise(daemon: Arc<Daemon>, site: String) {
         daemon.update_replica(&site, |v| v.idle = None);
         let (stop_tx, stop) = watch::channel(false);
         let (status_tx, mut status_rx) = watch::channel(ReplicaStatus::default());
+        // Stops the run when the lease is lost, the daemon stops, or the site is promoted (a
+        // replication waiting for its dead source would not notice that on its own).
         let watcher = {
-            let daemon = daemon.clone();
+            let (daemon, site) = (daemon.clone(), site.clone());
             tokio::spawn(async move {
+                let mut looked = tokio::time::Instant::now();
                 while !daemon.stopping() && daemon.is_leader() {
                     tokio::time::sleep(Duration::from_millis(200)).await;
+                    if looked.elapsed() >= PROMOTED_EVERY {
+                        looked = tokio::time::Instant::now();
+                        if promoted(&daemon, &site).await.is_some() {
+                            break;
+                        }
+                    }
                 }
                 let _ = stop_tx.send(true);
             })
