@@ -84,11 +84,14 @@ pub enum Command {
     /// read-only and its sessions ended), wait until the replica holds the site's final log
     /// position, claim the next epoch, promote the replica. Prints the timed steps, the RPO (0)
     /// and the RTO. When the replica does not catch up, the old site is made active again.
+    /// Then runs the new site's `on-promote` hook (exit 5 if it fails; the move stays done).
     Switchover(SwitchoverArgs),
     /// Move the platform to a standby when the active site is gone: claim the next epoch (of two
     /// racing failovers exactly one goes on), fence the old site if it can be reached, promote
     /// the standby. Refuses a standby further behind than --max-lag unless --force. Prints the
-    /// timed steps, the RPO it got (the standby's lag) and the RTO.
+    /// timed steps, the RPO it got (the standby's lag) and the RTO, then runs the standby's
+    /// `on-promote` hook (exit 5 if it fails; the move stays done). `tandem serve` does this on
+    /// its own for a site with `failover = "auto"`.
     Failover(FailoverArgs),
     /// The platform at a glance: its epoch in the repository (which site is active, since when)
     /// and every configured site's role, epoch, reachability and freshness. Exit 0 when all is
