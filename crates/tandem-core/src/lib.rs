@@ -16,6 +16,7 @@ mod plan;
 mod prune;
 mod refresh;
 mod registry;
+pub mod rejoin;
 mod replicate;
 mod restore;
 pub mod role;

@@ -65,6 +65,8 @@ pub enum Hint {
     Rebootstrap,
     /// Give the key of the encrypted repository (or the right one).
     RepositoryKey,
+    /// Replace a former active site's writes that the platform never got.
+    DiscardStrayWrites,
 }
 
 /// An error of tandem: a kind, a message with its context chain already folded in, and what

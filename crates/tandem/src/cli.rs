@@ -93,6 +93,12 @@ pub enum Command {
     /// `on-promote` hook (exit 5 if it fails; the move stays done). `tandem serve` does this on
     /// its own for a site with `failover = "auto"`.
     Failover(FailoverArgs),
+    /// Make a site that a switchover or failover left behind a standby of the platform's active
+    /// site (its `source` must name it): fence it if needed, list the writes it committed that
+    /// the active site never got (from its log, after the position the active site had applied
+    /// as its replica), refuse while there are any unless --discard-stray-writes, then back the
+    /// active site up and restore that backup into it as a standby.
+    Rejoin(RejoinArgs),
     /// The platform at a glance: its epoch in the repository (which site is active, since when)
     /// and every configured site's role, epoch, reachability and freshness. Exit 0 when all is
     /// well, 1 when a site cannot be reached or is active when it must not be (fence it).
@@ -404,6 +410,17 @@ pub struct FailoverArgs {
     /// What to do with the new site's interrupted runs (Airflow; see `promote`).
     #[arg(long, value_name = "POLICY", default_value = "rerun", value_parser = ["rerun", "fail", "leave"])]
     pub interrupted: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RejoinArgs {
+    /// The former active site to make a standby.
+    #[arg(add = ArgValueCompleter::new(crate::shell::site_names))]
+    pub site: String,
+    /// Replace what the site committed that the active site never got (listed first), or that
+    /// cannot be listed (the active site was kept by refresh).
+    #[arg(long)]
+    pub discard_stray_writes: bool,
 }
 
 #[derive(Debug, Args)]

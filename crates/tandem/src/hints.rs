@@ -14,6 +14,7 @@ pub fn for_command(e: &Error) -> String {
         Hint::KeepOneBackup => "give --keep-last 1 or more",
         Hint::Rebootstrap => "run `tandem replicate SITE --rebootstrap` to copy it afresh and stream from there",
         Hint::RepositoryKey => "give the repository's key with TANDEM_REPO_KEY, --repo-key-file FILE or --repo-key-command CMD",
+        Hint::DiscardStrayWrites => "use --discard-stray-writes to replace them",
         _ => "",
     });
     join(e, hint)
@@ -31,6 +32,7 @@ pub fn for_daemon(e: &Error) -> String {
         Hint::KeepOneBackup => "set `retention.keep-last` to 1 or more",
         Hint::Rebootstrap => "run `tandem replicate SITE --rebootstrap` by hand",
         Hint::RepositoryKey => "set the repository's key with `repo-key-file` or `repo-key-command` in the config (or TANDEM_REPO_KEY)",
+        Hint::DiscardStrayWrites => "run `tandem rejoin SITE --discard-stray-writes` by hand",
         _ => "",
     });
     join(e, hint)

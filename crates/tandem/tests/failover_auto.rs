@@ -127,6 +127,20 @@ fn a_daemon_fails_over_from_a_killed_primary_and_fences_it_on_its_return() {
     assert_eq!((site_role(&settled, "primary")["role"].as_str(), site_role(&settled, "primary")["epoch"].as_u64()), (Some("fenced"), Some(1)), "{settled}");
     assert_eq!(primary_server.sql(&primary, "SELECT COUNT(*) FROM t"), "2", "the fence changed no row");
     assert!(events(&webhook, "failover", "dr").len() == 1, "one failover: {:?}", webhook.events());
+    drop(daemon);
+
+    // Everything the primary committed had reached dr: it rejoins with nothing to discard.
+    let cfg2 = dir.path().join("after.toml");
+    let flipped = format!(
+        "repo = \"{}\"\n[sites.dr]\ndb = \"{}\"\n[sites.primary]\ndb = \"{}\"\nsource = \"dr\"\n",
+        p(&dir.path().join("repo")),
+        dr_server.url(&dr),
+        primary_server.url(&primary)
+    );
+    std::fs::write(&cfg2, flipped).unwrap();
+    let rejoined = tandem(&["--config", p(&cfg2), "rejoin", "primary"]).ok();
+    assert!(rejoined.stdout.contains("stray writes of primary: none"), "{}", rejoined.stdout);
+    assert_eq!(primary_server.sql(&primary, "SELECT COUNT(*) FROM t"), "3", "the old primary holds dr's content");
 }
 
 /// A TCP proxy the test can cut (every connection closed, new ones refused) and heal.
@@ -232,6 +246,29 @@ fn split_brain_the_cut_off_primary_is_fenced_when_the_network_heals() {
     // The stray write stays at the old primary only, for the operator to look at.
     assert_eq!(primary_server.sql(&primary, "SELECT v FROM t WHERE id = 3"), "stray write");
     assert_eq!(dr_server.sql(&dr, "SELECT COUNT(*) FROM t WHERE id = 3"), "0");
+    drop(daemon);
+
+    // Rejoin: the old primary becomes dr's standby, its stray write listed before it goes.
+    dr_server.sql(&dr, "INSERT INTO t VALUES (4, 'written at dr');");
+    tandem(&["--config", p(&cfg), "rejoin", "primary"]).fails_with(2, "set `source = \"dr\"` in [sites.primary]");
+    let cfg2 = dir.path().join("after.toml");
+    let flipped = format!(
+        "repo = \"{}\"\n[sites.dr]\ndb = \"{}\"\n[sites.primary]\ndb = \"{through_proxy}\"\nsource = \"dr\"\n",
+        p(&dir.path().join("repo")),
+        dr_server.url(&dr)
+    );
+    std::fs::write(&cfg2, flipped).unwrap();
+    let refused = tandem(&["--config", p(&cfg2), "rejoin", "primary"]).fails_with(5, "primary committed 1 transaction(s) that dr never got");
+    assert!(refused.stderr.contains("--discard-stray-writes"), "{}", refused.stderr);
+    assert!(refused.stdout.lines().any(|l| l.contains("t insert 1")), "the stray write is listed:\n{}", refused.stdout);
+    assert_eq!(primary_server.sql(&primary, "SELECT COUNT(*) FROM t"), "3", "a refused rejoin changes nothing");
+    let rejoined = tandem(&["--config", p(&cfg2), "rejoin", "primary", "--discard-stray-writes"]).ok();
+    assert!(rejoined.stdout.contains("primary rejoined as a standby of dr (epoch 2)"), "{}", rejoined.stdout);
+    assert_eq!(primary_server.sql(&primary, "SELECT GROUP_CONCAT(id ORDER BY id) FROM t"), "1,2,4", "the old primary holds dr's content");
+    let after = platform(&cfg2);
+    assert_eq!((site_role(&after, "primary")["role"].as_str(), site_role(&after, "primary")["epoch"].as_u64()), (Some("standby"), Some(2)), "{after}");
+    let again = tandem(&["--config", p(&cfg2), "rejoin", "primary"]).ok();
+    assert!(again.stdout.contains("primary is a standby in the platform's epoch already"), "{}", again.stdout);
 }
 
 #[test]

@@ -20,7 +20,7 @@ mod bootstrap;
 pub mod control;
 mod heartbeat;
 mod passive;
-mod pipeline;
+pub(crate) mod pipeline;
 pub mod retention;
 
 use std::sync::atomic::AtomicBool;

@@ -104,6 +104,6 @@ impl<'a> Pipeline<'a> {
 
 /// Whether the rows of `table` are replicated: it is in `scope`, and it is not tandem's own
 /// checkpoint table (in a source that is itself a replica, it holds that replica's place).
-pub(super) fn replicated(scope: &tandem_engine::Scope, table: &TableDef) -> bool {
+pub(crate) fn replicated(scope: &tandem_engine::Scope, table: &TableDef) -> bool {
     scope.contains(table) && !tandem_engine::changes::Checkpoint::is_table(table)
 }

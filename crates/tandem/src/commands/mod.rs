@@ -4,6 +4,7 @@ mod backup;
 mod backups;
 mod drill;
 mod refresh;
+mod rejoin;
 mod replicate;
 mod repo;
 mod restore;
@@ -116,6 +117,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Status => status::run(&ctx).await,
         Command::Switchover(args) => switchover::run(&ctx, args).await,
         Command::Failover(args) => switchover::failover(&ctx, args).await,
+        Command::Rejoin(args) => rejoin::run(&ctx, args).await,
         Command::Backups(BackupsCommand::List) => backups::list(&ctx).await,
         Command::Backups(BackupsCommand::Show { id }) => backups::show(&ctx, &id).await,
         Command::Backups(BackupsCommand::Prune(args)) => backups::prune(&ctx, args).await,

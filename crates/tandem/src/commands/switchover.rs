@@ -13,11 +13,13 @@ use crate::registry;
 /// The two sites of a move to `to`: its `source`, and itself.
 fn sites(ctx: &Ctx, to: &str) -> Result<(SwitchoverSite<'static>, SwitchoverSite<'static>)> {
     let from = ctx.config.site(to)?.source().ok_or_else(|| Error::bad_input(format!("site {to} has no source: there is no site to move from")))?;
-    let site = |name: &str| -> Result<SwitchoverSite<'static>> {
-        let (engine, url) = registry::engine_for(ctx.config.site(name)?.db_url())?;
-        Ok(SwitchoverSite { name: name.to_string(), engine, url })
-    };
-    Ok((site(from)?, site(to)?))
+    Ok((site(ctx, from)?, site(ctx, to)?))
+}
+
+/// A configured site, as a move's side.
+pub(super) fn site(ctx: &Ctx, name: &str) -> Result<SwitchoverSite<'static>> {
+    let (engine, url) = registry::engine_for(ctx.config.site(name)?.db_url())?;
+    Ok(SwitchoverSite { name: name.to_string(), engine, url })
 }
 
 pub async fn run(ctx: &Ctx, args: SwitchoverArgs) -> Result<i32> {
@@ -68,7 +70,7 @@ pub async fn failover(ctx: &Ctx, args: FailoverArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn print_steps(steps: &[Step]) {
+pub(super) fn print_steps(steps: &[Step]) {
     for s in steps {
         println!("{:>8.3} s  {:<48} {:>7.3} s  {}", s.at_ms as f64 / 1000.0, s.step, s.took_ms as f64 / 1000.0, s.detail);
     }
