@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::replica::*;
 use common::serve::{Daemon, Webhook};
 use common::*;
 
