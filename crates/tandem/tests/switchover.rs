@@ -131,6 +131,20 @@ fn switch_over(flavor: Flavor, primary_server: &Server, dr_server: &Server, dir:
     assert!(replica.log().contains("no standby any more"), "{}", replica.log());
     tandem(&["--config", c, "switchover", "--to", "dr"]).fails_with(5, "active site is dr");
 
+    // The old primary rejoins as dr's standby: it committed nothing dr lacks.
+    let flipped = dir.join("rejoin.toml");
+    let text = format!(
+        "repo = \"{}\"\n[sites.dr]\ndb = \"{}\"\n[sites.primary]\ndb = \"{}\"\nsource = \"dr\"\n",
+        p(&dir.join("repo")),
+        dr_server.url(&dr),
+        primary_server.url(&primary)
+    );
+    std::fs::write(&flipped, text).unwrap();
+    let rejoined = tandem(&["--config", p(&flipped), "rejoin", "primary"]).ok();
+    assert!(rejoined.stdout.contains("stray writes of primary: none"), "{flavor:?}: {}", rejoined.stdout);
+    assert!(rejoined.stdout.contains("primary rejoined as a standby of dr (epoch 1)"), "{flavor:?}: {}", rejoined.stdout);
+    assert_eq!(count(primary_server, &primary), count(dr_server, &dr), "{flavor:?}");
+
     // Failback by hand: a promote gives the old primary its writes back.
     tandem(&["--config", c, "promote", "primary"]).ok();
     app_insert(primary_server, &primary, 2_000_000).expect("the promoted site takes writes");
