@@ -40,6 +40,6 @@ pub use replicate::retention::{at_risk as log_at_risk, describe as describe_log}
 pub use replicate::{checkpoint as replica_checkpoint, replicate, ReplicaStatus, ReplicateReport, ReplicateRequest, Seed};
 pub use restore::{restore, FixupReport, RestoreReport, RestoreRequest};
 pub use site::{fence, health, promote, Epoch, HealthReport, SiteAction, SiteReport};
-pub use switchover::{switchover, Step, SwitchoverReport, SwitchoverRequest, SwitchoverSite};
+pub use switchover::{switchover, FinalCopy, Step, SwitchoverReport, SwitchoverRequest, SwitchoverSite};
 pub use transform::{ColumnReport, LocationReport, RuleReport};
 pub use verify::{verify, Align, Difference, KindReport, VerifyReport, VerifyRequest, VerifySource};

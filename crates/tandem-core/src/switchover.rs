@@ -4,9 +4,11 @@
 //! promote is the outage the platform saw (its RTO); nothing committed at the old site is
 //! missing at the new one (RPO 0).
 //!
-//! A standby kept by refresh alone (no replication) is refused: fence, refresh and promote it by
-//! hand. When the replica does not reach the final position in time, the fence is undone (the
-//! old site is promoted back at its epoch) and the switchover fails.
+//! A standby kept by refresh (no replica checkpoint) is brought to the final state by a
+//! [`FinalCopy`] instead: a backup of the fenced site, restored into the standby; the RTO then
+//! includes that copy. When the replica does not reach the final position in time, or the copy
+//! fails, the fence is undone (the old site is promoted back at its epoch) and the switchover
+//! fails.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +24,10 @@ use tandem_system::{Interrupted, PromoteOptions};
 use crate::replicate::control::Hold;
 use crate::verify::Align;
 use crate::{fence, promote, role, Events, Registry};
+
+/// How a front end copies the fenced site's final state into a standby kept by refresh (a
+/// backup of `from` restored into `to` with `to`'s settings); what it did, in words.
+pub type FinalCopy<'a> = Box<dyn FnOnce() -> futures::future::LocalBoxFuture<'a, Result<String>> + 'a>;
 
 /// Why the replica is held during a switchover (`replicate status` shows it).
 const HELD: &str = "held at its source's final position for a switchover";
@@ -46,6 +52,9 @@ pub struct SwitchoverRequest<'a> {
     pub interrupted: Interrupted,
     /// Check only.
     pub dry_run: bool,
+    /// For a standby that is no replica: how to copy the final state into it (`None`: such a
+    /// standby is refused).
+    pub copy: Option<FinalCopy<'a>>,
 }
 
 /// One timed step.
@@ -65,8 +74,8 @@ pub struct SwitchoverReport {
     /// The epoch `to` is active in (the one it would get, on a dry run).
     pub epoch: u64,
     pub dry_run: bool,
-    /// `to`'s lag when the switchover began, in seconds.
-    pub lag_seconds: f64,
+    /// `to`'s lag when the switchover began, in seconds; `None` for a standby kept by refresh.
+    pub lag_seconds: Option<f64>,
     /// The source's log position after the fence, which `to` reached before its promote.
     pub final_position: Option<String>,
     /// From the fence of `from` to the end of `to`'s promote: no site took writes meanwhile.
@@ -93,10 +102,11 @@ impl Timeline {
 }
 
 /// Moves the platform from `from` to `to` (see the module doc).
-pub async fn switchover(req: SwitchoverRequest<'_>, events: Arc<dyn Events>) -> Result<SwitchoverReport> {
+pub async fn switchover(mut req: SwitchoverRequest<'_>, events: Arc<dyn Events>) -> Result<SwitchoverReport> {
+    let copy = req.copy.take();
     let (from, to) = (&req.from, &req.to);
     let mut t = Timeline { what: "switchover", start: Instant::now(), steps: Vec::new() };
-    let (epoch, lag) = t.step("check", events.as_ref(), check(&req)).await?;
+    let (epoch, lag) = t.step("check", events.as_ref(), check(&req, copy.is_some())).await?;
     let mut report = SwitchoverReport {
         from: from.name.clone(),
         to: to.name.clone(),
@@ -117,20 +127,23 @@ pub async fn switchover(req: SwitchoverRequest<'_>, events: Arc<dyn Events>) -> 
         Ok(((), r.change.notes.join("; ")))
     };
     t.step(&format!("fence {}", from.name), events.as_ref(), fence_work).await?;
-    let caught_up = async {
-        let position = final_position(from).await?;
-        let hold = Hold::new(to.engine, to.url.clone(), from.engine, HELD);
-        hold.hold_at(&position).await?;
-        Ok::<_, Error>(position)
+    let caught_up = match (lag, copy) {
+        (None, Some(copy)) => t.step(&format!("copy {}'s final state into {}", from.name, to.name), events.as_ref(), async { Ok((None, copy().await?)) }).await,
+        _ => {
+            let caught_up = async {
+                let position = final_position(from).await?;
+                let hold = Hold::new(to.engine, to.url.clone(), from.engine, HELD);
+                hold.hold_at(&position).await?;
+                Ok::<_, Error>(position)
+            };
+            let name = format!("wait for {} to reach the final position", to.name);
+            t.step(&name, events.as_ref(), async { caught_up.await.map(|p| (Some(p.value.clone()), p.value)) }).await
+        }
     };
-    let position = match t
-        .step(&format!("wait for {} to reach the final position", to.name), events.as_ref(), async { caught_up.await.map(|p| (p.clone(), p.value)) })
-        .await
-    {
+    report.final_position = match caught_up {
         Ok(p) => p,
         Err(e) => return Err(undo(&req, epoch, e, events).await),
     };
-    report.final_position = Some(position.value.clone());
     let next = t
         .step("claim the next epoch", events.as_ref(), async {
             let r = req.repo.claim_epoch(epoch, &to.name, &format!("switchover from {}", from.name)).await?;
@@ -150,26 +163,35 @@ pub async fn switchover(req: SwitchoverRequest<'_>, events: Arc<dyn Events>) -> 
     Ok(report)
 }
 
-/// The platform's epoch and `to`'s lag; errors when the move is not safe to start: `from` is
-/// not the platform's active site, `to` is active, no replica, stopped, or further behind than
-/// allowed.
-async fn check(req: &SwitchoverRequest<'_>) -> Result<((u64, f64), String)> {
+/// The platform's epoch and `to`'s lag (`None`: no replica, and `copyable`); errors when the
+/// move is not safe to start: `from` is not the platform's active site, `to` is active, no
+/// replica and not `copyable`, stopped, or further behind than allowed.
+async fn check(req: &SwitchoverRequest<'_>, copyable: bool) -> Result<((u64, Option<f64>), String)> {
     let (from, to) = (&req.from, &req.to);
     let current = req.repo.current_roles().await?;
     if let Some(c) = current.as_ref().filter(|c| c.active != from.name) {
         return Err(Error::conflict(format!("the platform's active site is {} (epoch {}), not {}; nothing was changed", c.active, c.epoch, from.name)));
     }
     let epoch = current.map_or(0, |c| c.epoch);
-    if let Some(r) = role::read(to.engine, &to.url).await?.filter(|r| r.role == Role::Active) {
+    let held = role::read(to.engine, &to.url).await?;
+    if let Some(r) = held.as_ref().filter(|r| r.role == Role::Active) {
         return Err(Error::conflict(format!("{} is active already ({}); nothing was changed", to.name, r.describe())));
     }
-    let checkpoint = crate::replica_checkpoint(to.engine, &to.url).await?.ok_or_else(|| {
-        Error::bad_input(format!(
-            "{} is no replica (it has no replication checkpoint): a switchover needs a standby kept by `replicate`; \
-             for one kept by refresh, fence {}, refresh {} and promote it by hand",
-            to.name, from.name, to.name
-        ))
-    })?;
+    let standby = held.is_some_and(|r| r.role == Role::Standby);
+    let checkpoint = match crate::replica_checkpoint(to.engine, &to.url).await? {
+        Some(c) => c,
+        None if copyable && standby => {
+            let detail = format!("platform at epoch {epoch}; {} is no replica: the final state is copied after the fence (backup, restore)", to.name);
+            return Ok(((epoch, None), detail));
+        }
+        None => {
+            return Err(Error::bad_input(format!(
+                "{} is neither a replica (it has no replication checkpoint) nor a standby kept by refresh (its role is not standby): \
+                 make it one with `replicate` or `refresh` first",
+                to.name
+            )))
+        }
+    };
     if let Some(why) = &checkpoint.stopped {
         return Err(Error::conflict(format!("replication into {} stopped ({why}); nothing was changed", to.name)));
     }
@@ -183,7 +205,7 @@ async fn check(req: &SwitchoverRequest<'_>) -> Result<((u64, f64), String)> {
         )));
     }
     let detail = format!("platform at epoch {epoch}; {} is a replica {lag:.1} s behind", to.name);
-    Ok(((epoch, lag), detail))
+    Ok(((epoch, Some(lag)), detail))
 }
 
 /// The source's log position once its writes stopped.

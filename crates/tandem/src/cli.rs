@@ -83,7 +83,8 @@ pub enum Command {
     /// (replicating, within --max-lag), fence the active site (its role, its system, its writes:
     /// read-only and its sessions ended), wait until the replica holds the site's final log
     /// position, claim the next epoch, promote the replica. Prints the timed steps, the RPO (0)
-    /// and the RTO. When the replica does not catch up, the old site is made active again.
+    /// and the RTO. When the replica does not catch up, the old site is made active again. A
+    /// standby kept by refresh gets the fenced site's final state by a backup and a refresh.
     /// Then runs the new site's `on-promote` hook (exit 5 if it fails; the move stays done).
     Switchover(SwitchoverArgs),
     /// Move the platform to a standby when the active site is gone: claim the next epoch (of two
@@ -382,7 +383,7 @@ pub struct PromoteArgs {
 
 #[derive(Debug, Args)]
 pub struct SwitchoverArgs {
-    /// The site to make active: a replica of the active site (its `source`).
+    /// The site to make active: a replica or refreshed standby of the active site (its `source`).
     #[arg(long, value_name = "SITE", add = ArgValueCompleter::new(crate::shell::site_names))]
     pub to: String,
     /// Refuse when the replica trails its source by more than this.

@@ -72,7 +72,7 @@ fn switch_over(flavor: Flavor, primary_server: &Server, dr_server: &Server, dir:
 
     tandem(&["--config", c, "repo", "init"]).ok();
     // Bad starts change nothing: no replica yet, an unknown site, a site with no source.
-    tandem(&["--config", c, "switchover", "--to", "dr"]).fails_with(2, "no replica");
+    tandem(&["--config", c, "switchover", "--to", "dr"]).fails_with(2, "neither a replica");
     tandem(&["--config", c, "switchover", "--to", "nowhere"]).fails_with(2, "nowhere");
     tandem(&["--config", c, "switchover", "--to", "primary"]).fails_with(2, "has no source");
 
@@ -209,4 +209,33 @@ fn failover_from_a_dead_primary_and_fence_on_its_return() {
     let status = tandem(&["--config", c, "--json", "status"]);
     assert_eq!(status.code, 0, "{}", status.stdout);
     assert_eq!(primary_server.sql("mysql", "SELECT @@global.read_only"), "1", "the fence stopped the old primary's writes");
+}
+
+#[test]
+fn switchover_to_a_standby_kept_by_refresh_copies_the_final_state() {
+    let pg = Server::shared(Flavor::Postgres);
+    let (primary, dr) = (pg.create_database("sor_p"), pg.create_database("sor_dr"));
+    pg.sql(&primary, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (0, 'seed');");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = replica_config(dir.path(), &pg.url(&primary), &[("dr", &pg.url(&dr), "")]);
+    let c = p(&cfg);
+    tandem(&["--config", c, "repo", "init"]).ok();
+    tandem(&["--config", c, "backup", "primary"]).ok();
+    tandem(&["--config", c, "refresh", "dr"]).ok();
+    // Written after the standby's last refresh: only the switchover's copy brings them.
+    pg.sql(&primary, "INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c');");
+    let dry = tandem(&["--config", c, "switchover", "--to", "dr", "--dry-run"]).ok();
+    assert!(dry.stdout.contains("kept by refresh: its final state would be copied"), "{}", dry.stdout);
+    assert_eq!(pg.sql(&dr, "SELECT COUNT(*) FROM t"), "1", "a dry run copies nothing");
+
+    let run = tandem(&["--config", c, "switchover", "--to", "dr"]).ok();
+    eprintln!("switchover by copy:\n{}", run.stdout);
+    assert!(run.stdout.contains("copy primary's final state into dr"), "{}", run.stdout);
+    assert!(run.stdout.contains("switched over from primary to dr at epoch 1: RPO 0 (primary's final state was copied into dr)"), "{}", run.stdout);
+    assert_eq!(pg.sql(&dr, "SELECT string_agg(id::text, ',' ORDER BY id) FROM t"), "0,1,2,3", "every committed row is at dr");
+    let refused = pg.try_sql(&primary, "INSERT INTO t VALUES (4, 'late')").expect_err("the old primary takes no writes");
+    assert!(refused.contains("read-only"), "{refused}");
+    let s = tandem(&["--config", c, "--json", "status"]).json();
+    let role = |name: &str| s["sites"].as_array().unwrap().iter().find(|x| x["site"] == name).unwrap()["role"]["role"].clone();
+    assert_eq!((role("primary"), role("dr")), ("fenced".into(), "active".into()), "{s}");
 }

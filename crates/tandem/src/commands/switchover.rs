@@ -1,6 +1,6 @@
 //! `tandem switchover --to SITE` and `tandem failover --to SITE`.
 
-use tandem_core::{FailoverReport, FailoverRequest, Step, SwitchoverReport, SwitchoverRequest, SwitchoverSite};
+use tandem_core::{FailoverReport, FailoverRequest, FinalCopy, Step, SwitchoverReport, SwitchoverRequest, SwitchoverSite};
 use tandem_error::{Error, Result};
 use tandem_system::Interrupted;
 
@@ -8,7 +8,7 @@ use super::Ctx;
 use crate::cli::{FailoverArgs, SwitchoverArgs};
 use crate::hooks::{self, Promoted};
 use crate::output;
-use crate::registry;
+use crate::{jobs, registry};
 
 /// The two sites of a move to `to`: its `source`, and itself.
 fn sites(ctx: &Ctx, to: &str) -> Result<(SwitchoverSite<'static>, SwitchoverSite<'static>)> {
@@ -26,8 +26,17 @@ pub async fn run(ctx: &Ctx, args: SwitchoverArgs) -> Result<i32> {
     let (from, to) = sites(ctx, &args.to)?;
     let interrupted: Interrupted = args.interrupted.parse().map_err(Error::bad_input)?;
     let db = to.url.clone();
-    let req =
-        SwitchoverRequest { registry: registry::registry(), repo: ctx.open_repo().await?, from, to, max_lag: args.max_lag, interrupted, dry_run: args.dry_run };
+    let repo = ctx.open_repo().await?;
+    // A standby kept by refresh gets the fenced site's final state by a backup and a refresh.
+    let (from_name, to_name, copy_repo) = (from.name.clone(), to.name.clone(), repo.clone());
+    let copy: FinalCopy = Box::new(move || {
+        Box::pin(async move {
+            let backup = jobs::backup_site(&ctx.config, &from_name, copy_repo.clone(), ctx.progress.clone()).await?;
+            let refreshed = jobs::refresh_site(&ctx.config, &to_name, None, copy_repo, ctx.progress.clone()).await?;
+            Ok(format!("backup {} of {from_name} restored into {to_name} (as of {})", backup.manifest.id, refreshed.snapshot_at.format("%H:%M:%S UTC")))
+        })
+    });
+    let req = SwitchoverRequest { registry: registry::registry(), repo, from, to, max_lag: args.max_lag, interrupted, dry_run: args.dry_run, copy: Some(copy) };
     let report = tandem_core::switchover(req, ctx.progress.clone()).await?;
     if ctx.json {
         output::json(&report)?;
@@ -90,21 +99,23 @@ fn print_failover(r: &FailoverReport) {
 fn print(r: &SwitchoverReport) {
     print_steps(&r.steps);
     if r.dry_run {
-        println!("dry run: {} ({:.1} s behind) can take over from {} at epoch {}; nothing was changed", r.to, r.lag_seconds, r.from, r.epoch);
+        let lag = r.lag_seconds.map_or("kept by refresh: its final state would be copied".to_string(), |l| format!("{l:.1} s behind"));
+        println!("dry run: {} ({lag}) can take over from {} at epoch {}; nothing was changed", r.to, r.from, r.epoch);
         return;
     }
+    let how = match &r.final_position {
+        Some(p) => format!("{} reached {}'s final position {p}", r.to, r.from),
+        None => format!("{}'s final state was copied into {}", r.from, r.to),
+    };
     println!(
-        "switched over from {} to {} at epoch {}: RPO 0 ({} reached {}'s final position {}), RTO {:.3} s (writes stopped until the promote)",
+        "switched over from {} to {} at epoch {}: RPO 0 ({how}), RTO {:.3} s (writes stopped until the promote)",
         r.from,
         r.to,
         r.epoch,
-        r.to,
-        r.from,
-        r.final_position.as_deref().unwrap_or("?"),
         r.rto_ms.unwrap_or(0) as f64 / 1000.0
     );
     println!(
-        "{} is fenced (read-only). To make it a standby of {}: set `source = \"{}\"` in its config section and run `tandem replicate {} --rebootstrap`",
+        "{} is fenced (read-only). To make it a standby of {}: set `source = \"{}\"` in its config section and run `tandem rejoin {}`",
         r.from, r.to, r.to, r.from
     );
 }
