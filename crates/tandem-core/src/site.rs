@@ -93,7 +93,7 @@ pub type Epoch = Option<u64>;
 pub async fn fence(registry: &Registry, engine: &dyn Engine, url: &DbUrl, epoch: Epoch, stop_writes: bool, events: Arc<dyn Events>) -> Result<SiteReport> {
     events.phase("fencing the site", None, Unit::Items);
     let note = format!("fence at {}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
-    let no_role = role_table(engine, url).await;
+    let no_role = role_table(engine, url, events.as_ref()).await;
     let db = url.database.clone();
     let (change, system) = in_transaction(registry, engine, url, |tx, s| {
         let (note, db, no_role) = (note.clone(), db.clone(), no_role.clone());
@@ -126,7 +126,7 @@ pub async fn fence(registry: &Registry, engine: &dyn Engine, url: &DbUrl, epoch:
 /// site that is active already unless forced, and for one that holds a newer epoch than `epoch`.
 pub async fn promote(registry: &Registry, engine: &dyn Engine, url: &DbUrl, opts: PromoteOptions, epoch: Epoch, events: Arc<dyn Events>) -> Result<SiteReport> {
     events.phase("promoting the site", None, Unit::Items);
-    let no_role = role_table(engine, url).await;
+    let no_role = role_table(engine, url, events.as_ref()).await;
     let db = url.database.clone();
     let note = format!("promote at {}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
     let (change, system) = in_transaction(registry, engine, url, |tx, s| {
@@ -159,10 +159,17 @@ pub async fn promote(registry: &Registry, engine: &dyn Engine, url: &DbUrl, opts
     Ok(SiteReport { site: url.to_string(), system: system.name().into(), action: SiteAction::Promote, change })
 }
 
-/// Makes the role table if needed; what to tell when it cannot be made (a site user without
-/// the privilege): the move goes on without a role, as before roles existed.
-async fn role_table(engine: &dyn Engine, url: &DbUrl) -> Option<String> {
+/// Makes the role table if needed, and ends the restores in flight that hold the role (a move
+/// never waits for one: [`Engine::interrupt_restores`]); what to tell when the table cannot be
+/// made (a site user without the privilege): the move goes on without a role, as before roles
+/// existed.
+async fn role_table(engine: &dyn Engine, url: &DbUrl, events: &dyn Events) -> Option<String> {
     let made = role::ensure_table(engine, url).await;
+    match engine.interrupt_restores(url).await {
+        Ok(0) => {}
+        Ok(n) => events.warn(&format!("ended {n} restore(s) into {} in flight: they change nothing", url.database)),
+        Err(e) => events.warn(&format!("restores in flight into {} could not be ended (the move waits for them): {e}", url.database)),
+    }
     made.err().map(|e| format!("the site keeps no role (nothing guards it against a refresh or replication): {e}"))
 }
 

@@ -140,6 +140,15 @@ pub trait Engine: Send + Sync {
         Ok(Vec::new())
     }
 
+    /// Ends tandem's own restores into the database that hold its role row for their whole
+    /// transaction (PostgreSQL's one restore transaction), so that a promote or fence never
+    /// waits for one: each fails and changes nothing. How many were ended. Engines whose
+    /// restores lock the role only at their swap (MySQL/MariaDB) end none.
+    async fn interrupt_restores(&self, url: &DbUrl) -> Result<u64> {
+        let _ = url;
+        Ok(0)
+    }
+
     /// The order of two positions of this engine's log (`Less`: `a` comes first). BadInput for
     /// positions of two different logs, or engines without change capture.
     fn compare_positions(&self, a: &Position, b: &Position) -> Result<std::cmp::Ordering> {

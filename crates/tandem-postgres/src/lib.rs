@@ -109,6 +109,10 @@ impl Engine for Postgres {
         writes::set_writable(url, writable).await
     }
 
+    async fn interrupt_restores(&self, url: &DbUrl) -> Result<u64> {
+        writes::interrupt_restores(url).await
+    }
+
     async fn log_retention(&self, url: &DbUrl, from: &Position, capture: &Capture) -> Result<Option<LogRetention>> {
         capture::retention(url, from, capture).await.map(Some)
     }

@@ -121,7 +121,10 @@ impl Target for PgTarget {
             .await
             .map_err(|e| pg_err(format!("{ctx}: starting the transaction"), e))?;
         if replace.checks_role() {
-            // First in the transaction, held to its end (see tandem_engine::role).
+            // First in the transaction, held to its end (see tandem_engine::role); named, so a
+            // promote or fence ends this restore instead of waiting for it.
+            let name = format!("SET application_name = '{}'", crate::writes::RESTORE_SESSION);
+            client.batch_execute(&name).await.map_err(|e| pg_err(format!("{ctx}: naming the session"), e))?;
             if let Err(e) = lock_role(&client, db).await {
                 let _ = client.batch_execute("ROLLBACK").await;
                 return Err(e.context(ctx));
@@ -397,12 +400,12 @@ impl RestoreSession for PgSession {
         for (i, stmt) in stmts.iter().enumerate() {
             if let Err(e) = client.batch_execute(stmt).await {
                 let _ = Self::rollback(&client).await;
-                return Err(pg_err(format!("{}: post-data statement {} ({})", self.ctx, i, head(stmt)), e));
+                return Err(before_commit(pg_err(format!("{}: post-data statement {} ({})", self.ctx, i, head(stmt)), e)));
             }
         }
         if let Err(e) = crate::privileges::restore(&client, &self.privileges).await {
             let _ = Self::rollback(&client).await;
-            return Err(e.context(format!("{}: giving back owners and grants", self.ctx)));
+            return Err(before_commit(e.context(format!("{}: giving back owners and grants", self.ctx))));
         }
         tandem_error::failpoint!("postgres-before-commit");
         client.batch_execute("COMMIT").await.map_err(|e| pg_err(format!("{}: COMMIT", self.ctx), e))?;
@@ -414,4 +417,11 @@ impl RestoreSession for PgSession {
         let client = self.client.into_inner();
         Self::rollback(&client).await.map_err(|e| e.context(&self.ctx))
     }
+}
+
+/// A failure before `COMMIT` was sent: the transaction is rolled back whatever happened to the
+/// connection (a promote or fence of the site ends a restore's session), so it is no commit of
+/// unknown outcome.
+fn before_commit(e: Error) -> Error {
+    e.permanent().context("nothing was replaced: the restore failed before its commit")
 }

@@ -46,3 +46,21 @@ pub(crate) async fn set_writable(url: &DbUrl, writable: bool) -> Result<Vec<Stri
     }
     Ok(done)
 }
+
+/// The application name of a restore's session while it holds the site's role row.
+pub(crate) const RESTORE_SESSION: &str = "tandem restore";
+
+/// Ends the restores into `url`'s database (their sessions are named [`RESTORE_SESSION`]).
+pub(crate) async fn interrupt_restores(url: &DbUrl) -> Result<u64> {
+    let client = connect(url, &url.database).await?;
+    let ended = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE pg_catalog.pg_terminate_backend(pid)) FROM pg_catalog.pg_stat_activity \
+             WHERE datname = pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid() AND application_name = $1",
+            &[&RESTORE_SESSION],
+        )
+        .await
+        .and_then(|r| r.try_get::<_, i64>(0))
+        .map_err(|e| pg_err("ending the restores into the database (pg_signal_backend may)", e))?;
+    Ok(ended.max(0) as u64)
+}

@@ -112,3 +112,42 @@ fn a_promote_stops_the_replication_into_the_site() {
     assert!(replica.log().contains("no standby any more"), "{}", replica.log());
     assert_eq!(server.sql(&dr, "SELECT COUNT(*) FROM t WHERE id = 3"), "0", "nothing is applied into the promoted site");
 }
+
+#[test]
+fn a_promote_wins_against_a_refresh_in_flight() {
+    for flavor in FLAVORS {
+        let server = Server::shared(flavor);
+        let primary = server.create_database("race_p");
+        server.sql(&primary, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (1, 'a');");
+        let dr = server.create_database("race_dr");
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), &server.url(&primary), &server.url(&dr));
+        let c = p(&cfg);
+        tandem(&["--config", c, "backup", "primary"]).ok();
+        tandem(&["--config", c, "refresh", "dr"]).ok();
+        server.sql(&primary, "INSERT INTO t VALUES (2, 'b');");
+        tandem(&["--config", c, "backup", "primary"]).ok();
+
+        // The refresh loads the new backup and waits before its commit; the promote comes then.
+        let refresh = std::process::Command::new(tandem_bin())
+            .args(["--config", c, "refresh", "dr"])
+            .env("FAILPOINTS", "restore-before-commit=sleep(8000)")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+        let started = std::time::Instant::now();
+        tandem(&["--config", c, "promote", "dr"]).ok();
+        let took = started.elapsed();
+        let out = refresh.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        eprintln!("{flavor:?}: promote took {:.2} s during the refresh; the refresh: {stderr}", took.as_secs_f64());
+        assert!(took < Duration::from_secs(4), "{flavor:?}: the promote waited for the refresh ({took:?})");
+        assert!(!out.status.success(), "{flavor:?}: the refresh must not land on the promoted site: {stderr}");
+        assert!(stderr.contains("is an active site") || stderr.contains("nothing was replaced: the restore failed before its commit"), "{flavor:?}: {stderr}");
+        assert_eq!(server.sql(&dr, "SELECT COUNT(*) FROM t"), "1", "{flavor:?}: the promoted site holds what it held at the promote");
+        let (_, s) = status(&cfg);
+        assert_eq!(site(&s, "dr")["role"]["role"], "active", "{s}");
+    }
+}
