@@ -9,7 +9,7 @@
 //! source = "primary"
 //! replicate = true
 //! failover = "auto"                     # default "manual"
-//! failover-after = "30s"                # the source failed every probe for this long
+//! failover-after = "20s"                # the source failed every probe for this long
 //! failover-max-lag = "30s"              # refuse when the standby trails by more
 //! failover-cooldown = "10m"             # after an attempt, no other for this long
 //! on-promote = "/etc/tandem/redirect.sh"  # run after the site is promoted (crate::hooks)
@@ -29,7 +29,7 @@ pub struct FailoverPolicy {
 }
 
 impl FailoverPolicy {
-    pub const DEFAULT_AFTER: Duration = Duration::from_secs(30);
+    pub const DEFAULT_AFTER: Duration = Duration::from_secs(20);
     pub const DEFAULT_MAX_LAG: Duration = Duration::from_secs(30);
     pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(600);
     /// Failed probes in a row, at least, before a failover (whatever `after` says).

@@ -22,7 +22,7 @@
 //! The guard runs on a thread and runtime of its own, as the jobs do (their flows need not be
 //! `Send`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -87,6 +87,8 @@ async fn guard(daemon: Arc<Daemon>) {
     let period = round(&daemon);
     let client = reqwest::Client::builder().timeout(PROBE_TIMEOUT).build().unwrap_or_default();
     let mut repo = None;
+    // Sites whose fence failed and was alerted (once per streak).
+    let mut unfenced = BTreeSet::new();
     while !daemon.stopping() {
         let started = tokio::time::Instant::now();
         if daemon.is_leader() {
@@ -98,7 +100,7 @@ async fn guard(daemon: Arc<Daemon>) {
                 match repo.current_roles().await {
                     Ok(platform) => {
                         if let Some(p) = &platform {
-                            fence_strays(&daemon, p).await;
+                            fence_strays(&daemon, p, &mut unfenced).await;
                         }
                         for (site, policy) in daemon.config.sites.iter().filter_map(|(n, s)| Some((n, s.auto_failover.as_ref()?))) {
                             watch(&daemon, &client, repo, platform.as_ref(), site, policy).await;
@@ -113,11 +115,13 @@ async fn guard(daemon: Arc<Daemon>) {
     }
 }
 
-/// Fences every reachable former active site (see the module doc).
-async fn fence_strays(daemon: &Arc<Daemon>, platform: &RoleRecord) {
+/// Fences every reachable former active site (see the module doc); `unfenced`: the sites whose
+/// fence failed (alerted once until one succeeds).
+async fn fence_strays(daemon: &Arc<Daemon>, platform: &RoleRecord, unfenced: &mut BTreeSet<String>) {
     for name in daemon.config.sites.keys() {
         let feeds = daemon.config.sites.values().any(|s| s.source() == Some(name.as_str()));
-        let Ok((engine, url)) = registry::engine_for(daemon.config.sites[name].db_url()) else { continue };
+        let Ok((engine, mut url)) = registry::engine_for(daemon.config.sites[name].db_url()) else { continue };
+        url.retry.max_retries = 0;
         let held = match tokio::time::timeout(PROBE_TIMEOUT, tandem_core::role::read(engine, &url)).await {
             Ok(Ok(held)) => held,
             _ => continue, // unreachable: fenced when it is seen
@@ -129,7 +133,14 @@ async fn fence_strays(daemon: &Arc<Daemon>, platform: &RoleRecord) {
         };
         let events = Arc::new(super::LogEvents { run: format!("{name}/fence") });
         let fencing = tandem_core::fence(registry::registry(), engine, &url, Some(platform.epoch), true, events);
-        let (event, message) = match fencing.await {
+        let outcome = fencing.await;
+        let first_failure = outcome.is_err() && unfenced.insert(name.clone());
+        if outcome.is_ok() {
+            unfenced.remove(name);
+        } else if !first_failure {
+            continue;
+        }
+        let (event, message) = match outcome {
             Ok(_) => (
                 "site_fenced",
                 format!("fenced {name} on sight ({why}; the platform is at epoch {} with {} active): writes stopped", platform.epoch, platform.active),
