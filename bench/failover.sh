@@ -34,7 +34,7 @@ echo
 echo "measure                                                        min /  median /     max"
 # The replica switchovers print "<Flavor> switchover:" before their timeline.
 replica_rto() {
-  awk -v f="$1 switchover:" '$0 == f { on = 1; next } on && /switched over from/ { match($0, /RTO [0-9.]+/); print substr($0, RSTART + 4, RLENGTH - 4); on = 0 }' "$log"
+  awk -v f="$1 switchover:" 'index($0, f) { on = 1; next } on && /switched over from/ { match($0, /RTO [0-9.]+/); print substr($0, RSTART + 4, RLENGTH - 4); on = 0 }' "$log"
 }
 replica_rto MariaDb | stat "switchover to a replica, MariaDB: RTO"
 replica_rto Postgres | stat "switchover to a replica, PostgreSQL: RTO"
@@ -44,4 +44,4 @@ grep "automatic failover" "$log" | grep -o ", RTO [0-9.]*" | cut -d' ' -f3 | sta
 grep "automatic failover" "$log" | grep -o "RPO at most [0-9.]*" | cut -d' ' -f4 | stat "automatic failover: RPO bound"
 grep "returned primary was fenced" "$log" | grep -o "fenced [0-9.]*" | cut -d' ' -f2 | stat "returned primary fenced after it answered"
 grep "^failed over from primary to dr" "$log" | grep -o "RTO [0-9.]*" | cut -d' ' -f2 | stat "tandem failover by hand, dead primary: RTO"
-rm -f "$log"
+echo "(the lines measured: $log)"

@@ -17,8 +17,9 @@ use tandem_error::{Error, Result};
 use tandem_repo::Repository;
 use tandem_system::{Interrupted, PromoteOptions};
 
+use crate::site::{fence_for_move, fence_system};
 use crate::switchover::{Step, SwitchoverSite, Timeline};
-use crate::{fence, promote, role, Events, Registry};
+use crate::{promote, role, Events, Registry};
 
 /// How long the failover tries to reach the old site to fence it.
 const FENCE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -64,10 +65,8 @@ pub async fn failover(req: FailoverRequest<'_>, events: Arc<dyn Events>) -> Resu
         .await?;
     let fenced = t
         .step(&format!("fence {}", from.name), events.as_ref(), async {
-            // The old site is likely gone: one quick try to connect, not the URL's usual retries.
-            let mut url = from.url.clone();
-            url.retry.max_retries = url.retry.max_retries.min(1);
-            let fencing = fence(req.registry, from.engine, &url, Some(epoch), true, events.clone());
+            let url = quick(&from.url);
+            let fencing = fence_for_move(req.registry, from.engine, &url, epoch, events.clone());
             Ok(match tokio::time::timeout(FENCE_TIMEOUT, fencing).await {
                 Ok(Ok(r)) => (true, r.change.notes.join("; ")),
                 Ok(Err(e)) => (false, format!("not fenced ({e}): fence it before it takes writes again")),
@@ -83,6 +82,22 @@ pub async fn failover(req: FailoverRequest<'_>, events: Arc<dyn Events>) -> Resu
             Ok((lag, r.change.notes.join("; ")))
         })
         .await?;
+    if fenced {
+        // The old site's system stops now that nothing streams from it (see `fence_for_move`).
+        let url = quick(&from.url);
+        let stopping = tokio::time::timeout(FENCE_TIMEOUT, fence_system(req.registry, from.engine, &url));
+        t.step(&format!("stop {}'s system", from.name), events.as_ref(), async {
+            Ok((
+                (),
+                match stopping.await {
+                    Ok(Ok(done)) => done,
+                    Ok(Err(e)) => format!("not stopped ({e}): fence it again"),
+                    Err(_) => format!("not reached within {} s: fence it again", FENCE_TIMEOUT.as_secs()),
+                },
+            ))
+        })
+        .await?;
+    }
     Ok(FailoverReport {
         from: from.name.clone(),
         to: to.name.clone(),
@@ -128,4 +143,11 @@ async fn check(req: &FailoverRequest<'_>) -> Result<(u64, String)> {
     };
     let seen = seen.map_or(0, |c| c.epoch);
     Ok((seen, format!("platform at epoch {seen}; {detail}")))
+}
+
+/// The old site is likely gone: one quick try to connect, not the URL's usual retries.
+fn quick(url: &tandem_engine::DbUrl) -> tandem_engine::DbUrl {
+    let mut url = url.clone();
+    url.retry.max_retries = url.retry.max_retries.min(1);
+    url
 }

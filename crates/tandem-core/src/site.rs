@@ -91,6 +91,46 @@ pub type Epoch = Option<u64>;
 /// system remembers what was active for a later promote ([`System::fence`]; systems without a
 /// standby mode have nothing of their own to do).
 pub async fn fence(registry: &Registry, engine: &dyn Engine, url: &DbUrl, epoch: Epoch, stop_writes: bool, events: Arc<dyn Events>) -> Result<SiteReport> {
+    fence_parts(registry, engine, url, (epoch, stop_writes, true), events).await
+}
+
+/// The first half of a move's fence of the site it leaves: role and writes, not the system's
+/// part. That part ([`fence_system`]) comes after the new site's promote: a replica still
+/// streaming from this site would otherwise take the fence's changes (Airflow's pauses) for the
+/// site's own and promote to them.
+pub(crate) async fn fence_for_move(registry: &Registry, engine: &dyn Engine, url: &DbUrl, epoch: u64, events: Arc<dyn Events>) -> Result<SiteReport> {
+    fence_parts(registry, engine, url, (Some(epoch), true, false), events).await
+}
+
+/// The system's part of a fence ([`System::fence`]) on a site whose role is fenced already;
+/// what changed, in words.
+pub(crate) async fn fence_system(registry: &Registry, engine: &dyn Engine, url: &DbUrl) -> Result<String> {
+    let note = format!("fence at {}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
+    let (change, _) = in_transaction(registry, engine, url, |tx, s| {
+        let note = note.clone();
+        Box::pin(async move {
+            match s.standby_table() {
+                Some(_) => s.fence(tx, &note).await,
+                None => Ok(StateChange::default()),
+            }
+        })
+    })
+    .await
+    .with_context(|| format!("fence of {url}: the system's part"))?;
+    Ok(match change.changed.len() {
+        0 => "nothing of the system's to stop".to_string(),
+        n => format!("{n} object(s) of the system stopped (paused)"),
+    })
+}
+
+/// A fence at `epoch`, with the database's writes stopped and the system's part as asked.
+async fn fence_parts(
+    registry: &Registry,
+    engine: &dyn Engine,
+    url: &DbUrl,
+    (epoch, stop_writes, with_system): (Epoch, bool, bool),
+    events: Arc<dyn Events>,
+) -> Result<SiteReport> {
     events.phase("fencing the site", None, Unit::Items);
     let note = format!("fence at {}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
     let no_role = role_table(engine, url, events.as_ref()).await;
@@ -103,8 +143,8 @@ pub async fn fence(registry: &Registry, engine: &dyn Engine, url: &DbUrl, epoch:
             // commits, it is committed before the system's part.
             let role_note = give_role(tx, db, no_role, Role::Fenced, epoch, &note, |_| Ok(())).await?;
             let mut change = match s.standby_table() {
-                Some(_) => s.fence(tx, &note).await?,
-                None => StateChange::default(),
+                Some(_) if with_system => s.fence(tx, &note).await?,
+                _ => StateChange::default(),
             };
             change.notes.push(role_note);
             Ok(change)

@@ -22,8 +22,9 @@ use tandem_repo::Repository;
 use tandem_system::{Interrupted, PromoteOptions};
 
 use crate::replicate::control::Hold;
+use crate::site::{fence_for_move, fence_system};
 use crate::verify::Align;
-use crate::{fence, promote, role, Events, Registry};
+use crate::{promote, role, Events, Registry};
 
 /// How a front end copies the fenced site's final state into a standby kept by refresh (a
 /// backup of `from` restored into `to` with `to`'s settings); what it did, in words.
@@ -123,7 +124,7 @@ pub async fn switchover(mut req: SwitchoverRequest<'_>, events: Arc<dyn Events>)
     }
     let fenced_at = Instant::now();
     let fence_work = async {
-        let r = fence(req.registry, from.engine, &from.url, Some(epoch), true, events.clone()).await?;
+        let r = fence_for_move(req.registry, from.engine, &from.url, epoch, events.clone()).await?;
         Ok(((), r.change.notes.join("; ")))
     };
     t.step(&format!("fence {}", from.name), events.as_ref(), fence_work).await?;
@@ -158,6 +159,8 @@ pub async fn switchover(mut req: SwitchoverRequest<'_>, events: Arc<dyn Events>)
     };
     t.step(&format!("promote {}", to.name), events.as_ref(), promote_work).await?;
     report.rto_ms = Some(fenced_at.elapsed().as_millis() as u64);
+    // The old site's system stops now that nothing streams from it (see `fence_for_move`).
+    t.step(&format!("stop {}'s system", from.name), events.as_ref(), async { Ok(((), fence_system(req.registry, from.engine, &from.url).await?)) }).await?;
     report.epoch = next;
     report.steps = t.steps;
     Ok(report)
