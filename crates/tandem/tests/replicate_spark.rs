@@ -4,7 +4,9 @@
 //! PostgreSQL replica (the one of the other engine with a location map). Every look at either replica (one SQL statement, one snapshot) finds one whole earlier
 //! state of the writer, never going back; both reach its final state within seconds of its exit,
 //! verify GOOD against the source, Spark reads exactly that state on each, and SIGTERM stops
-//! both cleanly.
+//! both cleanly. From the PostgreSQL metastore, a switchover to its PostgreSQL replica while Spark
+//! writes loses no table Spark saw created, refuses Spark at the old primary, and Spark writes
+//! at the new one.
 
 mod common;
 
@@ -161,5 +163,37 @@ fn follow(source: Flavor) {
         assert_eq!(writer_steps(&copy), (total, total), "Spark reads the final state on {db}");
     }
     assert_eq!(a.sigterm(), 0, "SIGTERM stops dr_my cleanly: {}", a.log());
+    if source == Flavor::Postgres {
+        return switch_over_under_spark(&src, &cfg, (&pg, &pg_db), &us, b);
+    }
     assert_eq!(b.sigterm(), 0, "SIGTERM stops dr_pg cleanly: {}", b.log());
+}
+
+/// A switchover from the PostgreSQL metastore to its replica while Spark keeps writing: every
+/// table Spark saw created is at the new primary (RPO 0), Spark's next writes to the old one are
+/// refused, and Spark creates a table at the new one.
+fn switch_over_under_spark(src: &Metastore, cfg: &std::path::Path, (pg, pg_db): (&Server, &str), lake: &std::path::Path, mut replica: Replica) {
+    let writer = src.spawn("writer", &["--duration", "60", "--metadata-only", "--interval", "0.2"]);
+    std::thread::sleep(Duration::from_secs(20)); // Spark starts, then writes
+    let moved = tandem(&["--config", p(cfg), "switchover", "--to", "dr_pg"]).ok();
+    eprintln!("switchover under Spark:\n{}", moved.stdout);
+    assert!(moved.stdout.contains("switched over from primary to dr_pg at epoch 1: RPO 0"), "{}", moved.stdout);
+    let out = writer.wait_with_output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "Spark's writes to the fenced primary are refused:\n{stdout}\n{stderr}");
+    let created: Vec<String> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|l| l["table"].as_str().map(|t| t.trim_start_matches("writer.").to_string()))
+        .collect();
+    assert!(!created.is_empty(), "Spark wrote before the switchover:\n{stdout}");
+    let at_dr = pg.sql(pg_db, r#"SELECT string_agg("TBL_NAME", ',' ORDER BY "TBL_NAME") FROM "TBLS" WHERE "TBL_NAME" LIKE 't\_%'"#);
+    for t in &created {
+        assert!(at_dr.split(',').any(|x| x == t), "{t}, committed at the primary, is at dr_pg: {at_dr}");
+    }
+    assert_ne!(replica.wait(Duration::from_secs(60)), 0, "replication into the promoted site stops: {}", replica.log());
+    let new = Metastore::new(pg, pg_db, &lake.join("warehouse")).spawn("writer", &["--duration", "1", "--metadata-only"]).wait_with_output().unwrap();
+    assert!(new.status.success(), "Spark writes at the new primary: {}", String::from_utf8_lossy(&new.stderr));
+    let after = pg.sql(pg_db, r#"SELECT count(*) FROM "TBLS" WHERE "TBL_NAME" LIKE 't\_%'"#);
+    assert!(after.parse::<usize>().unwrap() > created.len(), "a new table at dr_pg: {after} tables, {} before", created.len());
 }
