@@ -432,6 +432,28 @@ impl Config {
         tandem_system::LocationMap::parse(&specs)
     }
 
+    /// The sites linked to `name` by `source` (either way, transitively), `name` included: one
+    /// platform of sites. A repository may serve several; an epoch is about one of them.
+    pub fn linked_sites(&self, name: &str) -> std::collections::BTreeSet<String> {
+        let mut linked = std::collections::BTreeSet::from([name.to_string()]);
+        loop {
+            let more: Vec<String> = self
+                .sites
+                .iter()
+                .filter(|(n, s)| {
+                    !linked.contains(*n)
+                        && (s.source().is_some_and(|src| linked.contains(src))
+                            || linked.iter().any(|l| self.sites.get(l).and_then(Site::source) == Some(n.as_str())))
+                })
+                .map(|(n, _)| n.clone())
+                .collect();
+            if more.is_empty() {
+                return linked;
+            }
+            linked.extend(more);
+        }
+    }
+
     /// The site called `name`; the error lists the sites that exist.
     pub fn site(&self, name: &str) -> Result<&Site> {
         self.sites.get(name).ok_or_else(|| {
@@ -512,6 +534,19 @@ mod proptests;
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn linked_sites_are_one_platform() {
+        let c = Config::parse(
+            "[sites.a]\ndb = \"mysql://u@h/a\"\n[sites.b]\ndb = \"mysql://u@h/b\"\nsource = \"a\"\n[sites.c]\ndb = \"mysql://u@h/c\"\nsource = \"b\"\n\
+             [sites.x]\ndb = \"mysql://u@h/x\"\n[sites.y]\ndb = \"mysql://u@h/y\"\nsource = \"x\"\n",
+        )
+        .unwrap();
+        let names = |s: &str| c.linked_sites(s).into_iter().collect::<Vec<_>>().join(",");
+        assert_eq!(names("c"), "a,b,c");
+        assert_eq!(names("a"), "a,b,c");
+        assert_eq!(names("x"), "x,y");
+    }
+
     use super::*;
 
     #[test]

@@ -76,6 +76,7 @@ fn a_daemon_fails_over_from_a_killed_primary_and_fences_it_on_its_return() {
     let watching = daemon.wait_for("the source probed", Duration::from_secs(30), |s| site(s, "dr")["failover"]["failed_probes"] == 0);
     assert!(site(&watching, "dr")["failover"]["source_failing_since"].is_null(), "{watching}");
     assert!(platform(&cfg)["epoch"].is_null(), "no failover while the primary answers");
+    tandem(&["--config", p(&cfg), "rejoin", "primary"]).fails_with(2, "the repository names no active site");
 
     assert_eq!(daemon.metric("tandem_failover_source_failing_seconds", "site=\"dr\""), Some(0.0));
 
@@ -257,6 +258,8 @@ fn split_brain_the_cut_off_primary_is_fenced_when_the_network_heals() {
         dr_server.url(&dr)
     );
     std::fs::write(&cfg2, flipped).unwrap();
+    tandem(&["--config", p(&cfg2), "rejoin", "dr"]).fails_with(5, "dr is the platform's active site (epoch 2)");
+    tandem(&["--config", p(&cfg2), "rejoin", "nowhere"]).fails_with(2, "unknown site \"nowhere\"");
     let refused = tandem(&["--config", p(&cfg2), "rejoin", "primary"]).fails_with(5, "primary committed 1 transaction(s) that dr never got");
     assert!(refused.stderr.contains("--discard-stray-writes"), "{}", refused.stderr);
     assert!(refused.stdout.lines().any(|l| l.contains("t insert 1")), "the stray write is listed:\n{}", refused.stdout);

@@ -64,7 +64,10 @@ pub async fn run(ctx: &Ctx) -> Result<i32> {
         false => (None, None),
     };
     let sites = futures::future::join_all(ctx.config.sites.keys().map(|name| probe(ctx, name))).await;
-    let mut problems = problems(epoch.as_ref(), &sites);
+    // The epoch is about the sites linked to its active site (a repository may serve several
+    // platforms).
+    let linked = epoch.as_ref().map(|e| ctx.config.linked_sites(&e.active)).unwrap_or_default();
+    let mut problems = problems(epoch.as_ref(), &sites, &linked);
     problems.extend(repo_problem);
     let status = PlatformStatus { epoch, sites, problems };
     if ctx.json {
@@ -103,14 +106,14 @@ async fn probe(ctx: &Ctx, name: &str) -> SiteStatus {
 
 /// What an operator must act on: unreachable sites, active sites other than the platform's
 /// current one (stale after a failover: fence them), and more than one active site.
-fn problems(epoch: Option<&RoleRecord>, sites: &[SiteStatus]) -> Vec<String> {
+fn problems(epoch: Option<&RoleRecord>, sites: &[SiteStatus], linked: &std::collections::BTreeSet<String>) -> Vec<String> {
     let mut out = Vec::new();
     for s in sites.iter().filter(|s| !s.reachable) {
         out.push(format!("{} cannot be reached: {}", s.site, s.error.as_deref().unwrap_or("?")));
     }
     let active: Vec<&SiteStatus> = sites.iter().filter(|s| s.role.as_ref().is_some_and(|r| r.role == Role::Active)).collect();
     if let Some(e) = epoch {
-        for s in sites.iter().filter(|s| s.reachable) {
+        for s in sites.iter().filter(|s| s.reachable && linked.contains(&s.site)) {
             let feeds = sites.iter().any(|o| o.source.as_deref() == Some(&s.site));
             let fix = match tandem_core::role::stray(e, &s.site, s.role.as_ref(), feeds) {
                 Some(Stray::Unfenced) => format!("{} has no role", s.site),

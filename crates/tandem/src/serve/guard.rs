@@ -118,7 +118,8 @@ async fn guard(daemon: Arc<Daemon>) {
 /// Fences every reachable former active site (see the module doc); `unfenced`: the sites whose
 /// fence failed (alerted once until one succeeds).
 async fn fence_strays(daemon: &Arc<Daemon>, platform: &RoleRecord, unfenced: &mut BTreeSet<String>) {
-    for name in daemon.config.sites.keys() {
+    // Only the sites of the platform the epoch is about (a repository may serve several).
+    for name in daemon.config.linked_sites(&platform.active).iter().filter(|n| daemon.config.sites.contains_key(*n)) {
         let feeds = daemon.config.sites.values().any(|s| s.source() == Some(name.as_str()));
         let Ok((engine, mut url)) = registry::engine_for(daemon.config.sites[name].db_url()) else { continue };
         url.retry.max_retries = 0;
