@@ -16,6 +16,11 @@
 //!
 //! A hook that fails (exit status, signal, timeout) is an error naming the site, the status and
 //! the end of its output; the move itself is done and stays done.
+//!
+//! A move made by the CLI is also posted to `[serve] webhook`, when one is configured, as the
+//! daemon's alerts are: `{"event": "promoted", "move": "failover", "site": "dr", "from": "us",
+//! "epoch": 2, "db": "...", "text": "tandem: ...", "at": "..."}` (three tries, 10 s each; a
+//! webhook that fails is a warning, not an error).
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -111,4 +116,32 @@ mod tests {
         let text = e.to_string();
         assert!(text.contains("on-promote hook of site dr failed") && text.contains("cannot update DNS") && text.contains('3'), "{text}");
     }
+}
+
+/// Posts a move the CLI made to the webhook (see the module doc); `false` when it could not be
+/// delivered.
+pub async fn post(webhook: &str, p: &Promoted) -> bool {
+    let body = serde_json::json!({
+        "event": "promoted",
+        "move": p.event,
+        "site": p.site,
+        "from": p.from,
+        "epoch": p.epoch,
+        "db": p.db.to_string(),
+        "text": format!("tandem: {} from {} to {} at epoch {}", p.event, p.from, p.site, p.epoch),
+        "at": chrono::Utc::now(),
+        "host": tandem_repo::hostname(),
+    });
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
+    let body = body.to_string();
+    for attempt in 1..=3u64 {
+        let request = client.post(webhook).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
+        match request.send().await {
+            Ok(r) if r.status().is_success() => return true,
+            Ok(r) => tracing::warn!("webhook answered {} (try {attempt} of 3)", r.status()),
+            Err(e) => tracing::warn!("webhook failed: {} (try {attempt} of 3)", e.without_url()),
+        }
+        tokio::time::sleep(Duration::from_secs(attempt)).await;
+    }
+    false
 }

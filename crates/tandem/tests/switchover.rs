@@ -178,6 +178,9 @@ fn failover_from_a_dead_primary_and_fence_on_its_return() {
         p(&dir.path().join("hook.out"))
     );
     let cfg = replica_config(dir.path(), &primary_server.url(&primary), &[("dr", &dr_server.url(&dr), &hook)]);
+    let webhook = common::serve::Webhook::start();
+    let text = std::fs::read_to_string(&cfg).unwrap() + &format!("[serve]\nwebhook = \"{}\"\n", webhook.url);
+    std::fs::write(&cfg, text).unwrap();
     let c = p(&cfg);
     tandem(&["--config", c, "repo", "init"]).ok();
     tandem(&["--config", c, "failover", "--to", "dr"]).fails_with(5, "no replica");
@@ -194,6 +197,11 @@ fn failover_from_a_dead_primary_and_fence_on_its_return() {
     eprintln!("failover:\n{}", run.stdout);
     let run = run.fails_with(5, "the failover to dr at epoch 1 is done: the on-promote hook of site dr failed (exit status: 3): DNS not updated");
     assert_eq!(std::fs::read_to_string(dir.path().join("hook.out")).unwrap().trim(), "failover dr primary 1", "the hook saw the move");
+    let told = webhook.events();
+    assert!(
+        told.iter().any(|e| e["event"] == "promoted" && e["move"] == "failover" && e["site"] == "dr" && e["from"] == "primary" && e["epoch"] == 1),
+        "the webhook heard of the failover: {told:?}"
+    );
     assert!(run.stdout.contains("failed over from primary to dr at epoch 1: RPO at most"), "{}", run.stdout);
     assert!(run.stdout.contains("primary was not fenced"), "{}", run.stdout);
     assert_eq!(dr_server.sql(&dr, "SELECT COUNT(*) FROM t"), "2");

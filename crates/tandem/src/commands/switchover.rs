@@ -50,8 +50,14 @@ pub async fn run(ctx: &Ctx, args: SwitchoverArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Runs the promoted site's `on-promote` hook; its failure is an error that says the move is done.
+/// Posts the move to the webhook and runs the promoted site's `on-promote` hook; the hook's
+/// failure is an error that says the move is done.
 async fn hook(ctx: &Ctx, moved: &Promoted) -> Result<()> {
+    if let Some(url) = &ctx.config.serve.webhook {
+        if !hooks::post(url.get_ref(), moved).await {
+            eprintln!("warning: the webhook could not be told of the {} (the move is done)", moved.event);
+        }
+    }
     let command = ctx.config.site(&moved.site)?.on_promote.as_deref();
     match hooks::on_promote(command, moved).await {
         Ok(Some(out)) if !ctx.json => {
