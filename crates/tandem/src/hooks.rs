@@ -86,6 +86,34 @@ pub async fn on_promote(command: Option<&str>, p: &Promoted) -> Result<Option<St
     Ok(Some(text.to_string()))
 }
 
+/// Posts a move the CLI made to the webhook (see the module doc); `false` when it could not be
+/// delivered.
+pub async fn post(webhook: &str, p: &Promoted) -> bool {
+    let body = serde_json::json!({
+        "event": "promoted",
+        "move": p.event,
+        "site": p.site,
+        "from": p.from,
+        "epoch": p.epoch,
+        "db": p.db.to_string(),
+        "text": format!("tandem: {} from {} to {} at epoch {}", p.event, p.from, p.site, p.epoch),
+        "at": chrono::Utc::now(),
+        "host": tandem_repo::hostname(),
+    });
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
+    let body = body.to_string();
+    for attempt in 1..=3u64 {
+        let request = client.post(webhook).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
+        match request.send().await {
+            Ok(r) if r.status().is_success() => return true,
+            Ok(r) => tracing::warn!("webhook answered {} (try {attempt} of 3)", r.status()),
+            Err(e) => tracing::warn!("webhook failed: {} (try {attempt} of 3)", e.without_url()),
+        }
+        tokio::time::sleep(Duration::from_secs(attempt)).await;
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,32 +144,4 @@ mod tests {
         let text = e.to_string();
         assert!(text.contains("on-promote hook of site dr failed") && text.contains("cannot update DNS") && text.contains('3'), "{text}");
     }
-}
-
-/// Posts a move the CLI made to the webhook (see the module doc); `false` when it could not be
-/// delivered.
-pub async fn post(webhook: &str, p: &Promoted) -> bool {
-    let body = serde_json::json!({
-        "event": "promoted",
-        "move": p.event,
-        "site": p.site,
-        "from": p.from,
-        "epoch": p.epoch,
-        "db": p.db.to_string(),
-        "text": format!("tandem: {} from {} to {} at epoch {}", p.event, p.from, p.site, p.epoch),
-        "at": chrono::Utc::now(),
-        "host": tandem_repo::hostname(),
-    });
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
-    let body = body.to_string();
-    for attempt in 1..=3u64 {
-        let request = client.post(webhook).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
-        match request.send().await {
-            Ok(r) if r.status().is_success() => return true,
-            Ok(r) => tracing::warn!("webhook answered {} (try {attempt} of 3)", r.status()),
-            Err(e) => tracing::warn!("webhook failed: {} (try {attempt} of 3)", e.without_url()),
-        }
-        tokio::time::sleep(Duration::from_secs(attempt)).await;
-    }
-    false
 }
