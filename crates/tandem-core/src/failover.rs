@@ -63,10 +63,12 @@ pub async fn failover(req: FailoverRequest<'_>, events: Arc<dyn Events>) -> Resu
             Ok((r.epoch, format!("epoch {}: {} active", r.epoch, r.active)))
         })
         .await?;
+    // The old site is likely gone: one quick try to connect, not the URL's usual retries.
+    let old_url = quick(&from.url);
     let fenced = t
         .step(&format!("fence {}", from.name), events.as_ref(), async {
-            let url = quick(&from.url);
-            let fencing = fence_for_move(req.registry, from.engine, &url, epoch, events.clone());
+            let url = &old_url;
+            let fencing = fence_for_move(req.registry, from.engine, url, epoch, events.clone());
             Ok(match tokio::time::timeout(FENCE_TIMEOUT, fencing).await {
                 Ok(Ok(r)) => (true, r.change.notes.join("; ")),
                 Ok(Err(e)) => (false, format!("not fenced ({e}): fence it before it takes writes again")),
@@ -84,8 +86,7 @@ pub async fn failover(req: FailoverRequest<'_>, events: Arc<dyn Events>) -> Resu
         .await?;
     if fenced {
         // The old site's system stops now that nothing streams from it (see `fence_for_move`).
-        let url = quick(&from.url);
-        let stopping = tokio::time::timeout(FENCE_TIMEOUT, fence_system(req.registry, from.engine, &url));
+        let stopping = tokio::time::timeout(FENCE_TIMEOUT, fence_system(req.registry, from.engine, &old_url));
         t.step(&format!("stop {}'s system", from.name), events.as_ref(), async {
             Ok((
                 (),
@@ -145,7 +146,7 @@ async fn check(req: &FailoverRequest<'_>) -> Result<(u64, String)> {
     Ok((seen, format!("platform at epoch {seen}; {detail}")))
 }
 
-/// The old site is likely gone: one quick try to connect, not the URL's usual retries.
+/// `url` with at most one retry of connecting.
 fn quick(url: &tandem_engine::DbUrl) -> tandem_engine::DbUrl {
     let mut url = url.clone();
     url.retry.max_retries = url.retry.max_retries.min(1);

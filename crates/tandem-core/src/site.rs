@@ -105,15 +105,10 @@ pub(crate) async fn fence_for_move(registry: &Registry, engine: &dyn Engine, url
 /// The system's part of a fence ([`System::fence`]) on a site whose role is fenced already;
 /// what changed, in words.
 pub(crate) async fn fence_system(registry: &Registry, engine: &dyn Engine, url: &DbUrl) -> Result<String> {
-    let note = format!("fence at {}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
+    let note = note("fence");
     let (change, _) = in_transaction(registry, engine, url, |tx, s| {
         let note = note.clone();
-        Box::pin(async move {
-            match s.standby_table() {
-                Some(_) => s.fence(tx, &note).await,
-                None => Ok(StateChange::default()),
-            }
-        })
+        Box::pin(async move { system_fence(tx, s, &note).await })
     })
     .await
     .with_context(|| format!("fence of {url}: the system's part"))?;
@@ -121,6 +116,20 @@ pub(crate) async fn fence_system(registry: &Registry, engine: &dyn Engine, url: 
         0 => "nothing of the system's to stop".to_string(),
         n => format!("{n} object(s) of the system stopped (paused)"),
     })
+}
+
+/// The system's part of a fence in `tx` ([`System::fence`]); nothing for systems without a
+/// standby mode.
+async fn system_fence(tx: &dyn Transaction, s: &dyn System, note: &str) -> Result<StateChange> {
+    match s.standby_table() {
+        Some(_) => s.fence(tx, note).await,
+        None => Ok(StateChange::default()),
+    }
+}
+
+/// The note a move leaves in the site's role and system: what, and when.
+fn note(what: &str) -> String {
+    format!("{what} at {}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"))
 }
 
 /// A fence at `epoch`, with the database's writes stopped and the system's part as asked.
@@ -132,7 +141,7 @@ async fn fence_parts(
     events: Arc<dyn Events>,
 ) -> Result<SiteReport> {
     events.phase("fencing the site", None, Unit::Items);
-    let note = format!("fence at {}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
+    let note = note("fence");
     let no_role = role_table(engine, url, events.as_ref()).await;
     let db = url.database.clone();
     let (change, system) = in_transaction(registry, engine, url, |tx, s| {
@@ -142,9 +151,9 @@ async fn fence_parts(
             // The role first (the lock order of tandem_engine::role): on engines whose DDL
             // commits, it is committed before the system's part.
             let role_note = give_role(tx, db, no_role, Role::Fenced, epoch, &note, |_| Ok(())).await?;
-            let mut change = match s.standby_table() {
-                Some(_) if with_system => s.fence(tx, &note).await?,
-                _ => StateChange::default(),
+            let mut change = match with_system {
+                true => system_fence(tx, s, &note).await?,
+                false => StateChange::default(),
             };
             change.notes.push(role_note);
             Ok(change)
@@ -168,7 +177,7 @@ pub async fn promote(registry: &Registry, engine: &dyn Engine, url: &DbUrl, opts
     events.phase("promoting the site", None, Unit::Items);
     let no_role = role_table(engine, url, events.as_ref()).await;
     let db = url.database.clone();
-    let note = format!("promote at {}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
+    let note = note("promote");
     let (change, system) = in_transaction(registry, engine, url, |tx, s| {
         let (note, db, no_role) = (note.clone(), db.clone(), no_role.clone());
         Box::pin(async move {

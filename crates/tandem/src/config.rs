@@ -275,44 +275,6 @@ impl Site {
         Ok(())
     }
 
-    /// Checks `failover` and its settings; the policy when it is `"auto"`.
-    fn failover_policy(&self, text: &str, name: &str) -> Result<Option<FailoverPolicy>> {
-        let duration = |key: &str, v: &Option<Spanned<String>>| checked(text, v.as_ref(), &format!("sites.{name}.{key}"), parse_duration);
-        let after = duration("failover-after", &self.failover_after)?;
-        let max_lag = duration("failover-max-lag", &self.failover_max_lag)?;
-        let cooldown = duration("failover-cooldown", &self.failover_cooldown)?;
-        let auto = match &self.failover {
-            None => false,
-            Some(f) => match f.get_ref().as_str() {
-                "auto" => true,
-                "manual" => false,
-                other => return Err(at(text, f, &format!("sites.{name}.failover: {other:?} is neither \"auto\" nor \"manual\""))),
-            },
-        };
-        let settings = [&self.failover_after, &self.failover_max_lag, &self.failover_cooldown];
-        if let (false, Some(s)) = (auto, settings.into_iter().flatten().next()) {
-            return Err(at(text, s, &format!("sites.{name}: failover-after, -max-lag and -cooldown apply to `failover = \"auto\"` only")));
-        }
-        if !auto {
-            return Ok(None);
-        }
-        if self.source.is_none() {
-            return Err(Error::bad_input(format!(
-                "sites.{name}.failover: an automatic failover promotes the site when its source is gone; add `source = \"SITE\"`"
-            )));
-        }
-        if let (Some(a), Some(v)) = (after, &self.failover_after) {
-            if a < std::time::Duration::from_secs(1) {
-                return Err(at(text, v, &format!("sites.{name}.failover-after must be at least 1s")));
-            }
-        }
-        Ok(Some(FailoverPolicy {
-            after: after.unwrap_or(FailoverPolicy::DEFAULT_AFTER),
-            max_lag: max_lag.unwrap_or(FailoverPolicy::DEFAULT_MAX_LAG),
-            cooldown: cooldown.unwrap_or(FailoverPolicy::DEFAULT_COOLDOWN),
-        }))
-    }
-
     /// The name of the site this one is restored from.
     pub fn source(&self) -> Option<&str> {
         self.source.as_ref().map(|s| s.get_ref().as_str())

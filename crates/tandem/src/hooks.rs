@@ -25,7 +25,6 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde::Serialize;
 use tandem_engine::DbUrl;
 use tandem_error::{Error, Result};
 
@@ -36,7 +35,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(60);
 const OUTPUT_TAIL: usize = 600;
 
 /// A finished move that promoted a site.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Promoted {
     /// `switchover` or `failover`.
     pub event: &'static str,
@@ -44,12 +43,7 @@ pub struct Promoted {
     pub from: String,
     pub epoch: u64,
     /// The promoted site's database URL (its `Display` hides the password).
-    #[serde(serialize_with = "display")]
     pub db: DbUrl,
-}
-
-fn display<S: serde::Serializer>(url: &DbUrl, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.collect_str(url)
 }
 
 /// Runs the `on-promote` command of the promoted site, if it has one; what it printed, trimmed.
@@ -86,10 +80,32 @@ pub async fn on_promote(command: Option<&str>, p: &Promoted) -> Result<Option<St
     Ok(Some(text.to_string()))
 }
 
-/// Posts a move the CLI made to the webhook (see the module doc); `false` when it could not be
-/// delivered.
-pub async fn post(webhook: &str, p: &Promoted) -> bool {
-    let body = serde_json::json!({
+/// Tries to deliver one webhook POST.
+pub const WEBHOOK_TRIES: u32 = 3;
+/// The timeout of one try.
+pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Posts `body` (JSON) to a webhook: [`WEBHOOK_TRIES`] tries, waiting 1 s, 2 s between them;
+/// each failure is a warning that names `event`, never the URL (webhook URLs hold their token).
+/// Whether it was delivered. Shared by the daemon's alerts and the CLI's moves.
+pub async fn deliver(client: &reqwest::Client, url: &str, body: Vec<u8>, event: &str) -> bool {
+    for attempt in 1..=WEBHOOK_TRIES {
+        let request = client.post(url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
+        match request.send().await {
+            Ok(r) if r.status().is_success() => return true,
+            Ok(r) => tracing::warn!(event, "webhook answered {} (try {attempt} of {WEBHOOK_TRIES})", r.status()),
+            Err(e) => tracing::warn!(event, "webhook failed: {} (try {attempt} of {WEBHOOK_TRIES})", e.without_url()),
+        }
+        if attempt < WEBHOOK_TRIES {
+            tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+        }
+    }
+    false
+}
+
+/// What the CLI posts to the webhook of a move it made (see the module doc).
+fn promoted_body(p: &Promoted) -> serde_json::Value {
+    serde_json::json!({
         "event": "promoted",
         "move": p.event,
         "site": p.site,
@@ -99,19 +115,13 @@ pub async fn post(webhook: &str, p: &Promoted) -> bool {
         "text": format!("tandem: {} from {} to {} at epoch {}", p.event, p.from, p.site, p.epoch),
         "at": chrono::Utc::now(),
         "host": tandem_repo::hostname(),
-    });
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
-    let body = body.to_string();
-    for attempt in 1..=3u64 {
-        let request = client.post(webhook).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
-        match request.send().await {
-            Ok(r) if r.status().is_success() => return true,
-            Ok(r) => tracing::warn!("webhook answered {} (try {attempt} of 3)", r.status()),
-            Err(e) => tracing::warn!("webhook failed: {} (try {attempt} of 3)", e.without_url()),
-        }
-        tokio::time::sleep(Duration::from_secs(attempt)).await;
-    }
-    false
+    })
+}
+
+/// Posts a move the CLI made to the webhook; `false` when it could not be delivered.
+pub async fn post(webhook: &str, p: &Promoted) -> bool {
+    let client = reqwest::Client::builder().timeout(WEBHOOK_TIMEOUT).build().unwrap_or_default();
+    deliver(&client, webhook, promoted_body(p).to_string().into_bytes(), "promoted").await
 }
 
 #[cfg(test)]
@@ -134,8 +144,8 @@ mod tests {
         .unwrap();
         assert_eq!(out, "failover dr us 7 metastore-eu 3307 hms mysql://hive:***@metastore-eu:3307/hms");
         assert!(on_promote(None, &promoted()).await.unwrap().is_none());
-        let json = serde_json::to_string(&promoted()).unwrap();
-        assert!(json.contains("metastore-eu") && !json.contains("secret"), "{json}");
+        let json = promoted_body(&promoted()).to_string();
+        assert!(json.contains("metastore-eu") && json.contains(r#""move":"failover""#) && !json.contains("secret"), "{json}");
     }
 
     #[tokio::test]

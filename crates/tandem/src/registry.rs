@@ -25,6 +25,12 @@ pub fn engine_for(url: &str) -> Result<(&'static dyn Engine, DbUrl)> {
     registry().engine_for(url)
 }
 
+/// Configured site `name` as one side of a move of the platform (switchover, failover, rejoin).
+pub fn move_side(config: &crate::config::Config, name: &str) -> Result<tandem_core::SwitchoverSite<'static>> {
+    let (engine, url) = engine_for(config.site(name)?.db_url())?;
+    Ok(tandem_core::SwitchoverSite { name: name.to_string(), engine, url })
+}
+
 /// The scratch database of an operation on `next_to` (on `engine`): `url` when given (it must
 /// be on the same engine; `whose` names what it is next to, for the error), else the database
 /// `<database><suffix>` on `next_to`'s server, with its credentials.

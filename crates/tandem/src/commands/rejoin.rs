@@ -3,12 +3,10 @@
 
 use serde::Serialize;
 use tandem_core::rejoin::{StrayTransaction, StrayWrites};
-use tandem_core::role::Stray;
 use tandem_engine::changes::Capture;
 use tandem_engine::role::Role;
 use tandem_error::{Error, Result};
 
-use super::switchover::site;
 use super::Ctx;
 use crate::cli::RejoinArgs;
 use crate::{jobs, output, registry};
@@ -40,13 +38,14 @@ pub async fn run(ctx: &Ctx, args: RejoinArgs) -> Result<i32> {
     if active == name {
         return Err(Error::conflict(format!("{name} is the platform's active site (epoch {}): it cannot rejoin itself; nothing was changed", platform.epoch)));
     }
-    if ctx.config.site(name)?.source() != Some(active.as_str()) {
+    let source = ctx.config.site(name)?.source();
+    if source != Some(active.as_str()) {
         return Err(Error::bad_input(format!(
             "{name} would be a standby of {active}, the platform's active site, but its `source` is {}: set `source = \"{active}\"` in [sites.{name}] and run again; nothing was changed",
-            ctx.config.site(name)?.source().map_or("not set".to_string(), |s| format!("{s:?}"))
+            source.map_or("not set".to_string(), |s| format!("{s:?}"))
         )));
     }
-    let (old, new) = (site(ctx, name)?, site(ctx, &active)?);
+    let (old, new) = (registry::move_side(&ctx.config, name)?, registry::move_side(&ctx.config, &active)?);
 
     // Nothing may write into it from here on.
     let held = tandem_core::role::read(old.engine, &old.url).await?;
@@ -56,14 +55,15 @@ pub async fn run(ctx: &Ctx, args: RejoinArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    let must_fence = tandem_core::role::stray(&platform, name, held.as_ref(), true).is_some() || held.as_ref().is_some_and(|h| h.role == Role::Active);
-    if must_fence {
+    // A site with no role, or an active one (of whatever epoch), may still take writes.
+    let was = match held.as_ref() {
+        None => Some("without a role".to_string()),
+        Some(h) if h.role == Role::Active => Some(format!("active at epoch {}", h.epoch)),
+        Some(_) => None,
+    };
+    if let Some(was) = &was {
         tandem_core::fence(registry::registry(), old.engine, &old.url, Some(platform.epoch), true, ctx.progress.clone()).await?;
         if !ctx.json {
-            let was = match tandem_core::role::stray(&platform, name, held.as_ref(), true) {
-                Some(Stray::OldActive { epoch }) => format!("active at epoch {epoch}"),
-                _ => "without a role".to_string(),
-            };
             println!("fenced {name} ({was}) at epoch {}: writes stopped", platform.epoch);
         }
     }
@@ -99,7 +99,7 @@ pub async fn run(ctx: &Ctx, args: RejoinArgs) -> Result<i32> {
         site: name.to_string(),
         active: active.clone(),
         epoch: platform.epoch,
-        fenced: must_fence,
+        fenced: was.is_some(),
         stray_writes: stray,
         backup: refreshed.backup.to_string(),
     };

@@ -13,13 +13,7 @@ use crate::{jobs, registry};
 /// The two sites of a move to `to`: its `source`, and itself.
 fn sites(ctx: &Ctx, to: &str) -> Result<(SwitchoverSite<'static>, SwitchoverSite<'static>)> {
     let from = ctx.config.site(to)?.source().ok_or_else(|| Error::bad_input(format!("site {to} has no source: there is no site to move from")))?;
-    Ok((site(ctx, from)?, site(ctx, to)?))
-}
-
-/// A configured site, as a move's side.
-pub(super) fn site(ctx: &Ctx, name: &str) -> Result<SwitchoverSite<'static>> {
-    let (engine, url) = registry::engine_for(ctx.config.site(name)?.db_url())?;
-    Ok(SwitchoverSite { name: name.to_string(), engine, url })
+    Ok((registry::move_side(&ctx.config, from)?, registry::move_side(&ctx.config, to)?))
 }
 
 pub async fn run(ctx: &Ctx, args: SwitchoverArgs) -> Result<i32> {

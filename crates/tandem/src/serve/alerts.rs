@@ -13,8 +13,6 @@
 //! Delivery is best effort: three tries with a 10 s timeout each, never blocking a job; a
 //! webhook that keeps failing is logged, without its URL (webhook URLs hold their token).
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -22,11 +20,6 @@ use serde::Serialize;
 use tandem_engine::Skipped;
 
 use super::state::{JobKind, Run};
-
-/// Tries per alert.
-const TRIES: u32 = 3;
-/// Timeout of one try.
-const TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Alert {
@@ -106,7 +99,7 @@ pub struct Alerter {
 impl Alerter {
     /// Must be called on the daemon's runtime.
     pub fn new(url: Option<SecretString>) -> Alerter {
-        let client = reqwest::Client::builder().timeout(TIMEOUT).build().unwrap_or_default();
+        let client = reqwest::Client::builder().timeout(crate::hooks::WEBHOOK_TIMEOUT).build().unwrap_or_default();
         Alerter { url, client, runtime: tokio::runtime::Handle::current() }
     }
 
@@ -116,14 +109,8 @@ impl Alerter {
         let client = self.client.clone();
         let Ok(body) = serde_json::to_vec(&alert) else { return };
         self.runtime.spawn(async move {
-            for attempt in 1..=TRIES {
-                let request = client.post(url.expose_secret()).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
-                match request.send().await {
-                    Ok(r) if r.status().is_success() => return,
-                    Ok(r) => tracing::warn!(event = alert.event, "webhook answered {} (try {attempt} of {TRIES})", r.status()),
-                    Err(e) => tracing::warn!(event = alert.event, "webhook failed: {} (try {attempt} of {TRIES})", e.without_url()),
-                }
-                tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+            if crate::hooks::deliver(&client, url.expose_secret(), body, alert.event).await {
+                return;
             }
             tracing::error!(event = alert.event, "alert not delivered: {}", alert.message);
         });

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tandem_core::role::Stray;
-use tandem_core::{FailoverRequest, SwitchoverSite};
+use tandem_core::FailoverRequest;
 use tandem_error::Result;
 use tandem_repo::{Repository, RoleRecord};
 use tandem_system::Interrupted;
@@ -60,6 +60,14 @@ pub struct FailoverView {
     /// No attempt before this.
     #[serde(skip)]
     cooldown_until: Option<Instant>,
+}
+
+impl FailoverView {
+    /// The source answers (or is not this watch's): no failing streak.
+    fn end_streak(&mut self) {
+        self.source_failing_since = None;
+        self.failed_probes = 0;
+    }
 }
 
 /// The daemon's failover views, by standby.
@@ -160,20 +168,10 @@ async fn watch(daemon: &Arc<Daemon>, client: &reqwest::Client, repo: &Repository
     let Some(source) = daemon.config.sites[site].source() else { return };
     // Only a failover from the platform's active site (or before any epoch) is this watch's.
     if platform.is_some_and(|p| p.active != source) {
-        daemon.update_failover(site, |v| {
-            v.source_failing_since = None;
-            v.failed_probes = 0;
-        });
-        return;
+        return daemon.update_failover(site, FailoverView::end_streak);
     }
     let failing = match probe(daemon, client, source).await {
-        Ok(()) => {
-            daemon.update_failover(site, |v| {
-                v.source_failing_since = None;
-                v.failed_probes = 0;
-            });
-            return;
-        }
+        Ok(()) => return daemon.update_failover(site, FailoverView::end_streak),
         Err(why) => why,
     };
     let now = Utc::now();
@@ -260,11 +258,7 @@ async fn failover(
     policy: &FailoverPolicy,
     (since, failing): (DateTime<Utc>, &str),
 ) -> Result<String> {
-    let end = |name: &str| -> Result<SwitchoverSite<'static>> {
-        let (engine, url) = registry::engine_for(daemon.config.site(name)?.db_url())?;
-        Ok(SwitchoverSite { name: name.to_string(), engine, url })
-    };
-    let (from, to) = (end(source)?, end(site)?);
+    let (from, to) = (registry::move_side(&daemon.config, source)?, registry::move_side(&daemon.config, site)?);
     let db = to.url.clone();
     tracing::warn!(%site, %source, "failing over: {source} failed every probe for {} s ({failing})", policy.after.as_secs());
     let req = FailoverRequest {
