@@ -13,7 +13,9 @@
 //! Caught up: the replica's `COUNT(*), SUM(LAST_ACCESS_TIME)` of `PARTITIONS` equals the source's
 //! right after the writer was paused for the check.
 //!
-//! Usage: `replication_bootstrap [--partitions N] [--rate N]`.
+//! Usage: `replication_bootstrap [--partitions N] [--rate N] [--only-tandem]`. The tandem run's
+//! resident memory, sampled every 100 ms, is written with tandem's log (`rss.log`,
+//! `replicate.log`) into a directory that is kept and named at the end.
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
@@ -90,8 +92,24 @@ fn measure(src: &Server, replica: &Server, partitions: u64, rate: u64, bootstrap
     (booted, start.elapsed().as_secs_f64() - booted - 5.0, child)
 }
 
+/// Samples the resident memory of `pid` every 100 ms into `out` (`seconds MiB` per line) until
+/// the process is gone.
+fn trace_rss(pid: u32, out: std::path::PathBuf) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut file = std::fs::File::create(out).expect("rss log");
+        let start = Instant::now();
+        while let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            let kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse::<f64>().ok());
+            let Some(kib) = kib else { break };
+            let _ = writeln!(file, "{:.1} {:.0}", start.elapsed().as_secs_f64(), kib / 1024.0);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+}
+
 fn main() {
     let (partitions, rate) = (arg("--partitions", 1_000_000), arg("--rate", 500));
+    let only_tandem = std::env::args().any(|a| a == "--only-tandem");
     eprintln!("starting three MariaDB servers");
     let (src, tgt, native) = (Server::start(Flavor::MariaDb), Server::start(Flavor::MariaDb), Server::start(Flavor::MariaDb));
     tgt.sql("mysql", "SET GLOBAL server_id = 3");
@@ -124,8 +142,10 @@ fn main() {
             .args(["--config", cfg.to_str().expect("utf-8"), "replicate", "dr"])
             .stdout(Stdio::from(log.try_clone().expect("log")))
             .stderr(Stdio::from(log))
+            .env("RUST_LOG", "info")
             .spawn()
             .expect("tandem replicate");
+        trace_rss(child.id(), dir.path().join("rss.log"));
         let booted = || tgt.try_sql("metastore", "SELECT COUNT(*) FROM tandem_replication").is_ok_and(|n| n.trim() != "0");
         wait_until("the bootstrap", Duration::from_secs(1800), booted);
         Some(child)
@@ -136,11 +156,24 @@ fn main() {
         unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
         let _ = c.wait();
     }
+    let dir = dir.keep();
+    eprintln!("tandem's log and resident memory: {}", dir.display());
+    if only_tandem {
+        for s in [&src, &tgt, &native] {
+            s.kill();
+        }
+        println!("| {partitions} partitions, {rate} partition updates/s | tandem replicate |");
+        println!("|---|---:|");
+        println!("| bootstrap (s) | {t_boot:.1} |");
+        println!("| catch-up after it, writer stopped 5 s in (s) | {t_catch:.1} |");
+        println!("| peak RSS of tandem (MB) | {rss:.0} |");
+        return;
+    }
 
     eprintln!("native: mariadb-dump --master-data=2 | mariadb, then CHANGE MASTER TO");
     let (n_boot, n_catch, _) = measure(&src, &native, partitions, rate, || {
         let (args, env) = src.tool_args("metastore");
-        let dump = dir.path().join("dump.sql");
+        let dump = dir.join("dump.sql");
         let status = Command::new("mariadb-dump")
             .args(&args)
             .args(["--single-transaction", "--quick", "--master-data=2", "--databases"])
@@ -153,6 +186,7 @@ fn main() {
         let load = Command::new("mariadb").args(&args).envs(env).stdin(std::fs::File::open(&dump).expect("dump")).status().expect("mariadb");
         assert!(load.success(), "loading the dump failed");
         let text = std::fs::read_to_string(&dump).expect("dump");
+        let _ = std::fs::remove_file(&dump);
         let line = text.lines().find(|l| l.contains("CHANGE MASTER TO")).expect("the dump's position");
         let file = line.split("MASTER_LOG_FILE='").nth(1).and_then(|r| r.split('\'').next()).expect("file");
         let pos = line.split("MASTER_LOG_POS=").nth(1).and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()).expect("pos");

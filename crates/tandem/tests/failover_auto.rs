@@ -1,5 +1,5 @@
 //! `tandem serve` guards the platform's roles: a standby with `failover = "auto"` is promoted when
-//! its source is gone (the MariaDB primary killed with SIGKILL), its `on-promote` hook runs and the
+//! its source is gone (a MariaDB primary killed with SIGKILL, a PostgreSQL primary shut down), its `on-promote` hook runs and the
 //! webhook hears of it; the old primary is fenced (read-only) as soon as it is seen again, whether
 //! it held no role (a primary from before roles) or the active role of an older epoch (a network
 //! cut between the daemon and a live primary: split brain). Exactly one site is active after.
@@ -59,10 +59,30 @@ fn wait_rows(server: &Server, db: &str, rows: u32, daemon: &Daemon) {
     }
 }
 
+/// Whether `db` on `server` refuses an application's writes: MariaDB's server-wide `read_only`,
+/// PostgreSQL's `default_transaction_read_only` of the database (what a new session gets).
+fn read_only(server: &Server, db: &str) -> bool {
+    match server.flavor() {
+        Flavor::MariaDb => server.sql("mysql", "SELECT @@global.read_only") == "1",
+        Flavor::Postgres => server.sql(db, "SHOW default_transaction_read_only") == "on",
+    }
+}
+
 #[test]
-fn a_daemon_fails_over_from_a_killed_primary_and_fences_it_on_its_return() {
-    let mut primary_server = Server::start(Flavor::MariaDb);
-    let dr_server = Server::shared(Flavor::MariaDb);
+fn a_daemon_fails_over_from_a_killed_mariadb_primary_and_fences_it_on_its_return() {
+    fails_over_from_a_stopped_primary(Flavor::MariaDb);
+}
+
+#[test]
+fn a_daemon_fails_over_from_a_stopped_postgres_primary_and_fences_it_on_its_return() {
+    fails_over_from_a_stopped_primary(Flavor::Postgres);
+}
+
+/// The primary's server is stopped (MariaDB: SIGKILL; PostgreSQL: a fast shutdown, see
+/// [`Server::stop`]) under a daemon whose standby fails over on its own.
+fn fails_over_from_a_stopped_primary(flavor: Flavor) {
+    let mut primary_server = Server::start(flavor);
+    let dr_server = Server::shared(flavor);
     let primary = primary_server.create_database("af_p");
     primary_server.sql(&primary, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (1, 'a');");
     let dr = dr_server.create_database("af_dr");
@@ -115,7 +135,7 @@ fn a_daemon_fails_over_from_a_killed_primary_and_fences_it_on_its_return() {
     primary_server.start_again();
     let back = Instant::now();
     let end = back + Duration::from_secs(30);
-    while primary_server.sql("mysql", "SELECT @@global.read_only") != "1" {
+    while !read_only(&primary_server, &primary) {
         assert!(Instant::now() < end, "the returned primary was not fenced; daemon log:\n{}", daemon.log_text());
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -229,7 +249,7 @@ fn split_brain_the_cut_off_primary_is_fenced_when_the_network_heals() {
     // Heal: the daemon sees the primary active at an old epoch and fences it.
     proxy.set_cut(false);
     let end = Instant::now() + Duration::from_secs(30);
-    while primary_server.sql("mysql", "SELECT @@global.read_only") != "1" {
+    while !read_only(&primary_server, &primary) {
         assert!(Instant::now() < end, "the healed primary was not fenced; daemon log:\n{}", daemon.log_text());
         std::thread::sleep(Duration::from_millis(100));
     }

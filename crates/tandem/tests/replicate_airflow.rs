@@ -108,3 +108,74 @@ fn an_airflow_standby_follows_its_primary_paused_and_promotes_to_what_the_primar
     let marker = "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'tandem_standby'";
     assert_eq!(maria.sql(&my_db, marker), "0", "the promoted site is no standby");
 }
+
+/// The primary's database answers all along, but its scheduler stops beating: a daemon whose
+/// standby has `failover = "auto"` fails over on the system's own heartbeat (as MWAA's design
+/// watches it), fences the primary it can still reach (every DAG paused, writes stopped) and
+/// gives dr the primary's pause states.
+#[test]
+fn a_daemon_fails_over_when_the_primary_scheduler_stops_beating() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+
+    let server = Server::start(Flavor::Postgres);
+    let (key, dr_key) = (fernet_key(), fernet_key());
+    let primary = Site::new(&server, &server.create_database("afbeat"), &key);
+    primary.run("migrate", &[]);
+    let source_paused = paused(&primary.run("populate", &[]));
+    let dr = Site::new(&server, &server.create_database("afbeat_dr"), &dr_key);
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "repo = \"{repo}\"\n[serve]\nhealth-interval = \"1s\"\nhealth-threshold = \"3s\"\n\
+         [sites.primary]\ndb = \"{primary}\"\nfernet-key = \"{key}\"\n\
+         [sites.dr]\ndb = \"{dr}\"\nsource = \"primary\"\nfernet-key = \"{dr_key}\"\nreplicate = true\n\
+         failover = \"auto\"\nfailover-after = \"3s\"\n",
+        repo = p(&dir.path().join("repo")),
+        primary = server.url(&primary.db),
+        dr = server.url(&dr.db),
+    );
+    let cfg = dir.path().join("tandem.toml");
+    std::fs::write(&cfg, text).unwrap();
+    tandem(&["--config", p(&cfg), "repo", "init"]).ok();
+
+    // The scheduler beats every half second until the test stops it.
+    let beating = AtomicBool::new(true);
+    let beat = "UPDATE job SET latest_heartbeat = now() WHERE job_type = 'SchedulerJob' AND state = 'running'";
+    assert_ne!(server.sql(&primary.db, &format!("WITH u AS ({beat} RETURNING 1) SELECT count(*) FROM u")), "0", "populate left a running scheduler");
+    let site = |s: &serde_json::Value, name: &str| s["sites"].as_array().unwrap().iter().find(|x| x["name"] == name).cloned().unwrap();
+    let daemon = common::serve::Daemon::start(&cfg, &dir.path().join("serve.log"));
+    let done = std::thread::scope(|scope| {
+        let scheduler = scope.spawn(|| {
+            while beating.load(Ordering::SeqCst) {
+                server.sql(&primary.db, beat);
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        });
+        daemon.wait_for("the standby's bootstrap", Duration::from_secs(240), |s| site(s, "dr")["replication"]["status"]["state"] == "streaming");
+        // Alive for longer than failover-after and the threshold together: no failover.
+        std::thread::sleep(Duration::from_secs(8));
+        let quiet = daemon.status();
+        assert_eq!(site(&quiet, "dr")["failover"]["failed_probes"], 0, "{quiet}");
+        assert!(site(&quiet, "dr")["failover"]["last_attempt"].is_null(), "no failover while the scheduler beats: {quiet}");
+        beating.store(false, Ordering::SeqCst);
+        scheduler.join().unwrap();
+        let stopped = Instant::now();
+        let done = daemon.wait_for("the failover on the stale heartbeat", Duration::from_secs(60), |s| {
+            site(s, "dr")["failover"]["last_result"].as_str().is_some_and(|r| r.contains("failed over from primary to dr at epoch 1"))
+        });
+        eprintln!("failed over {:.1} s after the last heartbeat: {}", stopped.elapsed().as_secs_f64(), site(&done, "dr")["failover"]["last_result"]);
+        done
+    });
+    let why = site(&done, "dr")["failover"]["last_probe_error"].as_str().unwrap_or_default().to_string();
+    assert!(why.contains("scheduler"), "the probes failed on the scheduler's heartbeat, not on the database: {why}");
+    drop(daemon);
+
+    // The primary's database was reachable: it is fenced, not just left behind.
+    let status = tandem(&["--config", p(&cfg), "--json", "status"]).json();
+    let role = |name: &str| status["sites"].as_array().unwrap().iter().find(|s| s["site"] == name).unwrap()["role"]["role"].clone();
+    assert_eq!((role("dr"), role("primary")), ("active".into(), "fenced".into()), "{status}");
+    assert_eq!(server.sql(&primary.db, "SELECT count(*) FROM dag WHERE NOT is_paused"), "0", "the old primary has every DAG paused");
+    assert!(server.try_sql(&primary.db, "UPDATE variable SET val = val").is_err(), "the old primary takes no writes");
+    let after = dr.run("read", &[]);
+    assert_eq!(paused(&after), source_paused, "dr runs what the primary ran, paused as it was");
+}
