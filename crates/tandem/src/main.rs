@@ -35,8 +35,25 @@ fn return_freed_memory_at_once() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
 }
 
+/// The largest buffer mysql_async's process-wide buffer pool keeps (`MYSQL_ASYNC_BUFFER_SIZE_CAP`,
+/// unless set). Its default, 4 MiB for each of up to 128 pooled buffers, let a restore's
+/// `LOAD DATA` packets grow the pooled buffers until 150 MB stayed held: a bootstrap (backup,
+/// then restore, in one process) peaked at 198 MB instead of 91 MB (BENCHMARKS.md, "Replication
+/// bootstrap"). A bigger packet gets a buffer of its own, freed after use: no slower.
+const MYSQL_BUFFER_SIZE_CAP: &str = "65536";
+
+/// Caps mysql_async's pooled buffers (see [`MYSQL_BUFFER_SIZE_CAP`]) before any is made.
+fn cap_pooled_mysql_buffers() {
+    const VAR: &str = "MYSQL_ASYNC_BUFFER_SIZE_CAP";
+    if std::env::var_os(VAR).is_none() {
+        // Before the runtime starts: no other thread reads the environment yet.
+        std::env::set_var(VAR, MYSQL_BUFFER_SIZE_CAP);
+    }
+}
+
 fn main() {
     return_freed_memory_at_once();
+    cap_pooled_mysql_buffers();
     shell::answer_completion_request();
     let cli = cli::Cli::parse();
     // Like any Unix tool: a closed pipe (`tandem backups list | head`) ends a command quietly
