@@ -324,3 +324,49 @@ fn bad_failover_settings_are_refused_naming_the_line() {
         assert!(!run.stderr.contains("secret"), "{}", run.stderr);
     }
 }
+
+/// Two daemons watch the same platform (one repository, one config): only the lease holder
+/// fails over, so the primary's death gives exactly one failover and one epoch; when the holder
+/// dies too, the other daemon takes the lease and finds nothing left to do.
+#[test]
+fn two_daemons_one_failover() {
+    let mut primary_server = Server::start(Flavor::MariaDb);
+    let dr_server = Server::shared(Flavor::MariaDb);
+    let primary = primary_server.create_database("two_p");
+    primary_server.sql(&primary, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (1, 'a');");
+    let dr = dr_server.create_database("two_dr");
+    let dir = tempfile::tempdir().unwrap();
+    let webhook = Webhook::start();
+    let cfg = config(dir.path(), &primary_server.url(&primary), &dr_server.url(&dr), primary_server.port(), &webhook.url);
+    let text = std::fs::read_to_string(&cfg).unwrap().replacen("[serve]\n", "[serve]\nlease-ttl = \"3s\"\n", 1);
+    std::fs::write(&cfg, text).unwrap();
+    tandem(&["--config", p(&cfg), "repo", "init"]).ok();
+    let first = Daemon::start(&cfg, &dir.path().join("first.log"));
+    first.wait_for("the lease", Duration::from_secs(30), |s| s["lease"]["held"] == true);
+    let second = Daemon::start(&cfg, &dir.path().join("second.log"));
+    primary_server.sql(&primary, "INSERT INTO t VALUES (2, 'b');");
+    wait_rows(dr_server, &dr, 2, &first);
+    first.wait_for("the source probed", Duration::from_secs(30), |s| site(s, "dr")["failover"]["failed_probes"] == 0);
+    assert_eq!(second.status()["lease"]["held"], false, "one holder");
+
+    primary_server.stop();
+    first.wait_for("the automatic failover", Duration::from_secs(60), |s| {
+        site(s, "dr")["failover"]["last_result"].as_str().is_some_and(|r| r.contains("failed over from primary to dr at epoch 1"))
+    });
+    // Longer than failover-after again: the daemon without the lease never tried.
+    std::thread::sleep(Duration::from_secs(5));
+    let idle = second.status();
+    assert_eq!(idle["lease"]["held"], false, "{idle}");
+    assert!(site(&idle, "dr")["failover"]["last_attempt"].is_null(), "the daemon without the lease does not fail over: {idle}");
+
+    // The holder dies: the other takes the lease, sees dr active at epoch 1, and does nothing.
+    drop(first);
+    second.wait_for("the lease to move", Duration::from_secs(30), |s| s["lease"]["held"] == true);
+    std::thread::sleep(Duration::from_secs(6));
+    let after = second.status();
+    assert!(site(&after, "dr")["failover"]["last_attempt"].is_null(), "nothing to fail over from any more: {after}");
+    let status = platform(&cfg);
+    assert_eq!((status["epoch"]["epoch"].as_u64(), status["epoch"]["active"].as_str()), (Some(1), Some("dr")), "one epoch won: {status}");
+    assert_eq!(events(&webhook, "failover", "dr").len(), 1, "one failover: {:?}", webhook.events());
+    assert_eq!(dr_server.sql(&dr, "SELECT COUNT(*) FROM t"), "2");
+}
