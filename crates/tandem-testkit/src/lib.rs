@@ -23,9 +23,15 @@ pub use server::{pg_bin, Flavor, Options, Server, PASSWORD, USER};
 
 /// Peak resident memory (VmHWM) of a running process, in MiB; 0 when it cannot be read.
 pub fn peak_rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse::<f64>().ok());
-    kib.unwrap_or(0.0) / 1024.0
+    proc_status_mib(pid, "VmHWM").unwrap_or(0.0)
+}
+
+/// A memory field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`, …) in MiB; `None` once the process
+/// is gone.
+pub fn proc_status_mib(pid: u32, field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let value = status.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?;
+    value.split_whitespace().next()?.parse::<f64>().ok().map(|kib| kib / 1024.0)
 }
 
 /// Path of the `tandem` binary built by cargo next to the running test or example binary, or

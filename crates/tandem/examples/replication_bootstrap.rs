@@ -21,7 +21,7 @@ use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tandem_testkit::{peak_rss_mib, tandem_bin, Flavor, Server};
+use tandem_testkit::{peak_rss_mib, proc_status_mib, tandem_bin, Flavor, Server};
 
 const DIGEST: &str = "SELECT COUNT(*), COALESCE(SUM(LAST_ACCESS_TIME), 0) FROM PARTITIONS";
 
@@ -98,10 +98,8 @@ fn trace_rss(pid: u32, out: std::path::PathBuf) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut file = std::fs::File::create(out).expect("rss log");
         let start = Instant::now();
-        while let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-            let kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse::<f64>().ok());
-            let Some(kib) = kib else { break };
-            let _ = writeln!(file, "{:.1} {:.0}", start.elapsed().as_secs_f64(), kib / 1024.0);
+        while let Some(mib) = proc_status_mib(pid, "VmRSS") {
+            let _ = writeln!(file, "{:.1} {mib:.0}", start.elapsed().as_secs_f64());
             std::thread::sleep(Duration::from_millis(100));
         }
     })
@@ -139,10 +137,9 @@ fn main() {
     let log = std::fs::File::create(dir.path().join("replicate.log")).expect("log");
     let (t_boot, t_catch, child) = measure(&src, &tgt, partitions, rate, || {
         let child = Command::new(tandem_bin())
-            .args(["--config", cfg.to_str().expect("utf-8"), "replicate", "dr"])
+            .args(["--config", cfg.to_str().expect("utf-8"), "-v", "replicate", "dr"])
             .stdout(Stdio::from(log.try_clone().expect("log")))
             .stderr(Stdio::from(log))
-            .env("RUST_LOG", "info")
             .spawn()
             .expect("tandem replicate");
         trace_rss(child.id(), dir.path().join("rss.log"));

@@ -37,9 +37,10 @@ fn return_freed_memory_at_once() {
 
 /// The largest buffer mysql_async's process-wide buffer pool keeps (`MYSQL_ASYNC_BUFFER_SIZE_CAP`,
 /// unless set). Its default, 4 MiB for each of up to 128 pooled buffers, let a restore's
-/// `LOAD DATA` packets grow the pooled buffers until 150 MB stayed held: a bootstrap (backup,
-/// then restore, in one process) peaked at 198 MB instead of 91 MB (BENCHMARKS.md, "Replication
-/// bootstrap"). A bigger packet gets a buffer of its own, freed after use: no slower.
+/// `LOAD DATA` packets grow the pooled buffers until over 100 MB stayed held: a 1M-partition
+/// bootstrap (backup, then restore, in one process) peaked at 201 MB instead of 85–91 MB
+/// (BENCHMARKS.md, "Bootstrap + catch-up of a 1M-partition metastore"). A bigger packet gets a
+/// buffer of its own, freed after use: no slower.
 const MYSQL_BUFFER_SIZE_CAP: &str = "65536";
 
 /// Caps mysql_async's pooled buffers (see [`MYSQL_BUFFER_SIZE_CAP`]) before any is made.

@@ -68,6 +68,27 @@ fn read_only(server: &Server, db: &str) -> bool {
     }
 }
 
+/// A platform to fail over: a primary server of its own (the test stops it) whose database
+/// `<prefix>_p` holds table `t` with one row, an empty database `<prefix>_dr` on the shared server
+/// of the same engine, a directory and a webhook receiver.
+struct Setup {
+    primary_server: Server,
+    dr_server: &'static Server,
+    primary: String,
+    dr: String,
+    dir: tempfile::TempDir,
+    webhook: Webhook,
+}
+
+fn setup(flavor: Flavor, prefix: &str) -> Setup {
+    let primary_server = Server::start(flavor);
+    let dr_server = Server::shared(flavor);
+    let primary = primary_server.create_database(&format!("{prefix}_p"));
+    primary_server.sql(&primary, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (1, 'a');");
+    let dr = dr_server.create_database(&format!("{prefix}_dr"));
+    Setup { primary_server, dr_server, primary, dr, dir: tempfile::tempdir().unwrap(), webhook: Webhook::start() }
+}
+
 #[test]
 fn a_daemon_fails_over_from_a_killed_mariadb_primary_and_fences_it_on_its_return() {
     fails_over_from_a_stopped_primary(Flavor::MariaDb);
@@ -81,13 +102,7 @@ fn a_daemon_fails_over_from_a_stopped_postgres_primary_and_fences_it_on_its_retu
 /// The primary's server is stopped (MariaDB: SIGKILL; PostgreSQL: a fast shutdown, see
 /// [`Server::stop`]) under a daemon whose standby fails over on its own.
 fn fails_over_from_a_stopped_primary(flavor: Flavor) {
-    let mut primary_server = Server::start(flavor);
-    let dr_server = Server::shared(flavor);
-    let primary = primary_server.create_database("af_p");
-    primary_server.sql(&primary, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (1, 'a');");
-    let dr = dr_server.create_database("af_dr");
-    let dir = tempfile::tempdir().unwrap();
-    let webhook = Webhook::start();
+    let Setup { mut primary_server, dr_server, primary, dr, dir, webhook } = setup(flavor, "af");
     let cfg = config(dir.path(), &primary_server.url(&primary), &dr_server.url(&dr), primary_server.port(), &webhook.url);
     tandem(&["--config", p(&cfg), "repo", "init"]).ok();
     let daemon = Daemon::start(&cfg, &dir.path().join("serve.log"));
@@ -218,13 +233,7 @@ impl Proxy {
 
 #[test]
 fn split_brain_the_cut_off_primary_is_fenced_when_the_network_heals() {
-    let primary_server = Server::start(Flavor::MariaDb);
-    let dr_server = Server::shared(Flavor::MariaDb);
-    let primary = primary_server.create_database("sb_p");
-    primary_server.sql(&primary, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (1, 'a');");
-    let dr = dr_server.create_database("sb_dr");
-    let dir = tempfile::tempdir().unwrap();
-    let webhook = Webhook::start();
+    let Setup { primary_server, dr_server, primary, dr, dir, webhook } = setup(Flavor::MariaDb, "sb");
     // The daemon (and its replication) reaches the primary only through the proxy.
     let proxy = Proxy::start(primary_server.port());
     let through_proxy = primary_server.url(&primary).replace(&format!(":{}/", primary_server.port()), &format!(":{}/", proxy.port));
@@ -330,13 +339,7 @@ fn bad_failover_settings_are_refused_naming_the_line() {
 /// dies too, the other daemon takes the lease and finds nothing left to do.
 #[test]
 fn two_daemons_one_failover() {
-    let mut primary_server = Server::start(Flavor::MariaDb);
-    let dr_server = Server::shared(Flavor::MariaDb);
-    let primary = primary_server.create_database("two_p");
-    primary_server.sql(&primary, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (1, 'a');");
-    let dr = dr_server.create_database("two_dr");
-    let dir = tempfile::tempdir().unwrap();
-    let webhook = Webhook::start();
+    let Setup { mut primary_server, dr_server, primary, dr, dir, webhook } = setup(Flavor::MariaDb, "two");
     let cfg = config(dir.path(), &primary_server.url(&primary), &dr_server.url(&dr), primary_server.port(), &webhook.url);
     let text = std::fs::read_to_string(&cfg).unwrap().replacen("[serve]\n", "[serve]\nlease-ttl = \"3s\"\n", 1);
     std::fs::write(&cfg, text).unwrap();
