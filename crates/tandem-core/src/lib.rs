@@ -37,6 +37,7 @@ pub use refresh::{newest_backup_of, refresh, Held, RefreshReport, RefreshRequest
 pub use registry::Registry;
 pub use replicate::control::{paused as replica_paused, set_paused as set_replica_paused, Hold, Pause};
 pub use replicate::retention::{at_risk as log_at_risk, describe as describe_log};
+pub use replicate::reverse::Reverse;
 pub use replicate::{checkpoint as replica_checkpoint, replicate, ReplicaStatus, ReplicateReport, ReplicateRequest, Seed};
 pub use restore::{restore, FixupReport, RestoreReport, RestoreRequest};
 pub use site::{fence, health, promote, Epoch, HealthReport, SiteAction, SiteReport};

@@ -50,11 +50,17 @@ impl StrayWrites {
 /// Lists what `old` committed after the position `new` (its replica until the move, streaming
 /// as `capture`) applied. `Ok(None)`: `new` holds no replica checkpoint, so nothing can be
 /// told.
-pub async fn stray_writes(repo: &Repository, old: &SwitchoverSite<'_>, new: &SwitchoverSite<'_>, capture: &Capture) -> Result<Option<StrayWrites>> {
+pub async fn stray_writes(
+    registry: &crate::Registry,
+    repo: &Repository,
+    old: &SwitchoverSite<'_>,
+    new: &SwitchoverSite<'_>,
+    capture: &Capture,
+) -> Result<Option<StrayWrites>> {
     let Some(checkpoint) = crate::replica_checkpoint(new.engine, &new.url).await? else { return Ok(None) };
     let backup = checkpoint.backup.parse().with_context(|| format!("the backup named by {}'s replica checkpoint", new.name))?;
     let manifest = repo.read_manifest(&backup).await.with_context(|| format!("reading backup {backup}, which {} was bootstrapped from", new.name))?;
-    let tables: Vec<_> = manifest.tables.iter().map(|t| t.table.clone()).filter(|t| crate::replicate::pipeline::replicated(&checkpoint.scope, t)).collect();
+    let tables = crate::replicate::pipeline::replicated_tables(registry, &manifest, &checkpoint.scope);
     let names: Vec<String> = tables.iter().map(|t| t.schema.as_ref().map_or(t.name.clone(), |s| format!("{s}.{}", t.name))).collect();
     let mut stream = old
         .engine

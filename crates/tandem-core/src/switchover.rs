@@ -4,6 +4,10 @@
 //! promote is the outage the platform saw (its RTO); nothing committed at the old site is
 //! missing at the new one (RPO 0).
 //!
+//! With a [`Reverse`], the old site becomes the new one's replica without a copy: the new
+//! site's log position is marked once it holds the final position and before its promote, and
+//! the old site gets a checkpoint there and the standby role ([`crate::replicate::reverse`]).
+//!
 //! A standby kept by refresh (no replica checkpoint) is brought to the final state by a
 //! [`FinalCopy`] instead: a backup of the fenced site, restored into the standby; the RTO then
 //! includes that copy. When the replica does not reach the final position in time, or the copy
@@ -22,6 +26,7 @@ use tandem_repo::Repository;
 use tandem_system::{Interrupted, PromoteOptions};
 
 use crate::replicate::control::Hold;
+use crate::replicate::reverse::{self, Reverse};
 use crate::site::{fence_for_move, fence_system};
 use crate::verify::Align;
 use crate::{promote, role, Events, Registry};
@@ -34,6 +39,7 @@ pub type FinalCopy<'a> = Box<dyn FnOnce() -> futures::future::LocalBoxFuture<'a,
 const HELD: &str = "held at its source's final position for a switchover";
 
 /// One site of a switchover.
+#[derive(Clone)]
 pub struct SwitchoverSite<'a> {
     pub name: String,
     pub engine: &'a dyn Engine,
@@ -56,6 +62,11 @@ pub struct SwitchoverRequest<'a> {
     /// For a standby that is no replica: how to copy the final state into it (`None`: such a
     /// standby is refused).
     pub copy: Option<FinalCopy<'a>>,
+    /// Make `from` a replica of `to` without a copy (a replica `to` only).
+    pub reverse: Option<Reverse>,
+    /// The stop of a replication into `to` that the caller runs: told to stop once `to` holds
+    /// the final position (its promote would end it with an error).
+    pub feeding: Option<&'a tokio::sync::watch::Sender<bool>>,
 }
 
 /// One timed step.
@@ -81,6 +92,8 @@ pub struct SwitchoverReport {
     pub final_position: Option<String>,
     /// From the fence of `from` to the end of `to`'s promote: no site took writes meanwhile.
     pub rto_ms: Option<u64>,
+    /// `to`'s log position that `from` streams from, when it became `to`'s replica.
+    pub reversed_at: Option<String>,
     pub steps: Vec<Step>,
 }
 
@@ -116,6 +129,7 @@ pub async fn switchover(mut req: SwitchoverRequest<'_>, events: Arc<dyn Events>)
         lag_seconds: lag,
         final_position: None,
         rto_ms: None,
+        reversed_at: None,
         steps: Vec::new(),
     };
     if req.dry_run {
@@ -145,6 +159,19 @@ pub async fn switchover(mut req: SwitchoverRequest<'_>, events: Arc<dyn Events>)
         Ok(p) => p,
         Err(e) => return Err(undo(&req, epoch, e, events).await),
     };
+    if let Some(feeding) = &req.feeding {
+        let _ = feeding.send(true);
+    }
+    let mark = match &req.reverse {
+        None => None,
+        Some(r) => {
+            let marking = async { reverse::mark(to.engine, &to.url, &r.capture, &r.scope).await.map(|p| (p.clone(), p.value)) };
+            match t.step(&format!("mark where {} will stream from", from.name), events.as_ref(), marking).await {
+                Ok(p) => Some(p),
+                Err(e) => return Err(undo(&req, epoch, e, events).await),
+            }
+        }
+    };
     let next = t
         .step("claim the next epoch", events.as_ref(), async {
             let r = req.repo.claim_epoch(epoch, &to.name, &format!("switchover from {}", from.name)).await?;
@@ -162,6 +189,19 @@ pub async fn switchover(mut req: SwitchoverRequest<'_>, events: Arc<dyn Events>)
     // The old site's system stops now that nothing streams from it (see `fence_for_move`).
     t.step(&format!("stop {}'s system", from.name), events.as_ref(), async { Ok(((), fence_system(req.registry, from.engine, &from.url).await?)) }).await?;
     report.epoch = next;
+    if let (Some(r), Some(position)) = (&req.reverse, mark) {
+        let start = async {
+            let cp = reverse::start(req.registry, &req.repo, (to.engine, &to.url), (from.engine, &from.url), r, position, next).await?;
+            Ok((cp.position.value.clone(), format!("{} is a standby streaming from {}'s position {}", from.name, to.name, cp.position.value)))
+        };
+        let reversed = t.step(&format!("make {} a replica of {}", from.name, to.name), events.as_ref(), start).await.map_err(|e| {
+            e.context(format!(
+                "the switchover to {} at epoch {next} is done, but {} stays fenced and is no replica: rejoin it as a standby",
+                to.name, from.name
+            ))
+        })?;
+        report.reversed_at = Some(reversed);
+    }
     report.steps = t.steps;
     Ok(report)
 }

@@ -140,6 +140,13 @@ pub trait Engine: Send + Sync {
         Ok(Vec::new())
     }
 
+    /// Whether [`Engine::set_writable`] switches the database alone (PostgreSQL), not every
+    /// database of its server (MySQL/MariaDB): only then does a standby refuse application
+    /// writes by itself (a server-wide switch is the operator's, until a move fences it).
+    fn writable_per_database(&self) -> bool {
+        false
+    }
+
     /// Ends tandem's own restores into the database that hold its role row for their whole
     /// transaction (PostgreSQL's one restore transaction), so that a promote or fence never
     /// waits for one: each fails and changes nothing. How many were ended. Engines whose

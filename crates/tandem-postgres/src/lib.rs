@@ -109,6 +109,10 @@ impl Engine for Postgres {
         writes::set_writable(url, writable).await
     }
 
+    fn writable_per_database(&self) -> bool {
+        true
+    }
+
     async fn interrupt_restores(&self, url: &DbUrl) -> Result<u64> {
         writes::interrupt_restores(url).await
     }

@@ -62,8 +62,13 @@ impl PgSnapshot {
                     .await
                     .map_err(|e| pg_err(ctx("starting the snapshot transaction"), e))?;
                 let id: String = scalar(&conn0, "SELECT pg_catalog.pg_export_snapshot()").await.map_err(|e| pg_err(ctx("exporting the snapshot"), e))?;
-                let lsn_sql =
-                    if standby { "SELECT COALESCE(pg_catalog.pg_last_wal_replay_lsn()::text, '')" } else { "SELECT pg_catalog.pg_current_wal_lsn()::text" };
+                // The insert position: a commit made without waiting for its WAL flush
+                // (`synchronous_commit = off`) is before it, not necessarily before the write position.
+                let lsn_sql = if standby {
+                    "SELECT COALESCE(pg_catalog.pg_last_wal_replay_lsn()::text, '')"
+                } else {
+                    "SELECT pg_catalog.pg_current_wal_insert_lsn()::text"
+                };
                 let lsn: String = scalar(&conn0, lsn_sql).await.map_err(|e| pg_err(ctx("WAL position"), e))?;
                 (id, lsn)
             }

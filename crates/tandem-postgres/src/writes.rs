@@ -22,8 +22,9 @@ pub(crate) async fn set_writable(url: &DbUrl, writable: bool) -> Result<Vec<Stri
         .await
         .and_then(|r| r.try_get::<_, bool>(0))
         .map_err(|e| pg_err("reading the database's settings", e))?;
-    if writable && !fenced {
-        return Ok(Vec::new());
+    if writable != fenced {
+        let already = if writable { "takes writes" } else { "refuses writes for new sessions" };
+        return Ok(if writable { Vec::new() } else { vec![format!("database {} {already} already", url.database)] });
     }
     let sql = match writable {
         true => format!("ALTER DATABASE {db} RESET default_transaction_read_only"),
@@ -32,19 +33,41 @@ pub(crate) async fn set_writable(url: &DbUrl, writable: bool) -> Result<Vec<Stri
     client.batch_execute(&sql).await.map_err(|e| pg_err(format!("{sql} (the database's owner or a superuser may)"), e))?;
     let mut done = vec![format!("database {} is {}", url.database, if writable { "writable" } else { "read-only for new sessions" })];
     if !writable {
-        let ended = client
-            .query_one(
-                "SELECT count(*) FILTER (WHERE pg_catalog.pg_terminate_backend(pid)) FROM pg_catalog.pg_stat_activity \
-                 WHERE datname = pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid() AND backend_type = 'client backend' \
-                   AND application_name <> 'tandem'",
-                &[],
-            )
+        done.push(format!("{} session(s) on database {} ended", end_sessions(&client).await?, url.database));
+    }
+    Ok(done)
+}
+
+/// Ends the database's client sessions but tandem's own that began before now (the database is
+/// read-only for later ones), in passes until one finds none: a session that was connecting
+/// while the database turned read-only may have read the old default and show up only after
+/// the first pass. How many were ended.
+async fn end_sessions(client: &tokio_postgres::Client) -> Result<i64> {
+    const PASSES: usize = 10;
+    let now: String = client
+        .query_one("SELECT pg_catalog.clock_timestamp()::text", &[])
+        .await
+        .and_then(|r| r.try_get(0))
+        .map_err(|e| pg_err("reading the server's clock", e))?;
+    let sql = format!(
+        "SELECT count(*) FILTER (WHERE pg_catalog.pg_terminate_backend(pid)) FROM pg_catalog.pg_stat_activity \
+         WHERE datname = pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_pid() AND backend_type = 'client backend' \
+           AND application_name <> 'tandem' AND backend_start <= '{now}'::timestamptz"
+    );
+    let mut ended = 0;
+    for pass in 0..PASSES {
+        let n: i64 = client
+            .query_one(&sql, &[])
             .await
             .and_then(|r| r.try_get::<_, i64>(0))
             .map_err(|e| pg_err("ending the database's sessions (pg_signal_backend may)", e))?;
-        done.push(format!("{ended} session(s) on database {} ended", url.database));
+        ended += n;
+        if n == 0 && pass > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    Ok(done)
+    Ok(ended)
 }
 
 /// The application name of a restore's session while it holds the site's role row.

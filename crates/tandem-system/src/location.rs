@@ -212,6 +212,13 @@ impl LocationMap {
         self.rules.is_empty()
     }
 
+    /// The map of the way back: every `FROM=TO` as `TO=FROM`. Errors (BadInput) when two rules
+    /// map to the same location: the way back would not know which to take.
+    pub fn inverse(&self) -> Result<LocationMap> {
+        let specs: Vec<String> = self.rules.iter().map(|r| format!("{}={}", r.to, r.from)).collect();
+        LocationMap::parse(&specs).map_err(|e| Error::bad_input(format!("the location map cannot be reversed: {}", e.message())))
+    }
+
     pub fn rules(&self) -> &[LocationRule] {
         &self.rules
     }
@@ -246,6 +253,17 @@ mod tests {
 
     fn map(specs: &[&str]) -> LocationMap {
         LocationMap::parse(specs).unwrap()
+    }
+
+    #[test]
+    fn the_way_back_maps_every_location_home_or_is_refused() {
+        let m = map(&["gs://lake-us/=gs://lake-eu/", "gs://lake-us/raw/=s3://raw-eu/"]);
+        let back = m.inverse().unwrap();
+        for v in ["gs://lake-us/t/p=1", "gs://lake-us/raw/x", "gs://other/y"] {
+            assert_eq!(back.map(&m.map(v)), v);
+        }
+        let e = map(&["gs://a/=gs://dr/", "gs://b/=gs://dr/"]).inverse().unwrap_err();
+        assert!(e.to_string().contains("cannot be reversed") && e.to_string().contains("map the same location"), "{e}");
     }
 
     #[test]

@@ -172,6 +172,19 @@ pub struct DrillArgs {
     /// Leave the scratch database in place to look at it (drop it before the next drill).
     #[arg(long)]
     pub keep: bool,
+    /// Drill a switchover instead: the site (a replica of the active site, kept current by a
+    /// running replication) becomes active and its source its replica, without a copy; after
+    /// `--stay` the platform moves back the same way. Both moves are fenced and timed (RPO 0,
+    /// RTO of each); the site's replication then goes on from where the way back left it.
+    #[arg(long, conflicts_with_all = ["scratch", "keep"])]
+    pub switchover: bool,
+    /// How long the site stays active in a switchover drill (clients may write there: the way
+    /// back brings their writes home).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::config::parse_duration, requires = "switchover")]
+    pub stay: std::time::Duration,
+    /// Refuse either move of a switchover drill when its replica trails by more than this.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::config::parse_duration, requires = "switchover")]
+    pub max_lag: std::time::Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -395,6 +408,11 @@ pub struct SwitchoverArgs {
     /// Check that the switchover can start; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Make the old active site a replica of the new one without a copy (a backup of the new
+    /// site is taken first, for its table definitions). Set its `source` to the new site and
+    /// replicate it: it goes on from the new site's position before the promote.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub reverse: bool,
 }
 
 #[derive(Debug, Args)]

@@ -85,6 +85,42 @@ pub async fn drill_site(config: &Config, name: &str, scratch: Option<&str>, keep
     Ok(report)
 }
 
+/// Drills a switchover of site `name` (a replica of its `source`, the active site) and back (see
+/// [`tandem_core::drill::switchover_drill`]): a backup of the site first (the way back's table
+/// definitions), the way back's location map the inverse of the site's; the report is recorded
+/// in the repository.
+pub async fn switchover_drill_site(
+    config: &Config,
+    name: &str,
+    timing: (std::time::Duration, std::time::Duration),
+    repo: Repository,
+    events: Arc<dyn Events>,
+) -> Result<DrillReport> {
+    let site = config.site(name)?;
+    let source_name = source_of(config, name, "a switchover drill moves the platform from the site's source to the site and back")?;
+    let back_locations = config.location_map(Some(name), &[])?.inverse()?;
+    let backup = backup_site(config, name, repo.clone(), events.clone()).await?;
+    let (stay, max_lag) = timing;
+    let req = tandem_core::drill::SwitchoverDrill {
+        registry: registry::registry(),
+        repo: repo.clone(),
+        active: registry::move_side(config, source_name)?,
+        replica: registry::move_side(config, name)?,
+        replica_backup: backup.manifest.id.to_string(),
+        capture: site.capture(name),
+        back_capture: tandem_engine::changes::Capture::new(source_name, name, None),
+        back_locations,
+        back_keys: site_keys(config, name, source_name)?,
+        back_owner: config.site(source_name)?.owner.clone(),
+        stay,
+        max_lag,
+        interrupted: tandem_system::Interrupted::Leave,
+    };
+    let report = tandem_core::drill::switchover_drill(req, events).await?;
+    tandem_core::drill::record(&repo, &report).await?;
+    Ok(report)
+}
+
 /// How the newest backup of `source_name` is restored as site `name` (its location map, keys,
 /// scope and owner) into `target`.
 fn restore_as<'a>(config: &Config, name: &str, source_name: &str, target: tandem_engine::DbUrl, repo: Repository) -> Result<RefreshRequest<'a>> {

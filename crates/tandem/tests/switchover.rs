@@ -26,7 +26,7 @@ fn app_user(server: &Server, db: &str) {
         Flavor::Postgres => server.sql(
             db,
             &format!(
-                "DO $$ BEGIN CREATE ROLE {APP} LOGIN PASSWORD '{APP_PASSWORD}'; EXCEPTION WHEN duplicate_object THEN NULL; END $$; \
+                "SET default_transaction_read_only = off; DO $$ BEGIN CREATE ROLE {APP} LOGIN PASSWORD '{APP_PASSWORD}'; EXCEPTION WHEN duplicate_object THEN NULL; END $$; \
                  GRANT CONNECT ON DATABASE \"{db}\" TO {APP}; GRANT SELECT, INSERT ON t TO {APP};"
             ),
         ),
@@ -246,4 +246,117 @@ fn switchover_to_a_standby_kept_by_refresh_copies_the_final_state() {
     let s = tandem(&["--config", c, "--json", "status"]).json();
     let role = |name: &str| s["sites"].as_array().unwrap().iter().find(|x| x["site"] == name).unwrap()["role"]["role"].clone();
     assert_eq!((role("primary"), role("dr")), ("fenced".into(), "active".into()), "{s}");
+}
+
+/// `tandem drill dr --switchover` while an application writes wherever it is let: the platform
+/// moves to dr and back, each move fenced and timed; the old primary follows dr without a copy
+/// while dr is active, so every write the application saw committed, at either site, is at both
+/// in the end; dr's replication goes on from where the way back left it (no bootstrap); the
+/// report is in the repository.
+fn drill_there_and_back(flavor: Flavor, primary_server: &Server, dr_server: &Server, dir: &Path) {
+    let primary = primary_server.create_database("sd_p");
+    primary_server.sql(&primary, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (0, 'seed');");
+    app_user(primary_server, &primary);
+    let dr = dr_server.create_database("sd_dr");
+    let cfg = replica_config(dir, &primary_server.url(&primary), &[("dr", &dr_server.url(&dr), "")]);
+    let c = p(&cfg);
+    tandem(&["--config", c, "repo", "init"]).ok();
+    // Bad starts change nothing: no replica yet, a site with no source, flags of the other drill.
+    tandem(&["--config", c, "drill", "dr", "--switchover"]).fails_with(2, "no replica");
+    tandem(&["--config", c, "drill", "primary", "--switchover"]).fails_with(2, "has no `source`");
+    tandem(&["--config", c, "drill", "dr", "--switchover", "--keep"]).fails_with(2, "cannot be used with");
+
+    let mut replica = Replica::start(&cfg, "dr", &[], dir);
+    wait_until("the bootstrap", Duration::from_secs(120), &mut [&mut replica], || bootstrapped(&cfg, "dr"));
+    app_user(dr_server, &dr);
+    if flavor == Flavor::MariaDb {
+        // A MariaDB standby's server is read-only (the README's setup): read_only is server-wide,
+        // so tandem leaves it to the operator until a move fences the server.
+        dr_server.sql("mysql", "SET GLOBAL read_only = ON");
+    }
+
+    let (stop, committed) = (AtomicBool::new(false), std::sync::Mutex::new(Vec::<(u32, &str)>::new()));
+    let run = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut id = 1;
+            while !stop.load(Ordering::Relaxed) {
+                for (site, server, db) in [("primary", primary_server, &primary), ("dr", dr_server, &dr)] {
+                    if app_insert(server, db, id).is_ok() {
+                        committed.lock().unwrap().push((id, site));
+                        break;
+                    }
+                }
+                id += 1;
+            }
+        });
+        std::thread::sleep(Duration::from_secs(2));
+        let run = tandem(&["--config", c, "drill", "dr", "--switchover", "--stay", "4s"]);
+        std::thread::sleep(Duration::from_secs(1));
+        stop.store(true, Ordering::Relaxed);
+        run
+    });
+    eprintln!("{flavor:?} switchover drill:\n{}\n{}", run.stdout, run.stderr);
+    let out = &run.ok().stdout;
+    for step in [
+        "there: fence primary",
+        "there: mark where primary will stream from",
+        "there: promote dr",
+        "there: make primary a replica of dr",
+        "stay",
+        "back: fence dr",
+        "back: promote primary",
+        "back: make dr a replica of primary",
+    ] {
+        assert!(out.contains(step), "{flavor:?}: step {step:?} missing:\n{out}");
+    }
+    assert!(out.contains("RPO 0 both ways") && out.contains("RESULT: OK"), "{out}");
+
+    // The application wrote at both sites. dr's replication, held through the drill, goes on
+    // from where the way back left it; a new one does too.
+    let committed = committed.into_inner().unwrap();
+    let at = |site: &str| committed.iter().filter(|(_, s)| *s == site).count();
+    assert!(at("primary") > 0 && at("dr") > 0, "{flavor:?}: the application wrote at primary {} and at dr {} times", at("primary"), at("dr"));
+    replica.sigterm();
+    let mut replica = Replica::start(&cfg, "dr", &[], dir);
+    let ids = committed.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>().join(",");
+    let held = |server: &Server, db: &str| server.sql(db, &format!("SELECT COUNT(*) FROM t WHERE id IN ({ids})"));
+    let missing = |server: &Server, db: &str| {
+        let have: std::collections::BTreeSet<String> = server.sql(db, "SELECT id FROM t").lines().map(str::to_string).collect();
+        committed.iter().filter(|(id, _)| !have.contains(&id.to_string())).map(|(id, site)| format!("{id}@{site}")).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        held(primary_server, &primary),
+        committed.len().to_string(),
+        "{flavor:?}: every committed write is back at the primary; missing {:?}",
+        missing(primary_server, &primary)
+    );
+    primary_server.sql(&primary, "INSERT INTO t VALUES (-1, 'after')");
+    wait_until("dr to catch up without a copy", Duration::from_secs(60), &mut [&mut replica], || {
+        dr_server.sql(&dr, "SELECT COUNT(*) FROM t WHERE id = -1") == "1"
+    });
+    assert_eq!(held(dr_server, &dr), committed.len().to_string(), "{flavor:?}: every committed write is at dr; missing {:?}", missing(dr_server, &dr));
+    let count = |server: &Server, db: &str| server.sql(db, "SELECT COUNT(*) FROM t");
+    assert_eq!(count(dr_server, &dr), count(primary_server, &primary), "{flavor:?}");
+    assert!(!replica.log().contains("bootstrapping"), "{flavor:?}: dr went on without a copy:\n{}", replica.log());
+
+    // Roles and epochs: primary active again at epoch 2, dr its standby; the report is kept.
+    let s = tandem(&["--config", c, "--json", "status"]).json();
+    assert_eq!((s["epoch"]["epoch"].as_u64(), s["epoch"]["active"].as_str()), (Some(2), Some("primary")), "{s}");
+    let role = |name: &str| s["sites"].as_array().unwrap().iter().find(|x| x["site"] == name).unwrap()["role"]["role"].clone();
+    assert_eq!((role("primary"), role("dr")), ("active".into(), "standby".into()), "{s}");
+    let shown = tandem(&["--config", c, "--json", "drills", "show", "dr"]).json();
+    assert_eq!((shown["kind"].as_str(), shown["ok"].as_bool(), shown["rpo_s"].as_f64()), (Some("switchover"), Some(true), Some(0.0)), "{shown}");
+    assert!(shown["rto_s"].as_f64().is_some_and(|r| r > 0.0 && r < 30.0), "{shown}");
+    app_insert(dr_server, &dr, 3_000_000).expect_err("dr is a standby again: it takes no application writes");
+}
+
+#[test]
+fn switchover_drill_goes_there_and_back_without_a_copy() {
+    // MariaDB's read_only is server-wide: each site gets a server of its own.
+    let (my_primary, my_dr) = (Server::start(Flavor::MariaDb), Server::start(Flavor::MariaDb));
+    let dir = tempfile::tempdir().unwrap();
+    drill_there_and_back(Flavor::MariaDb, &my_primary, &my_dr, dir.path());
+    let pg = Server::shared(Flavor::Postgres);
+    let dir = tempfile::tempdir().unwrap();
+    drill_there_and_back(Flavor::Postgres, pg, pg, dir.path());
 }

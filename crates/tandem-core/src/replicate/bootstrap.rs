@@ -57,7 +57,7 @@ async fn bootstrap_from_seed(
     }
     // The stream must open at the position (settings, privileges, log kept) before the replica
     // is touched.
-    let tables: Vec<_> = manifest.tables.iter().map(|t| t.table.clone()).filter(|t| super::pipeline::replicated(&req.scope, t)).collect();
+    let tables = super::pipeline::replicated_tables(req.registry, &manifest, &req.scope);
     let stream = source
         .changes(&req.source, &position, &tables, &req.capture)
         .await

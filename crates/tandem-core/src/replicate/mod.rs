@@ -22,6 +22,7 @@ mod heartbeat;
 mod passive;
 pub(crate) mod pipeline;
 pub mod retention;
+pub mod reverse;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;

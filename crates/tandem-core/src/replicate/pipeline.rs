@@ -37,7 +37,9 @@ impl<'a> Pipeline<'a> {
         };
         let prepared = prepare(&restore_req, &id).await.context("reading the backup the replica was bootstrapped from")?;
         let rewriter = (!req.locations.is_empty()).then(|| Rewriter::new(req.locations.clone()));
-        let tables: Vec<usize> = (0..prepared.manifest.tables.len()).filter(|&i| replicated(&checkpoint.scope, &prepared.manifest.tables[i].table)).collect();
+        let standby = prepared.system.standby_table();
+        let tables: Vec<usize> =
+            (0..prepared.manifest.tables.len()).filter(|&i| replicated(&checkpoint.scope, standby, &prepared.manifest.tables[i].table)).collect();
         let replicated: Vec<TableDef> = tables.iter().map(|&i| prepared.schema.tables[i].clone()).collect();
         let keeper = Keeper::new(prepared.system, &replicated, target)?;
         Ok(Pipeline { prepared, target, rewriter, tables, keeper })
@@ -102,8 +104,17 @@ impl<'a> Pipeline<'a> {
     }
 }
 
-/// Whether the rows of `table` are replicated: it is in `scope`, and it is not tandem's own
-/// checkpoint table (in a source that is itself a replica, it holds that replica's place).
-pub(crate) fn replicated(scope: &tandem_engine::Scope, table: &TableDef) -> bool {
-    scope.contains(table) && !tandem_engine::changes::Checkpoint::is_table(table)
+/// Whether the rows of `table` are replicated: it is in `scope`, and it is none of tandem's own
+/// tables that a source which was itself a replica holds: the checkpoint table (that replica's
+/// place) and the system's `standby` table (its passive state, which every replica keeps for
+/// itself).
+fn replicated(scope: &tandem_engine::Scope, standby: Option<&str>, table: &TableDef) -> bool {
+    scope.contains(table) && !tandem_engine::changes::Checkpoint::is_table(table) && standby != Some(table.name.as_str())
+}
+
+/// The tables of a backup whose rows a replica of it holds ([`replicated`]), as its source's
+/// stream delivers them.
+pub(crate) fn replicated_tables(registry: &crate::Registry, manifest: &tandem_repo::Manifest, scope: &tandem_engine::Scope) -> Vec<TableDef> {
+    let standby = registry.system_named(&manifest.system.name).and_then(|s| s.standby_table());
+    manifest.tables.iter().map(|t| t.table.clone()).filter(|t| replicated(scope, standby, t)).collect()
 }

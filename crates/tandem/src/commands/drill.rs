@@ -1,5 +1,6 @@
 //! `tandem drill` and `tandem drills list|show`.
 
+use tandem_core::drill::DrillKind;
 use tandem_core::DrillReport;
 use tandem_error::{Error, Result};
 
@@ -15,7 +16,10 @@ pub async fn run(ctx: &Ctx, args: DrillArgs) -> Result<i32> {
     // An unknown site is named before the repository is opened.
     ctx.config.site(&args.site)?;
     let repo = ctx.open_repo().await?;
-    let report = jobs::drill_site(&ctx.config, &args.site, args.scratch.as_deref(), args.keep, repo, ctx.progress.clone()).await?;
+    let report = match args.switchover {
+        true => jobs::switchover_drill_site(&ctx.config, &args.site, (args.stay, args.max_lag), repo, ctx.progress.clone()).await?,
+        false => jobs::drill_site(&ctx.config, &args.site, args.scratch.as_deref(), args.keep, repo, ctx.progress.clone()).await?,
+    };
     if ctx.json {
         output::json(&report)?;
     } else {
@@ -80,9 +84,22 @@ pub async fn show(ctx: &Ctx, id: &str) -> Result<i32> {
 }
 
 fn print_report(r: &DrillReport) {
-    println!("drill {} of site {} into {}", r.id, r.site, r.scratch);
+    match r.kind {
+        DrillKind::Scratch => println!("drill {} of site {} into {}", r.id, r.site, r.scratch),
+        DrillKind::Switchover => println!("switchover drill {} of site {} (there and back)", r.id, r.site),
+    }
     for s in &r.steps {
-        println!("  {} {:<8} {:>7.1}s  {}{}", s.started.format("%H:%M:%S"), s.name, s.took_s, if s.ok { "" } else { "FAILED: " }, s.detail);
+        println!("  {} {:<8} {:>7.3}s  {}{}", s.started.format("%H:%M:%S"), s.name, s.took_s, if s.ok { "" } else { "FAILED: " }, s.detail);
+    }
+    if r.kind == DrillKind::Switchover {
+        match (&r.error, r.rto_s) {
+            (None, Some(_)) => {
+                println!("RPO 0 both ways (each move reached its source's final position); RTO {} (the longer outage)", output::seconds(r.rto_s))
+            }
+            _ => println!("RPO/RTO - (the drill did not complete)"),
+        }
+        print_result(r);
+        return;
     }
     if let Some(at) = r.snapshot_at {
         println!("RPO {} (the restored snapshot, {}, was that old when the drill started)", output::seconds(r.rpo_s), at.format("%Y-%m-%d %H:%M:%S UTC"));
@@ -91,6 +108,10 @@ fn print_report(r: &DrillReport) {
         Some(_) => println!("RTO {} (from the start to a usable copy: {} tables, {} rows)", output::seconds(r.rto_s), r.tables, r.rows),
         None => println!("RTO - (no usable copy)"),
     }
+    print_result(r);
+}
+
+fn print_result(r: &DrillReport) {
     match &r.error {
         None => println!("RESULT: OK"),
         Some(e) => println!("RESULT: FAILED: {e}"),

@@ -70,7 +70,7 @@ pub async fn run(ctx: &Ctx, args: RejoinArgs) -> Result<i32> {
 
     // The replication that fed the active site read this site's log as `active`.
     let capture = Capture::new(&active, name, ctx.config.site(&active)?.publication.clone());
-    let stray = tandem_core::rejoin::stray_writes(&repo, &old, &new, &capture).await?;
+    let stray = tandem_core::rejoin::stray_writes(registry::registry(), &repo, &old, &new, &capture).await?;
     if !ctx.json {
         print_stray(name, &active, stray.as_ref());
     }

@@ -1,6 +1,6 @@
 //! `tandem switchover --to SITE` and `tandem failover --to SITE`.
 
-use tandem_core::{FailoverReport, FailoverRequest, FinalCopy, Step, SwitchoverReport, SwitchoverRequest, SwitchoverSite};
+use tandem_core::{FailoverReport, FailoverRequest, FinalCopy, Reverse, Step, SwitchoverReport, SwitchoverRequest, SwitchoverSite};
 use tandem_error::{Error, Result};
 use tandem_system::Interrupted;
 
@@ -30,7 +30,22 @@ pub async fn run(ctx: &Ctx, args: SwitchoverArgs) -> Result<i32> {
             Ok(format!("backup {} of {from_name} restored into {to_name} (as of {})", backup.manifest.id, refreshed.snapshot_at.format("%H:%M:%S UTC")))
         })
     });
-    let req = SwitchoverRequest { registry: registry::registry(), repo, from, to, max_lag: args.max_lag, interrupted, dry_run: args.dry_run, copy: Some(copy) };
+    let reverse = match args.reverse {
+        true => Some(reverse(ctx, &args.to, repo.clone()).await?),
+        false => None,
+    };
+    let req = SwitchoverRequest {
+        registry: registry::registry(),
+        repo,
+        from,
+        to,
+        max_lag: args.max_lag,
+        interrupted,
+        dry_run: args.dry_run,
+        copy: Some(copy),
+        reverse,
+        feeding: None,
+    };
     let report = tandem_core::switchover(req, ctx.progress.clone()).await?;
     if ctx.json {
         output::json(&report)?;
@@ -42,6 +57,20 @@ pub async fn run(ctx: &Ctx, args: SwitchoverArgs) -> Result<i32> {
         hook(ctx, &moved).await?;
     }
     Ok(0)
+}
+
+/// How the active site becomes `to`'s replica: a backup of `to` now (its table definitions), the
+/// replication named as `to`'s source replicating from `to`.
+async fn reverse(ctx: &Ctx, to: &str, repo: tandem_repo::Repository) -> Result<Reverse> {
+    let site = ctx.config.site(to)?;
+    let from = site.source().unwrap_or_default();
+    let backup = jobs::backup_site(&ctx.config, to, repo, ctx.progress.clone()).await?;
+    let checkpoint = tandem_core::replica_checkpoint(registry::engine_for(site.db_url())?.0, &tandem_engine::DbUrl::parse(site.db_url())?).await?;
+    Ok(Reverse {
+        capture: tandem_engine::changes::Capture::new(from, to, None),
+        backup: backup.manifest.id.to_string(),
+        scope: checkpoint.map_or_else(|| site.scope.clone(), |c| c.scope),
+    })
 }
 
 /// Posts the move to the webhook and runs the promoted site's `on-promote` hook; the hook's
@@ -114,8 +143,14 @@ fn print(r: &SwitchoverReport) {
         r.epoch,
         r.rto_ms.unwrap_or(0) as f64 / 1000.0
     );
-    println!(
-        "{} is fenced (read-only). To make it a standby of {}: set `source = \"{}\"` in its config section and run `tandem rejoin {}`",
-        r.from, r.to, r.to, r.from
-    );
+    match &r.reversed_at {
+        Some(at) => println!(
+            "{} is a standby of {} streaming from {at} (no copy): set `source = \"{}\"` in its config section and replicate it (`tandem replicate {}` or `replicate = true`)",
+            r.from, r.to, r.to, r.from
+        ),
+        None => println!(
+            "{} is fenced (read-only). To make it a standby of {}: set `source = \"{}\"` in its config section and run `tandem rejoin {}`",
+            r.from, r.to, r.to, r.from
+        ),
+    }
 }

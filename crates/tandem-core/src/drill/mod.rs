@@ -8,6 +8,8 @@
 //!   at that moment would have cost with this repository);
 //! - **RTO**: the time from the start to a usable copy (restore and check).
 //!
+//! A switchover drill moves the platform to the site and back ([`switchover`]).
+//!
 //! The scratch database must be missing or empty: a drill never overwrites data. Reports are
 //! kept in the repository (`daemon/drills/<site>.json`, the newest [`KEPT`]), so the status
 //! page and `tandem drills` of either region show them.
@@ -22,6 +24,9 @@ use tandem_repo::Repository;
 
 use crate::{refresh, Events, RefreshRequest};
 
+mod switchover;
+pub use switchover::{switchover_drill, SwitchoverDrill};
+
 /// Drill reports kept per site.
 pub const KEPT: usize = 100;
 
@@ -35,13 +40,27 @@ pub struct Step {
     pub detail: String,
 }
 
+/// What a drill exercises.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DrillKind {
+    /// A restore into a scratch database, checked and dropped.
+    #[default]
+    Scratch,
+    /// A switchover to the site and back.
+    Switchover,
+}
+
 /// What a drill did and measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DrillReport {
     /// `<site>-<start time>`.
     pub id: String,
     pub site: String,
-    /// The scratch database (without password).
+    #[serde(default)]
+    pub kind: DrillKind,
+    /// The scratch database (without password); empty for a switchover drill.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scratch: String,
     pub started: DateTime<Utc>,
     pub finished: DateTime<Utc>,
@@ -91,25 +110,9 @@ pub async fn drill(req: DrillRequest<'_>, events: Arc<dyn Events>) -> Result<Dri
             state.relations.len()
         )));
     }
-    let started = Utc::now();
     let clock = Instant::now();
-    let mut report = DrillReport {
-        id: format!("{site}-{}", started.format("%Y%m%dT%H%M%SZ")),
-        site,
-        scratch: scratch.to_string(),
-        started,
-        finished: started,
-        ok: false,
-        backup: None,
-        snapshot_at: None,
-        rpo_s: None,
-        rto_s: None,
-        tables: 0,
-        rows: 0,
-        system: None,
-        steps: Vec::new(),
-        error: None,
-    };
+    let mut report = DrillReport::new(site, DrillKind::Scratch, scratch.to_string());
+    let started = report.started;
     let mut timeline = Timeline::default();
 
     let step = timeline.start("restore");
@@ -163,6 +166,31 @@ pub async fn drill(req: DrillRequest<'_>, events: Arc<dyn Events>) -> Result<Dri
     Ok(report)
 }
 
+impl DrillReport {
+    /// A drill of `site` starting now, nothing done yet.
+    fn new(site: String, kind: DrillKind, scratch: String) -> DrillReport {
+        let started = Utc::now();
+        DrillReport {
+            id: format!("{site}-{}", started.format("%Y%m%dT%H%M%SZ")),
+            site,
+            kind,
+            scratch,
+            started,
+            finished: started,
+            ok: false,
+            backup: None,
+            snapshot_at: None,
+            rpo_s: None,
+            rto_s: None,
+            tables: 0,
+            rows: 0,
+            system: None,
+            steps: Vec::new(),
+            error: None,
+        }
+    }
+}
+
 fn seconds(d: chrono::Duration) -> f64 {
     d.num_milliseconds() as f64 / 1000.0
 }
@@ -210,6 +238,7 @@ mod tests {
         DrillReport {
             id: format!("{site}-{n}"),
             site: site.into(),
+            kind: DrillKind::Scratch,
             scratch: "mysql://h/x".into(),
             started,
             finished: started,
