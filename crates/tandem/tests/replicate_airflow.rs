@@ -179,3 +179,59 @@ fn a_daemon_fails_over_when_the_primary_scheduler_stops_beating() {
     let after = dr.run("read", &[]);
     assert_eq!(paused(&after), source_paused, "dr runs what the primary ran, paused as it was");
 }
+
+/// `tandem drill dr --switchover` on Airflow: while dr is active the Airflow CLI pauses a DAG,
+/// sets a variable and triggers a run there; the way back brings all of it home (the variable
+/// re-encrypted with the primary's key, the pause state kept for the primary's promote), the
+/// primary is active with what dr had, and dr is a standby again with every DAG paused.
+#[test]
+fn an_airflow_switchover_drill_brings_home_what_dr_did() {
+    let server = Server::start(Flavor::Postgres);
+    let (key, dr_key) = (fernet_key(), fernet_key());
+    let primary = Site::new(&server, &server.create_database("afdrill"), &key);
+    primary.run("migrate", &[]);
+    let before = paused(&primary.run("populate", &[]));
+    let dr = Site::new(&server, &server.create_database("afdrill_dr"), &dr_key);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = replica_config(dir.path(), &server.url(&primary.db), &[("dr", &server.url(&dr.db), &format!("fernet-key = \"{dr_key}\"\n"))]);
+    let text = std::fs::read_to_string(&cfg).unwrap().replacen("[sites.primary]\n", &format!("[sites.primary]\nfernet-key = \"{key}\"\n"), 1);
+    std::fs::write(&cfg, text).unwrap();
+    tandem(&["--config", p(&cfg), "repo", "init"]).ok();
+    let mut a = Replica::start(&cfg, "dr", &[], dir.path());
+    wait_until("the bootstrap", Duration::from_secs(240), &mut [&mut a], || bootstrapped(&cfg, "dr"));
+    let (active, inactive) = (before.iter().find(|(_, p)| !**p).unwrap().0.clone(), before.iter().find(|(_, p)| **p).unwrap().0.clone());
+
+    let role = |db: &str| server.sql(db, "SELECT role FROM tandem_role.roles");
+    let (drill, run) = std::thread::scope(|scope| {
+        let drill = scope.spawn(|| tandem(&["--config", p(&cfg), "drill", "dr", "--switchover", "--stay", "60s"]));
+        wait_until("dr to be active", Duration::from_secs(120), &mut [], || role(&dr.db) == "active");
+        // Airflow works on dr while it is the active site.
+        dr.run("pause", &["--dag", &active]);
+        dr.run("cli", &["--", "variables", "set", "drill_var", "set at dr"]);
+        let run = dr.run("trigger", &["--dag", &inactive]);
+        assert_eq!(role(&dr.db), "active", "the Airflow CLI took longer than the drill's stay: raise --stay");
+        (drill.join().unwrap(), run)
+    });
+    eprintln!("Airflow switchover drill:\n{}\n{}", drill.stdout, drill.stderr);
+    let drill = drill.ok();
+    assert!(drill.stdout.contains("RESULT: OK"), "{}", drill.stdout);
+    assert_eq!((role(&primary.db), role(&dr.db)), ("active".to_string(), "standby".to_string()));
+
+    let home = primary.run("read", &[]);
+    let mut expected = before.clone();
+    expected.insert(active.clone(), true);
+    assert_eq!(paused(&home), expected, "the primary has the pause states dr had");
+    assert_eq!(home["variables"]["drill_var"], "set at dr", "decrypted with the primary's key: {}", home["variables"]);
+    assert!(home["dag_runs"].as_array().unwrap().iter().any(|r| r["run_id"] == run["run_id"]), "the run triggered at dr is at the primary");
+    assert_eq!(server.sql(&dr.db, "SELECT count(*) FROM dag WHERE NOT is_paused"), "0", "dr is a standby again: every DAG paused");
+    assert!(server.try_sql(&dr.db, "UPDATE dag SET is_paused = false").is_err(), "dr takes no application writes");
+
+    // dr's replication goes on from where the way back left it: a pause change at the primary
+    // reaches dr's memory of the pause states, without a bootstrap.
+    a.sigterm();
+    let mut a = Replica::start(&cfg, "dr", &[], dir.path());
+    primary.run("unpause", &["--dag", &active]);
+    let remembered = format!("SELECT was_paused FROM tandem_standby WHERE dag_id = '{active}'");
+    wait_until("dr to follow the primary again", Duration::from_secs(90), &mut [&mut a], || server.sql(&dr.db, &remembered) == "0");
+    assert!(!a.log().contains("bootstrapping"), "{}", a.log());
+}
