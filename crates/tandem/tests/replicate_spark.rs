@@ -171,13 +171,16 @@ fn follow(source: Flavor) {
 
 /// A switchover from the PostgreSQL metastore to its replica while Spark keeps writing: every
 /// table Spark saw created is at the new primary (RPO 0), Spark's next writes to the old one are
-/// refused, and Spark creates a table at the new one.
+/// refused, and Spark creates a table at the new one. The old primary became the new one's
+/// replica without a copy (`--reverse`): it follows Spark's writes there, and a switchover back
+/// (the failback) makes it active again with all of them, where Spark writes once more.
 fn switch_over_under_spark(src: &Metastore, cfg: &std::path::Path, (pg, pg_db): (&Server, &str), lake: &std::path::Path, mut replica: Replica) {
     let writer = src.spawn("writer", &["--duration", "60", "--metadata-only", "--interval", "0.2"]);
     std::thread::sleep(Duration::from_secs(20)); // Spark starts, then writes
-    let moved = tandem(&["--config", p(cfg), "switchover", "--to", "dr_pg"]).ok();
+    let moved = tandem(&["--config", p(cfg), "switchover", "--to", "dr_pg", "--reverse"]).ok();
     eprintln!("switchover under Spark:\n{}", moved.stdout);
     assert!(moved.stdout.contains("switched over from primary to dr_pg at epoch 1: RPO 0"), "{}", moved.stdout);
+    assert!(moved.stdout.contains("primary is a standby of dr_pg streaming from"), "{}", moved.stdout);
     let out = writer.wait_with_output().unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!out.status.success(), "Spark's writes to the fenced primary are refused:\n{stdout}\n{stderr}");
@@ -191,9 +194,33 @@ fn switch_over_under_spark(src: &Metastore, cfg: &std::path::Path, (pg, pg_db): 
     for t in &created {
         assert!(at_dr.split(',').any(|x| x == t), "{t}, committed at the primary, is at dr_pg: {at_dr}");
     }
-    assert_ne!(replica.wait(Duration::from_secs(60)), 0, "replication into the promoted site stops: {}", replica.log());
+    // Nothing streams from the old primary any more (what it gets from dr_pg carries dr_pg's mark).
+    replica.sigterm();
     let new = Metastore::new(pg, pg_db, &lake.join("warehouse")).spawn("writer", &["--duration", "1", "--metadata-only"]).wait_with_output().unwrap();
     assert!(new.status.success(), "Spark writes at the new primary: {}", String::from_utf8_lossy(&new.stderr));
-    let after = pg.sql(pg_db, r#"SELECT count(*) FROM "TBLS" WHERE "TBL_NAME" LIKE 't\_%'"#);
+    let tables = r#"SELECT count(*) FROM "TBLS" WHERE "TBL_NAME" LIKE 't\_%'"#;
+    let after = pg.sql(pg_db, tables);
     assert!(after.parse::<usize>().unwrap() > created.len(), "a new table at dr_pg: {after} tables, {} before", created.len());
+
+    // Failback: the old primary, dr_pg's replica since the switchover, follows it, then takes over.
+    let dir = cfg.parent().unwrap();
+    let flipped = dir.join("failback.toml");
+    let text = format!(
+        "repo = \"{}\"\n[sites.dr_pg]\ndb = \"{}\"\n[sites.primary]\ndb = \"{}\"\nsource = \"dr_pg\"\n",
+        p(&dir.join("repo")),
+        pg.url(pg_db),
+        src.server.url(&src.db)
+    );
+    std::fs::write(&flipped, text).unwrap();
+    let mut back = Replica::start(&flipped, "primary", &[], dir);
+    wait_until("the old primary to follow dr_pg", Duration::from_secs(60), &mut [&mut back], || src.server.sql(&src.db, tables) == after);
+    assert!(!back.log().contains("bootstrapping"), "the old primary follows without a copy: {}", back.log());
+    let moved = tandem(&["--config", p(&flipped), "switchover", "--to", "primary"]).ok();
+    eprintln!("failback:\n{}", moved.stdout);
+    assert!(moved.stdout.contains("switched over from dr_pg to primary at epoch 2: RPO 0"), "{}", moved.stdout);
+    back.sigterm();
+    let again = src.spawn("writer", &["--duration", "1", "--metadata-only"]).wait_with_output().unwrap();
+    assert!(again.status.success(), "Spark writes at the primary after the failback: {}", String::from_utf8_lossy(&again.stderr));
+    let home = src.server.sql(&src.db, tables);
+    assert!(home.parse::<usize>().unwrap() > after.parse::<usize>().unwrap(), "a new table at the primary: {home} tables, {after} before");
 }

@@ -356,7 +356,8 @@ fn switchover_drill_goes_there_and_back_without_a_copy() {
     let (my_primary, my_dr) = (Server::start(Flavor::MariaDb), Server::start(Flavor::MariaDb));
     let dir = tempfile::tempdir().unwrap();
     drill_there_and_back(Flavor::MariaDb, &my_primary, &my_dr, dir.path());
-    let pg = Server::shared(Flavor::Postgres);
+    // Slot names are the cluster's: the other tests of this file have a site "dr" on the shared server.
+    let pg = Server::start(Flavor::Postgres);
     let dir = tempfile::tempdir().unwrap();
-    drill_there_and_back(Flavor::Postgres, pg, pg, dir.path());
+    drill_there_and_back(Flavor::Postgres, &pg, &pg, dir.path());
 }

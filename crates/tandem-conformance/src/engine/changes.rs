@@ -271,6 +271,7 @@ pub async fn applier_applies_a_batch_and_its_checkpoint_in_one_transaction(s: Su
 
     let mut applier = s.engine.applier(&url, vec![def.clone()], None).await.expect("applier");
     assert_eq!(applier.checkpoint().await.expect("checkpoint"), Some(cp.clone()));
+    applier.expect(&cp.position);
     let change = |op, before: Option<&Vec<_>>, after: Option<&Vec<_>>| TargetChange {
         table: 0,
         op,
@@ -304,6 +305,19 @@ pub async fn applier_applies_a_batch_and_its_checkpoint_in_one_transaction(s: Su
     let e = applier.apply(&stale, &moved).await.expect_err("a delete of a missing row is refused");
     assert_eq!(e.kind(), Kind::Corrupt, "{e}");
     assert_eq!(applier.checkpoint().await.expect("checkpoint"), Some(cp), "the refused batch left the checkpoint");
+    let after = read(s, &url).await.expect("read").1.into_iter().find(|t| t.def.name == def.name).expect("the table");
+    assert!(after.data == got.data, "{}: the refused batch changed rows", s.engine.name());
+
+    // A move stores another checkpoint meanwhile: the next batch finds it and writes nothing.
+    let mut elsewhere = moved.clone();
+    elsewhere.position.value = "p9".into();
+    let tx = s.engine.transaction(&url).await.expect("transaction");
+    tx.execute(&elsewhere.update_sql(tx.dialect(), def.schema.as_deref())).await.expect("move the checkpoint");
+    tx.commit().await.expect("commit");
+    let e = applier.apply(&batch[..1], &moved).await.expect_err("a batch after the checkpoint moved is refused");
+    assert_eq!(e.kind(), Kind::Conflict, "{e}");
+    assert!(e.to_string().contains("p9") && e.to_string().contains("not at p2"), "{}: {e}", s.engine.name());
+    assert_eq!(applier.checkpoint().await.expect("checkpoint"), Some(elsewhere), "the moved checkpoint stays");
     let after = read(s, &url).await.expect("read").1.into_iter().find(|t| t.def.name == def.name).expect("the table");
     assert!(after.data == got.data, "{}: the refused batch changed rows", s.engine.name());
     applier.close().await.expect("close");

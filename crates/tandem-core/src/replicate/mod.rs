@@ -333,6 +333,7 @@ impl Streaming<'_> {
                 return Err(e);
             }
         };
+        applier.expect(&position);
         self.status.send_modify(|s| {
             s.state = "streaming".into();
             s.position = Some(position.value.clone());

@@ -362,6 +362,12 @@ pub trait Applier: Send {
     /// Rolls back the open transaction, if any.
     async fn rollback(&mut self) -> Result<()>;
 
+    /// The position the replica's checkpoint holds for this replication (the one it read or
+    /// last stored): from then on, a transaction that finds the checkpoint elsewhere (a move or
+    /// another replication changed it) fails with Conflict before it writes anything.
+    /// [`commit`](Self::commit) keeps it current.
+    fn expect(&mut self, position: &Position);
+
     /// [`write`](Self::write) then [`commit`](Self::commit): the changes and the checkpoint all,
     /// or nothing.
     async fn apply(&mut self, changes: &[TargetChange], checkpoint: &Checkpoint) -> Result<()> {
@@ -406,11 +412,13 @@ pub struct Transactional<C> {
     roles: Option<bool>,
     /// The checkpoint's `UPDATE` for a checkpoint, in the engine's dialect.
     update: fn(&Checkpoint) -> String,
+    /// Where the replica's checkpoint must be when a transaction begins ([`Applier::expect`]).
+    expected: Option<Position>,
 }
 
 impl<C: ApplyConnection> Transactional<C> {
     pub fn new(conn: C, update: fn(&Checkpoint) -> String) -> Transactional<C> {
-        Transactional { conn: Box::new(conn), open: false, roles: None, update }
+        Transactional { conn: Box::new(conn), open: false, roles: None, update, expected: None }
     }
 
     async fn begin(&mut self) -> Result<()> {
@@ -424,8 +432,25 @@ impl<C: ApplyConnection> Transactional<C> {
             if self.roles == Some(true) {
                 self.check_role().await?;
             }
+            self.check_position().await?;
         }
         Ok(())
+    }
+
+    /// Conflict when the replica's checkpoint is not where this replication expects it (after
+    /// the role lock, which every move that stores a checkpoint takes too).
+    async fn check_position(&mut self) -> Result<()> {
+        let Some(expected) = &self.expected else { return Ok(()) };
+        let held = self.conn.checkpoint().await?;
+        match held {
+            Some(cp) if cp.position == *expected => Ok(()),
+            held => Err(tandem_error::Error::conflict(format!(
+                "the replica's checkpoint is at {}, not at {} where this replication left it: a move or another replication changed it; \
+                 nothing was applied (start the replication again to go on from the checkpoint)",
+                held.map_or("nowhere".to_string(), |c| c.position.value),
+                expected.value
+            ))),
+        }
     }
 
     /// Locks the replica's role row, first in the transaction ([`crate::role`]): Conflict when
@@ -448,6 +473,9 @@ impl<C: ApplyConnection> Transactional<C> {
         }
         self.conn.commit().await?;
         self.open = false;
+        if self.expected.is_some() {
+            self.expected = Some(checkpoint.position.clone());
+        }
         Ok(())
     }
 
@@ -484,6 +512,10 @@ impl<C: ApplyConnection> Applier for Transactional<C> {
             true => self.conn.rollback().await,
             false => Ok(()),
         }
+    }
+
+    fn expect(&mut self, position: &Position) {
+        self.expected = Some(position.clone());
     }
 
     async fn close(self: Box<Self>) -> Result<()> {

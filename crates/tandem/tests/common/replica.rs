@@ -172,6 +172,12 @@ pub fn two_sites_echo_nothing(server: &Server, (a, b): (&str, &str), extra: &str
     let site = |name: &str, db: &str, source: &str| format!("[sites.{name}]\ndb = \"{}\"\nsource = \"{source}\"\n{extra}", server.url(db));
     std::fs::write(&cfg, format!("repo = \"{}\"\n{}{}", p(&dir.join("repo")), site("a", a, "b"), site("b", b, "a"))).unwrap();
     let rows = |db: &str| server.sql(db, rows);
+    // Both sites are standbys (each the other's replica): a PostgreSQL standby refuses the
+    // application's writes, so the writes here are an administrator's.
+    let write = |db: &str, sql: &str| match server.flavor() {
+        Flavor::Postgres => server.sql(db, &format!("SET default_transaction_read_only = off; {sql}")),
+        Flavor::MariaDb => server.sql(db, sql),
+    };
 
     let mut rb = Replica::start(&cfg, "b", &[], dir);
     wait_until("b's bootstrap", Duration::from_secs(120), &mut [&mut rb], || bootstrapped(&cfg, "b"));
@@ -188,9 +194,9 @@ pub fn two_sites_echo_nothing(server: &Server, (a, b): (&str, &str), extra: &str
         false => wait_until("a's bootstrap from b", Duration::from_secs(120), &mut [&mut ra, &mut rb], a_bootstrapped),
     }
     for round in 0..3 {
-        server.sql(a, &format!("INSERT INTO t VALUES ({}, 'from a'); UPDATE t SET v = 'a{round}' WHERE id = 1;", 10 + round));
+        write(a, &format!("INSERT INTO t VALUES ({}, 'from a'); UPDATE t SET v = 'a{round}' WHERE id = 1;", 10 + round));
         wait_until("a's writes to reach b", Duration::from_secs(60), &mut [&mut ra, &mut rb], || rows(b) == rows(a));
-        server.sql(b, &format!("INSERT INTO t VALUES ({}, 'from b'); DELETE FROM t WHERE id = 2; UPDATE t SET v = 'b{round}' WHERE id = 1;", 20 + round));
+        write(b, &format!("INSERT INTO t VALUES ({}, 'from b'); DELETE FROM t WHERE id = 2; UPDATE t SET v = 'b{round}' WHERE id = 1;", 20 + round));
         wait_until("b's writes to reach a", Duration::from_secs(60), &mut [&mut ra, &mut rb], || rows(a) == rows(b));
     }
     // Quiet for a while: an echo would now arrive.
