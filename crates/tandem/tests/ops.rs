@@ -80,6 +80,7 @@ fn the_dashboard_and_the_alert_rules_use_only_exported_metrics_and_promtool_acce
         |s: &serde_json::Value, site: &str| s["sites"].as_array().into_iter().flatten().any(|x| x["name"] == site && x["replication"]["running"] == true);
     daemon.wait_for("a backup, a refresh and both replicas running", Duration::from_secs(120), |s| {
         !daemon.job("dr", "refresh")["last_success"].is_null()
+            && !daemon.job("primary", "backup")["last_success"].is_null()
             && !daemon.job("primary", "drill")["last_success"].is_null()
             && running(s, "rep")
             && running(s, "pgrep")

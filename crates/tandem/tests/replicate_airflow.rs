@@ -215,6 +215,7 @@ fn an_airflow_switchover_drill_brings_home_what_dr_did() {
     eprintln!("Airflow switchover drill:\n{}\n{}", drill.stdout, drill.stderr);
     let drill = drill.ok();
     assert!(drill.stdout.contains("RESULT: OK"), "{}", drill.stdout);
+    assert!(drill.stdout.contains("verify") && drill.stdout.contains("objects GOOD"), "the old primary was verified against dr: {}", drill.stdout);
     assert_eq!((role(&primary.db), role(&dr.db)), ("active".to_string(), "standby".to_string()));
 
     let home = primary.run("read", &[]);

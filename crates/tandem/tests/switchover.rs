@@ -303,6 +303,7 @@ fn drill_there_and_back(flavor: Flavor, primary_server: &Server, dr_server: &Ser
         "there: promote dr",
         "there: make primary a replica of dr",
         "stay",
+        "verify",
         "back: fence dr",
         "back: promote primary",
         "back: make dr a replica of primary",
@@ -360,4 +361,54 @@ fn switchover_drill_goes_there_and_back_without_a_copy() {
     let pg = Server::start(Flavor::Postgres);
     let dir = tempfile::tempdir().unwrap();
     drill_there_and_back(Flavor::Postgres, &pg, &pg, dir.path());
+}
+
+/// A switchover drill of a Hive metastore whose DR site maps its locations: the way back maps
+/// them home (the inverse map) and the verify between the two finds every object GOOD. In a
+/// second drill the old primary diverges while dr is active (a location changed behind
+/// replication's back): the verify names it, the way back is not tried, the platform stays on
+/// dr, and the report says so.
+#[test]
+fn a_switchover_drill_verifies_the_way_back_and_never_moves_onto_a_copy_that_differs() {
+    const US: &str = "gs://lake-us/warehouse";
+    const EU: &str = "gs://lake-eu/warehouse";
+    // MariaDB: the metastore's tables without a primary key need no replica identity there.
+    let (my, my_dr) = (Server::start(Flavor::MariaDb), Server::start(Flavor::MariaDb));
+    let (primary, dr) = (my.create_database("sdv_p"), my_dr.create_database("sdv_dr"));
+    common::hms::generate(&my, &primary, "2.3", &["--sample", "retail", "--warehouse", US]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = replica_config(dir.path(), &my.url(&primary), &[("dr", &my_dr.url(&dr), &format!("map-location = [\"{US}={EU}\"]\n"))]);
+    let c = p(&cfg);
+    tandem(&["--config", c, "repo", "init"]).ok();
+    let mut replica = Replica::start(&cfg, "dr", &[], dir.path());
+    wait_until("the bootstrap", Duration::from_secs(120), &mut [&mut replica], || bootstrapped(&cfg, "dr"));
+    let locations = |server: &Server, db: &str, lake: &str| server.sql(db, &format!("SELECT count(*) FROM SDS WHERE LOCATION LIKE '{lake}%'"));
+    let at_home = locations(&my, &primary, US);
+    assert_ne!(at_home, "0");
+
+    let good = tandem(&["--config", c, "drill", "dr", "--switchover", "--stay", "2s"]).ok();
+    eprintln!("{}", good.stdout);
+    assert!(good.stdout.contains("objects GOOD") && good.stdout.contains("RESULT: OK"), "{}", good.stdout);
+    assert_eq!((locations(&my, &primary, US), locations(&my, &primary, EU)), (at_home.clone(), "0".to_string()), "the primary's locations are its own again");
+    assert_eq!(locations(&my_dr, &dr, EU), at_home, "dr's are mapped");
+
+    let role = |server: &Server, db: &str| server.sql(db, &format!("SELECT role FROM tandem_role.roles WHERE site_database = '{db}'"));
+    replica.sigterm();
+    let mut replica = Replica::start(&cfg, "dr", &[], dir.path());
+    let run = std::thread::scope(|scope| {
+        let drill = scope.spawn(|| tandem(&["--config", c, "drill", "dr", "--switchover", "--stay", "8s"]));
+        wait_until("dr to be active", Duration::from_secs(60), &mut [], || role(&my_dr, &dr) == "active");
+        // As an administrator: the fenced server's read_only does not stop SUPER.
+        my.sql(&primary, "UPDATE SDS SET LOCATION = 'gs://lake-us/stray' ORDER BY SD_ID LIMIT 1");
+        drill.join().unwrap()
+    });
+    eprintln!("{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.code, 1, "a failed drill exits 1: {}", run.stdout);
+    assert!(run.stdout.contains("primary differs from dr") && run.stdout.contains("the way back was not tried"), "{}", run.stdout);
+    assert!(run.stdout.contains("dr stays active"), "{}", run.stdout);
+    let s = tandem(&["--config", c, "--json", "status"]).json();
+    assert_eq!((s["epoch"]["epoch"].as_u64(), s["epoch"]["active"].as_str()), (Some(3), Some("dr")), "{s}");
+    let shown = tandem(&["--config", c, "--json", "drills", "show", "dr"]).json();
+    assert_eq!((shown["kind"].as_str(), shown["ok"].as_bool()), (Some("switchover"), Some(false)), "{shown}");
+    replica.sigterm();
 }

@@ -4,7 +4,8 @@
 //! 1. **There**: a switchover from the active site to the replica that makes the active site
 //!    the replica's replica ([`Reverse`]).
 //! 2. **Stay**: the replica is the active site for a while (clients may write there); this
-//!    process streams its changes into the old active site.
+//!    process streams its changes into the old active site. Then a verify compares the two at
+//!    one position of the replica's log; the way back is only tried when they hold the same.
 //! 3. **Back**: a switchover the other way, which stops that stream once it holds the final
 //!    position and makes the replica a replica again, at the old active site's position before
 //!    its promote. The replica's own replication then goes on from there.
@@ -24,7 +25,7 @@ use tokio::sync::watch;
 
 use super::{DrillKind, DrillReport, Step};
 use crate::switchover::{switchover, SwitchoverReport, SwitchoverRequest, SwitchoverSite};
-use crate::{replicate, Events, Registry, ReplicaStatus, ReplicateRequest, Reverse, Seed};
+use crate::{replicate, Events, Hold, Registry, ReplicaStatus, ReplicateRequest, Reverse, Seed, VerifyRequest, VerifySource};
 
 /// How long the way back waits for the stream into the old active site to start.
 const STREAM_START: Duration = Duration::from_secs(60);
@@ -99,8 +100,16 @@ pub async fn switchover_drill(req: SwitchoverDrill<'_>, events: Arc<dyn Events>)
             Ok(lag) => format!("{} active for {} s; {} streamed its changes ({lag:.1} s behind)", replica.name, req.stay.as_secs(), active.name),
             Err(e) => e.to_string(),
         };
-        let step = Step { name: "stay".into(), started: stay_started, took_s: seconds_since(stay_started), ok: stayed.is_ok(), detail };
-        let moved = match stayed {
+        let mut steps = vec![Step { name: "stay".into(), started: stay_started, took_s: seconds_since(stay_started), ok: stayed.is_ok(), detail }];
+        let checked = match stayed {
+            Ok(_) => {
+                let (step, equal) = verify_step(&req, events.clone()).await;
+                steps.push(step);
+                equal
+            }
+            Err(e) => Err(e),
+        };
+        let moved = match checked {
             Ok(_) => {
                 let reverse = Reverse { capture: req.capture.clone(), backup: checkpoint.backup.clone(), scope: checkpoint.scope.clone() };
                 timed(switchover(req.move_to(replica, active, reverse, Some(&stop)), events.clone())).await
@@ -108,10 +117,10 @@ pub async fn switchover_drill(req: SwitchoverDrill<'_>, events: Arc<dyn Events>)
             Err(e) => Err(e),
         };
         let _ = stop.send(true);
-        (step, moved)
+        (steps, moved)
     };
-    let (streamed, (stay, moved)) = tokio::join!(replicate(stream, events.clone(), status), back);
-    report.steps.push(stay);
+    let (streamed, (steps, moved)) = tokio::join!(replicate(stream, events.clone(), status), back);
+    report.steps.extend(steps);
     let outage_back = match record(&mut report, "back", moved) {
         Ok(ms) => ms,
         Err(why) => {
@@ -153,6 +162,53 @@ impl<'a> SwitchoverDrill<'a> {
             feeding,
         }
     }
+}
+
+/// Compares the old active site, the replica now, with the active replica site, both read at one
+/// position of the replica site's log (the stream into the old site held there); the step, and
+/// `Ok` only when they hold the same: the way back never moves onto a copy known to differ.
+async fn verify_step(req: &SwitchoverDrill<'_>, events: Arc<dyn Events>) -> (Step, Result<()>) {
+    let started = Utc::now();
+    let (active, replica) = (&req.active, &req.replica);
+    let system = match req.replica_backup.parse() {
+        Ok(id) => req.repo.read_manifest(&id).await.map(|m| m.system.name).unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    // A plain database has no objects verify knows how to compare: nothing to hold the way back for.
+    if req.registry.system_named(&system).is_none_or(|s| s.verify_views().is_empty()) {
+        let what = if system.is_empty() { "of no known system" } else { system.as_str() };
+        let detail = format!("skipped: {} is {what}; verify compares the systems that describe their objects", replica.name);
+        return (Step { name: "verify".into(), started, took_s: 0.0, ok: true, detail }, Ok(()));
+    }
+    let hold = Hold::new(active.engine, active.url.clone(), replica.engine, "held for a switchover drill's verify");
+    let verified = crate::verify(
+        VerifyRequest {
+            source: VerifySource::Db { engine: replica.engine, url: replica.url.clone() },
+            engine: active.engine,
+            registry: req.registry,
+            target: active.url.clone(),
+            locations: req.back_locations.clone(),
+            max_differences: 10,
+            keys: req.back_keys.clone(),
+            align: Some(&hold),
+        },
+        events,
+    )
+    .await;
+    let (ok, detail, outcome) = match verified {
+        Ok(r) if r.equal => {
+            let at = r.held_at.as_deref().unwrap_or("-");
+            let good: u64 = r.kinds.iter().map(|k| k.good).sum();
+            (true, format!("{} holds what {} holds at {at}: {good} objects GOOD", active.name, replica.name), Ok(()))
+        }
+        Ok(r) => {
+            let first: Vec<String> = r.differences.iter().take(3).map(|d| format!("{}: {}", d.object, d.detail)).collect();
+            let why = format!("{} differs from {} in {} object(s) ({})", active.name, replica.name, r.differences_total, first.join("; "));
+            (false, why.clone(), Err(Error::conflict(format!("{why}: the way back was not tried"))))
+        }
+        Err(e) => (false, e.to_string(), Err(e.context("verify: the way back was not tried"))),
+    };
+    (Step { name: "verify".into(), started, took_s: seconds_since(started), ok, detail }, outcome)
 }
 
 /// A switchover, with the wall-clock time it started.
