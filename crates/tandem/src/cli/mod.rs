@@ -125,7 +125,9 @@ pub enum Command {
     /// backup a refresh of the site would restore (a site without `source`: its own newest)
     /// into a scratch database, check that the system recognises the copy, drop it. Prints the
     /// timeline, the RPO (the snapshot's age) and the RTO (the time to a usable copy), and keeps
-    /// the report in the repository. Exit 0 if every step succeeded, 1 if one failed.
+    /// the report in the repository. With `--switchover`: move the platform to the site (a
+    /// replica) and back instead, without a copy either way, verifying the old site before the
+    /// way back. Exit 0 if every step succeeded, 1 if one failed.
     Drill(DrillArgs),
     /// List and show the reports of past drills (kept in the repository).
     #[command(subcommand)]
