@@ -53,8 +53,7 @@ pub async fn store(tx: &dyn Transaction, database: &str, role: &SiteRole) -> Res
 
 /// Makes the site a standby (after a restore or bootstrap made it one), keeping its epoch,
 /// unless it is active (a promote that landed after the restore wins); makes the table if
-/// needed. A standby refuses application writes where the engine switches them per database
-/// ([`Engine::writable_per_database`]). The role it has now.
+/// needed. The role it has now.
 pub async fn make_standby(engine: &dyn Engine, url: &DbUrl, note: &str) -> Result<SiteRole> {
     ensure_table(engine, url).await?;
     let tx = engine.transaction(url).await?;
@@ -65,9 +64,6 @@ pub async fn make_standby(engine: &dyn Engine, url: &DbUrl, note: &str) -> Resul
     let role = SiteRole::new(Role::Standby, held.map_or(0, |h| h.epoch), note);
     store(tx.as_ref(), &url.database, &role).await?;
     tx.commit().await?;
-    if engine.writable_per_database() {
-        engine.set_writable(url, false).await.context("making the standby refuse application writes")?;
-    }
     Ok(role)
 }
 

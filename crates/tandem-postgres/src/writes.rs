@@ -22,9 +22,10 @@ pub(crate) async fn set_writable(url: &DbUrl, writable: bool) -> Result<Vec<Stri
         .await
         .and_then(|r| r.try_get::<_, bool>(0))
         .map_err(|e| pg_err("reading the database's settings", e))?;
-    if writable != fenced {
-        let already = if writable { "takes writes" } else { "refuses writes for new sessions" };
-        return Ok(if writable { Vec::new() } else { vec![format!("database {} {already} already", url.database)] });
+    match (writable, fenced) {
+        (true, false) => return Ok(Vec::new()),
+        (false, true) => return Ok(vec![format!("database {} refuses writes for new sessions already", url.database)]),
+        _ => {}
     }
     let sql = match writable {
         true => format!("ALTER DATABASE {db} RESET default_transaction_read_only"),

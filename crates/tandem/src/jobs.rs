@@ -99,16 +99,15 @@ pub async fn switchover_drill_site(
     let site = config.site(name)?;
     let source_name = source_of(config, name, "a switchover drill moves the platform from the site's source to the site and back")?;
     let back_locations = config.location_map(Some(name), &[])?.inverse()?;
-    let backup = backup_site(config, name, repo.clone(), events.clone()).await?;
+    let back = reverse_into_source(config, name, repo.clone(), events.clone()).await?;
     let (stay, max_lag) = timing;
     let req = tandem_core::drill::SwitchoverDrill {
         registry: registry::registry(),
         repo: repo.clone(),
         active: registry::move_side(config, source_name)?,
         replica: registry::move_side(config, name)?,
-        replica_backup: backup.manifest.id.to_string(),
         capture: site.capture(name),
-        back_capture: tandem_engine::changes::Capture::new(source_name, name, None),
+        back,
         back_locations,
         back_keys: site_keys(config, name, source_name)?,
         back_owner: config.site(source_name)?.owner.clone(),
@@ -119,6 +118,20 @@ pub async fn switchover_drill_site(
     let report = tandem_core::drill::switchover_drill(req, events).await?;
     tandem_core::drill::record(&repo, &report).await?;
     Ok(report)
+}
+
+/// How the source of site `name` becomes `name`'s replica at a switchover (see
+/// [`tandem_core::Reverse`]): a backup of `name` taken now (its table definitions), the
+/// replication of `name` into its source, the rows of `name`'s scope.
+pub async fn reverse_into_source(config: &Config, name: &str, repo: Repository, events: Arc<dyn Events>) -> Result<tandem_core::Reverse> {
+    let site = config.site(name)?;
+    let source_name = source_of(config, name, "only a site with a source can make it its replica")?;
+    let backup = backup_site(config, name, repo, events).await?;
+    Ok(tandem_core::Reverse {
+        capture: tandem_engine::changes::Capture::new(source_name, name, None),
+        backup: backup.manifest.id.to_string(),
+        scope: site.scope.clone(),
+    })
 }
 
 /// How the newest backup of `source_name` is restored as site `name` (its location map, keys,

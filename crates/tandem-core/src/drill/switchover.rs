@@ -38,12 +38,11 @@ pub struct SwitchoverDrill<'a> {
     pub active: SwitchoverSite<'a>,
     /// The site drilled: a replica of `active`.
     pub replica: SwitchoverSite<'a>,
-    /// A backup of `replica`: the way back reads its rows with its table definitions.
-    pub replica_backup: String,
     /// The replica's own replication (its names on `active`).
     pub capture: Capture,
-    /// `active` as `replica`'s replica: its names on `replica` and origin marks.
-    pub back_capture: Capture,
+    /// `active` as `replica`'s replica while `replica` is active (its backup's table definitions
+    /// also tell verify the system).
+    pub back: Reverse,
     /// Locations and keys from `replica` into `active`, and the owner of what it writes.
     pub back_locations: LocationMap,
     pub back_keys: SiteKeys,
@@ -65,8 +64,7 @@ pub async fn switchover_drill(req: SwitchoverDrill<'_>, events: Arc<dyn Events>)
     })?;
     let mut report = DrillReport::new(replica.name.clone(), DrillKind::Switchover, String::new());
 
-    let reverse = Reverse { capture: req.back_capture.clone(), backup: req.replica_backup.clone(), scope: checkpoint.scope.clone() };
-    let there = timed(switchover(req.move_to(active, replica, reverse, None), events.clone())).await;
+    let there = timed(switchover(req.move_to(active, replica, req.back.clone(), None), events.clone())).await;
     let outage_there = match record(&mut report, "there", there) {
         Ok(ms) => ms,
         Err(why) => return Ok(finish(report, format!("the way there: {why}"))),
@@ -84,8 +82,8 @@ pub async fn switchover_drill(req: SwitchoverDrill<'_>, events: Arc<dyn Events>)
         keys: req.back_keys.clone(),
         rebootstrap: false,
         seed: Seed::Backup(None),
-        scope: checkpoint.scope.clone(),
-        capture: req.back_capture.clone(),
+        scope: req.back.scope.clone(),
+        capture: req.back.capture.clone(),
         owner: req.back_owner.clone(),
         stop: stopped,
     };
@@ -100,7 +98,8 @@ pub async fn switchover_drill(req: SwitchoverDrill<'_>, events: Arc<dyn Events>)
             Ok(lag) => format!("{} active for {} s; {} streamed its changes ({lag:.1} s behind)", replica.name, req.stay.as_secs(), active.name),
             Err(e) => e.to_string(),
         };
-        let mut steps = vec![Step { name: "stay".into(), started: stay_started, took_s: seconds_since(stay_started), ok: stayed.is_ok(), detail }];
+        let mut steps =
+            vec![Step { name: "stay".into(), started: stay_started, took_s: super::seconds(Utc::now() - stay_started), ok: stayed.is_ok(), detail }];
         let checked = match stayed {
             Ok(_) => {
                 let (step, equal) = verify_step(&req, events.clone()).await;
@@ -170,7 +169,7 @@ impl<'a> SwitchoverDrill<'a> {
 async fn verify_step(req: &SwitchoverDrill<'_>, events: Arc<dyn Events>) -> (Step, Result<()>) {
     let started = Utc::now();
     let (active, replica) = (&req.active, &req.replica);
-    let system = match req.replica_backup.parse() {
+    let system = match req.back.backup.parse() {
         Ok(id) => req.repo.read_manifest(&id).await.map(|m| m.system.name).unwrap_or_default(),
         Err(_) => String::new(),
     };
@@ -208,7 +207,7 @@ async fn verify_step(req: &SwitchoverDrill<'_>, events: Arc<dyn Events>) -> (Ste
         }
         Err(e) => (false, e.to_string(), Err(e.context("verify: the way back was not tried"))),
     };
-    (Step { name: "verify".into(), started, took_s: seconds_since(started), ok, detail }, outcome)
+    (Step { name: "verify".into(), started, took_s: super::seconds(Utc::now() - started), ok, detail }, outcome)
 }
 
 /// A switchover, with the wall-clock time it started.
@@ -250,10 +249,6 @@ async fn streaming(mut status: watch::Receiver<ReplicaStatus>) -> Result<f64> {
             Err(_) => return Err(Error::unreachable(format!("the stream into the old active site did not start within {} s", STREAM_START.as_secs()))),
         }
     }
-}
-
-fn seconds_since(t: chrono::DateTime<Utc>) -> f64 {
-    (Utc::now() - t).num_milliseconds() as f64 / 1000.0
 }
 
 fn finish(mut report: DrillReport, error: String) -> DrillReport {

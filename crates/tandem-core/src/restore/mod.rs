@@ -388,6 +388,17 @@ async fn execute(
                         report.warnings.push(w);
                     }
                 }
+                // A standby refuses application writes where the engine switches them per
+                // database ([`tandem_engine::Engine::writable_per_database`]); an active site
+                // (a promote that landed first) keeps its writes.
+                let standby = report.role.as_ref().is_some_and(|r| r.role == tandem_engine::role::Role::Standby);
+                if standby && req.engine.writable_per_database() {
+                    if let Err(e) = req.engine.set_writable(&req.target, false).await {
+                        let w = format!("the restore is done, but the standby still takes application writes: {e}");
+                        events.warn(&w);
+                        report.warnings.push(w);
+                    }
+                }
             }
         }
         Err(e) => {

@@ -1,6 +1,6 @@
 //! `tandem switchover --to SITE` and `tandem failover --to SITE`.
 
-use tandem_core::{FailoverReport, FailoverRequest, FinalCopy, Reverse, Step, SwitchoverReport, SwitchoverRequest, SwitchoverSite};
+use tandem_core::{FailoverReport, FailoverRequest, FinalCopy, Step, SwitchoverReport, SwitchoverRequest, SwitchoverSite};
 use tandem_error::{Error, Result};
 use tandem_system::Interrupted;
 
@@ -31,7 +31,7 @@ pub async fn run(ctx: &Ctx, args: SwitchoverArgs) -> Result<i32> {
         })
     });
     let reverse = match args.reverse {
-        true => Some(reverse(ctx, &args.to, repo.clone()).await?),
+        true => Some(jobs::reverse_into_source(&ctx.config, &args.to, repo.clone(), ctx.progress.clone()).await?),
         false => None,
     };
     let req = SwitchoverRequest {
@@ -57,20 +57,6 @@ pub async fn run(ctx: &Ctx, args: SwitchoverArgs) -> Result<i32> {
         hook(ctx, &moved).await?;
     }
     Ok(0)
-}
-
-/// How the active site becomes `to`'s replica: a backup of `to` now (its table definitions), the
-/// replication named as `to`'s source replicating from `to`.
-async fn reverse(ctx: &Ctx, to: &str, repo: tandem_repo::Repository) -> Result<Reverse> {
-    let site = ctx.config.site(to)?;
-    let from = site.source().unwrap_or_default();
-    let backup = jobs::backup_site(&ctx.config, to, repo, ctx.progress.clone()).await?;
-    let checkpoint = tandem_core::replica_checkpoint(registry::engine_for(site.db_url())?.0, &tandem_engine::DbUrl::parse(site.db_url())?).await?;
-    Ok(Reverse {
-        capture: tandem_engine::changes::Capture::new(from, to, None),
-        backup: backup.manifest.id.to_string(),
-        scope: checkpoint.map_or_else(|| site.scope.clone(), |c| c.scope),
-    })
 }
 
 /// Posts the move to the webhook and runs the promoted site's `on-promote` hook; the hook's
